@@ -1,0 +1,13 @@
+// Copies what tsc does not: icons (n8n), Node-RED editor .html files and locales.
+const { src, dest, parallel } = require('gulp');
+
+function n8nIcons() {
+  return src(['nodes/**/*.{png,svg}', 'credentials/**/*.{png,svg}', 'icons/**/*.{png,svg}'], { base: '.', encoding: false }).pipe(dest('dist'));
+}
+
+function nodeRedEditorFiles() {
+  return src(['nodes/**/*.html', 'nodes/**/locales/**/*.{json,html}', 'nodes/**/icons/**/*', 'nodes/**/*.node.json'], { base: '.', encoding: false }).pipe(dest('dist'));
+}
+
+exports.build = parallel(n8nIcons, nodeRedEditorFiles);
+exports.default = exports.build;
