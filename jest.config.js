@@ -1,5 +1,5 @@
 /** Three projects: unit (no sockets), integration (real loopback sockets against the emulator), e2e (real n8n / Node-RED). */
-const tsJest = ['ts-jest', { isolatedModules: true, diagnostics: false }];
+const tsJest = ['ts-jest', { diagnostics: false }];
 const base = { testEnvironment: 'node', transform: { '^.+\\.ts$': tsJest }, moduleFileExtensions: ['ts', 'js', 'json'] };
 module.exports = {
   projects: [

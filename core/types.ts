@@ -64,6 +64,8 @@ export interface ConnectionOptions {
   backoffMaxMs?: number;
   /** Connection considered stable (backoff reset) after this long. Default 30 000 ms. */
   stableAfterMs?: number;
+  /** Attempts in a row after which the connection gives up (state 'failed'). Default: never gives up. */
+  maxReconnectAttempts?: number;
   /** Local budget of new connection attempts per rolling minute. Default 10. */
   maxConnectsPerMinute?: number;
   /** Wait when a 429/503 carries no Retry-After. Default 60 000 ms. */
@@ -98,4 +100,6 @@ export interface SubscribeOptions {
 export interface ResumeState {
   topic: string;
   seen: Record<string, string>;
+  /** For request elements: _id -> request_id, so a request missing from a later snapshot can be looked up. */
+  requestIds?: Record<string, string>;
 }

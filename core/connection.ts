@@ -1,0 +1,738 @@
+// One WebSocket to one (endpoint, token): handshake, heartbeats, reconnection, topic subscriptions,
+// snapshot reconciliation and delivery to every subscriber. Hosts never see this class directly:
+// they get ref-counted handles from registry.ts.
+import WebSocket from 'ws';
+import { Backoff, ConnectBudget } from './backoff';
+import {
+  ConnectionClosedError,
+  HandshakeError,
+  PingstreamsError,
+  RateLimitedError,
+  SubscriptionTimeoutError,
+  TokenRefusedError,
+} from './errors';
+import { heartbeatFrame, parseFrame, subscribeFrame, unsubscribeFrame, elementId } from './protocol';
+import { redact, redactError } from './redact';
+import { openSocket } from './handshake';
+import { describeEndpoint } from './endpoint';
+import { parseTopic, type ParsedTopic } from './topics';
+import { TopicTracker, fingerprint, isClosedRequest, type Change } from './tracker';
+import type {
+  ConnectionOptions,
+  ConnectionStatus,
+  Element,
+  Logger,
+  RealtimeEvent,
+  ResumeState,
+  SubscribeOptions,
+} from './types';
+
+export type ResolvedOptions = Required<Omit<ConnectionOptions, 'logger'>> & { logger?: Logger };
+
+export const DEFAULTS = {
+  allowInsecure: false,
+  handshakeTimeoutMs: 10_000,
+  pingIntervalMs: 15_000,
+  pongTimeoutMs: 10_000,
+  backoffInitialMs: 1_000,
+  backoffMaxMs: 60_000,
+  stableAfterMs: 30_000,
+  maxConnectsPerMinute: 10,
+  defaultRetryAfterMs: 60_000,
+  lingerMs: 3_000,
+  maxFrameBytes: 32 * 1024 * 1024,
+  requestsSnapshotLimit: 100,
+  maxTrackedPerTopic: 5_000,
+  maxReconnectAttempts: Number.POSITIVE_INFINITY,
+} as const;
+
+const DEFAULT_SUBSCRIBE_TIMEOUT_MS = 10_000;
+const MAX_RESUME_ENTRIES = 2_000;
+const MAX_PROBES_PER_SNAPSHOT = 50;
+const CLOSE_GRACE_MS = 2_000;
+
+export interface ConnectionStats {
+  connectAttempts: number;
+  connectsOpened: number;
+  framesReceived: number;
+  eventsDelivered: number;
+  malformedFrames: number;
+  duplicatesDropped: number;
+  reconnects: number;
+}
+
+/** What a handle registers to hear connection-wide news. */
+export interface ConnectionListener {
+  status?(status: ConnectionStatus): void;
+  warning?(message: string): void;
+}
+
+interface Channel {
+  topic: string;
+  parsed: ParsedTopic;
+  tracker: TopicTracker;
+  holders: Set<SubscriptionImpl>;
+  awaitingSnapshot: boolean;
+  /** Internal one-shot waiters (probes) resolved with the next snapshot. */
+  snapshotWaiters: Array<(elements: Element[]) => void>;
+}
+
+export class RealtimeConnection {
+  readonly stats: ConnectionStats = {
+    connectAttempts: 0,
+    connectsOpened: 0,
+    framesReceived: 0,
+    eventsDelivered: 0,
+    malformedFrames: 0,
+    duplicatesDropped: 0,
+    reconnects: 0,
+  };
+  private socket?: WebSocket;
+  private statusValue: ConnectionStatus = { state: 'idle' };
+  private readonly channels = new Map<string, Channel>();
+  private readonly listeners = new Set<ConnectionListener>();
+  private readonly backoff: Backoff;
+  private readonly budget: ConnectBudget;
+  private reconnectTimer?: NodeJS.Timeout;
+  private pingTimer?: NodeJS.Timeout;
+  private deadTimer?: NodeJS.Timeout;
+  private stableTimer?: NodeJS.Timeout;
+  private stopped = false;
+  private everOpened = false;
+  /** Ends the current socket as failed (set while a socket exists). */
+  private failCurrent?: (error: Error) => void;
+  private lastError?: Error;
+
+  constructor(readonly options: ResolvedOptions) {
+    this.backoff = new Backoff(options.backoffInitialMs, options.backoffMaxMs);
+    this.budget = new ConnectBudget(options.maxConnectsPerMinute);
+  }
+
+  get status(): ConnectionStatus {
+    return this.statusValue;
+  }
+
+  get endpointForDisplay(): string {
+    return describeEndpoint(this.options.endpoint);
+  }
+
+  get topics(): string[] {
+    return [...this.channels.keys()];
+  }
+
+  get isOpen(): boolean {
+    return this.socket?.readyState === WebSocket.OPEN;
+  }
+
+  addListener(listener: ConnectionListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Starts connecting if not already connected or connecting. */
+  start(): void {
+    if (this.stopped || this.socket || this.reconnectTimer || this.statusValue.state === 'failed') return;
+    this.connect();
+  }
+
+  subscribe(topic: string, options: SubscribeOptions): SubscriptionImpl {
+    const parsed = parseTopic(topic);
+    let channel = this.channels.get(topic);
+    if (!channel) {
+      channel = {
+        topic,
+        parsed,
+        tracker: new TopicTracker(parsed.kind, this.options.maxTrackedPerTopic, this.options.requestsSnapshotLimit),
+        holders: new Set(),
+        awaitingSnapshot: false,
+        snapshotWaiters: [],
+      };
+      this.channels.set(topic, channel);
+    }
+    const subscription = new SubscriptionImpl(this, channel, options);
+    channel.holders.add(subscription);
+    if (channel.tracker.hasSnapshot && !channel.awaitingSnapshot) {
+      // The topic is already held: its known state is this subscriber's snapshot; no new wire subscribe.
+      queueMicrotask(() => subscription.receiveInitial(channel!.tracker.elements()));
+    } else if (!channel.awaitingSnapshot) {
+      this.sendSubscribe(channel);
+    } else {
+      subscription.startSnapshotTimer();
+    }
+    this.start();
+    if (this.statusValue.state === 'failed' && this.lastError) subscription.fail(this.lastError);
+    return subscription;
+  }
+
+  /** Called by a subscription when it closes: the last holder unsubscribes on the wire. */
+  removeHolder(subscription: SubscriptionImpl): void {
+    const channel = this.channels.get(subscription.topic);
+    if (!channel || !channel.holders.delete(subscription)) return;
+    if (channel.holders.size === 0 && channel.snapshotWaiters.length === 0) {
+      this.channels.delete(channel.topic);
+      this.send(unsubscribeFrame(channel.topic));
+    }
+  }
+
+  /** Closes the socket for good. Resolves when it is closed, or after a bounded grace period. */
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.clearTimers();
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    for (const channel of this.channels.values()) {
+      for (const holder of channel.holders) holder.fail(new ConnectionClosedError());
+      for (const waiter of channel.snapshotWaiters.splice(0)) waiter([]);
+    }
+    this.channels.clear();
+    const socket = this.socket;
+    this.socket = undefined;
+    this.setStatus({ state: 'closed' });
+    if (!socket || socket.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => {
+      const force = setTimeout(() => {
+        socket.terminate();
+        resolve();
+      }, CLOSE_GRACE_MS);
+      force.unref?.();
+      socket.once('close', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
+      else socket.close(1000, 'client closing');
+    });
+  }
+
+  // ---- socket lifecycle ----------------------------------------------------------------------
+
+  private connect(): void {
+    const wait = this.budget.waitMs();
+    if (wait > 0) {
+      this.scheduleReconnect(wait, this.lastError);
+      return;
+    }
+    this.budget.record();
+    this.stats.connectAttempts += 1;
+    this.setStatus({ state: this.everOpened ? 'reconnecting' : 'connecting', attempt: this.backoff.attempts + 1 });
+    const { socket, opened } = openSocket(this.options);
+    this.socket = socket;
+    let ended = false;
+    const end = (error: Error) => {
+      if (ended || this.socket !== socket) return;
+      ended = true;
+      this.socket = undefined;
+      this.failCurrent = undefined;
+      socket.removeAllListeners();
+      socket.on('error', () => undefined);
+      socket.terminate();
+      const permanent = error instanceof TokenRefusedError;
+      const minDelayMs = error instanceof RateLimitedError ? error.retryAfterMs : 0;
+      this.onDisconnected(redactError(error, this.options.token), permanent, minDelayMs);
+    };
+    this.failCurrent = end;
+    opened.then(
+      () => {
+        if (this.socket !== socket) return;
+        socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => this.onMessage(data, isBinary));
+        socket.on('error', (error: Error) => {
+          const message = /max payload/i.test(error.message)
+            ? `A frame larger than ${this.options.maxFrameBytes} bytes was received and refused; reconnecting.`
+            : `The connection to ${this.endpointForDisplay} failed: ${error.message}; reconnecting.`;
+          end(new ConnectionClosedError(message));
+        });
+        socket.on('close', (code: number, reason: Buffer) => {
+          const detail = reason.length ? `${code} ${reason.toString('utf8').slice(0, 200)}` : String(code);
+          end(new ConnectionClosedError(`The Pingstreams connection closed (${detail}); reconnecting.`));
+        });
+        this.onOpen(socket);
+      },
+      (error: Error) => end(error),
+    );
+  }
+
+  private onOpen(socket: WebSocket): void {
+    if (this.socket !== socket) return;
+    if (this.everOpened) this.stats.reconnects += 1;
+    this.everOpened = true;
+    this.lastError = undefined;
+    this.stats.connectsOpened += 1;
+    this.setStatus({ state: 'connected' });
+    this.stableTimer = setTimeout(() => this.backoff.reset(), this.options.stableAfterMs);
+    this.stableTimer.unref?.();
+    this.pingTimer = setInterval(() => this.sendPing(), this.options.pingIntervalMs);
+    this.pingTimer.unref?.();
+    for (const channel of this.channels.values()) this.sendSubscribe(channel);
+  }
+
+  private sendPing(): void {
+    if (!this.send(heartbeatFrame('ping')) || this.deadTimer) return;
+    this.deadTimer = setTimeout(() => {
+      this.deadTimer = undefined;
+      const message = `No answer from ${this.endpointForDisplay} within ${this.options.pongTimeoutMs} ms of a heartbeat; the connection is dead, reconnecting.`;
+      this.warn(message);
+      this.failCurrent?.(new ConnectionClosedError(message));
+    }, this.options.pongTimeoutMs);
+    this.deadTimer.unref?.();
+  }
+
+  private onDisconnected(error: Error, permanent: boolean, minDelayMs: number): void {
+    this.clearTimers();
+    this.lastError = error;
+    for (const channel of this.channels.values()) {
+      channel.awaitingSnapshot = false;
+      for (const holder of channel.holders) holder.stopSnapshotTimer();
+    }
+    if (this.stopped) return;
+    if (permanent) {
+      this.setStatus({ state: 'failed', error });
+      for (const channel of this.channels.values()) for (const holder of channel.holders) holder.fail(error);
+      return;
+    }
+    if (this.backoff.attempts >= this.options.maxReconnectAttempts) {
+      const gaveUp = new ConnectionClosedError(
+        `Gave up connecting to ${this.endpointForDisplay} after ${this.backoff.attempts} attempts. Last error: ${error.message}`,
+      );
+      this.lastError = gaveUp;
+      this.setStatus({ state: 'failed', error: gaveUp });
+      for (const channel of this.channels.values()) for (const holder of channel.holders) holder.fail(gaveUp);
+      return;
+    }
+    const delay = Math.max(this.backoff.next(), minDelayMs, this.budget.waitMs());
+    this.scheduleReconnect(delay, error);
+    for (const channel of this.channels.values()) for (const holder of channel.holders) holder.connectionTrouble(error);
+  }
+
+  private scheduleReconnect(delayMs: number, error?: Error): void {
+    clearTimeout(this.reconnectTimer);
+    this.setStatus({ state: this.everOpened ? 'reconnecting' : 'connecting', retryInMs: delayMs, error, attempt: this.backoff.attempts });
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (!this.stopped) this.connect();
+    }, delayMs);
+    this.reconnectTimer.unref?.();
+  }
+
+  private clearTimers(): void {
+    clearInterval(this.pingTimer);
+    clearTimeout(this.deadTimer);
+    clearTimeout(this.stableTimer);
+    this.pingTimer = this.deadTimer = this.stableTimer = undefined;
+  }
+
+  // ---- frames --------------------------------------------------------------------------------
+
+  send(frame: string): boolean {
+    const socket = this.socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+    socket.send(frame);
+    return true;
+  }
+
+  private sendSubscribe(channel: Channel): void {
+    if (!this.send(subscribeFrame(channel.topic))) return;
+    channel.awaitingSnapshot = true;
+    for (const holder of channel.holders) holder.startSnapshotTimer();
+  }
+
+  private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
+    this.stats.framesReceived += 1;
+    clearTimeout(this.deadTimer);
+    this.deadTimer = undefined;
+    const receivedAt = new Date().toISOString();
+    if (isBinary) return this.malformed('binary frame');
+    const frame = parseFrame(data.toString());
+    switch (frame.type) {
+      case 'ping':
+        this.send(heartbeatFrame('pong'));
+        return;
+      case 'pong':
+        return;
+      case 'ignored':
+        return;
+      case 'malformed':
+        return this.malformed(frame.reason);
+      case 'publish': {
+        if (frame.rejected) this.malformed(`${frame.rejected} element(s) of a publish on ${frame.topic} are not objects and were skipped`);
+        const channel = this.channels.get(frame.topic);
+        if (!channel) return; // late frames for a topic nobody holds any more
+        if (channel.awaitingSnapshot) return this.onSnapshot(channel, frame.elements, receivedAt);
+        return this.onLive(channel, frame.method, frame.elements, receivedAt);
+      }
+    }
+  }
+
+  private malformed(reason: string): void {
+    this.stats.malformedFrames += 1;
+    // Logged for the first ones, then sparsely, so a flood of garbage cannot flood the host's log.
+    const n = this.stats.malformedFrames;
+    if (n <= 10 || n % 1000 === 0) {
+      this.warn(`Ignored a malformed frame from ${this.endpointForDisplay} (${reason}); ${n} so far. Later events are unaffected.`);
+    }
+  }
+
+  private onSnapshot(channel: Channel, elements: Element[], receivedAt: string): void {
+    channel.awaitingSnapshot = false;
+    const firstSnapshot = !channel.tracker.hasSnapshot;
+    const diff = channel.tracker.applySnapshot(elements);
+    for (const waiter of channel.snapshotWaiters.splice(0)) waiter(elements);
+    for (const holder of [...channel.holders]) {
+      if (!holder.isReady) holder.receiveInitial(channel.tracker.elements(), receivedAt);
+      else if (!firstSnapshot) holder.receiveRecovered(diff.changes, receivedAt);
+    }
+    if (diff.missing.length) void this.resolveMissing(channel, diff.missing, (changes) => {
+      for (const holder of channel.holders) if (holder.isReady) holder.receiveRecovered(changes, receivedAt);
+    });
+    if (channel.holders.size === 0 && channel.snapshotWaiters.length === 0) {
+      this.channels.delete(channel.topic);
+      this.send(unsubscribeFrame(channel.topic));
+    }
+  }
+
+  private onLive(channel: Channel, method: RealtimeEvent['method'], elements: Element[], receivedAt: string): void {
+    for (const element of elements) {
+      const change = channel.tracker.applyLive(method, element);
+      if (!change) {
+        this.stats.duplicatesDropped += 1;
+        continue;
+      }
+      for (const holder of channel.holders) if (holder.isReady) holder.deliver(change, { snapshot: false, recovered: false, receivedAt });
+    }
+  }
+
+  /**
+   * Requests that left the open-requests snapshot while we were away: closed, deleted, or no longer
+   * visible. Each request's own topic tells its final state (closed ones included).
+   */
+  private async resolveMissing(channel: Channel, missing: Element[], emit: (changes: Change[]) => void): Promise<void> {
+    const projectId = channel.parsed.projectId;
+    const probed = missing.slice(0, MAX_PROBES_PER_SNAPSHOT);
+    if (missing.length > probed.length) {
+      this.warn(`${missing.length} requests left ${channel.topic} while disconnected; only the first ${probed.length} are looked up.`);
+      for (const element of missing.slice(probed.length)) forgetElement(channel, element);
+    }
+    const changes: Change[] = [];
+    await Promise.all(
+      probed.map(async (known) => {
+        const requestId = typeof known.request_id === 'string' ? known.request_id : undefined;
+        const final = requestId ? await this.probe(`/${projectId}/requests/${requestId}`) : undefined;
+        const current = channel.tracker.get(elementId(known) ?? '');
+        if (current !== known) return; // changed meanwhile by a live event: that event told the story
+        if (final && isClosedRequest('requests', final)) {
+          forgetElement(channel, known);
+          changes.push({ method: 'UPDATE', data: final, previous: known });
+        } else if (!final) {
+          forgetElement(channel, known);
+          changes.push({ method: 'DELETE', data: known, previous: known });
+        } else if (fingerprint(final) !== fingerprint(known)) {
+          changes.push({ method: 'UPDATE', data: final, previous: known });
+        }
+      }),
+    );
+    if (changes.length && !this.stopped) emit(changes);
+  }
+
+  /** The current state of one request topic: from memory when held, else a brief subscribe. */
+  probe(topic: string): Promise<Element | undefined> {
+    const held = this.channels.get(topic);
+    if (held?.tracker.hasSnapshot && !held.awaitingSnapshot) return Promise.resolve(held.tracker.elements()[0]);
+    return new Promise((resolve) => {
+      let channel = held;
+      if (!channel) {
+        const parsed = parseTopic(topic);
+        channel = {
+          topic,
+          parsed,
+          tracker: new TopicTracker(parsed.kind, 1, 1),
+          holders: new Set(),
+          awaitingSnapshot: false,
+          snapshotWaiters: [],
+        };
+        this.channels.set(topic, channel);
+      }
+      const target = channel;
+      const timer = setTimeout(() => finish([]), DEFAULT_SUBSCRIBE_TIMEOUT_MS);
+      timer.unref?.();
+      const finish = (elements: Element[]) => {
+        clearTimeout(timer);
+        const index = target.snapshotWaiters.indexOf(finish);
+        if (index >= 0) target.snapshotWaiters.splice(index, 1);
+        if (target.holders.size === 0 && target.snapshotWaiters.length === 0 && this.channels.get(topic) === target) {
+          this.channels.delete(topic);
+          this.send(unsubscribeFrame(topic));
+        }
+        resolve(elements[0]);
+      };
+      target.snapshotWaiters.push(finish);
+      if (!target.awaitingSnapshot) this.sendSubscribe(target);
+    });
+  }
+
+  // ---- status --------------------------------------------------------------------------------
+
+  private setStatus(status: ConnectionStatus): void {
+    this.statusValue = status;
+    for (const listener of [...this.listeners]) {
+      try {
+        listener.status?.(status);
+      } catch {
+        // A host's status callback must never break the connection.
+      }
+    }
+  }
+
+  warn(message: string): void {
+    const text = redact(message, this.options.token);
+    this.options.logger?.warn(text);
+    for (const listener of [...this.listeners]) {
+      try {
+        listener.warning?.(text);
+      } catch {
+        // as above
+      }
+    }
+  }
+
+  failure(): Error | undefined {
+    return this.statusValue.state === 'failed' ? this.lastError : undefined;
+  }
+}
+
+function forgetElement(channel: Channel, element: Element): void {
+  const id = elementId(element);
+  if (id !== undefined) channel.tracker.forget(id);
+}
+
+/** One holder of a topic. Keeps its own bounded record of what it has seen, for resuming later. */
+export class SubscriptionImpl {
+  readonly topic: string;
+  readonly ready: Promise<void>;
+  private resolveReady!: () => void;
+  private rejectReady!: (error: Error) => void;
+  private readyState: 'pending' | 'ready' | 'rejected' = 'pending';
+  private snapshotTimer?: NodeJS.Timeout;
+  private connectTimer?: NodeJS.Timeout;
+  private closed = false;
+  private readonly seen = new Map<string, string>();
+  private readonly requestIds = new Map<string, string>();
+
+  constructor(
+    private readonly connection: RealtimeConnection,
+    private readonly channel: Channel,
+    private readonly options: SubscribeOptions,
+  ) {
+    this.topic = channel.topic;
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    // Callers may never await `ready`; an unobserved rejection must not crash the host.
+    this.ready.catch(() => undefined);
+    if (!connection.isOpen) {
+      // Bound the wait when the connection cannot be established at all.
+      const limit = connection.options.handshakeTimeoutMs + this.subscribeTimeoutMs;
+      this.connectTimer = setTimeout(() => {
+        if (this.readyState === 'pending' && !connection.isOpen) {
+          this.reject(
+            connection.failure() ??
+              new HandshakeError(
+                `Could not connect to ${connection.endpointForDisplay} within ${Math.round(limit / 1000)} s` +
+                  `${lastErrorText(connection)}. Still retrying in the background.`,
+              ),
+          );
+        }
+      }, limit);
+      this.connectTimer.unref?.();
+    }
+  }
+
+  get isReady(): boolean {
+    return this.readyState === 'ready';
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private get subscribeTimeoutMs(): number {
+    return this.options.subscribeTimeoutMs ?? DEFAULT_SUBSCRIBE_TIMEOUT_MS;
+  }
+
+  startSnapshotTimer(): void {
+    if (this.readyState === 'ready' || this.closed) return;
+    clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = setTimeout(() => {
+      this.snapshotTimer = undefined;
+      if (this.readyState !== 'ready') this.reject(new SubscriptionTimeoutError(this.topic, this.subscribeTimeoutMs));
+    }, this.subscribeTimeoutMs);
+    this.snapshotTimer.unref?.();
+  }
+
+  stopSnapshotTimer(): void {
+    clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = undefined;
+  }
+
+  /** The first snapshot this holder sees: emitted only when asked, or diffed against a resumed record. */
+  receiveInitial(elements: Element[], receivedAt = new Date().toISOString()): void {
+    if (this.closed || this.readyState === 'ready') return;
+    this.stopSnapshotTimer();
+    clearTimeout(this.connectTimer);
+    const resume = this.options.resumeState?.topic === this.topic ? this.options.resumeState : undefined;
+    if (resume) {
+      const changes: Change[] = [];
+      const present = new Set<string>();
+      for (const element of elements) {
+        const id = elementId(element);
+        if (id === undefined) continue;
+        present.add(id);
+        const before = resume.seen[id];
+        if (before === undefined) changes.push({ method: 'CREATE', data: element });
+        else if (before !== fingerprint(element)) changes.push({ method: 'UPDATE', data: element });
+      }
+      this.readyState = 'ready';
+      for (const element of elements) this.remember(element);
+      this.receiveRecovered(changes, receivedAt);
+      this.resumeMissing(resume, present, elements.length, receivedAt);
+    } else {
+      this.readyState = 'ready';
+      for (const element of elements) {
+        this.remember(element);
+        if (this.options.emitSnapshot) this.deliver({ method: 'CREATE', data: element }, { snapshot: true, recovered: false, receivedAt });
+      }
+    }
+    this.resolveReady();
+  }
+
+  /** Requests seen before the downtime and absent now: look each up, as after a reconnect. */
+  private resumeMissing(resume: ResumeState, present: Set<string>, snapshotSize: number, receivedAt: string): void {
+    if (this.channel.parsed.kind !== 'requests' || snapshotSize >= this.connection.options.requestsSnapshotLimit) return;
+    const missing: Element[] = [];
+    for (const id of Object.keys(resume.seen)) {
+      const requestId = resume.requestIds?.[id];
+      if (!present.has(id) && requestId) missing.push({ _id: id, id, request_id: requestId, __resumed: true });
+    }
+    if (!missing.length) return;
+    void Promise.all(missing.slice(0, MAX_PROBES_PER_SNAPSHOT).map(async (stub) => {
+      const final = await this.connection.probe(`/${this.channel.parsed.projectId}/requests/${String(stub.request_id)}`);
+      const id = String(stub._id);
+      if (this.closed || this.seen.has(id)) return undefined;
+      if (!final) return { method: 'DELETE', data: { _id: id, id, request_id: stub.request_id } } as Change;
+      if (fingerprint(final) !== resume.seen[id]) return { method: 'UPDATE', data: final } as Change;
+      return undefined;
+    })).then((results) => {
+      const changes = results.filter((c): c is Change => c !== undefined);
+      if (changes.length) this.receiveRecovered(changes, receivedAt);
+    });
+  }
+
+  receiveRecovered(changes: Change[], receivedAt: string): void {
+    for (const change of changes) {
+      if (this.options.emitRecovered === false) this.record(change);
+      else this.deliver(change, { snapshot: false, recovered: true, receivedAt });
+    }
+  }
+
+  deliver(change: Change, flags: { snapshot: boolean; recovered: boolean; receivedAt: string }): void {
+    if (this.closed) return;
+    this.record(change);
+    const parsed = this.channel.parsed;
+    const event: RealtimeEvent = {
+      method: change.method,
+      topic: this.topic,
+      kind: parsed.kind,
+      projectId: parsed.projectId,
+      ...(parsed.requestId !== undefined ? { requestId: parsed.requestId } : {}),
+      data: change.data,
+      ...(change.previous !== undefined ? { previous: change.previous } : {}),
+      snapshot: flags.snapshot,
+      recovered: flags.recovered,
+      receivedAt: flags.receivedAt,
+    };
+    this.connection.stats.eventsDelivered += 1;
+    try {
+      this.options.onEvent(event);
+    } catch (error) {
+      this.reportError(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  private record(change: Change): void {
+    const id = elementId(change.data);
+    if (id === undefined) return;
+    if (change.method === 'DELETE' || isClosedRequest(this.channel.parsed.kind, change.data)) {
+      this.seen.delete(id);
+      this.requestIds.delete(id);
+    } else {
+      this.remember(change.data);
+    }
+  }
+
+  private remember(element: Element): void {
+    const id = elementId(element);
+    if (id === undefined) return;
+    this.seen.delete(id);
+    this.seen.set(id, fingerprint(element));
+    if (typeof element.request_id === 'string') this.requestIds.set(id, element.request_id);
+    if (this.seen.size > MAX_RESUME_ENTRIES) {
+      const oldest = this.seen.keys().next().value as string;
+      this.seen.delete(oldest);
+      this.requestIds.delete(oldest);
+    }
+  }
+
+  exportState(): ResumeState {
+    const state: ResumeState = { topic: this.topic, seen: Object.fromEntries(this.seen) };
+    if (this.requestIds.size) state.requestIds = Object.fromEntries(this.requestIds);
+    return state;
+  }
+
+  /** Transient trouble (reconnecting): reported, subscription kept. */
+  connectionTrouble(error: Error): void {
+    if (this.readyState === 'ready') this.reportError(error);
+  }
+
+  /** Permanent failure (token refused, gave up, closed). */
+  fail(error: Error): void {
+    this.reject(error);
+    this.stopTimers();
+  }
+
+  private reject(error: Error): void {
+    if (this.readyState === 'pending') {
+      this.readyState = 'rejected';
+      this.rejectReady(error);
+    }
+    this.reportError(error);
+  }
+
+  private reportError(error: Error): void {
+    if (this.closed) return;
+    try {
+      this.options.onError?.(error instanceof PingstreamsError ? error : redactError(error, this.connection.options.token));
+    } catch {
+      // A host's error callback must never break the connection.
+    }
+  }
+
+  private stopTimers(): void {
+    this.stopSnapshotTimer();
+    clearTimeout(this.connectTimer);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.stopTimers();
+    if (this.readyState === 'pending') {
+      this.readyState = 'rejected';
+      this.rejectReady(new ConnectionClosedError('The subscription was closed before its snapshot arrived.'));
+    }
+    this.closed = true;
+    this.connection.removeHolder(this);
+  }
+}
+
+function lastErrorText(connection: RealtimeConnection): string {
+  const error = connection.status.error;
+  return error ? ` (${error.message})` : '';
+}

@@ -1,0 +1,103 @@
+// Error classes shared by every host. Messages are user-facing: what happened, likely cause, what to do.
+// They never contain the token (callers pass text through redact() first).
+
+export class PingstreamsError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** HTTP 401 on the handshake: retrying with the same token never helps. */
+export class TokenRefusedError extends PingstreamsError {
+  readonly expiredAt?: Date;
+  constructor(expiredAt?: Date, serverReason?: string) {
+    const expiry = expiredAt && expiredAt.getTime() <= Date.now() ? ` The token expired at ${expiredAt.toISOString()}.` : '';
+    const reason = serverReason ? ` Server said: ${serverReason}.` : '';
+    super(
+      'TOKEN_REFUSED',
+      `The Pingstreams server refused the access token (HTTP 401).${expiry}${reason} ` +
+        'Create a new JWT in Pingstreams and update the credentials; the connection will not be retried with this token.',
+    );
+    this.expiredAt = expiredAt;
+  }
+}
+
+/** HTTP 429/503 on the handshake: too many new or concurrent connections. */
+export class RateLimitedError extends PingstreamsError {
+  readonly retryAfterMs: number;
+  readonly reason: string;
+  readonly statusCode: number;
+  constructor(statusCode: number, reason: string, retryAfterMs: number) {
+    super(
+      'RATE_LIMITED',
+      `The Pingstreams server is limiting connections (HTTP ${statusCode}): ${reason || 'no reason given'}. ` +
+        `Retrying in ${Math.ceil(retryAfterMs / 1000)} s. If this persists, reduce the number of connections using this account.`,
+    );
+    this.statusCode = statusCode;
+    this.reason = reason;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** Any other failed handshake or network error before the socket opened. */
+export class HandshakeError extends PingstreamsError {
+  readonly statusCode?: number;
+  constructor(message: string, statusCode?: number) {
+    super('HANDSHAKE_FAILED', message);
+    this.statusCode = statusCode;
+  }
+}
+
+/** The server answers a refused subscription with silence: no snapshot within the timeout. */
+export class SubscriptionTimeoutError extends PingstreamsError {
+  readonly topic: string;
+  constructor(topic: string, timeoutMs: number) {
+    super(
+      'SUBSCRIPTION_TIMEOUT',
+      `No snapshot arrived for topic ${topic} within ${Math.round(timeoutMs / 1000)} s. The server ignores subscriptions ` +
+        'to projects or requests the token cannot see: check the project and request ids and that the token\'s user is a member of the project with a role that can see them.',
+    );
+    this.topic = topic;
+  }
+}
+
+export class InvalidTopicError extends PingstreamsError {
+  constructor(message: string) {
+    super('INVALID_TOPIC', message);
+  }
+}
+
+export class InsecureEndpointError extends PingstreamsError {
+  constructor(endpoint: string) {
+    super(
+      'INSECURE_ENDPOINT',
+      `Refusing to send the token over unencrypted ${endpoint}: use a wss:// endpoint, or explicitly allow insecure transport (only for a trusted network).`,
+    );
+  }
+}
+
+export class InvalidEndpointError extends PingstreamsError {
+  constructor(endpoint: string, why: string) {
+    super('INVALID_ENDPOINT', `The endpoint "${endpoint}" is not usable: ${why}. Expected a URL such as wss://eu.rtmv3.pingstreams.com/api/.`);
+  }
+}
+
+export class ExpressionError extends PingstreamsError {
+  readonly position?: number;
+  readonly expression: string;
+  constructor(expression: string, message: string, position?: number) {
+    super('EXPRESSION_ERROR', message);
+    this.expression = expression;
+    this.position = position;
+  }
+}
+
+/** The connection was released or failed permanently while something still waited on it. */
+export class ConnectionClosedError extends PingstreamsError {
+  constructor(message = 'The Pingstreams connection was closed before the operation finished.') {
+    super('CONNECTION_CLOSED', message);
+  }
+}

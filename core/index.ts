@@ -1,0 +1,10 @@
+// The host-independent Pingstreams realtime core. n8n, Node-RED and the CLI use only what is exported here.
+export * from './types';
+export * from './errors';
+export { acquireConnection, connectionStats, closeAllConnections, type ConnectionHandle, type Subscription } from './registry';
+export { testConnection } from './test-connection';
+export { buildTopic, parseTopic, TOPIC_KINDS, type TopicSpec, type ParsedTopic } from './topics';
+export { compileExpression, evaluateExpression, isTruthy, type CompiledExpression } from './expression';
+export { createEventPipeline, type EventPipeline, type PipelineOptions, type OutputShape } from './pipeline';
+export { redact, redactUrl, redactError, decodeJwtExpiry } from './redact';
+export { DEFAULT_ENDPOINT, checkEndpoint, describeEndpoint } from './endpoint';

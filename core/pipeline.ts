@@ -1,0 +1,57 @@
+// The filter/format stage every host runs between the core and its output: method filter,
+// "only when" condition, output shape. Asynchronous JSONata must not reorder events.
+import { compileExpression, isTruthy, type CompiledExpression } from './expression';
+import type { Method, RealtimeEvent } from './types';
+
+export type OutputShape = 'event' | 'data' | { map: string };
+
+export interface PipelineOptions {
+  /** Only these methods pass; empty or absent = all. */
+  methods?: readonly Method[];
+  /** JSONata condition; the event passes when it is truthy. */
+  when?: string;
+  output?: OutputShape;
+}
+
+export interface EventPipeline {
+  push(event: RealtimeEvent): void;
+  /** Resolves when every pushed event has been handled. */
+  idle(): Promise<void>;
+}
+
+/** Compiles the expressions up front, so a bad one is reported when the node starts, not on the first event. */
+export function createEventPipeline(
+  options: PipelineOptions,
+  sink: (output: unknown, event: RealtimeEvent) => void,
+  onError: (error: Error, event: RealtimeEvent) => void,
+): EventPipeline {
+  const methods = options.methods?.length ? new Set(options.methods) : undefined;
+  const when: CompiledExpression | undefined = options.when?.trim() ? compileExpression(options.when) : undefined;
+  const output = options.output ?? 'event';
+  const map: CompiledExpression | undefined = typeof output === 'object' ? compileExpression(output.map) : undefined;
+  const synchronous = !when && !map;
+  let tail: Promise<void> = Promise.resolve();
+
+  const handle = async (event: RealtimeEvent): Promise<void> => {
+    try {
+      if (when && !isTruthy(await when.evaluate(event))) return;
+      const value = map ? await map.evaluate(event) : output === 'data' ? event.data : event;
+      sink(value, event);
+    } catch (error) {
+      onError(error instanceof Error ? error : new Error(String(error)), event);
+    }
+  };
+
+  return {
+    push(event) {
+      if (methods && !methods.has(event.method)) return;
+      // Without JSONata nothing is asynchronous: deliver at once, no promise per event.
+      if (synchronous) {
+        void handle(event);
+        return;
+      }
+      tail = tail.then(() => handle(event));
+    },
+    idle: () => tail,
+  };
+}

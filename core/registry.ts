@@ -1,0 +1,154 @@
+// One socket per (endpoint, token) in the process, shared through ref-counted handles.
+import { createHash } from 'node:crypto';
+import { RealtimeConnection, DEFAULTS, type ResolvedOptions } from './connection';
+import { checkEndpoint } from './endpoint';
+import { stripJwtPrefix } from './redact';
+import type { ConnectionOptions, ConnectionStatus, SubscribeOptions, ResumeState } from './types';
+import { PingstreamsError } from './errors';
+
+export interface Subscription {
+  readonly topic: string;
+  /** Resolves when the first snapshot arrived (and its events, if asked for, were delivered). */
+  readonly ready: Promise<void>;
+  exportState(): ResumeState;
+  close(): void;
+}
+
+export interface ConnectionHandle {
+  readonly status: ConnectionStatus;
+  /** Returns a function that removes the listener. The current status is not replayed. */
+  onStatus(listener: (status: ConnectionStatus) => void): () => void;
+  /** Malformed frames, dead sockets and similar non-fatal news, already redacted. */
+  onWarning(listener: (message: string) => void): () => void;
+  subscribe(topic: string, options: SubscribeOptions): Subscription;
+  /** Idempotent. Closes this handle's subscriptions; the socket closes after `lingerMs` once no handle is left. */
+  release(): void;
+}
+
+interface Entry {
+  connection: RealtimeConnection;
+  handles: number;
+  lingerTimer?: NodeJS.Timeout;
+}
+
+const entries = new Map<string, Entry>();
+
+export function resolveOptions(options: ConnectionOptions): ResolvedOptions {
+  if (!options || typeof options.token !== 'string' || stripJwtPrefix(options.token).length === 0) {
+    throw new PingstreamsError('TOKEN_MISSING', 'No Pingstreams access token is set: add the JWT to the credentials.');
+  }
+  const resolved = { ...DEFAULTS, ...stripUndefined(options) } as ResolvedOptions;
+  checkEndpoint(resolved.endpoint, resolved.allowInsecure);
+  return resolved;
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function keyOf(options: ResolvedOptions): string {
+  const token = createHash('sha256').update(stripJwtPrefix(options.token)).digest('hex');
+  return `${options.endpoint}\u0000${token}`;
+}
+
+export function acquireConnection(options: ConnectionOptions): ConnectionHandle {
+  const resolved = resolveOptions(options);
+  const key = keyOf(resolved);
+  let entry = entries.get(key);
+  if (!entry || entry.connection.status.state === 'closed') {
+    entry = { connection: new RealtimeConnection(resolved), handles: 0 };
+    entries.set(key, entry);
+  }
+  const current = entry;
+  clearTimeout(current.lingerTimer);
+  current.lingerTimer = undefined;
+  current.handles += 1;
+  return createHandle(key, current);
+}
+
+function createHandle(key: string, entry: Entry): ConnectionHandle {
+  const connection = entry.connection;
+  const subscriptions = new Set<Subscription>();
+  const offs: Array<() => void> = [];
+  let released = false;
+  return {
+    get status() {
+      return connection.status;
+    },
+    onStatus(listener) {
+      const off = connection.addListener({ status: listener });
+      offs.push(off);
+      return off;
+    },
+    onWarning(listener) {
+      const off = connection.addListener({ warning: listener });
+      offs.push(off);
+      return off;
+    },
+    subscribe(topic, subscribeOptions) {
+      if (released) throw new PingstreamsError('HANDLE_RELEASED', 'This Pingstreams connection handle was released; acquire a new one.');
+      const subscription = connection.subscribe(topic, subscribeOptions);
+      subscriptions.add(subscription);
+      const close = subscription.close.bind(subscription);
+      return {
+        topic: subscription.topic,
+        ready: subscription.ready,
+        exportState: () => subscription.exportState(),
+        close: () => {
+          subscriptions.delete(subscription);
+          close();
+        },
+      };
+    },
+    release() {
+      if (released) return;
+      released = true;
+      for (const subscription of [...subscriptions]) subscription.close();
+      subscriptions.clear();
+      for (const off of offs.splice(0)) off();
+      entry.handles -= 1;
+      if (entry.handles > 0) return;
+      const stop = () => {
+        if (entries.get(key) === entry) entries.delete(key);
+        void connection.stop();
+      };
+      if (connection.options.lingerMs <= 0) return stop();
+      entry.lingerTimer = setTimeout(stop, connection.options.lingerMs);
+      entry.lingerTimer.unref?.();
+    },
+  };
+}
+
+export interface ConnectionSummary {
+  endpoint: string;
+  state: string;
+  handles: number;
+  topics: string[];
+  open: boolean;
+  stats: RealtimeConnection['stats'];
+}
+
+/** Process-wide view, for tests, benchmarks and diagnostics. No secrets. */
+export function connectionStats(): { sockets: number; connections: ConnectionSummary[] } {
+  const connections = [...entries.values()].map(({ connection, handles }) => ({
+    endpoint: connection.endpointForDisplay,
+    state: connection.status.state,
+    handles,
+    topics: connection.topics,
+    open: connection.isOpen,
+    stats: { ...connection.stats },
+  }));
+  return { sockets: connections.filter((c) => c.open).length, connections };
+}
+
+/** Stops every connection now (tests, process shutdown). Bounded by the close grace period. */
+export async function closeAllConnections(): Promise<void> {
+  const all = [...entries.values()];
+  entries.clear();
+  await Promise.all(
+    all.map((entry) => {
+      clearTimeout(entry.lingerTimer);
+      return entry.connection.stop();
+    }),
+  );
+}

@@ -1,0 +1,118 @@
+// Per-topic memory of the last known state of each element: the basis for dropping repeated
+// snapshots, detecting changes made while disconnected, and giving each event its `previous`.
+import { createHash } from 'node:crypto';
+import { elementId } from './protocol';
+import type { Element, Method, TopicKind } from './types';
+
+export const CLOSED_STATUS = 1000;
+
+/** updatedAt when the server sets it (it changes on every change), else a hash of the content. */
+export function fingerprint(element: Element): string {
+  const updatedAt = element.updatedAt;
+  if (typeof updatedAt === 'string' && updatedAt) return `u:${updatedAt}`;
+  return `h:${createHash('sha1').update(JSON.stringify(element)).digest('base64url')}`;
+}
+
+export function isClosedRequest(kind: TopicKind, element: Element): boolean {
+  return kind === 'requests' && element.status === CLOSED_STATUS;
+}
+
+/** Same fingerprint and same content. Content is compared only when the fingerprints agree. */
+export function sameState(a: Element, b: Element): boolean {
+  return fingerprint(a) === fingerprint(b) && JSON.stringify(a) === JSON.stringify(b);
+}
+
+export interface Change {
+  method: Method;
+  data: Element;
+  previous?: Element;
+}
+
+export interface SnapshotDiff {
+  changes: Change[];
+  /** Known elements absent from the new snapshot (only meaningful for list topics). */
+  missing: Element[];
+}
+
+export class TopicTracker {
+  /** Insertion order doubles as recency: an update moves the element to the end; the oldest is evicted first. */
+  private readonly known = new Map<string, Element>();
+  hasSnapshot = false;
+
+  constructor(
+    readonly kind: TopicKind,
+    private readonly maxTracked: number,
+    private readonly snapshotLimit: number,
+  ) {}
+
+  get size(): number {
+    return this.known.size;
+  }
+
+  elements(): Element[] {
+    return [...this.known.values()];
+  }
+
+  get(id: string): Element | undefined {
+    return this.known.get(id);
+  }
+
+  forget(id: string): void {
+    this.known.delete(id);
+  }
+
+  /**
+   * A live event. Returns the change to emit, or undefined when it repeats the known state.
+   * Elements without an id cannot be tracked and are always emitted.
+   */
+  applyLive(method: Method, element: Element): Change | undefined {
+    const id = elementId(element);
+    if (id === undefined) return { method, data: element };
+    const previous = this.known.get(id);
+    if (method === 'DELETE') {
+      this.known.delete(id);
+      return { method, data: element, previous };
+    }
+    if (previous && sameState(previous, element)) return undefined;
+    if (isClosedRequest(this.kind, element)) this.known.delete(id);
+    else this.remember(id, element);
+    return { method, data: element, previous };
+  }
+
+  /**
+   * The first snapshot, or one received again after a reconnect. Returns what changed against the known
+   * state (nothing for the first one) and replaces the known state with the snapshot.
+   */
+  applySnapshot(elements: Element[]): SnapshotDiff {
+    const first = !this.hasSnapshot;
+    this.hasSnapshot = true;
+    const changes: Change[] = [];
+    const inSnapshot = new Set<string>();
+    for (const element of elements) {
+      const id = elementId(element);
+      if (id === undefined) continue;
+      inSnapshot.add(id);
+      const previous = this.known.get(id);
+      if (!first) {
+        if (!previous) changes.push({ method: 'CREATE', data: element });
+        else if (!sameState(previous, element)) changes.push({ method: 'UPDATE', data: element, previous });
+      }
+      if (!isClosedRequest(this.kind, element)) this.remember(id, element);
+    }
+    const missing: Element[] = [];
+    if (!first && this.kind === 'requests' && elements.length < this.snapshotLimit) {
+      // A full snapshot proves nothing about older requests; a partial one means these left the open list.
+      for (const [id, element] of this.known) if (!inSnapshot.has(id)) missing.push(element);
+    }
+    return { changes, missing };
+  }
+
+  private remember(id: string, element: Element): void {
+    this.known.delete(id);
+    this.known.set(id, element);
+    if (this.known.size > this.maxTracked) {
+      const oldest = this.known.keys().next().value;
+      if (oldest !== undefined) this.known.delete(oldest);
+    }
+  }
+}
