@@ -1,0 +1,312 @@
+import type {
+	IDataObject,
+	INodeExecutionData,
+	INodeType,
+	INodeTypeDescription,
+	ITriggerFunctions,
+	ITriggerResponse,
+} from 'n8n-workflow';
+import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
+import { SubscriptionTimeoutError, acquireConnection, createEventPipeline, redact } from '../../core';
+import type { ConnectionHandle, RealtimeEvent, ResumeState, Subscription } from '../../core';
+import {
+	CREDENTIAL_NAME,
+	CREDENTIAL_TEST,
+	EVENTS_PROPERTY,
+	connectionOptions,
+	coreLogger,
+	methodsParameter,
+	outputParameter,
+	outputProperties,
+	pingstreamsApiTest,
+	secondsToMs,
+	toNodeError,
+	topicFromParameters,
+	topicProperties,
+	type PingstreamsCredentials,
+} from '../Pingstreams/shared';
+
+interface TriggerOptions {
+	emitSnapshot?: boolean;
+	emitRecovered?: boolean;
+	onlyWhen?: string;
+	subscribeTimeout?: number;
+	heartbeatInterval?: number;
+	heartbeatTimeout?: number;
+	testTimeout?: number;
+}
+
+/** Key in the node's static data: what was seen, so a restart emits only what changed meanwhile. */
+const RESUME_KEY = 'resumeState';
+
+export class PingstreamsTrigger implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Pingstreams Trigger',
+		name: 'pingstreamsTrigger',
+		icon: 'file:../../icons/pingstreams.svg',
+		group: ['trigger'],
+		version: 1,
+		subtitle: '={{$parameter["resource"] + ": " + $parameter["events"].join(", ")}}',
+		description: 'Starts the workflow on Pingstreams realtime events: new requests, changes, messages, agent availability',
+		defaults: { name: 'Pingstreams Trigger' },
+		inputs: [],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: CREDENTIAL_NAME, required: true, testedBy: CREDENTIAL_TEST }],
+		properties: [
+			...topicProperties(),
+			EVENTS_PROPERTY,
+			...outputProperties('event'),
+			{
+				displayName: 'Options',
+				name: 'options',
+				type: 'collection',
+				placeholder: 'Add option',
+				default: {},
+				options: [
+					{
+						displayName: 'Emit Changes Missed While Disconnected',
+						name: 'emitRecovered',
+						type: 'boolean',
+						default: true,
+						description:
+							'Whether to emit, once and flagged recovered, what changed while the connection was down or n8n was stopped (found by comparing the snapshot the server sends again)',
+					},
+					{
+						displayName: 'Emit Open Items at Activation',
+						name: 'emitSnapshot',
+						type: 'boolean',
+						default: false,
+						description:
+							'Whether to emit the current state (e.g. every open request) when the workflow is activated, flagged snapshot. Off: only changes from now on.',
+					},
+					{
+						displayName: 'Heartbeat Interval (Seconds)',
+						name: 'heartbeatInterval',
+						type: 'number',
+						typeOptions: { minValue: 5, maxValue: 300 },
+						default: 15,
+						description:
+							'How often to ping the server to detect dead connections. Workflows sharing the credentials share one connection and its settings.',
+					},
+					{
+						displayName: 'Heartbeat Timeout (Seconds)',
+						name: 'heartbeatTimeout',
+						type: 'number',
+						typeOptions: { minValue: 2, maxValue: 120 },
+						default: 10,
+						description: 'How long to wait for any frame after a ping before reconnecting',
+					},
+					{
+						displayName: 'Only When',
+						name: 'onlyWhen',
+						type: 'string',
+						default: '',
+						placeholder: 'status = 1000 and $previous.status != 1000',
+						description:
+							'JSONata condition on the element; the event passes when it is true. $previous is the state before the change, $event the whole event.',
+					},
+					{
+						displayName: 'Subscribe Timeout (Seconds)',
+						name: 'subscribeTimeout',
+						type: 'number',
+						typeOptions: { minValue: 1, maxValue: 300 },
+						default: 10,
+						description:
+							'How long to wait for the snapshot that confirms the subscription. The server ignores subscriptions the token may not see, so silence means refused.',
+					},
+					{
+						displayName: 'Test Timeout (Seconds)',
+						name: 'testTimeout',
+						type: 'number',
+						typeOptions: { minValue: 5, maxValue: 3600 },
+						default: 120,
+						description: 'When listening for a test event in the editor: how long to wait for a matching event',
+					},
+				],
+			},
+		],
+	};
+
+	methods = { credentialTest: { pingstreamsApiTest } };
+
+	async trigger(this: ITriggerFunctions): Promise<ITriggerResponse> {
+		const node = this.getNode();
+		const manual = this.getMode() === 'manual';
+		const credentials = (await this.getCredentials(CREDENTIAL_NAME)) as unknown as PingstreamsCredentials;
+		const options = this.getNodeParameter('options', {}) as TriggerOptions;
+		const token = String(credentials.accessToken ?? '');
+		const fail = (error: unknown) => toNodeError(node, error, token);
+
+		let topic: string;
+		let pipelineOptions: Parameters<typeof createEventPipeline>[0];
+		try {
+			topic = topicFromParameters((name, fallback) => this.getNodeParameter(name, fallback));
+			pipelineOptions = {
+				methods: methodsParameter(this.getNodeParameter('events', ['CREATE'])),
+				when: options.onlyWhen,
+				output: outputParameter(this.getNodeParameter('output', 'event'), this.getNodeParameter('mapping', '')),
+			};
+		} catch (error) {
+			throw fail(error);
+		}
+		if (!pipelineOptions.methods?.length) {
+			throw new NodeOperationError(node, 'No event selected', { description: 'Choose at least one of Create, Update, Delete in Events.' });
+		}
+
+		// Static data is persisted by n8n when the workflow is activated and before each emitted execution.
+		const staticData = this.getWorkflowStaticData('node');
+		const stored = staticData[RESUME_KEY] as ResumeState | undefined;
+		const resumeState = !manual && stored?.topic === topic ? stored : undefined;
+
+		let closed = false;
+		let activated = false;
+		let listening = false; // false until trigger() has returned: n8n swaps emit() in manual mode only then
+		let subscription: Subscription | undefined;
+		let handle: ConnectionHandle | undefined;
+		let testTimer: NodeJS.Timeout | undefined;
+		const pending: Array<{ output: unknown; event: RealtimeEvent }> = [];
+		let flushScheduled = false;
+		let pipeline: ReturnType<typeof createEventPipeline> | undefined;
+
+		const persistState = () => {
+			if (manual || !subscription) return;
+			staticData[RESUME_KEY] = subscription.exportState() as unknown as IDataObject;
+		};
+
+		const toItem = (output: unknown): INodeExecutionData => ({
+			json: (output !== null && typeof output === 'object' && !Array.isArray(output)
+				? output
+				: { value: output }) as IDataObject,
+		});
+
+		const emitItems = (items: INodeExecutionData[]) => {
+			if (closed || items.length === 0) return;
+			if (manual) {
+				// The first matching event completes the test; n8n closes the trigger afterwards.
+				closed = true;
+				clearTimeout(testTimer);
+			}
+			persistState();
+			this.emit([items]);
+		};
+
+		// Live events: one execution each. A snapshot or a batch recovered after a reconnect arrives at
+		// once: one execution holding one item per element, like a polling trigger's batch.
+		const flush = async () => {
+			flushScheduled = false;
+			if (!pipeline) return;
+			await pipeline.idle();
+			if (closed || !listening) return;
+			let batch: INodeExecutionData[] = [];
+			for (const { output, event } of pending.splice(0)) {
+				if (event.snapshot || event.recovered) {
+					batch.push(toItem(output));
+					continue;
+				}
+				emitItems(batch);
+				batch = [];
+				emitItems([toItem(output)]);
+			}
+			emitItems(batch);
+		};
+		const scheduleFlush = () => {
+			if (flushScheduled || !listening) return;
+			flushScheduled = true;
+			setImmediate(() => void flush().catch((error) => this.logger.error(`[Pingstreams] ${String(error)}`)));
+		};
+
+		try {
+			pipeline = createEventPipeline(
+				pipelineOptions,
+				(output, event) => {
+					pending.push({ output, event });
+					scheduleFlush();
+				},
+				(error) => {
+					// A condition or mapping failing on one event: record it, keep listening.
+					if (closed || manual) {
+						if (manual && !closed) this.emitError(fail(error));
+						return;
+					}
+					this.saveFailedExecution(fail(error));
+				},
+			);
+		} catch (error) {
+			throw fail(error);
+		}
+
+		const stop = () => {
+			closed = true;
+			clearTimeout(testTimer);
+			subscription?.close();
+			handle?.release();
+		};
+
+		try {
+			handle = acquireConnection(
+				connectionOptions(credentials, {
+					pingIntervalMs: options.heartbeatInterval !== undefined ? secondsToMs(options.heartbeatInterval, 15, 5, 300) : undefined,
+					pongTimeoutMs: options.heartbeatTimeout !== undefined ? secondsToMs(options.heartbeatTimeout, 10, 2, 120) : undefined,
+					logger: coreLogger(this.logger, node.name),
+				}),
+			);
+			handle.onStatus((status) => {
+				if (closed) return;
+				if (status.state === 'reconnecting') {
+					this.logger.warn(
+						`[Pingstreams] ${node.name}: connection lost (${redact(status.error?.message ?? 'no reason', token)}); reconnecting in ${Math.round((status.retryInMs ?? 0) / 1000)} s`,
+					);
+				} else if (status.state === 'failed' && activated) {
+					// Permanent: a refused token or too many failures. n8n deactivates and retries the activation later.
+					// (Before activation completes, the rejected `ready` reports it as the activation error.)
+					const error = fail(status.error ?? new Error('The Pingstreams connection failed permanently.'));
+					stop();
+					this.emitError(error);
+				}
+			});
+			subscription = handle.subscribe(topic, {
+				onEvent: (event) => pipeline?.push(event),
+				onError: (error) => {
+					if (closed) return;
+					this.logger.warn(`[Pingstreams] ${node.name}: ${redact(error.message, token)}`);
+					// Connection trouble is retried by the core and permanent failures arrive as status 'failed';
+					// a topic refused after a reconnect (no snapshot) is worth a failed execution the user can see.
+					if (!manual && activated && error instanceof SubscriptionTimeoutError) this.saveFailedExecution(fail(error));
+				},
+				emitSnapshot: options.emitSnapshot === true,
+				emitRecovered: options.emitRecovered !== false,
+				subscribeTimeoutMs: secondsToMs(options.subscribeTimeout, 10, 1, 300),
+				resumeState,
+			});
+			await subscription.ready;
+		} catch (error) {
+			stop();
+			throw fail(error);
+		}
+
+		activated = true;
+		persistState(); // the baseline for catch-up, saved by n8n at the end of the activation
+		setImmediate(() => {
+			listening = true;
+			if (pending.length) scheduleFlush();
+		});
+
+		if (manual) {
+			const timeoutMs = secondsToMs(options.testTimeout, 120, 5, 3600);
+			testTimer = setTimeout(() => {
+				if (closed) return;
+				closed = true;
+				this.emitError(
+					new NodeOperationError(node, `No matching event arrived within ${Math.round(timeoutMs / 1000)} s`, {
+						description:
+							'The subscription is active, but nothing matched. Make a change in Pingstreams that fits Resource, Events and "Only When" (e.g. create a request), or turn on "Emit Open Items at Activation" to get the current state, then listen again.',
+					}),
+				);
+			}, timeoutMs);
+		}
+
+		return {
+			closeFunction: async () => stop(),
+		};
+	}
+}
