@@ -1,0 +1,222 @@
+import { buildTopic, parseTopic, InvalidTopicError, redact, decodeJwtExpiry, compileExpression, ExpressionError, createEventPipeline, checkEndpoint, type RealtimeEvent } from '../../core';
+import { Backoff, ConnectBudget } from '../../core/backoff';
+import { parseFrame } from '../../core/protocol';
+import { TopicTracker } from '../../core/tracker';
+import { buildSocketUrl } from '../../core/endpoint';
+import { parseRetryAfter, extractReason } from '../../core/handshake';
+
+const P = '5eb45fbc1f9e1f0012d62207';
+
+describe('topics', () => {
+  test('builds the four documented topics and a custom one', () => {
+    expect(buildTopic({ kind: 'requests', projectId: P })).toBe(`/${P}/requests`);
+    expect(buildTopic({ kind: 'request', projectId: P, requestId: 'support-group-1' })).toBe(`/${P}/requests/support-group-1`);
+    expect(buildTopic({ kind: 'messages', projectId: P, requestId: 'support-group-1' })).toBe(`/${P}/requests/support-group-1/messages`);
+    expect(buildTopic({ kind: 'agent', projectId: P, projectUserId: 'pu1' })).toBe(`/${P}/project_users/pu1`);
+    expect(buildTopic({ kind: 'custom', topic: `/${P}/events/pu1` })).toBe(`/${P}/events/pu1`);
+  });
+
+  test.each(['a/b', 'a?b', 'a#b', 'a b', ' a', 'a\tb', 'a\u0000b', 'a\nb', ''])('refuses the id %j', (id) => {
+    expect(() => buildTopic({ kind: 'request', projectId: P, requestId: id })).toThrow(InvalidTopicError);
+  });
+
+  test('the error says what is wrong and what is allowed', () => {
+    expect(() => buildTopic({ kind: 'requests', projectId: `${P}/requests` })).toThrow(/contains "\/".*not allowed/);
+    expect(() => buildTopic({ kind: 'requests', projectId: `${P} ` })).toThrow(/whitespace/);
+    expect(() => buildTopic({ kind: 'requests' })).toThrow(/project id is missing/);
+  });
+
+  test('custom topics must be absolute and clean', () => {
+    expect(() => buildTopic({ kind: 'custom', topic: 'x/requests' })).toThrow(/must start with "\/"/);
+    expect(() => buildTopic({ kind: 'custom', topic: '/x//requests' })).toThrow(/empty segment/);
+    expect(() => buildTopic({ kind: 'custom', topic: '/x/requests?token=1' })).toThrow(InvalidTopicError);
+  });
+
+  test('parses topics back to their kind and ids', () => {
+    expect(parseTopic(`/${P}/requests`)).toEqual({ kind: 'requests', projectId: P });
+    expect(parseTopic(`/${P}/requests/R`)).toEqual({ kind: 'request', projectId: P, requestId: 'R' });
+    expect(parseTopic(`/${P}/requests/R/messages`)).toEqual({ kind: 'messages', projectId: P, requestId: 'R' });
+    expect(parseTopic(`/${P}/project_users/PU`)).toEqual({ kind: 'agent', projectId: P, projectUserId: 'PU' });
+    expect(parseTopic(`/${P}/project_users/users/U`)).toEqual({ kind: 'custom', projectId: P });
+    expect(parseTopic(`/${P}/bots/B`)).toEqual({ kind: 'custom', projectId: P });
+  });
+});
+
+describe('redaction and endpoints', () => {
+  const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJfaWQiOiIxIiwiZXhwIjoxfQ.c2lnbmF0dXJl';
+  test('removes the token from URLs, errors and free text, in every encoding', () => {
+    const url = buildSocketUrl('wss://eu.rtmv3.pingstreams.com/api/', `JWT ${jwt}`);
+    expect(url).toContain('token=JWT%20eyJ');
+    expect(redact(`failed ${url}`)).toBe('failed wss://eu.rtmv3.pingstreams.com/api/?token=[REDACTED]');
+    expect(redact(`token was ${jwt}.`)).toBe('token was [REDACTED].');
+    expect(redact('opaque-secret-token here', 'opaque-secret-token')).toBe('[REDACTED] here');
+    expect(redact(encodeURIComponent('JWT opaque/secret'), 'JWT opaque/secret')).not.toContain('opaque');
+  });
+
+  test('reads the expiry of a JWT without verifying it', () => {
+    expect(decodeJwtExpiry(`JWT ${jwt}`)?.toISOString()).toBe('1970-01-01T00:00:01.000Z');
+    expect(decodeJwtExpiry('not-a-jwt')).toBeUndefined();
+  });
+
+  test('wss only, unless loopback or explicitly allowed', () => {
+    expect(() => checkEndpoint('ws://example.com/api/')).toThrow(/unencrypted/);
+    expect(() => checkEndpoint('ws://example.com/api/', true)).not.toThrow();
+    expect(() => checkEndpoint('ws://127.0.0.1:8787/api/')).not.toThrow();
+    expect(() => checkEndpoint('ws://[::1]:8787/')).not.toThrow();
+    expect(() => checkEndpoint('ws://localhost:8787/')).not.toThrow();
+    expect(() => checkEndpoint('https://eu.rtmv3.pingstreams.com/api/')).toThrow(/scheme must be wss/);
+    expect(() => checkEndpoint('wss://x/api/?token=abc')).toThrow(/must not contain the token/);
+    expect(() => checkEndpoint('nonsense')).toThrow(/not a valid URL/);
+  });
+
+  test('Retry-After in seconds or as a date, and refusal reasons from JSON or text', () => {
+    expect(parseRetryAfter('7')).toBe(7000);
+    expect(parseRetryAfter(new Date(Date.now() + 5000).toUTCString())).toBeGreaterThan(3000);
+    expect(parseRetryAfter(undefined)).toBeUndefined();
+    expect(extractReason('{"success":false,"msg":"Too many connections"}')).toBe('Too many connections');
+    expect(extractReason('  busy\n now ')).toBe('busy now');
+  });
+});
+
+describe('backoff and budget', () => {
+  test('full jitter doubles from 1 s to a 60 s cap', () => {
+    const top = new Backoff(1000, 60_000, () => 0.999999);
+    const delays = Array.from({ length: 9 }, () => top.next());
+    expect(delays).toEqual([1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000]);
+    const bottom = new Backoff(1000, 60_000, () => 0);
+    expect(bottom.next()).toBe(100);
+    top.reset();
+    expect(top.next()).toBe(1000);
+  });
+
+  test('the budget allows N attempts per rolling minute', () => {
+    const budget = new ConnectBudget(3, 60_000);
+    for (const t of [0, 10, 20]) {
+      expect(budget.waitMs(t)).toBe(0);
+      budget.record(t);
+    }
+    expect(budget.waitMs(30)).toBe(59_970);
+    expect(budget.waitMs(60_000)).toBe(0);
+  });
+});
+
+describe('frame validation', () => {
+  test.each([
+    ['{', 'invalid JSON'],
+    ['[]', 'not a JSON object'],
+    ['{"payload":{}}', 'no "action"'],
+    ['{"action":"publish"}', 'no "payload"'],
+    ['{"action":"publish","payload":{"method":"CREATE","message":{}}}', 'without a topic'],
+    ['{"action":"publish","payload":{"topic":"/p/requests","method":"PATCH","message":{}}}', 'unknown method'],
+    ['{"action":"publish","payload":{"topic":"/p/requests","method":"CREATE","message":7}}', 'not an object'],
+  ])('%s is malformed (%s)', (text, reason) => {
+    const frame = parseFrame(text);
+    expect(frame.type).toBe('malformed');
+    expect(frame.type === 'malformed' && frame.reason).toContain(reason);
+  });
+
+  test('mixed arrays keep their objects and count the rest', () => {
+    const frame = parseFrame('{"action":"publish","payload":{"topic":"/p/requests","method":"CREATE","message":[{"_id":"a"},1,null,"x"]}}');
+    expect(frame).toMatchObject({ type: 'publish', elements: [{ _id: 'a' }], rejected: 3, wasArray: true });
+  });
+
+  test('a null message is an empty snapshot; heartbeats and unknown actions are recognised', () => {
+    expect(parseFrame('{"action":"publish","payload":{"topic":"/p/requests/r","method":"CREATE","message":null}}')).toMatchObject({ type: 'publish', elements: [] });
+    expect(parseFrame('{"action":"heartbeat","payload":{"message":{"text":"ping"}}}').type).toBe('ping');
+    expect(parseFrame('{"action":"presence","payload":{}}').type).toBe('ignored');
+  });
+
+  test('__proto__ keys in frames stay plain data', () => {
+    const frame = parseFrame('{"action":"publish","payload":{"topic":"/p/requests","method":"CREATE","message":{"_id":"a","__proto__":{"polluted":true}}}}');
+    expect(frame.type).toBe('publish');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('tracker', () => {
+  const req = (id: string, updatedAt: string, status = 100) => ({ _id: id, request_id: `support-group-${id}`, status, updatedAt });
+
+  test('drops a live event identical to the known state, keeps real changes with previous', () => {
+    const t = new TopicTracker('requests', 100, 100);
+    t.applySnapshot([req('a', '1')]);
+    expect(t.applyLive('UPDATE', req('a', '1'))).toBeUndefined();
+    expect(t.applyLive('UPDATE', req('a', '2', 200))).toMatchObject({ previous: { status: 100 }, data: { status: 200 } });
+  });
+
+  test('a later snapshot yields only what changed, and lists what left a partial snapshot', () => {
+    const t = new TopicTracker('requests', 100, 100);
+    t.applySnapshot([req('a', '1'), req('b', '1'), req('c', '1')]);
+    const diff = t.applySnapshot([req('a', '1'), req('b', '2', 200), req('d', '1')]);
+    expect(diff.changes.map((c) => [c.method, c.data._id])).toEqual([['UPDATE', 'b'], ['CREATE', 'd']]);
+    expect(diff.missing.map((e) => e._id)).toEqual(['c']);
+  });
+
+  test('absence from a full snapshot proves nothing', () => {
+    const t = new TopicTracker('requests', 100, 2);
+    t.applySnapshot([req('a', '1'), req('b', '1')]);
+    t.applyLive('CREATE', req('c', '1'));
+    expect(t.applySnapshot([req('a', '1'), req('b', '1')]).missing).toEqual([]);
+  });
+
+  test('memory is bounded, and closed requests are evicted', () => {
+    const t = new TopicTracker('requests', 3, 100);
+    for (let i = 0; i < 10; i++) t.applyLive('CREATE', req(`r${i}`, '1'));
+    expect(t.size).toBe(3);
+    t.applyLive('UPDATE', req('r9', '2', 1000));
+    expect(t.size).toBe(2);
+    expect(t.get('r9')).toBeUndefined();
+  });
+});
+
+describe('JSONata and the event pipeline', () => {
+  const event = (method: RealtimeEvent['method'], data: Record<string, unknown>, previous?: Record<string, unknown>): RealtimeEvent => ({
+    method, topic: `/${P}/requests`, kind: 'requests', projectId: P, data, previous, snapshot: false, recovered: false, receivedAt: new Date(0).toISOString(),
+  });
+
+  test('compiles once and binds $event and $previous', async () => {
+    const a = compileExpression('status = 1000 and $previous.status != 1000 and $event.method = "UPDATE"');
+    expect(compileExpression('status = 1000 and $previous.status != 1000 and $event.method = "UPDATE"')).toBe(a);
+    expect(await a.evaluate(event('UPDATE', { status: 1000 }, { status: 200 }))).toBe(true);
+    expect(await a.evaluate(event('UPDATE', { status: 1000 }, { status: 1000 }))).toBe(false);
+  });
+
+  test('syntax and evaluation errors carry the position and the message', async () => {
+    let error: unknown;
+    try {
+      compileExpression('status = = 1');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ExpressionError);
+    expect((error as ExpressionError).position).toBe(10);
+    expect((error as Error).message).toMatch(/not valid JSONata at position 10/);
+    await expect(compileExpression('$number("x") + $undefinedFn()').evaluate(event('CREATE', {}))).rejects.toThrow(/failed while evaluating/);
+  });
+
+  test('filters by method and condition, shapes output, and keeps order despite async evaluation', async () => {
+    const out: unknown[] = [];
+    const errors: Error[] = [];
+    const pipeline = createEventPipeline(
+      { methods: ['CREATE', 'UPDATE'], when: 'n % 2 = 0', output: { map: '{"n": n, "was": $previous.n}' } },
+      (value) => out.push(value),
+      (e) => errors.push(e),
+    );
+    for (let n = 0; n < 50; n++) pipeline.push(event(n % 5 === 0 ? 'DELETE' : 'UPDATE', { n }, { n: n - 1 }));
+    await pipeline.idle();
+    const expected = Array.from({ length: 50 }, (_, n) => n).filter((n) => n % 5 !== 0 && n % 2 === 0).map((n) => ({ n, was: n - 1 }));
+    expect(out).toEqual(expected);
+    expect(errors).toEqual([]);
+  });
+
+  test('an expression error reaches onError with the event, and later events still flow', async () => {
+    const out: unknown[] = [];
+    const errors: Error[] = [];
+    const pipeline = createEventPipeline({ output: { map: '$error("boom") ' } }, (v) => out.push(v), (e) => errors.push(e));
+    pipeline.push(event('CREATE', {}));
+    await pipeline.idle();
+    expect(errors[0].message).toMatch(/boom/);
+    const plain = createEventPipeline({ output: 'data' }, (v) => out.push(v), (e) => errors.push(e));
+    plain.push(event('CREATE', { ok: 1 }));
+    expect(out).toEqual([{ ok: 1 }]); // synchronous when there is no JSONata
+  });
+});
