@@ -102,7 +102,7 @@ export class Pingstreams implements INodeType {
 						name: 'Transform with JSONata',
 						value: 'transform',
 						description: 'Reshape each input item with a JSONata expression',
-						action: 'Transform items with JSONata',
+						action: 'Transform items with an expression',
 					},
 					{
 						name: 'Wait for Event',
