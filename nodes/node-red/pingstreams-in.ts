@@ -1,0 +1,120 @@
+// "pingstreams in": one topic on the shared connection; every event that passes the method filter and
+// the optional "only when" condition becomes one message. Reconnects, snapshots and recovery are the core's.
+import { buildTopic, createEventPipeline } from '../../core';
+import type { Subscription, TopicKind } from '../../core';
+import { configNode, CONNECTION_ERROR_CODES, errorCode, eventToMessage, safeError, selectedMethods, startupFailure, StatusReporter, t, typedValue, userError } from './red';
+import type { ConnectionUser, Node, NodeAPI, NodeDef } from './red';
+
+interface InDef extends NodeDef {
+  server?: string;
+  kind?: TopicKind;
+  projectId?: string;
+  projectIdType?: string;
+  requestId?: string;
+  requestIdType?: string;
+  projectUserId?: string;
+  projectUserIdType?: string;
+  topic?: string;
+  topicType?: string;
+  snapshot?: boolean;
+  recovered?: boolean;
+  when?: string;
+}
+
+export = function register(RED: NodeAPI): void {
+  function PingstreamsIn(this: Node, def: InDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+
+    const config = configNode(RED, def.server);
+    if (config instanceof Error) return startupFailure(RED, node, config);
+
+    const methods = selectedMethods(def, ['CREATE']);
+    if (methods.length === 0) return startupFailure(RED, node, userError('NO_METHOD', t(RED, 'pingstreams-in:errors.noMethod')));
+
+    let topic: string;
+    try {
+      topic = buildTopic({
+        kind: def.kind ?? 'requests',
+        projectId: typedValue(RED, node, def.projectId, def.projectIdType),
+        requestId: typedValue(RED, node, def.requestId, def.requestIdType),
+        projectUserId: typedValue(RED, node, def.projectUserId, def.projectUserIdType),
+        topic: typedValue(RED, node, def.topic, def.topicType),
+      });
+    } catch (err) {
+      return startupFailure(RED, node, safeError(err));
+    }
+
+    let closed = false;
+    let events = 0;
+    const status = new StatusReporter(RED, node, () => t(RED, 'pingstreams-in:status.connected', { count: events }));
+
+    let pipeline: ReturnType<typeof createEventPipeline>;
+    try {
+      pipeline = createEventPipeline(
+        { methods, when: def.when?.trim() || undefined, output: 'event' },
+        (_output, event) => {
+          if (closed) return;
+          events += 1;
+          node.send(eventToMessage(event));
+          status.bump();
+        },
+        // A failing "only when" condition: Catch nodes get the event that could not be tested.
+        (err, event) => {
+          if (!closed) node.error(config.redact(err.message), eventToMessage(event));
+        },
+      );
+    } catch (err) {
+      return startupFailure(RED, node, safeError(err));
+    }
+
+    const user: ConnectionUser = { onConnectionStatus: (s) => status.setConnection(s) };
+    const handle = config.register(user);
+    if (handle instanceof Error) {
+      status.close();
+      return startupFailure(RED, node, handle);
+    }
+
+    // The core reports a subscription's own failures (no snapshot: refused topic) and connection trouble
+    // through onError; the latter is already shown by the connection status and logged by the config node.
+    const onError = (err: Error): void => {
+      if (closed || CONNECTION_ERROR_CODES.has(errorCode(err) ?? '')) return;
+      const safe = safeError(err);
+      safe.message = config.redact(safe.message);
+      status.setProblem(safe);
+      // Passed with a msg so a Catch node can react (alert someone that the feed stopped).
+      node.error(safe.message, { topic, payload: { code: errorCode(safe), message: safe.message } });
+    };
+
+    let subscription: Subscription | undefined;
+    try {
+      subscription = handle.subscribe(topic, {
+        onEvent: (event) => pipeline.push(event),
+        onError,
+        emitSnapshot: def.snapshot === true,
+        emitRecovered: def.recovered !== false,
+        ...(config.subscribeTimeoutMs !== undefined ? { subscribeTimeoutMs: config.subscribeTimeoutMs } : {}),
+      });
+      // Failures also reach onError; only success matters here.
+      subscription.ready.then(
+        () => status.setProblem(undefined),
+        () => undefined,
+      );
+    } catch (err) {
+      onError(err as Error);
+    }
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      closed = true;
+      status.close();
+      try {
+        subscription?.close();
+        config.deregister(user);
+      } finally {
+        done();
+      }
+    });
+  }
+
+  RED.nodes.registerType('pingstreams in', PingstreamsIn);
+};
