@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// The `pingstreams` command: listen to realtime topics, run the local emulator, or watch a live demo.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { redact } from '../core';
+import { runDemo, DEMO_USAGE } from './demo';
+import { runEmulatorCommand, EMULATOR_USAGE, type CommandIo } from './emulator-command';
+import { EXIT, LISTEN_USAGE, runListen } from './listen';
+
+export const MAIN_USAGE = `Usage: pingstreams <command> [options]
+
+Commands:
+  listen     subscribe to Pingstreams realtime topics and print one JSON line per event
+  emulator   run a local Pingstreams realtime server for development and tests
+  demo       watch a live support queue on the built-in emulator (no account needed)
+  help CMD   show the options of a command
+
+Options:
+  -h, --help     show this help
+  -v, --version  show the version
+
+Environment:
+  PINGSTREAMS_TOKEN     access token (JWT) for listen
+  PINGSTREAMS_ENDPOINT  WebSocket endpoint for listen (default wss://eu.rtmv3.pingstreams.com/api/)
+
+Examples:
+  pingstreams demo --duration 30
+  PINGSTREAMS_TOKEN=... pingstreams listen --project 5eb45fbc1f9e1f0012d62207 --method CREATE
+  pingstreams listen --topic /PROJECT_ID/requests --map '{"id": request_id, "status": status}' | jq .
+`;
+
+const USAGES: Record<string, string> = { listen: LISTEN_USAGE, emulator: EMULATOR_USAGE, demo: DEMO_USAGE };
+
+type Command = (argv: string[], io: CommandIo, control: { signal?: AbortSignal }) => Promise<number>;
+const COMMANDS: Record<string, Command> = { listen: runListen, emulator: runEmulatorCommand, demo: runDemo };
+
+/** The package version, read at run time (dist/cli/ or cli/ under ts-jest): no JSON copied into dist. */
+export function packageVersion(): string {
+  for (let dir = __dirname, i = 0; i < 4; i++, dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'n8n-nodes-pingstreams' && pkg.version) return pkg.version;
+  }
+  return 'unknown';
+}
+
+/** Dispatches argv (without node and script) to a command; resolves with the exit code. */
+export async function main(argv: string[], io: CommandIo, control: { signal?: AbortSignal } = {}): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help') {
+    io.stdout.write(MAIN_USAGE);
+    return EXIT.OK;
+  }
+  if (name === '-v' || name === '--version' || name === 'version') {
+    io.stdout.write(`${packageVersion()}\n`);
+    return EXIT.OK;
+  }
+  if (name === 'help') {
+    const topic = rest[0];
+    if (topic === undefined) io.stdout.write(MAIN_USAGE);
+    else if (USAGES[topic]) io.stdout.write(USAGES[topic]);
+    else {
+      io.stderr.write(`pingstreams: no command "${topic}". Commands: ${Object.keys(COMMANDS).join(', ')}.\n`);
+      return EXIT.USAGE;
+    }
+    return EXIT.OK;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.stderr.write(`pingstreams: unknown command "${name}".\n\n${MAIN_USAGE}`);
+    return EXIT.USAGE;
+  }
+  return command(rest, io, control);
+}
+
+function run(): void {
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (): void => {
+    signals += 1;
+    // A second Ctrl+C means "now": skip the clean shutdown.
+    if (signals > 1) process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // The reader of stdout went away (`| head`): stop quietly, it is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') controller.abort();
+  });
+  const io: CommandIo = {
+    stdout: { write: (text: string) => !process.stdout.destroyed && process.stdout.write(text) },
+    stderr: { write: (text: string) => process.stderr.write(text) },
+  };
+  main(process.argv.slice(2), io, { signal: controller.signal }).then(
+    (code) => exit(code),
+    (error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`pingstreams: unexpected error: ${redact(message, process.env.PINGSTREAMS_TOKEN)}\n`);
+      exit(EXIT.FATAL);
+    },
+  );
+}
+
+function exit(code: number): void {
+  process.exitCode = code;
+  // Normally nothing is left and Node exits by itself once stdout is flushed; this is the backstop.
+  setTimeout(() => process.exit(code), 1_000).unref();
+}
+
+if (require.main === module) run();
