@@ -638,8 +638,10 @@ describe('simulation and lifecycle', () => {
     const P = emu.projectId;
     const c = await connect(withToken(emu, emu.tokens.owner));
     c.subscribe(`/${P}/requests`);
-    const closed = await c.waitFor((f) => f.payload?.method === 'UPDATE' && f.payload?.message?.status === 1000, 0, 20_000);
-    const rid = closed.payload!.message.request_id;
+    // Follow a request created after the subscription, from birth to close.
+    const born = await c.waitFor((f) => f.payload?.method === 'CREATE' && !Array.isArray(f.payload?.message), 0, 20_000);
+    const rid = born.payload!.message.request_id;
+    await c.waitFor((f) => f.payload?.method === 'UPDATE' && f.payload?.message?.request_id === rid && f.payload?.message?.status === 1000, 0, 20_000);
     const history = c.publishes(`/${P}/requests`).map((f) => f.payload!.message).filter((m) => !Array.isArray(m) && m.request_id === rid);
     expect(history[0]).toMatchObject({ status: 100 });
     expect(history.some((m) => m.status === 200 && m.participants.length === 1)).toBe(true);
