@@ -55,7 +55,7 @@ export async function runDemo(argv: readonly string[], io: CommandIo, control: {
     durationMs = flags.duration !== undefined ? flags.duration * 1000 : undefined;
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    io.stderr.write(`pingstreams demo: ${error.message}\n\n${DEMO_USAGE}`);
+    io.stderr.write(`pingstreams demo: ${error.message}\n\n${DEMO_USAGE.split('\n')[0]}\nRun "pingstreams help demo" for all options.\n`);
     return EXIT.USAGE;
   }
   if (control.signal?.aborted) return EXIT.OK;

@@ -60,6 +60,11 @@ Exit codes: 0 stopped by Ctrl+C/SIGTERM (or the reader of stdout went away), 1 o
 2 usage error, 3 token refused, 4 subscription refused (no snapshot within the timeout).
 `;
 
+/** Printed after a usage error: the synopsis, and where to find the rest. */
+export const LISTEN_SHORT_USAGE = `${LISTEN_USAGE.split('\n\n')[0]}
+Run "pingstreams help listen" for all options.
+`;
+
 const FLAGS = {
   topic: { type: 'string', multiple: true },
   project: { type: 'string' },
@@ -105,7 +110,7 @@ export async function runListen(argv: readonly string[], io: CommandIo, control:
   } catch (error) {
     if (!(error instanceof UsageError || error instanceof PingstreamsError)) throw error;
     // Endpoint and topic errors come from the core; they are mistakes in the command line too.
-    io.stderr.write(`pingstreams listen: ${redact(error.message, tokenFrom(argv, env))}\n\n${LISTEN_USAGE}`);
+    io.stderr.write(`pingstreams listen: ${redact(error.message, tokenFrom(argv, env))}\n\n${LISTEN_SHORT_USAGE}`);
     return EXIT.USAGE;
   }
   if (config === 'help') {
@@ -205,7 +210,7 @@ async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal |
       (error, event) => say(`warning: skipped an event on ${event.topic}: ${error.message}`),
     );
   } catch (error) {
-    io.stderr.write(`pingstreams listen: ${redact((error as Error).message, config.token)}\n\n${LISTEN_USAGE}`);
+    io.stderr.write(`pingstreams listen: ${redact((error as Error).message, config.token)}\n\n${LISTEN_SHORT_USAGE}`);
     return EXIT.USAGE;
   }
 

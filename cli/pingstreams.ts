@@ -68,7 +68,9 @@ export async function main(argv: string[], io: CommandIo, control: { signal?: Ab
   }
   const command = COMMANDS[name];
   if (!command) {
-    io.stderr.write(`pingstreams: unknown command "${name}".\n\n${MAIN_USAGE}`);
+    const close = Object.keys(COMMANDS).find((known) => known.startsWith(name.slice(0, 3)));
+    const hint = close && !name.startsWith('-') ? ` Did you mean "${close}"?` : '';
+    io.stderr.write(`pingstreams: unknown command "${name}".${hint}\n\n${MAIN_USAGE}`);
     return EXIT.USAGE;
   }
   return command(rest, io, control);

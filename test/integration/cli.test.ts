@@ -1,0 +1,282 @@
+// The `pingstreams` CLI as a user runs it: separate processes (the built bin), a real emulator
+// process on a loopback port, stdout/stderr/exit codes observed from outside.
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { waitFor } from '../helpers/wait';
+
+const ROOT = join(__dirname, '..', '..');
+const BIN = join(ROOT, 'dist', 'cli', 'pingstreams.js');
+const UNKNOWN_PROJECT = '000000000000000000000000';
+
+jest.setTimeout(90_000);
+
+/** A running `node dist/cli/pingstreams.js ...` with its output collected as it arrives. */
+class Cli {
+  readonly child: ChildProcessWithoutNullStreams;
+  stdout = '';
+  stderr = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    // No PINGSTREAMS_* from the developer's shell: each test states what it uses.
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PINGSTREAMS_')));
+    this.child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: 'pipe' });
+    this.child.stdout.setEncoding('utf8').on('data', (text: string) => (this.stdout += text));
+    this.child.stderr.setEncoding('utf8').on('data', (text: string) => (this.stderr += text));
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+    running.add(this);
+    void this.exited.then(() => running.delete(this));
+  }
+
+  get lines(): string[] {
+    return this.stdout.split('\n').filter((line) => line.length > 0);
+  }
+
+  get json(): unknown[] {
+    return this.lines.map((line) => JSON.parse(line) as unknown);
+  }
+
+  async waitForStderr(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+    await waitFor(() => pattern.test(this.stderr) || this.failedEarly(), `stderr ${pattern}`, timeoutMs);
+    if (!pattern.test(this.stderr)) throw new Error(`process exited before printing ${pattern}. stderr:\n${this.stderr}`);
+  }
+
+  async waitForLines(count: number, timeoutMs = 20_000): Promise<unknown[]> {
+    await waitFor(() => this.lines.length >= count || this.failedEarly(), `${count} stdout line(s)`, timeoutMs);
+    if (this.lines.length < count) throw new Error(`process exited after ${this.lines.length} line(s). stderr:\n${this.stderr}`);
+    return this.json;
+  }
+
+  /** Exit code, failing the test if the process does not end in time. */
+  async exitCode(timeoutMs = 20_000): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`process still running after ${timeoutMs} ms. stderr:\n${this.stderr}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private failedEarly(): boolean {
+    return this.child.exitCode !== null;
+  }
+}
+
+const running = new Set<Cli>();
+
+interface EmulatorInfo {
+  url: string;
+  adminUrl: string;
+  projectId: string;
+  token: string;
+}
+
+let emulator: Cli;
+let emu: EmulatorInfo;
+
+async function admin(method: string, path: string, body?: object): Promise<Record<string, unknown>> {
+  const response = await fetch(`${emu.adminUrl}${path}`, {
+    method,
+    headers: { 'Content-Type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = (await response.json()) as Record<string, unknown>;
+  if (!response.ok) throw new Error(`admin ${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+function listen(args: string[], token = emu.token): Cli {
+  return new Cli(['listen', '--endpoint', emu.url, ...args], { PINGSTREAMS_TOKEN: token });
+}
+
+/** The token, and its signature alone, must appear nowhere in what the CLI printed. */
+function expectNoSecret(cli: Cli, token = emu.token): void {
+  const signature = token.split('.')[2];
+  for (const text of [cli.stdout, cli.stderr]) {
+    expect(text).not.toContain(token);
+    expect(text).not.toContain(signature);
+  }
+}
+
+/** dist is built by `npm test`; when jest runs alone, build it if missing or older than the sources. */
+function ensureBuilt(): void {
+  const newest = (dir: string): number =>
+    readdirSync(join(ROOT, dir))
+      .filter((f) => f.endsWith('.ts'))
+      .reduce((max, f) => Math.max(max, statSync(join(ROOT, dir, f)).mtimeMs), 0);
+  const stale = !existsSync(BIN) || statSync(BIN).mtimeMs < Math.max(newest('cli'), newest('core'), newest('emulator'));
+  if (!stale) return;
+  // tsc emits even when another part of the tree has type errors; the bin is what matters here.
+  spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore', timeout: 120_000 });
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing after building: run npm run build and look at the errors.`);
+}
+
+beforeAll(async () => {
+  ensureBuilt();
+  emulator = new Cli(['emulator', '--port', '0']);
+  await waitFor(() => /Owner token:\s+(\S+)/.test(emulator.stdout) || emulator.child.exitCode !== null, 'the emulator to start', 30_000);
+  const field = (label: string): string => {
+    const match = new RegExp(`${label}:\\s+(\\S+)`).exec(emulator.stdout);
+    if (!match) throw new Error(`emulator did not print "${label}". stdout:\n${emulator.stdout}\nstderr:\n${emulator.stderr}`);
+    return match[1];
+  };
+  emu = { url: field('WebSocket endpoint'), adminUrl: field('Admin API'), projectId: field('Demo project id'), token: field('Owner token') };
+  expect(emu.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/api\/$/);
+});
+
+afterAll(async () => {
+  for (const cli of running) if (cli !== emulator) cli.child.kill('SIGKILL');
+  if (emulator && emulator.child.exitCode === null) {
+    emulator.child.kill('SIGINT');
+    const stopped = await Promise.race([emulator.exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 5_000))]);
+    if (!stopped) emulator.child.kill('SIGKILL');
+  }
+});
+
+describe('pingstreams listen', () => {
+  test('prints the snapshot and live events as JSON lines, status on stderr, and exits 0 on SIGINT', async () => {
+    const topic = `/${emu.projectId}/requests`;
+    const cli = listen(['--project', emu.projectId, '--snapshot']);
+    await cli.waitForStderr(new RegExp(`subscribed ${topic}`));
+    const port = new URL(emu.url).port;
+    expect(cli.stderr).toContain(`connecting to ws://127.0.0.1:${port}/api/`);
+    expect(cli.stderr).toMatch(/^connected$/m);
+
+    // The seed has three open requests (a fourth is closed): each one line, flagged as snapshot.
+    const snapshot = (await cli.waitForLines(3)) as Array<{ data: { status: number } }>;
+    expect(snapshot).toHaveLength(3);
+    for (const event of snapshot) {
+      expect(event).toMatchObject({ method: 'CREATE', topic, kind: 'requests', projectId: emu.projectId, snapshot: true, recovered: false });
+      expect(event.data.status).toBeLessThan(1000);
+    }
+
+    const created = await admin('POST', `/projects/${emu.projectId}/requests`, { first_text: 'cli live test' });
+    const [, , , live] = await cli.waitForLines(4);
+    expect(live).toMatchObject({ method: 'CREATE', topic, snapshot: false, data: { request_id: created.request_id, first_text: 'cli live test' } });
+    expect(cli.lines).toHaveLength(4);
+
+    cli.child.kill('SIGINT');
+    expect(await cli.exitCode()).toBe(0);
+    expect(cli.stderr).toMatch(/^stopping$/m);
+    expectNoSecret(cli);
+    // Unsubscribed and disconnected: the emulator holds no client of ours any more.
+    const stats = await waitForStats((s) => s.clients === 0);
+    expect(stats).toMatchObject({ clients: 0, subscriptions: 0 });
+  });
+
+  test('--method filters by method and --map prints the JSONata result; --when filters by condition', async () => {
+    const updates = listen(['--project', emu.projectId, '--method', 'UPDATE', '--map', '{"id": request_id, "from": $previous.status, "to": status}']);
+    const when = listen(['--topic', `/${emu.projectId}/requests`, '--when', '$contains(first_text, "when-test")', '--map', 'first_text']);
+    await updates.waitForStderr(/subscribed /);
+    await when.waitForStderr(/subscribed /);
+
+    const other = await admin('POST', `/projects/${emu.projectId}/requests`, { first_text: 'other' });
+    await admin('POST', `/projects/${emu.projectId}/requests`, { first_text: 'when-test 1' });
+    await admin('PATCH', `/projects/${emu.projectId}/requests/${String(other.request_id)}`, { status: 200, participants: ['5eb45fb21f9e1f0012d62203'] });
+    await admin('POST', `/projects/${emu.projectId}/requests`, { first_text: 'when-test 2' });
+
+    // Events arrive in order: when the UPDATE is printed, the CREATEs before it were filtered out.
+    expect(await updates.waitForLines(1)).toEqual([{ id: other.request_id, from: 100, to: 200 }]);
+    expect(updates.lines).toHaveLength(1);
+    // The last line comes last: the other request's CREATE and UPDATE in between were filtered out.
+    await waitFor(() => when.stdout.includes('"when-test 2"'), 'the second when-test line');
+    expect(when.json).toEqual(['when-test 1', 'when-test 2']);
+
+    for (const cli of [updates, when]) {
+      cli.child.kill('SIGTERM');
+      expect(await cli.exitCode()).toBe(0);
+      expectNoSecret(cli);
+    }
+  });
+
+  test('exits quietly with 0 when the reader of stdout goes away (EPIPE, as with `| head`)', async () => {
+    const cli = listen(['--project', emu.projectId]);
+    await cli.waitForStderr(/subscribed /);
+    cli.child.stdout.destroy();
+    await admin('POST', `/projects/${emu.projectId}/requests`, { first_text: 'nobody reads this' });
+    expect(await cli.exitCode()).toBe(0);
+    expect(cli.stderr).not.toMatch(/EPIPE|Error:|at .*\.js:\d+/);
+  });
+
+  test('exits 2 with a message and a short usage on usage errors', async () => {
+    const cases: Array<{ args: string[]; env?: Record<string, string>; message: RegExp }> = [
+      { args: ['listen', '--endpoint', 'ws://127.0.0.1:1/api/'], env: { PINGSTREAMS_TOKEN: emu.token }, message: /No topic/ },
+      { args: ['listen', '--project', 'has space'], env: { PINGSTREAMS_TOKEN: emu.token }, message: /project id "has space" contains whitespace/ },
+      { args: ['listen', '--project', emu.projectId], message: /No access token: set the PINGSTREAMS_TOKEN/ },
+      { args: ['listen', '--project', emu.projectId, '--method', 'PATCH'], env: { PINGSTREAMS_TOKEN: emu.token }, message: /Unknown method "PATCH"/ },
+      { args: ['listen', '--project', emu.projectId, '--map', '{'], env: { PINGSTREAMS_TOKEN: emu.token }, message: /JSONata/ },
+      { args: ['listen', '--project', emu.projectId, '--endpoint', 'ws://192.0.2.1/api/'], env: { PINGSTREAMS_TOKEN: emu.token }, message: /unencrypted/ },
+      { args: ['listen', '--projcet', emu.projectId], env: { PINGSTREAMS_TOKEN: emu.token }, message: /Did you mean --project\?/ },
+      { args: ['nonsense'], message: /unknown command "nonsense"/ },
+    ];
+    for (const { args, env, message } of cases) {
+      const cli = new Cli(args, env);
+      expect(await cli.exitCode()).toBe(2);
+      expect(cli.stderr).toMatch(message);
+      expect(cli.stderr).toMatch(/Usage: pingstreams/);
+      expect(cli.stdout).toBe('');
+      expectNoSecret(cli);
+    }
+  });
+
+  test('exits 3 when the server refuses the token, without printing it', async () => {
+    const parts = emu.token.split('.');
+    const forged = `${parts[0]}.${parts[1]}.${parts[2].slice(0, -6)}AAAAAA`;
+    const cli = listen(['--project', emu.projectId], forged);
+    expect(await cli.exitCode()).toBe(3);
+    expect(cli.stderr).toMatch(/refused the access token \(HTTP 401\)/);
+    expect(cli.stdout).toBe('');
+    expectNoSecret(cli, forged);
+  });
+
+  test('exits 4 when a subscription gets no snapshot (unknown project)', async () => {
+    const cli = listen(['--project', UNKNOWN_PROJECT, '--subscribe-timeout', '1500']);
+    expect(await cli.exitCode()).toBe(4);
+    expect(cli.stderr).toMatch(/^connected$/m);
+    expect(cli.stderr).toContain(`No snapshot arrived for topic /${UNKNOWN_PROJECT}/requests`);
+    expectNoSecret(cli);
+  });
+});
+
+describe('pingstreams demo, help and version', () => {
+  test('demo --duration 8 shows the feed, metrics and the recovery, then ends with 0', async () => {
+    const cli = new Cli(['demo', '--duration', '8']);
+    expect(await cli.exitCode(60_000)).toBe(0);
+    expect(cli.stdout).toMatch(/SNAPSHOT request\s+support-group-/);
+    expect(cli.stdout).toMatch(/== queue: \d+ open, \d+ unassigned, average wait \S+, agents available \d\/2/);
+    expect(cli.stdout).toMatch(/!! fault injected: 1 socket\(s\) dropped/);
+    expect(cli.stdout).toMatch(/-- reconnected after/);
+    expect(cli.stdout).toMatch(/Demo finished after/);
+    // Changes made during the outage come back as recovered events, never as duplicates.
+    expect(cli.stdout).toMatch(/\[recovered after reconnect\]/);
+    expect(cli.stdout).toMatch(/events: \d+ \(.*\), 0 duplicates/);
+  });
+
+  test('--help, help <command> and --version', async () => {
+    const help = new Cli(['--help']);
+    expect(await help.exitCode()).toBe(0);
+    expect(help.stdout).toMatch(/Commands:[\s\S]*listen[\s\S]*emulator[\s\S]*demo/);
+
+    const listenHelp = new Cli(['help', 'listen']);
+    expect(await listenHelp.exitCode()).toBe(0);
+    expect(listenHelp.stdout).toMatch(/Exit codes: 0 .*\n2 usage error, 3 token refused, 4 subscription refused/);
+
+    const version = new Cli(['--version']);
+    expect(await version.exitCode()).toBe(0);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(version.stdout.trim()).toBe(pkg.version);
+  });
+});
+
+async function waitForStats(ok: (stats: Record<string, number>) => boolean): Promise<Record<string, number>> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const stats = (await admin('GET', '/stats')) as Record<string, number>;
+    if (ok(stats) || Date.now() > deadline) return stats;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
