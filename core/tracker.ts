@@ -99,6 +99,11 @@ export class TopicTracker {
       }
       if (!isClosedRequest(this.kind, element)) this.remember(id, element);
     }
+    if (!first && elements.length === 0 && (this.kind === 'request' || this.kind === 'agent')) {
+      // A single-object topic answers null when its object is gone or no longer visible: that is a deletion.
+      for (const element of this.known.values()) changes.push({ method: 'DELETE', data: element, previous: element });
+      this.known.clear();
+    }
     const missing: Element[] = [];
     if (!first && this.kind === 'requests' && elements.length < this.snapshotLimit) {
       // A full snapshot proves nothing about older requests; a partial one means these left the open list.
