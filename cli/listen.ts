@@ -254,7 +254,11 @@ async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal |
     );
   }
 
+  // The core's timers and sockets never keep a process alive (it runs inside n8n and Node-RED);
+  // a CLI waiting to reconnect must stay alive by itself.
+  const keepAlive = setInterval(() => undefined, 60_000);
   const code = await outcome;
+  clearInterval(keepAlive);
   stopping = true;
   signal?.removeEventListener('abort', onAbort);
   if (code === EXIT.OK) say('stopping');
@@ -276,7 +280,8 @@ function reportStatus(status: ConnectionStatus, say: (line: string) => void, fai
     case 'reconnecting':
       if (status.retryInMs !== undefined) {
         const reason = status.error ? `: ${status.error.message}` : '';
-        say(`reconnecting in ${Math.max(1, Math.round(status.retryInMs / 1000))} s${reason}`);
+        const verb = status.state === 'connecting' ? 'retrying' : 'reconnecting';
+        say(`${verb} in ${Math.max(1, Math.round(status.retryInMs / 1000))} s${reason}`);
       }
       return;
     case 'failed':

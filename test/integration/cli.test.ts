@@ -193,6 +193,38 @@ describe('pingstreams listen', () => {
     }
   });
 
+  test('survives a network cut: reconnects, prints the change made meanwhile as recovered, nothing repeated', async () => {
+    const cli = listen(['--project', emu.projectId]);
+    await cli.waitForStderr(/subscribed /);
+    // Two refused attempts (503, Retry-After 1 s) keep the client away while the change is made.
+    await admin('POST', '/faults/refuse', { count: 2, status: 503, retryAfterSec: 1, reason: 'cli test outage' });
+    await admin('POST', '/faults/drop');
+    const created = await admin('POST', `/projects/${emu.projectId}/requests`, { first_text: 'made during the outage' });
+    await cli.waitForStderr(/reconnecting in \d+ s: .*HTTP 503.*cli test outage/);
+    const [recovered] = (await cli.waitForLines(1, 30_000)) as Array<Record<string, unknown>>;
+    expect(recovered).toMatchObject({ method: 'CREATE', recovered: true, snapshot: false, data: { request_id: created.request_id } });
+    expect(cli.stderr.match(/^connected$/gm)).toHaveLength(2);
+
+    // Live events flow again, and the open requests of the new snapshot were not printed again.
+    const live = await admin('POST', `/projects/${emu.projectId}/requests`, { first_text: 'after the outage' });
+    const lines = (await cli.waitForLines(2)) as Array<Record<string, unknown>>;
+    expect(lines[1]).toMatchObject({ method: 'CREATE', recovered: false, data: { request_id: live.request_id } });
+    expect(lines).toHaveLength(2);
+    cli.child.kill('SIGINT');
+    expect(await cli.exitCode()).toBe(0);
+    expectNoSecret(cli);
+  });
+
+  test('exits 1 when no connection can be made, after saying why', async () => {
+    const cli = new Cli(['listen', '--endpoint', 'ws://127.0.0.1:9/api/', '--project', emu.projectId, '--subscribe-timeout', '500'], {
+      PINGSTREAMS_TOKEN: emu.token,
+    });
+    expect(await cli.exitCode(40_000)).toBe(1);
+    expect(cli.stderr).toMatch(/retrying in \d+ s: Could not connect to ws:\/\/127\.0\.0\.1:9\/api\//);
+    expect(cli.stderr).toMatch(/^error: Could not connect/m);
+    expectNoSecret(cli);
+  });
+
   test('exits quietly with 0 when the reader of stdout goes away (EPIPE, as with `| head`)', async () => {
     const cli = listen(['--project', emu.projectId]);
     await cli.waitForStderr(/subscribed /);
