@@ -15,7 +15,7 @@ export class TokenRefusedError extends PingstreamsError {
   readonly expiredAt?: Date;
   constructor(expiredAt?: Date, serverReason?: string) {
     const expiry = expiredAt && expiredAt.getTime() <= Date.now() ? ` The token expired at ${expiredAt.toISOString()}.` : '';
-    const reason = serverReason ? ` Server said: ${serverReason}.` : '';
+    const reason = serverReason ? ` Server said: ${serverReason.replace(/[.\s]+$/, '')}.` : '';
     super(
       'TOKEN_REFUSED',
       `The Pingstreams server refused the access token (HTTP 401).${expiry}${reason} ` +
