@@ -1,6 +1,7 @@
 // `pingstreams emulator`: run the local emulator until Ctrl+C.
 import { startEmulator } from '../emulator';
 import type { EmulatorOptions } from '../emulator';
+import { parseArgs, UsageError, type FlagSpecs } from './args';
 
 export interface CommandIo {
   stdout: { write(text: string): unknown };
@@ -21,58 +22,31 @@ Options:
   -h, --help        show this help
 `;
 
-class UsageError extends Error {}
+const FLAGS = {
+  port: { type: 'number', min: 0, integer: true },
+  host: { type: 'string' },
+  secret: { type: 'string' },
+  seed: { type: 'string' },
+  simulate: { type: 'number', min: 0 },
+  heartbeat: { type: 'number', min: 1, integer: true },
+} as const satisfies FlagSpecs;
 
-function parseArgs(argv: string[]): EmulatorOptions | 'help' {
-  const opts: EmulatorOptions = { port: 8787 };
-  const num = (flag: string, value: string, min: number): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < min) throw new UsageError(`${flag} needs a number >= ${min} (got "${value}").`);
-    return n;
+function toOptions(argv: string[]): EmulatorOptions | 'help' {
+  const { flags, positionals, help } = parseArgs(argv, FLAGS);
+  if (help) return 'help';
+  if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}".`);
+  if (flags.port !== undefined && flags.port > 65535) throw new UsageError(`--port needs a whole number from 0 to 65535 (got "${flags.port}").`);
+  if (flags.host === '') throw new UsageError('--host needs a value.');
+  if (flags.secret === '') throw new UsageError('--secret must not be empty.');
+  if (flags.simulate === 0) throw new UsageError('--simulate needs a rate greater than 0 (changes per second).');
+  return {
+    port: flags.port ?? 8787,
+    ...(flags.host !== undefined ? { host: flags.host } : {}),
+    ...(flags.secret !== undefined ? { secret: flags.secret } : {}),
+    ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+    ...(flags.simulate !== undefined ? { simulate: { ratePerSecond: flags.simulate } } : {}),
+    ...(flags.heartbeat !== undefined ? { heartbeatIntervalMs: flags.heartbeat } : {}),
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '-h' || arg === '--help') return 'help';
-    const eq = arg.indexOf('=');
-    const flag = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const known = ['--port', '--host', '--secret', '--seed', '--simulate', '--heartbeat'];
-    if (!known.includes(flag)) throw new UsageError(`Unknown option "${arg}".`);
-    let value: string | undefined = eq > 0 && arg.startsWith('--') ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined) throw new UsageError(`${flag} needs a value.`);
-    value = String(value);
-    switch (flag) {
-      case '--port': {
-        const port = num(flag, value, 0);
-        if (!Number.isInteger(port) || port > 65535) throw new UsageError(`--port needs a whole number from 0 to 65535 (got "${value}").`);
-        opts.port = port;
-        break;
-      }
-      case '--host':
-        if (!value) throw new UsageError('--host needs a value.');
-        opts.host = value;
-        break;
-      case '--secret':
-        if (!value) throw new UsageError('--secret must not be empty.');
-        opts.secret = value;
-        break;
-      case '--seed':
-        opts.seed = value;
-        break;
-      case '--simulate': {
-        const rate = num(flag, value, 0);
-        if (rate === 0) throw new UsageError('--simulate needs a rate greater than 0 (changes per second).');
-        opts.simulate = { ratePerSecond: rate };
-        break;
-      }
-      case '--heartbeat': {
-        const ms = num(flag, value, 1);
-        if (!Number.isInteger(ms)) throw new UsageError(`--heartbeat needs a whole number of milliseconds (got "${value}").`);
-        opts.heartbeatIntervalMs = ms;
-        break;
-      }
-    }
-  }
-  return opts;
 }
 
 /**
@@ -82,7 +56,7 @@ function parseArgs(argv: string[]): EmulatorOptions | 'help' {
 export async function runEmulatorCommand(argv: string[], io: CommandIo, control: { signal?: AbortSignal } = {}): Promise<number> {
   let opts: EmulatorOptions | 'help';
   try {
-    opts = parseArgs(argv);
+    opts = toOptions(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     io.stderr.write(`pingstreams emulator: ${err.message}\n\n${EMULATOR_USAGE}`);

@@ -51,7 +51,7 @@ test('prints the endpoint, admin URL, project and a working owner token, then ex
 });
 
 test.each([
-  [['--port', 'abc'], /--port needs a number/],
+  [['--port', 'abc'], /--port needs a whole number/],
   [['--port', '70000'], /0 to 65535/],
   [['--simulate', '0'], /greater than 0/],
   [['--heartbeat'], /needs a value/],
