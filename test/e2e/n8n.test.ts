@@ -1,0 +1,178 @@
+// End to end in a real n8n: the packed package installed into n8n's nodes folder, a credential and
+// two workflows imported and published with the n8n CLI, `n8n start`, and the emulator driven from here.
+// Run: npx jest --selectProjects e2e -- test/e2e/n8n   (logs in test-artifacts/n8n-e2e-*/; without "--" jest
+// reads the path as a second project name and runs every e2e suite)
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmulator, type Emulator } from '../../emulator';
+import { waitFor, sleep } from '../helpers/wait';
+import { HttpSink, N8n, buildAndPack, freePort, newArtifactsDir, provision, readStaticData, type E2EPaths, type SinkRequest } from './n8n/harness';
+import { ACTION_WORKFLOW_ID, TRIGGER_WORKFLOW_ID, credential, snapshotWorkflow, triggerWorkflow } from './n8n/workflows';
+
+jest.setTimeout(5 * 60_000);
+
+let paths: E2EPaths;
+let emu: Emulator;
+let sink: HttpSink;
+let n8n: N8n;
+let packDir: string;
+let artifacts: string;
+const timings: Record<string, number> = {};
+const suiteStarted = Date.now();
+
+async function timed<T>(label: string, step: () => T | Promise<T>): Promise<T> {
+	const started = Date.now();
+	try {
+		return await step();
+	} finally {
+		timings[label] = Date.now() - started;
+	}
+}
+
+const topic = () => `/${emu.projectId}/requests`;
+const events = () => sink.on('/events');
+interface Envelope {
+	method: string;
+	recovered: boolean;
+	snapshot: boolean;
+	data: { _id: string; status: number; first_text?: string };
+}
+const envelope = (r: SinkRequest) => r.body as unknown as Envelope;
+const received = (id: unknown) => events().filter((r) => envelope(r).data?._id === id);
+/**
+ * The trigger's subscription is on the wire (n8n activated the workflow and the snapshot was sent) over a
+ * connection accepted after `acceptedBefore` (a socket just dropped may still be counted for a moment).
+ */
+const subscribedOnce = (acceptedBefore = 0) =>
+	waitFor(
+		() => emu.stats().connectionsAccepted > acceptedBefore && emu.stats().clients === 1 && emu.stats().subscriptionsByTopic[topic()] === 1,
+		'n8n subscribed to the requests topic',
+		60_000,
+	);
+
+beforeAll(async () => {
+	artifacts = newArtifactsDir('n8n-e2e');
+	paths = await timed('provision', () => provision('n8n'));
+	emu = await startEmulator();
+	sink = new HttpSink();
+	await sink.start();
+	n8n = new N8n(paths, artifacts, { http: await freePort(), broker: await freePort() });
+	packDir = mkdtempSync(join(tmpdir(), 'pingstreams-pack-'));
+	const tarball = await timed('build+pack', () => buildAndPack(packDir, join(artifacts, 'package')));
+	await timed('npm install into ~/.n8n/nodes', () => n8n.installPackage(tarball));
+	await timed('n8n import + publish', async () => {
+		await n8n.cli(['import:credentials', `--input=${n8n.writeJson('credentials.json', credential(emu.url, emu.tokens.owner))}`], 'import-credentials');
+		await n8n.cli(
+			['import:workflow', `--input=${n8n.writeJson('workflows.json', [triggerWorkflow(emu.projectId, sink.url('/events')), snapshotWorkflow(emu.projectId, sink.url('/snapshot'))])}`],
+			'import-workflows',
+		);
+		await n8n.cli(['publish:workflow', `--id=${TRIGGER_WORKFLOW_ID}`], 'publish-workflow');
+	});
+	await timed('n8n start (1)', () => n8n.start());
+	await timed('activation', subscribedOnce);
+}, 20 * 60_000);
+
+afterAll(async () => {
+	await n8n?.dispose();
+	await sink?.close();
+	await emu?.close();
+	if (packDir) rmSync(packDir, { recursive: true, force: true });
+	timings.total = Date.now() - suiteStarted;
+	console.log(`n8n e2e timings (ms): ${JSON.stringify(timings)}; sink requests: ${sink?.requests.length}; artifacts: ${artifacts}`);
+}, 2 * 60_000);
+
+test('the first activation emits nothing old; each live change is one execution with one item', async () => {
+	expect(events()).toHaveLength(0); // no snapshot unless asked for
+	const created = emu.createRequest(emu.projectId, { first_text: 'Printer on fire' });
+	await waitFor(() => received(created._id).length === 1, 'CREATE posted by n8n', 60_000);
+	emu.updateRequest(emu.projectId, String(created._id), { status: 200, participants: [emu.users.agent] });
+	const second = emu.createRequest(emu.projectId, { first_text: 'Second one' });
+	await waitFor(() => events().length === 3, 'three events posted', 60_000);
+	await sleep(1_000); // a duplicate would show up now
+	expect(events()).toHaveLength(3);
+	expect(events().map((r) => [envelope(r).method, envelope(r).data._id]).sort()).toEqual(
+		[
+			['CREATE', created._id],
+			['UPDATE', created._id],
+			['CREATE', second._id],
+		].sort(),
+	);
+	const executions = new Set(events().map((r) => r.headers['x-execution']));
+	expect(executions.size).toBe(3);
+	expect(events().every((r) => !envelope(r).recovered && !envelope(r).snapshot)).toBe(true);
+	timings.liveEvents = events().length;
+});
+
+test('after the server drops every socket, each change made meanwhile arrives exactly once, flagged recovered', async () => {
+	const before = events().length;
+	const [open] = emu.getRequests(emu.projectId).filter((r) => r.status === 100);
+	const accepted = emu.stats().connectionsAccepted;
+	// Same tick as the drop: n8n cannot have reconnected yet.
+	expect(emu.faults.dropAll()).toBe(1);
+	const missed = [emu.createRequest(emu.projectId, { first_text: 'During the outage 1' }), emu.createRequest(emu.projectId, { first_text: 'During the outage 2' })];
+	emu.updateRequest(emu.projectId, String(open._id), { status: 200, participants: [emu.users.agent2] });
+	await subscribedOnce(accepted);
+	const marker = emu.createRequest(emu.projectId, { first_text: 'After the reconnect' });
+	await waitFor(() => received(marker._id).length === 1 && missed.every((r) => received(r._id).length >= 1) && received(open._id).length >= 1, 'recovered and live events', 90_000);
+	await sleep(1_500);
+	for (const r of [...missed, open]) expect(received(r._id)).toHaveLength(1);
+	expect(events().length - before).toBe(4);
+	expect([...missed, open].map((r) => envelope(received(r._id)[0]).recovered)).toEqual([true, true, true]);
+	expect(envelope(received(open._id)[0]).method).toBe('UPDATE');
+	expect(envelope(received(marker._id)[0]).recovered).toBe(false);
+	// The recovered batch is one execution holding three items.
+	expect(new Set([...missed, open].map((r) => received(r._id)[0].headers['x-execution'])).size).toBe(1);
+});
+
+test('n8n restart: the state persisted in static data lets the changes made while n8n was down arrive once', async () => {
+	await timed('n8n stop (1)', () => n8n.stop());
+	await waitFor(() => emu.stats().clients === 0, 'n8n gone', 30_000);
+	const stored = readStaticData(paths, n8n.userFolder, TRIGGER_WORKFLOW_ID) as Record<string, { resumeState?: { topic: string; seen: Record<string, string> } }>;
+	const resume = stored?.['node:Pingstreams Trigger']?.resumeState;
+	expect(resume?.topic).toBe(topic());
+	expect(Object.keys(resume?.seen ?? {}).length).toBeGreaterThan(0);
+
+	const before = events().length;
+	const whileDown = emu.createRequest(emu.projectId, { first_text: 'While n8n was down' });
+	const [assigned] = emu.getRequests(emu.projectId).filter((r) => r.first_text === 'Second one');
+	emu.updateRequest(emu.projectId, String(assigned._id), { status: 300 });
+
+	const accepted = emu.stats().connectionsAccepted;
+	await timed('n8n start (2)', () => n8n.start());
+	await subscribedOnce(accepted);
+	await waitFor(() => received(whileDown._id).length === 1 && received(assigned._id).some((r) => envelope(r).data.status === 300), 'changes made while down', 90_000);
+	await sleep(1_500);
+	expect(events().length - before).toBe(2);
+	const batch = events().slice(before);
+	expect(batch.map((r) => [envelope(r).method, envelope(r).data._id, envelope(r).recovered]).sort()).toEqual(
+		[
+			['CREATE', whileDown._id, true],
+			['UPDATE', assigned._id, true],
+		].sort(),
+	);
+	expect(new Set(batch.map((r) => r.headers['x-execution'])).size).toBe(1);
+	timings.recoveredAfterRestart = batch.length;
+});
+
+test('unpublishing the workflow closes the socket', async () => {
+	const res = await n8n.rest('POST', `/workflows/${TRIGGER_WORKFLOW_ID}/deactivate`, {});
+	expect(res.status).toBe(200);
+	await waitFor(() => emu.stats().clients === 0, 'socket closed after unpublishing', 30_000);
+	const before = events().length;
+	emu.createRequest(emu.projectId, { first_text: 'Nobody listens' });
+	await sleep(1_500);
+	expect(events().length).toBe(before);
+});
+
+test('the action node runs through `n8n execute --id`: one item per open request', async () => {
+	await timed('n8n stop (2)', () => n8n.stop());
+	const out = await timed('n8n execute', () => n8n.cli(['execute', `--id=${ACTION_WORKFLOW_ID}`, '--rawOutput'], 'execute-snapshot'));
+	const open = emu.getRequests(emu.projectId).filter((r) => Number(r.status) > 50 && Number(r.status) < 1000 && r.status !== 150);
+	const posted = sink.on('/snapshot');
+	expect(posted.map((r) => r.body._id).sort()).toEqual(open.map((r) => r._id).sort());
+	expect(new Set(posted.map((r) => r.headers['x-execution'])).size).toBe(1);
+	expect(out).not.toContain(emu.tokens.owner);
+	timings.snapshotItems = posted.length;
+	await waitFor(() => emu.stats().clients === 0, 'execute left no socket behind', 30_000);
+});

@@ -1,0 +1,81 @@
+// The credential and workflows the e2e test imports with the n8n CLI (same shapes as examples/n8n/).
+export const CREDENTIAL_ID = 'PsEmulatorCred01';
+export const TRIGGER_WORKFLOW_ID = 'PsTriggerFlow001';
+export const ACTION_WORKFLOW_ID = 'PsSnapshotFlow01';
+
+const credentialRef = { pingstreamsApi: { id: CREDENTIAL_ID, name: 'Pingstreams emulator' } };
+
+export function credential(endpoint: string, token: string) {
+	return [{ id: CREDENTIAL_ID, name: 'Pingstreams emulator', type: 'pingstreamsApi', data: { accessToken: token, endpoint, allowInsecure: false } }];
+}
+
+/** Posts one HTTP request per item, tagged with the execution id, to the test's sink. */
+function postToSink(name: string, url: string, position: [number, number]) {
+	return {
+		id: `${name.replace(/\W/g, '').toLowerCase()}-node`,
+		name,
+		type: 'n8n-nodes-base.httpRequest',
+		typeVersion: 4.2,
+		position,
+		parameters: {
+			method: 'POST',
+			url,
+			sendHeaders: true,
+			headerParameters: { parameters: [{ name: 'x-execution', value: '={{ $execution.id }}' }] },
+			sendBody: true,
+			specifyBody: 'json',
+			jsonBody: '={{ JSON.stringify($json) }}',
+			options: {},
+		},
+	};
+}
+
+export function triggerWorkflow(projectId: string, sinkUrl: string) {
+	return {
+		id: TRIGGER_WORKFLOW_ID,
+		name: 'Pingstreams requests to HTTP (e2e)',
+		active: false,
+		nodes: [
+			{
+				id: 'pingstreams-trigger-node',
+				name: 'Pingstreams Trigger',
+				type: 'n8n-nodes-pingstreams.pingstreamsTrigger',
+				typeVersion: 1,
+				position: [0, 0],
+				parameters: { resource: 'requests', projectId, events: ['CREATE', 'UPDATE'], output: 'event', options: {} },
+				credentials: credentialRef,
+			},
+			postToSink('Post Event', sinkUrl, [240, 0]),
+		],
+		connections: { 'Pingstreams Trigger': { main: [[{ node: 'Post Event', type: 'main', index: 0 }]] } },
+		settings: { executionOrder: 'v1' },
+		pinData: {},
+	};
+}
+
+export function snapshotWorkflow(projectId: string, sinkUrl: string) {
+	return {
+		id: ACTION_WORKFLOW_ID,
+		name: 'Pingstreams open requests snapshot (e2e)',
+		active: false,
+		nodes: [
+			{ id: 'manual-node', name: 'Start', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0], parameters: {} },
+			{
+				id: 'pingstreams-node',
+				name: 'Pingstreams',
+				type: 'n8n-nodes-pingstreams.pingstreams',
+				typeVersion: 1,
+				position: [240, 0],
+				parameters: { operation: 'getSnapshot', resource: 'requests', projectId, output: 'data', options: {} },
+				credentials: credentialRef,
+			},
+			postToSink('Post Snapshot', sinkUrl, [480, 0]),
+		],
+		connections: {
+			Start: { main: [[{ node: 'Pingstreams', type: 'main', index: 0 }]] },
+			Pingstreams: { main: [[{ node: 'Post Snapshot', type: 'main', index: 0 }]] },
+		},
+		settings: { executionOrder: 'v1' },
+		pinData: {},
+	};
+}
