@@ -252,7 +252,7 @@ export class PingstreamsTrigger implements INodeType {
 			);
 			handle.onStatus((status) => {
 				if (closed) return;
-				if (status.state === 'reconnecting') {
+				if (status.state === 'reconnecting' && status.error) {
 					this.logger.warn(
 						`[Pingstreams] ${node.name}: connection lost (${redact(status.error?.message ?? 'no reason', token)}); reconnecting in ${Math.round((status.retryInMs ?? 0) / 1000)} s`,
 					);
@@ -268,9 +268,11 @@ export class PingstreamsTrigger implements INodeType {
 				onEvent: (event) => pipeline?.push(event),
 				onError: (error) => {
 					if (closed) return;
-					this.logger.warn(`[Pingstreams] ${node.name}: ${redact(error.message, token)}`);
-					// Connection trouble is retried by the core and permanent failures arrive as status 'failed';
-					// a topic refused after a reconnect (no snapshot) is worth a failed execution the user can see.
+					// Connection trouble is already logged by the status listener and retried by the core; permanent
+					// failures arrive as status 'failed'. A topic refused after a reconnect (no snapshot) is worth a
+					// failed execution the user can see.
+					const connected = handle?.status.state === 'connected';
+					if (connected || error instanceof SubscriptionTimeoutError) this.logger.warn(`[Pingstreams] ${node.name}: ${redact(error.message, token)}`);
 					if (!manual && activated && error instanceof SubscriptionTimeoutError) this.saveFailedExecution(fail(error));
 				},
 				emitSnapshot: options.emitSnapshot === true,
