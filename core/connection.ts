@@ -234,7 +234,14 @@ export class RealtimeConnection {
     opened.then(
       () => {
         if (this.socket !== socket) return;
-        socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => this.onMessage(data, isBinary));
+        socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
+          try {
+            this.onMessage(data, isBinary);
+          } catch (error) {
+            // Hostile content (100 000 levels of nesting) makes even JSON.stringify throw; thrown here it would crash the host.
+            this.malformed(`a frame could not be processed: ${error instanceof Error ? error.message : String(error)}`);
+          }
+        });
         socket.on('error', (error: Error) => {
           const message = /max payload/i.test(error.message)
             ? `A frame larger than ${this.options.maxFrameBytes} bytes was received and refused; reconnecting.`
