@@ -167,6 +167,7 @@ export class PingstreamsTrigger implements INodeType {
 		const pending: Array<{ output: unknown; event: RealtimeEvent }> = [];
 		let flushScheduled = false;
 		let pipeline: ReturnType<typeof createEventPipeline> | undefined;
+		let earlyTestError: Error | undefined;
 
 		const persistState = () => {
 			if (manual || !subscription) return;
@@ -209,6 +210,12 @@ export class PingstreamsTrigger implements INodeType {
 			}
 			emitItems(batch);
 		};
+		const failTest = (error: unknown) => {
+			if (closed) return;
+			closed = true;
+			clearTimeout(testTimer);
+			this.emitError(error instanceof NodeOperationError ? error : fail(error));
+		};
 		const scheduleFlush = () => {
 			if (flushScheduled || !listening) return;
 			flushScheduled = true;
@@ -223,12 +230,15 @@ export class PingstreamsTrigger implements INodeType {
 					scheduleFlush();
 				},
 				(error) => {
-					// A condition or mapping failing on one event: record it, keep listening.
-					if (closed || manual) {
-						if (manual && !closed) this.emitError(fail(error));
+					if (closed) return;
+					if (!manual) {
+						// A condition or mapping failing on one event: record it, keep listening.
+						this.saveFailedExecution(fail(error));
 						return;
 					}
-					this.saveFailedExecution(fail(error));
+					// The test fails with it, once n8n listens for it (after trigger() has returned).
+					if (listening) failTest(error);
+					else earlyTestError ??= error;
 				},
 			);
 		} catch (error) {
@@ -290,15 +300,14 @@ export class PingstreamsTrigger implements INodeType {
 		persistState(); // the baseline for catch-up, saved by n8n at the end of the activation
 		setImmediate(() => {
 			listening = true;
-			if (pending.length) scheduleFlush();
+			if (earlyTestError) failTest(earlyTestError);
+			else if (pending.length) scheduleFlush();
 		});
 
 		if (manual) {
 			const timeoutMs = secondsToMs(options.testTimeout, 120, 5, 3600);
 			testTimer = setTimeout(() => {
-				if (closed) return;
-				closed = true;
-				this.emitError(
+				failTest(
 					new NodeOperationError(node, `No matching event arrived within ${Math.round(timeoutMs / 1000)} s`, {
 						description:
 							'The subscription is active, but nothing matched. Make a change in Pingstreams that fits Resource, Events and "Only When" (e.g. create a request), or turn on "Emit Open Items at Activation" to get the current state, then listen again.',

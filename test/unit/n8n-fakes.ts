@@ -39,7 +39,7 @@ function parameterReader(params: Record<string, unknown>) {
 export interface TriggerRun {
 	/** Each call of emit(): the items of one execution. */
 	executions: INodeExecutionData[][];
-	/** Emits that happened before trigger() returned (in manual mode n8n would lose them). */
+	/** emit()/emitError() calls before trigger() returned (in manual mode n8n would lose them). */
 	earlyEmits: number;
 	errors: Error[];
 	failedExecutions: Error[];
@@ -80,7 +80,10 @@ export async function runTrigger(opts: {
 			if (!returned) earlyEmits++;
 			executions.push(data[0]);
 		},
-		emitError: (error: Error) => errors.push(error),
+		emitError: (error: Error) => {
+			if (!returned) earlyEmits++;
+			errors.push(error);
+		},
 		saveFailedExecution: (error: Error) => failedExecutions.push(error),
 		logger: logger(logs),
 	};

@@ -213,6 +213,16 @@ test('manual mode: the first matching event completes the test, after trigger() 
 	expect(run.staticData['node:Pingstreams Trigger']).toEqual({}); // a test run leaves the catch-up state alone
 });
 
+test('manual mode: a mapping failing on the snapshot fails the test, after trigger() returned', async () => {
+	const run = await activate({ output: 'mapping', mapping: '$number(first_text)', options: { emitSnapshot: true } }, { mode: 'manual' });
+	await waitFor(() => run.errors.length === 1, 'test error');
+	await sleep(200);
+	expect(run.errors).toHaveLength(1);
+	expect(run.earlyEmits).toBe(0);
+	expect(run.errors[0].message).toMatch(/failed while evaluating/);
+	expect(run.executions).toEqual([]);
+});
+
 test('manual mode: no matching event within the test timeout reports a helpful error', async () => {
 	const run = await activate({ events: ['DELETE'], options: { testTimeout: 5 } }, { mode: 'manual' });
 	await waitFor(() => run.errors.length === 1, 'test timeout', 15_000);
