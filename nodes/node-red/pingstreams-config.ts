@@ -19,6 +19,7 @@ interface RuntimeSettings {
 export = function register(RED: NodeAPI): void {
   function PingstreamsConfig(this: PingstreamsConfigNode, def: ConfigDef): void {
     RED.nodes.createNode(this, def);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- Node-RED's constructor idiom: the handlers below outlive this call.
     const node = this;
     node.endpoint = (def.endpoint || '').trim() || DEFAULT_ENDPOINT;
     const allowInsecure = def.allowInsecure === true;

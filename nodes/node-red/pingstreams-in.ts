@@ -21,9 +21,18 @@ interface InDef extends NodeDef {
   when?: string;
 }
 
+const FIELDS_BY_KIND: Record<TopicKind, ReadonlyArray<'projectId' | 'requestId' | 'projectUserId' | 'topic'>> = {
+  requests: ['projectId'],
+  request: ['projectId', 'requestId'],
+  messages: ['projectId', 'requestId'],
+  agent: ['projectId', 'projectUserId'],
+  custom: ['topic'],
+};
+
 export = function register(RED: NodeAPI): void {
   function PingstreamsIn(this: Node, def: InDef): void {
     RED.nodes.createNode(this, def);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- Node-RED's constructor idiom: the handlers below outlive this call.
     const node = this;
 
     const config = configNode(RED, def.server);
@@ -34,13 +43,11 @@ export = function register(RED: NodeAPI): void {
 
     let topic: string;
     try {
-      topic = buildTopic({
-        kind: def.kind ?? 'requests',
-        projectId: typedValue(RED, node, def.projectId, def.projectIdType),
-        requestId: typedValue(RED, node, def.requestId, def.requestIdType),
-        projectUserId: typedValue(RED, node, def.projectUserId, def.projectUserIdType),
-        topic: typedValue(RED, node, def.topic, def.topicType),
-      });
+      const kind = def.kind ?? 'requests';
+      // Only the fields this kind uses are read: a leftover env reference in a hidden field is ignored.
+      const read = (field: 'projectId' | 'requestId' | 'projectUserId' | 'topic'): string | undefined =>
+        FIELDS_BY_KIND[kind]?.includes(field) ? typedValue(RED, node, def[field], def[`${field}Type`], t(RED, `pingstreams-in:label.${field}`)) : undefined;
+      topic = buildTopic({ kind, projectId: read('projectId'), requestId: read('requestId'), projectUserId: read('projectUserId'), topic: read('topic') });
     } catch (err) {
       return startupFailure(RED, node, safeError(err));
     }

@@ -30,6 +30,7 @@ export = function register(RED: NodeAPI): void {
 
   function PingstreamsMap(this: Node, def: MapDef): void {
     RED.nodes.createNode(this, def);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- Node-RED's constructor idiom: the handlers below outlive this call.
     const node = this;
     const property = (def.property || 'payload').trim();
     const source = (def.expression ?? '').trim();

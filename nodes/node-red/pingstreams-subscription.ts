@@ -44,6 +44,7 @@ export = function register(RED: NodeAPI): void {
 
   function PingstreamsSubscription(this: Node, def: SubscriptionDef): void {
     RED.nodes.createNode(this, def);
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- Node-RED's constructor idiom: the handlers below outlive this call.
     const node = this;
 
     const found = configNode(RED, def.server);

@@ -1,6 +1,10 @@
 // The slice of the Node-RED runtime API these nodes use (Node-RED ships no TypeScript types),
 // plus helpers shared by the Pingstreams nodes: translated text, connection status, event -> msg.
 import { redact } from '../../core';
+import configCatalogue from './locales/en-US/pingstreams-config.json';
+import inCatalogue from './locales/en-US/pingstreams-in.json';
+import mapCatalogue from './locales/en-US/pingstreams-map.json';
+import subscriptionCatalogue from './locales/en-US/pingstreams-subscription.json';
 import type { ConnectionHandle, ConnectionStatus, Method, RealtimeEvent } from '../../core';
 
 export interface NodeMessage {
@@ -69,10 +73,10 @@ export const MODULE = 'n8n-nodes-pingstreams';
 // Text lives in locales/en-US/<node>.json. A host whose RED._ has no catalogue (node-red-node-test-helper
 // returns the key unchanged) still gets English, read from the same files.
 const CATALOGUES: Record<string, Record<string, unknown>> = {
-  'pingstreams-config': require('./locales/en-US/pingstreams-config.json') as Record<string, unknown>,
-  'pingstreams-in': require('./locales/en-US/pingstreams-in.json') as Record<string, unknown>,
-  'pingstreams-subscription': require('./locales/en-US/pingstreams-subscription.json') as Record<string, unknown>,
-  'pingstreams-map': require('./locales/en-US/pingstreams-map.json') as Record<string, unknown>,
+  'pingstreams-config': configCatalogue,
+  'pingstreams-in': inCatalogue,
+  'pingstreams-subscription': subscriptionCatalogue,
+  'pingstreams-map': mapCatalogue,
 };
 
 /** Translates `set:path.to.key` (set = the node file name, e.g. pingstreams-config) with __var__ interpolation. */
@@ -185,13 +189,13 @@ export function safeError(error: unknown, ...secrets: Array<string | undefined>)
 }
 
 /** Reads a str/env typedInput value: env values are looked up through Node-RED (flow, group, global env, process). */
-export function typedValue(RED: NodeAPI, node: Node, value: unknown, type: unknown): string {
-  const raw = typeof value === 'string' ? value : '';
-  if (type === 'env') {
-    const resolved = RED.util.evaluateNodeProperty(raw, 'env', node);
-    return resolved === undefined || resolved === null ? '' : String(resolved).trim();
-  }
-  return raw.trim();
+export function typedValue(RED: NodeAPI, node: Node, value: unknown, type: unknown, label: string): string {
+  const raw = typeof value === 'string' ? value.trim() : '';
+  if (type !== 'env') return raw;
+  const resolved = raw ? RED.util.evaluateNodeProperty(raw, 'env', node) : undefined;
+  const text = resolved === undefined || resolved === null ? '' : String(resolved).trim();
+  if (!text) throw userError('INVALID_TOPIC', t(RED, 'pingstreams-config:errors.envNotSet', { name: raw || '?', label }));
+  return text;
 }
 
 /** A node that uses the shared connection: told about every connection status change. */

@@ -4,19 +4,31 @@ import { startEmulator, type Emulator } from '../../emulator';
 import { closeAllConnections, connectionStats } from '../../core';
 import { MAP_PRESETS } from '../../nodes/node-red/map-presets';
 import { waitFor } from '../helpers/wait';
-import configNodeModule = require('../../nodes/node-red/pingstreams-config');
-import inNodeModule = require('../../nodes/node-red/pingstreams-in');
-import subscriptionNodeModule = require('../../nodes/node-red/pingstreams-subscription');
-import mapNodeModule = require('../../nodes/node-red/pingstreams-map');
+import configNodeModule from '../../nodes/node-red/pingstreams-config';
+import inNodeModule from '../../nodes/node-red/pingstreams-in';
+import subscriptionNodeModule from '../../nodes/node-red/pingstreams-subscription';
+import mapNodeModule from '../../nodes/node-red/pingstreams-map';
+import helperModule from 'node-red-node-test-helper';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const helper = require('node-red-node-test-helper');
+/** The part of node-red-node-test-helper (untyped) these tests use. */
+interface TestHelper {
+  init(runtimePath: string): void;
+  settings(settings: Record<string, unknown>): void;
+  load(nodes: unknown[], flow: Msg[], credentials: Msg): Promise<void>;
+  setFlows(flow: Msg[], type: 'full' | 'nodes', credentials: Msg): Promise<void>;
+  unload(): Promise<void>;
+  getNode(id: string): Msg;
+  log(): { args: Msg[][]; ERROR: number };
+  _redNodes: { getFlows(): unknown };
+}
+const helper = helperModule as unknown as TestHelper;
 helper.init(require.resolve('node-red'));
 
 jest.setTimeout(60_000);
 
 const NODES = [configNodeModule, inNodeModule, subscriptionNodeModule, mapNodeModule];
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Node-RED messages and flow nodes are free-form JSON.
 type Msg = Record<string, any>;
 type Status = { fill?: string; shape?: string; text?: string };
 

@@ -1,0 +1,272 @@
+// Runs a real Node-RED (the version provision.sh installs, under Node 24) the way a user would: the packed
+// package installed with npm into a fresh user directory, `node-red -u <dir> -p <port>` on loopback, flows
+// deployed through the admin API, the editor's comms websocket read for statuses and debug messages.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+
+export const REPO = join(__dirname, '..', '..', '..');
+export const ARTIFACTS = join(REPO, 'test-artifacts', 'node-red');
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- admin API answers and comms payloads are free-form JSON.
+export type Json = any;
+
+export type Paths = Record<'E2E_NODE24' | 'E2E_NODE24_DIR' | 'E2E_NODE_RED_DIR', string>;
+
+/** Installs Node 24, Node-RED and chromium once (cached by the script); returns the paths it prints. */
+export function provision(...what: Array<'node-red' | 'chromium'>): Paths {
+  const paths: Record<string, string> = {};
+  for (const part of what) {
+    const result = spawnSync('bash', [join(REPO, 'scripts/e2e/provision.sh'), part], { encoding: 'utf8', timeout: 15 * 60_000 });
+    if (result.status !== 0) throw new Error(`provision.sh ${part} failed (${result.status ?? result.signal}):\n${(result.stderr ?? '').slice(-3000)}`);
+    for (const line of result.stdout.split('\n')) {
+      const match = /^(E2E_[A-Z0-9_]+)=(.*)$/.exec(line);
+      if (match) paths[match[1]] = match[2];
+    }
+  }
+  if (!paths.E2E_NODE24 || !paths.E2E_NODE_RED_DIR) throw new Error(`provision.sh printed no paths: ${JSON.stringify(paths)}`);
+  return paths as Paths;
+}
+
+function run(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs: number; log: string }): string {
+  const result = spawnSync(command, args, { cwd: options.cwd, env: options.env ?? process.env, encoding: 'utf8', timeout: options.timeoutMs, killSignal: 'SIGKILL' });
+  writeFileSync(options.log, `$ ${command} ${args.join(' ')}\n${result.stdout ?? ''}\n--- stderr ---\n${result.stderr ?? ''}`);
+  if (result.status !== 0) {
+    throw new Error(`${command} ${args.join(' ')} failed (${result.status ?? result.signal}): see ${options.log}\n${(result.stderr ?? '').slice(-2000)}`);
+  }
+  return result.stdout;
+}
+
+/**
+ * `npm run build` then `npm pack` (.npmrc skips prepack, so the fresh build is what gets packed), under a
+ * lock so two e2e suites never build into dist/ at the same time.
+ */
+export function buildAndPack(outDir: string): string {
+  const script = 'npm run build --silent && npm pack --json --pack-destination "$1"';
+  const out = run('flock', ['/tmp/pingstreams-build.lock', 'bash', '-c', script, 'pack', outDir], { cwd: REPO, timeoutMs: 6 * 60_000, log: join(ARTIFACTS, 'build-and-pack.log') });
+  // gulp's log lines start with "[hh:mm:ss]": the JSON is the part from a line holding only "[".
+  const [{ filename }] = JSON.parse(out.slice(out.search(/^\[\s*$/m))) as Array<{ filename: string }>;
+  return join(outDir, filename);
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export interface SinkRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: unknown;
+}
+
+/** An HTTP endpoint standing in for Slack: records every request, answers "ok" like Slack's webhooks. */
+export class HttpSink {
+  readonly requests: SinkRequest[] = [];
+  private server?: Server;
+  port = 0;
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // kept as text
+        }
+        this.requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  url(path: string): string {
+    return `http://127.0.0.1:${this.port}${path}`;
+  }
+
+  async close(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+}
+
+/** What the editor receives on its comms websocket: node statuses and debug-sidebar messages. */
+export interface CommsMessage {
+  topic: string;
+  data: Json;
+}
+
+export class Comms {
+  readonly messages: CommsMessage[] = [];
+  private constructor(private readonly ws: WebSocket) {}
+
+  static async connect(baseUrl: string): Promise<Comms> {
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/comms`);
+    const comms = new Comms(ws);
+    ws.on('message', (data) => {
+      for (const message of JSON.parse(data.toString()) as CommsMessage[]) comms.messages.push(message);
+    });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    ws.send(JSON.stringify({ subscribe: '#' }));
+    return comms;
+  }
+
+  statusesOf(nodeId: string): Array<{ fill?: string; shape?: string; text?: string }> {
+    return this.messages.filter((m) => m.topic === `status/${nodeId}`).map((m) => m.data ?? {});
+  }
+
+  debug(): Array<{ id: string; name?: string; msg: string; format: string }> {
+    return this.messages.filter((m) => m.topic === 'debug').map((m) => m.data);
+  }
+
+  close(): void {
+    this.ws.terminate();
+  }
+}
+
+export class NodeRed {
+  readonly userDir: string;
+  readonly url: string;
+  private process?: ChildProcess;
+  private exited?: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly credentialSecret = `e2e-${Math.random().toString(36).slice(2)}`;
+
+  constructor(
+    private readonly paths: Paths,
+    readonly port: number,
+    private readonly extraEnv: Record<string, string> = {},
+  ) {
+    this.userDir = mkdtempSync(join(tmpdir(), 'pingstreams-node-red-'));
+    this.url = `http://127.0.0.1:${port}`;
+  }
+
+  private get env(): NodeJS.ProcessEnv {
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(npm_|JEST|NODE_OPTIONS$|NODE_PATH$|NODE_RED_|HTTPS?_PROXY$|https?_proxy$)/i.test(key)));
+    return { ...inherited, PATH: `${this.paths.E2E_NODE24_DIR}/bin:${process.env.PATH ?? ''}`, NO_PROXY: '127.0.0.1,localhost', ...this.extraEnv };
+  }
+
+  /** What a user does: `npm install <package>` in the Node-RED user directory (with Node 24 first on PATH). */
+  install(tarball: string): void {
+    writeFileSync(join(this.userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true, dependencies: {} }, null, 2));
+    run('npm', ['install', tarball, '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline'], {
+      cwd: this.userDir,
+      env: this.env,
+      timeoutMs: 5 * 60_000,
+      log: join(ARTIFACTS, 'npm-install.log'),
+    });
+  }
+
+  writeSettings(): void {
+    const settings = {
+      uiHost: '127.0.0.1',
+      uiPort: this.port,
+      flowFile: 'flows.json',
+      credentialSecret: this.credentialSecret,
+      logging: { console: { level: 'info', metrics: false, audit: false } },
+      telemetry: { enabled: false, updateNotification: false },
+      diagnostics: { enabled: false, ui: false },
+      externalModules: { autoInstall: false, palette: { allowInstall: false, allowUpload: false } },
+      editorTheme: { tours: false, projects: { enabled: false }, palette: { catalogues: [] } },
+    };
+    writeFileSync(join(this.userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
+  }
+
+  async start(readyTimeoutMs = 90_000): Promise<void> {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const log = createWriteStream(join(ARTIFACTS, 'node-red.log'), { flags: 'a' });
+    const bin = join(this.paths.E2E_NODE_RED_DIR, 'node_modules', 'node-red', 'red.js');
+    const child = spawn(this.paths.E2E_NODE24, [bin, '-u', this.userDir, '-p', String(this.port), '-s', join(this.userDir, 'settings.js')], {
+      cwd: this.userDir,
+      env: this.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.pipe(log, { end: false });
+    child.stderr!.pipe(log, { end: false });
+    this.process = child;
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        log.end(`\n[harness] node-red exited (${code ?? signal})\n`);
+        resolve({ code, signal });
+      }),
+    );
+    const deadline = Date.now() + readyTimeoutMs;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`Node-RED exited during start-up (${child.exitCode}); see ${join(ARTIFACTS, 'node-red.log')}`);
+      try {
+        const res = await fetch(`${this.url}/settings`, { signal: AbortSignal.timeout(2000) });
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`Node-RED was not ready within ${readyTimeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  async api<T = Json>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T; text: string }> {
+    const res = await fetch(`${this.url}${path}`, {
+      method,
+      headers: { accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON
+    }
+    return { status: res.status, body: parsed as T, text };
+  }
+
+  /** Full deploy through the admin API, as the editor's Deploy button does. */
+  async deploy(flows: unknown[]): Promise<void> {
+    const res = await this.api('POST', '/flows', flows, { 'Node-RED-Deployment-Type': 'full', 'Node-RED-API-Version': 'v1' });
+    if (res.status !== 204 && res.status !== 200) throw new Error(`POST /flows answered ${res.status}: ${res.text}`);
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`. Resolves with how long the stop took. */
+  async stop(graceMs = 20_000): Promise<{ ms: number; code: number | null; signal: NodeJS.Signals | null; killed: boolean }> {
+    const child = this.process;
+    if (!child || !this.exited) return { ms: 0, code: null, signal: null, killed: false };
+    const started = Date.now();
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    let killed = false;
+    const timer = setTimeout(() => {
+      killed = true;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, graceMs);
+    const result = await this.exited;
+    clearTimeout(timer);
+    this.process = undefined;
+    return { ms: Date.now() - started, ...result, killed };
+  }
+
+  cleanup(): void {
+    rmSync(this.userDir, { recursive: true, force: true });
+  }
+}
