@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { startEmulator, type Emulator } from '../../emulator';
 import { waitFor, sleep } from '../helpers/wait';
 import { HttpSink, N8n, buildAndPack, freePort, newArtifactsDir, provision, readStaticData, type E2EPaths, type SinkRequest } from './n8n/harness';
-import { ACTION_WORKFLOW_ID, TRIGGER_WORKFLOW_ID, credential, snapshotWorkflow, triggerWorkflow } from './n8n/workflows';
+import { ACTION_WORKFLOW_ID, CREDENTIAL_ID, TRIGGER_WORKFLOW_ID, credential, snapshotWorkflow, triggerWorkflow } from './n8n/workflows';
 
 jest.setTimeout(5 * 60_000);
 
@@ -153,6 +153,37 @@ test('n8n restart: the state persisted in static data lets the changes made whil
 	);
 	expect(new Set(batch.map((r) => r.headers['x-execution'])).size).toBe(1);
 	timings.recoveredAfterRestart = batch.length;
+});
+
+test('n8n lists the installed nodes and credentials and serves their icon', async () => {
+	const nodes = (await n8n.fetch('GET', '/types/nodes.json')).body as Array<{ name: string; iconUrl?: string; credentials?: Array<{ name: string }> }>;
+	const ours = nodes.filter((n) => n.name.startsWith('n8n-nodes-pingstreams.'));
+	expect(ours.map((n) => n.name).sort()).toEqual(['n8n-nodes-pingstreams.pingstreams', 'n8n-nodes-pingstreams.pingstreamsTrigger']);
+	const credentials = (await n8n.fetch('GET', '/types/credentials.json')).body as Array<{ name: string; iconUrl?: string }>;
+	const credential = credentials.find((c) => c.name === 'pingstreamsApi');
+	expect(credential).toBeDefined();
+	for (const iconUrl of [...ours.map((n) => n.iconUrl), credential!.iconUrl]) {
+		expect(iconUrl).toMatch(/^icons\/n8n-nodes-pingstreams\/.+\.svg$/);
+		const icon = await n8n.fetch('GET', `/${iconUrl}`);
+		expect(icon.status).toBe(200);
+		expect(String(icon.body)).toContain('<svg');
+	}
+});
+
+test('the credential test behind the editor\'s "Test" button reaches the emulator and explains a refusal', async () => {
+	// As the editor does: load the credential (the token comes back redacted), send it to the test route.
+	const stored = await n8n.rest('GET', `/credentials/${CREDENTIAL_ID}?includeData=true`);
+	expect(stored.status).toBe(200);
+	const data = (stored.body as { data: { data: Record<string, unknown> } }).data.data;
+	expect(JSON.stringify(data)).not.toContain(emu.tokens.owner);
+	const test = (override: Record<string, unknown>) =>
+		n8n.rest('POST', '/credentials/test', { credentials: { id: CREDENTIAL_ID, name: 'Pingstreams emulator', type: 'pingstreamsApi', data: { ...data, ...override } } });
+	const ok = await test({});
+	expect(ok).toMatchObject({ status: 200, body: { data: { status: 'OK', message: expect.stringMatching(/^Connected; heartbeat answered in \d+ ms\.$/) } } });
+	const expired = emu.signToken({ _id: emu.users.owner }, { expiresInSec: -600 });
+	const refused = await test({ accessToken: expired, endpoint: emu.url });
+	expect(refused).toMatchObject({ status: 200, body: { data: { status: 'Error', message: expect.stringMatching(/refused the access token \(HTTP 401\)\. The token expired at /) } } });
+	expect(JSON.stringify(refused.body)).not.toContain(expired);
 });
 
 test('unpublishing the workflow closes the socket', async () => {

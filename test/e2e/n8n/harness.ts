@@ -277,10 +277,14 @@ export class N8n {
 		this.cookie = cookie.split(';')[0];
 	}
 
-	async rest(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+	/** A request to n8n as the logged-in owner; `path` is relative to the server root (e.g. /rest/workflows). */
+	async fetch(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
 		await this.login();
-		const port = this.port;
-		return httpJson(method, `http://127.0.0.1:${port}/rest${path}`, body, { cookie: this.cookie! });
+		return httpJson(method, `http://127.0.0.1:${this.port}${path}`, body, { cookie: this.cookie! });
+	}
+
+	rest(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+		return this.fetch(method, `/rest${path}`, body);
 	}
 
 	/** Stops n8n if needed and deletes the user folder (database, encryption key, installed package). */
