@@ -274,6 +274,24 @@ test('bad configuration: missing token, invalid id, bad "only when" expression',
   expect(errorsOf('no-config')[0]).toMatch(/No Pingstreams connection is selected/);
 });
 
+test('a topic the server ignores: "subscription refused" under the node and an error a Catch node receives', async () => {
+  await load([
+    configDef(),
+    inDef({ projectId: '000000000000000000000000' }),
+    { id: 'sink', type: 'helper' },
+    { id: 'catch', type: 'catch', scope: ['in'], uncaught: false, wires: [['caught']] },
+    { id: 'caught', type: 'helper' },
+  ]);
+  const seen = statuses('in');
+  const caught = collect('caught');
+  const error = await waitFor(() => caught[0], 'caught subscription error', 20_000);
+  expect(error.topic).toBe('/000000000000000000000000/requests');
+  expect(error.error.message).toMatch(/No snapshot arrived for topic \/000000000000000000000000\/requests within 2 s/);
+  await waitFor(() => seen.find((s) => s.text === 'subscription refused' && s.fill === 'red'), 'subscription refused status');
+  // The connection itself is fine: other topics keep working on it.
+  expect(emu.stats().clients).toBe(1);
+});
+
 function subscriptionFlow(extra: Msg = {}): Msg[] {
   return [
     configDef(),
