@@ -1,6 +1,8 @@
 // Chaos soak of the core: thousands of changes on many topics while the connection is dropped, cut
 // half-open, restarted and refused. Accounting rules are documented in soak-harness.ts and BENCHMARKS.md.
 // SOAK_EVENTS / SOAK_FAULTS / SOAK_SEED make a longer or different run (default: 20 000 changes, 50 faults).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { coreConsumer, runSoak, type SoakReport } from './soak-harness';
 
 const EVENTS = Number(process.env.SOAK_EVENTS ?? 20_000);
@@ -15,7 +17,11 @@ let report: SoakReport;
 
 beforeAll(async () => {
   report = await runSoak({ consumer: coreConsumer(), events: EVENTS, faults: FAULTS, maxConnectsPerMinute: BUDGET, log: process.env.SOAK_VERBOSE ? (line) => process.stderr.write(`${line}\n`) : undefined });
-  process.stdout.write(`\nsoak report: ${JSON.stringify(report, null, 1)}\n`);
+  // Read by `npm run bench` for BENCHMARKS.md.
+  const dir = join(__dirname, '..', '..', 'test-artifacts');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'soak-report.json'), JSON.stringify({ ...report, finishedAt: new Date().toISOString(), rssGrowthLimitMb: RSS_GROWTH_LIMIT_MB }, null, 1));
+  process.stdout.write(`\nsoak report: ${JSON.stringify(report)}\n`);
 });
 
 test(`at least ${EVENTS} changes across many topics and at least ${FAULTS} faults of every kind`, () => {
