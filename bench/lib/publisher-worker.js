@@ -1,0 +1,105 @@
+'use strict';
+// A minimal loopback server speaking the Pingstreams wire protocol (subscribe -> empty snapshot, ping -> pong,
+// then publish frames on command), in its own thread so building frames does not cost the consumer's event loop.
+// Every element carries `t`, process.hrtime in ns at send time: the monotonic clock is shared by all threads.
+const { parentPort } = require('node:worker_threads');
+const http = require('node:http');
+const { WebSocketServer } = require('ws');
+
+const PONG = JSON.stringify({ action: 'heartbeat', payload: { message: { text: 'pong' } } });
+const server = http.createServer((_req, res) => {
+  res.writeHead(404);
+  res.end();
+});
+const wss = new WebSocketServer({ server, perMessageDeflate: false });
+/** topic -> Set<WebSocket> */
+const subscribers = new Map();
+
+wss.on('connection', (ws) => {
+  const topics = new Set();
+  ws.on('message', (data) => {
+    let frame;
+    try {
+      frame = JSON.parse(data.toString());
+    } catch {
+      return;
+    }
+    const topic = frame && frame.payload && frame.payload.topic;
+    if (frame.action === 'subscribe' && typeof topic === 'string') {
+      if (!subscribers.has(topic)) subscribers.set(topic, new Set());
+      subscribers.get(topic).add(ws);
+      topics.add(topic);
+      ws.send(JSON.stringify({ action: 'publish', payload: { topic, method: 'CREATE', message: [] } }));
+    } else if (frame.action === 'unsubscribe' && typeof topic === 'string') {
+      subscribers.get(topic)?.delete(ws);
+      topics.delete(topic);
+    } else if (frame.action === 'heartbeat' && frame.payload?.message?.text === 'ping') {
+      ws.send(PONG);
+    }
+  });
+  ws.on('close', () => {
+    for (const topic of topics) subscribers.get(topic)?.delete(ws);
+  });
+  ws.on('error', () => undefined);
+});
+
+/** A request shaped like the server's (about 700 bytes of JSON); element n, change number seq. */
+function requestFrame(topic, n, seq, method) {
+  const id = (0x5eb4fc911f9e1f0000000000n + BigInt(n)).toString(16);
+  const t = process.hrtime.bigint();
+  // Every change has its own updatedAt, as on the server.
+  const at = new Date(1_700_000_000_000 + seq).toISOString();
+  return (
+    `{"action":"publish","payload":{"topic":"${topic}","method":"${method}","message":{"_id":"${id}","id":"${id}",` +
+    `"request_id":"support-group-${id}","status":${n % 3 ? 200 : 100},"preflight":false,"participants":["5eb45fb21f9e1f0012d62203"],` +
+    `"requester":"5eb4fc901f9e1f0012d62301","lead":{"_id":"5eb4fc901f9e1f0012d62301","fullname":"Customer ${n % 1000}","email":"customer@example.com"},` +
+    `"first_text":"Hello, my order #${n} has not arrived yet. Can you help me?","department":"5eb45fbc1f9e1f0012d62209",` +
+    `"id_project":"5eb45fbc1f9e1f0012d62207","createdBy":"5eb4fc901f9e1f0012d62301","tags":[],"notes":[],"channel":{"name":"chat21"},` +
+    `"createdAt":"2023-11-14T22:13:20.000Z","updatedAt":"${at}","__v":${seq},"t":${t}}}}`
+  );
+}
+
+const BUFFER_LIMIT = 4 * 1024 * 1024;
+
+/** Sends `count` frames at `rate` per second (0 = as fast as the sockets drain), ids cycling over `distinct`. */
+function run({ topic, rate, count, distinct, offset = 0 }) {
+  const targets = [...(subscribers.get(topic) ?? [])];
+  const started = process.hrtime.bigint();
+  let sent = 0;
+  const sendOne = () => {
+    const n = distinct ? sent % distinct : offset + sent;
+    const frame = requestFrame(topic, n, offset + sent, distinct && sent >= distinct ? 'UPDATE' : 'CREATE');
+    for (const ws of targets) ws.send(frame);
+    sent += 1;
+  };
+  const congested = () => targets.some((ws) => ws.bufferedAmount > BUFFER_LIMIT);
+  return new Promise((resolve) => {
+    const tick = () => {
+      if (rate > 0) {
+        const due = Math.min(count, Math.floor((Number(process.hrtime.bigint() - started) / 1e9) * rate));
+        while (sent < due) sendOne();
+      } else {
+        let burst = 0;
+        while (sent < count && burst < 2000 && !congested()) {
+          sendOne();
+          burst += 1;
+        }
+      }
+      if (sent >= count) return resolve({ sent, ms: Number(process.hrtime.bigint() - started) / 1e6, subscribers: targets.length });
+      if (rate > 0) setTimeout(tick, 1);
+      else setImmediate(tick);
+    };
+    tick();
+  });
+}
+
+parentPort.on('message', async (command) => {
+  if (command.type === 'run') parentPort.postMessage({ type: 'done', id: command.id, ...(await run(command)) });
+  if (command.type === 'close') {
+    for (const ws of wss.clients) ws.terminate();
+    wss.close();
+    server.close(() => parentPort.postMessage({ type: 'closed' }));
+  }
+});
+
+server.listen(0, '127.0.0.1', () => parentPort.postMessage({ type: 'ready', port: server.address().port }));
