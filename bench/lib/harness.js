@@ -3,7 +3,7 @@
 // A host suite (Node-RED chain, n8n trigger) adds a consumer with the same shape: { name, open(url, topic, onElement), close() }.
 const path = require('node:path');
 const { Worker } = require('node:worker_threads');
-const WebSocket = require('ws');
+const WS = require('ws');
 
 // BENCH_DIST compares another build (e.g. a patched copy) against the same harness.
 const DIST = process.env.BENCH_DIST ? path.resolve(process.env.BENCH_DIST) : path.join(__dirname, '..', '..', 'dist');
@@ -52,7 +52,7 @@ function rawConsumer() {
   return {
     name: 'raw ws + JSON.parse',
     open(url, topic, onElement) {
-      socket = new WebSocket(`${url}?token=bench`, { perMessageDeflate: false });
+      socket = new WS(`${url}?token=bench`, { perMessageDeflate: false });
       socket.on('message', (data) => {
         const frame = JSON.parse(data.toString());
         const message = frame.payload.message;

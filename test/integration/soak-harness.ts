@@ -139,7 +139,7 @@ export function soakSeed(projects: number, openPerProject = 40): SeedData {
     requests: [...(base.requests ?? [])],
     messages: [...(base.messages ?? [])],
   };
-  const projectIds = [DEMO_IDS.project];
+  const projectIds: string[] = [DEMO_IDS.project];
   for (let p = 1; p < projects; p++) {
     const pid = hex24('a0', p);
     projectIds.push(pid);
