@@ -6,7 +6,7 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import WebSocket from 'ws';
 
 export const REPO = join(__dirname, '..', '..', '..');
@@ -16,6 +16,16 @@ export const ARTIFACTS = join(REPO, 'test-artifacts', 'node-red');
 export type Json = any;
 
 export type Paths = Record<'E2E_NODE24' | 'E2E_NODE24_DIR' | 'E2E_NODE_RED_DIR', string>;
+
+/** Which Node-RED to run, on which Node. */
+export interface Target {
+  /** Short name, also the artifacts sub-folder: node-red-5, node-red-4. */
+  name: string;
+  /** The node binary. */
+  node: string;
+  /** A folder holding node_modules/node-red. */
+  nodeRedDir: string;
+}
 
 /** Installs Node 24, Node-RED and chromium once (cached by the script); returns the paths it prints. */
 export function provision(...what: Array<'node-red' | 'chromium'>): Paths {
@@ -46,6 +56,7 @@ function run(command: string, args: string[], options: { cwd: string; env?: Node
  * lock so two e2e suites never build into dist/ at the same time.
  */
 export function buildAndPack(outDir: string): string {
+  mkdirSync(ARTIFACTS, { recursive: true });
   const script = 'npm run build --silent && npm pack --json --pack-destination "$1"';
   const out = run('flock', ['/tmp/pingstreams-build.lock', 'bash', '-c', script, 'pack', outDir], { cwd: REPO, timeoutMs: 6 * 60_000, log: join(ARTIFACTS, 'build-and-pack.log') });
   // gulp's log lines start with "[hh:mm:ss]": the JSON is the part from a line holding only "[".
@@ -149,28 +160,32 @@ export class NodeRed {
   private exited?: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly credentialSecret = `e2e-${Math.random().toString(36).slice(2)}`;
 
+  readonly artifacts: string;
+
   constructor(
-    private readonly paths: Paths,
+    private readonly target: Target,
     readonly port: number,
     private readonly extraEnv: Record<string, string> = {},
   ) {
+    this.artifacts = join(ARTIFACTS, target.name);
+    mkdirSync(this.artifacts, { recursive: true });
     this.userDir = mkdtempSync(join(tmpdir(), 'pingstreams-node-red-'));
     this.url = `http://127.0.0.1:${port}`;
   }
 
   private get env(): NodeJS.ProcessEnv {
     const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(npm_|JEST|NODE_OPTIONS$|NODE_PATH$|NODE_RED_|HTTPS?_PROXY$|https?_proxy$)/i.test(key)));
-    return { ...inherited, PATH: `${this.paths.E2E_NODE24_DIR}/bin:${process.env.PATH ?? ''}`, NO_PROXY: '127.0.0.1,localhost', ...this.extraEnv };
+    return { ...inherited, PATH: `${dirname(this.target.node)}:${process.env.PATH ?? ''}`, NO_PROXY: '127.0.0.1,localhost', ...this.extraEnv };
   }
 
-  /** What a user does: `npm install <package>` in the Node-RED user directory (with Node 24 first on PATH). */
+  /** What a user does: `npm install <package>` in the Node-RED user directory (with the target's node first on PATH). */
   install(tarball: string): void {
     writeFileSync(join(this.userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true, dependencies: {} }, null, 2));
     run('npm', ['install', tarball, '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline'], {
       cwd: this.userDir,
       env: this.env,
       timeoutMs: 5 * 60_000,
-      log: join(ARTIFACTS, 'npm-install.log'),
+      log: join(this.artifacts, 'npm-install.log'),
     });
   }
 
@@ -190,10 +205,9 @@ export class NodeRed {
   }
 
   async start(readyTimeoutMs = 90_000): Promise<void> {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    const log = createWriteStream(join(ARTIFACTS, 'node-red.log'), { flags: 'a' });
-    const bin = join(this.paths.E2E_NODE_RED_DIR, 'node_modules', 'node-red', 'red.js');
-    const child = spawn(this.paths.E2E_NODE24, [bin, '-u', this.userDir, '-p', String(this.port), '-s', join(this.userDir, 'settings.js')], {
+    const log = createWriteStream(join(this.artifacts, 'node-red.log'));
+    const bin = join(this.target.nodeRedDir, 'node_modules', 'node-red', 'red.js');
+    const child = spawn(this.target.node, [bin, '-u', this.userDir, '-p', String(this.port), '-s', join(this.userDir, 'settings.js')], {
       cwd: this.userDir,
       env: this.env,
       detached: true,
@@ -210,7 +224,7 @@ export class NodeRed {
     );
     const deadline = Date.now() + readyTimeoutMs;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`Node-RED exited during start-up (${child.exitCode}); see ${join(ARTIFACTS, 'node-red.log')}`);
+      if (child.exitCode !== null) throw new Error(`Node-RED exited during start-up (${child.exitCode}); see ${join(this.artifacts, 'node-red.log')}`);
       try {
         const res = await fetch(`${this.url}/settings`, { signal: AbortSignal.timeout(2000) });
         if (res.ok) return;
