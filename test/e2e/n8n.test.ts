@@ -158,7 +158,12 @@ test('n8n restart: the state persisted in static data lets the changes made whil
 test('n8n lists the installed nodes and credentials and serves their icon', async () => {
 	const nodes = (await n8n.fetch('GET', '/types/nodes.json')).body as Array<{ name: string; iconUrl?: string; credentials?: Array<{ name: string }> }>;
 	const ours = nodes.filter((n) => n.name.startsWith('n8n-nodes-pingstreams.'));
-	expect(ours.map((n) => n.name).sort()).toEqual(['n8n-nodes-pingstreams.pingstreams', 'n8n-nodes-pingstreams.pingstreamsTrigger']);
+	// The action node is also offered to AI agents as a tool (usableAsTool).
+	expect(ours.map((n) => n.name).sort()).toEqual([
+		'n8n-nodes-pingstreams.pingstreams',
+		'n8n-nodes-pingstreams.pingstreamsTool',
+		'n8n-nodes-pingstreams.pingstreamsTrigger',
+	]);
 	const credentials = (await n8n.fetch('GET', '/types/credentials.json')).body as Array<{ name: string; iconUrl?: string }>;
 	const credential = credentials.find((c) => c.name === 'pingstreamsApi');
 	expect(credential).toBeDefined();
