@@ -16,7 +16,7 @@ import { redact, redactError } from './redact';
 import { openSocket } from './handshake';
 import { describeEndpoint } from './endpoint';
 import { parseTopic, type ParsedTopic } from './topics';
-import { TopicTracker, fingerprint, isClosedRequest, type Change } from './tracker';
+import { TopicTracker, evictOldest, fingerprint, isClosedRequest, sameState, type Change } from './tracker';
 import type {
   ConnectionOptions,
   ConnectionStatus,
@@ -74,7 +74,7 @@ interface Channel {
   holders: Set<SubscriptionImpl>;
   awaitingSnapshot: boolean;
   /** Internal one-shot waiters (probes) resolved with the next snapshot. */
-  snapshotWaiters: Array<(elements: Element[]) => void>;
+  snapshotWaiters: Array<(elements: Element[] | undefined) => void>;
 }
 
 export class RealtimeConnection {
@@ -182,7 +182,7 @@ export class RealtimeConnection {
     this.reconnectTimer = undefined;
     for (const channel of this.channels.values()) {
       for (const holder of channel.holders) holder.fail(new ConnectionClosedError());
-      for (const waiter of channel.snapshotWaiters.splice(0)) waiter([]);
+      for (const waiter of channel.snapshotWaiters.splice(0)) waiter(undefined);
     }
     this.channels.clear();
     const socket = this.socket;
@@ -422,27 +422,27 @@ export class RealtimeConnection {
     await Promise.all(
       probed.map(async (known) => {
         const requestId = typeof known.request_id === 'string' ? known.request_id : undefined;
-        const final = requestId ? await this.probe(`/${projectId}/requests/${requestId}`) : undefined;
+        if (!requestId) return forgetElement(channel, known);
+        const outcome = await this.probe(`/${projectId}/requests/${requestId}`);
         const current = channel.tracker.get(elementId(known) ?? '');
         if (current !== known) return; // changed meanwhile by a live event: that event told the story
-        if (final && isClosedRequest('requests', final)) {
-          forgetElement(channel, known);
-          changes.push({ method: 'UPDATE', data: final, previous: known });
-        } else if (!final) {
-          forgetElement(channel, known);
-          changes.push({ method: 'DELETE', data: known, previous: known });
-        } else if (fingerprint(final) !== fingerprint(known)) {
-          changes.push({ method: 'UPDATE', data: final, previous: known });
-        }
+        // Unknown (no answer in time, connection lost): keep it, the next snapshot asks again.
+        if (outcome.state === 'unknown') return;
+        forgetElement(channel, known);
+        if (outcome.state === 'gone') changes.push({ method: 'DELETE', data: known, previous: known });
+        else if (!sameState(outcome.element, known)) changes.push({ method: 'UPDATE', data: outcome.element, previous: known });
       }),
     );
     if (changes.length && !this.stopped) emit(changes);
   }
 
-  /** The current state of one request topic: from memory when held, else a brief subscribe. */
-  probe(topic: string): Promise<Element | undefined> {
+  /**
+   * The current state of one request topic: from memory when held, else a brief subscribe. The topic answers
+   * whatever the status, and null when the request is gone or not visible; no answer in time proves nothing.
+   */
+  probe(topic: string): Promise<ProbeOutcome> {
     const held = this.channels.get(topic);
-    if (held?.tracker.hasSnapshot && !held.awaitingSnapshot) return Promise.resolve(held.tracker.elements()[0]);
+    if (held?.tracker.hasSnapshot && !held.awaitingSnapshot) return Promise.resolve(outcomeOf(held.tracker.elements()));
     return new Promise((resolve) => {
       let channel = held;
       if (!channel) {
@@ -458,9 +458,9 @@ export class RealtimeConnection {
         this.channels.set(topic, channel);
       }
       const target = channel;
-      const timer = setTimeout(() => finish([]), DEFAULT_SUBSCRIBE_TIMEOUT_MS);
+      const timer = setTimeout(() => finish(undefined), DEFAULT_SUBSCRIBE_TIMEOUT_MS);
       timer.unref?.();
-      const finish = (elements: Element[]) => {
+      const finish = (elements: Element[] | undefined) => {
         clearTimeout(timer);
         const index = target.snapshotWaiters.indexOf(finish);
         if (index >= 0) target.snapshotWaiters.splice(index, 1);
@@ -468,7 +468,7 @@ export class RealtimeConnection {
           this.channels.delete(topic);
           this.send(unsubscribeFrame(topic));
         }
-        resolve(elements[0]);
+        resolve(elements ? outcomeOf(elements) : { state: 'unknown' });
       };
       target.snapshotWaiters.push(finish);
       if (!target.awaitingSnapshot) this.sendSubscribe(target);
@@ -503,6 +503,12 @@ export class RealtimeConnection {
   failure(): Error | undefined {
     return this.statusValue.state === 'failed' ? this.lastError : undefined;
   }
+}
+
+export type ProbeOutcome = { state: 'found'; element: Element } | { state: 'gone' } | { state: 'unknown' };
+
+function outcomeOf(elements: Element[]): ProbeOutcome {
+  return elements[0] ? { state: 'found', element: elements[0] } : { state: 'gone' };
 }
 
 function forgetElement(channel: Channel, element: Element): void {
@@ -620,14 +626,20 @@ export class SubscriptionImpl {
       if (!present.has(id) && requestId) missing.push({ _id: id, id, request_id: requestId, __resumed: true });
     }
     if (!missing.length) return;
-    void Promise.all(missing.slice(0, MAX_PROBES_PER_SNAPSHOT).map(async (stub) => {
-      const final = await this.connection.probe(`/${this.channel.parsed.projectId}/requests/${String(stub.request_id)}`);
-      const id = String(stub._id);
-      if (this.closed || this.seen.has(id)) return undefined;
-      if (!final) return { method: 'DELETE', data: { _id: id, id, request_id: stub.request_id } } as Change;
-      if (fingerprint(final) !== resume.seen[id]) return { method: 'UPDATE', data: final } as Change;
-      return undefined;
-    })).then((results) => {
+    void Promise.all(
+      missing.slice(0, MAX_PROBES_PER_SNAPSHOT).map(async (stub): Promise<Change | undefined> => {
+        const id = String(stub._id);
+        const outcome = await this.connection.probe(`/${this.channel.parsed.projectId}/requests/${String(stub.request_id)}`);
+        if (this.closed || this.seen.has(id)) return undefined;
+        if (outcome.state === 'unknown') {
+          // Keep it in the record so the next resume asks again.
+          this.rememberFingerprint(id, resume.seen[id], String(stub.request_id));
+          return undefined;
+        }
+        if (outcome.state === 'gone') return { method: 'DELETE', data: { _id: id, id, request_id: stub.request_id } };
+        return fingerprint(outcome.element) !== resume.seen[id] ? { method: 'UPDATE', data: outcome.element } : undefined;
+      }),
+    ).then((results) => {
       const changes = results.filter((c): c is Change => c !== undefined);
       if (changes.length) this.receiveRecovered(changes, receivedAt);
     });
@@ -677,15 +689,14 @@ export class SubscriptionImpl {
 
   private remember(element: Element): void {
     const id = elementId(element);
-    if (id === undefined) return;
+    if (id !== undefined) this.rememberFingerprint(id, fingerprint(element), typeof element.request_id === 'string' ? element.request_id : undefined);
+  }
+
+  private rememberFingerprint(id: string, print: string, requestId?: string): void {
     this.seen.delete(id);
-    this.seen.set(id, fingerprint(element));
-    if (typeof element.request_id === 'string') this.requestIds.set(id, element.request_id);
-    if (this.seen.size > MAX_RESUME_ENTRIES) {
-      const oldest = this.seen.keys().next().value as string;
-      this.seen.delete(oldest);
-      this.requestIds.delete(oldest);
-    }
+    this.seen.set(id, print);
+    if (requestId) this.requestIds.set(id, requestId);
+    for (const evicted of evictOldest(this.seen, MAX_RESUME_ENTRIES)) this.requestIds.delete(evicted);
   }
 
   exportState(): ResumeState {

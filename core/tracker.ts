@@ -22,6 +22,22 @@ export function sameState(a: Element, b: Element): boolean {
   return fingerprint(a) === fingerprint(b) && JSON.stringify(a) === JSON.stringify(b);
 }
 
+/**
+ * Bounds an insertion-ordered map. Over the bound, the oldest tenth goes at once: removing one entry at a time
+ * from the front of a Map costs a scan over the holes earlier deletions left there. Returns the evicted keys.
+ */
+export function evictOldest<K, V>(map: Map<K, V>, max: number): K[] {
+  if (map.size <= max) return [];
+  const evicted: K[] = [];
+  const target = Math.max(0, max - Math.ceil(max / 10));
+  for (const key of map.keys()) {
+    if (map.size - evicted.length <= target) break;
+    evicted.push(key);
+  }
+  for (const key of evicted) map.delete(key);
+  return evicted;
+}
+
 export interface Change {
   method: Method;
   data: Element;
@@ -115,9 +131,6 @@ export class TopicTracker {
   private remember(id: string, element: Element): void {
     this.known.delete(id);
     this.known.set(id, element);
-    if (this.known.size > this.maxTracked) {
-      const oldest = this.known.keys().next().value;
-      if (oldest !== undefined) this.known.delete(oldest);
-    }
+    evictOldest(this.known, this.maxTracked);
   }
 }

@@ -1,7 +1,7 @@
 import { buildTopic, parseTopic, InvalidTopicError, redact, decodeJwtExpiry, compileExpression, ExpressionError, createEventPipeline, checkEndpoint, type RealtimeEvent } from '../../core';
 import { Backoff, ConnectBudget } from '../../core/backoff';
 import { parseFrame } from '../../core/protocol';
-import { TopicTracker } from '../../core/tracker';
+import { TopicTracker, evictOldest } from '../../core/tracker';
 import { buildSocketUrl } from '../../core/endpoint';
 import { parseRetryAfter, extractReason } from '../../core/handshake';
 
@@ -160,12 +160,24 @@ describe('tracker', () => {
 
   test('memory is bounded, and closed requests are evicted', () => {
     const t = new TopicTracker('requests', 3, 100);
-    for (let i = 0; i < 10; i++) t.applyLive('CREATE', req(`r${i}`, '1'));
-    expect(t.size).toBe(3);
+    for (let i = 0; i < 10; i++) {
+      t.applyLive('CREATE', req(`r${i}`, '1'));
+      expect(t.size).toBeLessThanOrEqual(3);
+    }
+    expect(t.get('r9')).toBeDefined();
+    expect(t.get('r0')).toBeUndefined(); // the least recently changed went first
+    const before = t.size;
     t.applyLive('UPDATE', req('r9', '2', 1000));
-    expect(t.size).toBe(2);
+    expect(t.size).toBe(before - 1);
     expect(t.get('r9')).toBeUndefined();
   });
+});
+
+test('evictOldest removes a tenth at once, oldest first, and reports what it removed', () => {
+  const map = new Map(Array.from({ length: 101 }, (_, i) => [i, i] as const));
+  expect(evictOldest(map, 100)).toEqual(Array.from({ length: 11 }, (_, i) => i));
+  expect(map.size).toBe(90);
+  expect(evictOldest(map, 100)).toEqual([]);
 });
 
 describe('JSONata and the event pipeline', () => {
