@@ -4,7 +4,7 @@
 // then `n8n start` on loopback. Every process is killed and every temp file removed at the end.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -154,6 +154,8 @@ export class N8n {
 		private readonly paths: E2EPaths,
 		private readonly artifacts: string,
 		ports: { http: number; broker: number },
+		/** Added last: tuning for a particular test (e.g. the soak's execution settings). */
+		extraEnv: NodeJS.ProcessEnv = {},
 	) {
 		this.userFolder = mkdtempSync(join(tmpdir(), 'pingstreams-n8n-'));
 		this.port = ports.http;
@@ -184,7 +186,25 @@ export class N8n {
 			N8N_GRACEFUL_SHUTDOWN_TIMEOUT: '15',
 			N8N_LOG_LEVEL: 'info',
 			N8N_LOG_OUTPUT: 'console',
+			...extraEnv,
 		};
+	}
+
+	/** Process id of the running `n8n start` (undefined when stopped). */
+	get pid(): number | undefined {
+		return this.process?.pid;
+	}
+
+	/** Resident set size of the running n8n process in MB (from /proc), or undefined when stopped. */
+	rssMb(): number | undefined {
+		const pid = this.pid;
+		if (pid === undefined) return undefined;
+		try {
+			const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+			return match ? Math.round((Number(match[1]) / 1024) * 10) / 10 : undefined;
+		} catch {
+			return undefined;
+		}
 	}
 
 	private get bin(): string {

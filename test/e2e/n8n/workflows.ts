@@ -10,7 +10,7 @@ export function credential(endpoint: string, token: string) {
 }
 
 /** Posts one HTTP request per item, tagged with the execution id, to the test's sink. */
-function postToSink(name: string, url: string, position: [number, number]) {
+export function postToSink(name: string, url: string, position: [number, number]) {
 	return {
 		id: `${name.replace(/\W/g, '').toLowerCase()}-node`,
 		name,

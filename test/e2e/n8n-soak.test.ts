@@ -1,0 +1,90 @@
+// Chaos soak through a real n8n: the packed package in n8n 2.40, one Pingstreams Trigger per topic (about 40
+// topics in 3 workflows, Create/Update/Delete) posting every item to an HTTP sink, while the emulator changes
+// data and the fault injector drops, half-opens, restarts and refuses (429/503) the connection. The sink's
+// items are checked with the core soak's exactly-once accounting (test/integration/soak-harness.ts).
+// Defaults fit CI (about 6-8 minutes with n8n's start); N8N_SOAK_EVENTS / N8N_SOAK_FAULTS / N8N_SOAK_RATE for
+// the full run recorded in docs/soak-results.md. Run: npx jest --selectProjects e2e -- test/e2e/n8n-soak
+import { mkdirSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runSoak, type SoakReport } from '../integration/soak-harness';
+import { ARTIFACTS, N8n, buildAndPack, freePort, newArtifactsDir, provision } from './n8n/harness';
+import { SOAK_N8N_ENV, n8nConsumer, type N8nSoakStats } from './n8n/soak';
+
+const EVENTS = Number(process.env.N8N_SOAK_EVENTS ?? 2_500);
+const FAULTS = Number(process.env.N8N_SOAK_FAULTS ?? 12);
+/** Store changes per second; one change is one or two events (list topic and single-request topic). */
+const RATE = Number(process.env.N8N_SOAK_RATE ?? 25);
+/** The package's default budget of new connections per rolling minute (not tuned for the soak). */
+const BUDGET = 10;
+
+jest.setTimeout(Math.max(15 * 60_000, (EVENTS / RATE) * 3_000 + FAULTS * 30_000));
+
+let report: SoakReport;
+let n8nStats: N8nSoakStats;
+let rss: { beforeMb?: number; afterMb?: number };
+let n8n: N8n;
+let packDir: string;
+
+beforeAll(async () => {
+	const artifacts = newArtifactsDir('n8n-soak');
+	const paths = provision('n8n');
+	n8n = new N8n(paths, artifacts, { http: await freePort(), broker: await freePort() }, SOAK_N8N_ENV);
+	packDir = mkdtempSync(join(tmpdir(), 'pingstreams-pack-'));
+	await n8n.installPackage(await buildAndPack(packDir, join(artifacts, 'package')));
+	const log = (line: string) => process.stderr.write(`[n8n soak] ${line}\n`);
+	const consumer = n8nConsumer(n8n, log);
+	report = await runSoak({
+		consumer: {
+			...consumer,
+			start: async (context) => {
+				await consumer.start(context);
+				rss = { beforeMb: n8n.rssMb() };
+			},
+			stop: async () => {
+				rss.afterMb = n8n.rssMb();
+				await consumer.stop();
+			},
+		},
+		events: EVENTS,
+		faults: FAULTS,
+		ratePerSecond: RATE,
+		maxConnectsPerMinute: BUDGET,
+		log: process.env.SOAK_VERBOSE ? log : undefined,
+	});
+	n8nStats = consumer.stats;
+	mkdirSync(ARTIFACTS, { recursive: true });
+	const full = { ...report, n8n: { ...n8nStats, rssAfterSnapshotsMb: rss.beforeMb, rssAfterRunMb: rss.afterMb }, finishedAt: new Date().toISOString() };
+	writeFileSync(join(ARTIFACTS, 'n8n-soak-report.json'), JSON.stringify(full, null, 1));
+	process.stdout.write(`\nn8n soak report: ${JSON.stringify(full)}\n`);
+}, 60 * 60_000);
+
+afterAll(async () => {
+	await n8n?.dispose();
+	if (packDir) rmSync(packDir, { recursive: true, force: true });
+}, 2 * 60_000);
+
+test(`at least ${EVENTS} changes on about 40 topics through n8n, with at least ${FAULTS} faults`, () => {
+	expect(report.changes).toBeGreaterThanOrEqual(EVENTS);
+	expect(report.topics).toBeGreaterThanOrEqual(30);
+	expect(report.faultsTotal).toBeGreaterThanOrEqual(FAULTS);
+	for (const kind of ['drop', 'half-open', 'restart', 'refuse 429']) expect(report.faults[kind]).toBeGreaterThan(0);
+	expect(report.delivered.recovered).toBeGreaterThan(0);
+	expect(report.delivered.live).toBeGreaterThan(0);
+});
+
+test('every observable change reaches the sink exactly once: nothing lost, duplicated, invented or reordered', () => {
+	const a = report.accounting;
+	expect(a.examples).toEqual([]);
+	expect({ lost: a.lost, duplicate: a.duplicate, phantom: a.phantom, regression: a.regression, unexplainedGap: a.unexplainedGap, wrongMethod: a.wrongMethod }).toEqual({
+		lost: 0, duplicate: 0, phantom: 0, regression: 0, unexplainedGap: 0, wrongMethod: 0,
+	});
+	expect(a.required).toBeGreaterThan(100);
+	// Every execution posted all its items (none failed in between).
+	expect({ skippedGaps: n8nStats.skippedGaps, lateExecutions: n8nStats.lateExecutions }).toEqual({ skippedGaps: 0, lateExecutions: 0 });
+});
+
+test(`new connection attempts seen by the server never exceed the default budget of ${BUDGET} per rolling minute`, () => {
+	expect(report.connects.serverAttempts).toBeGreaterThanOrEqual(FAULTS);
+	expect(report.connects.maxServerPerRollingMinute).toBeLessThanOrEqual(BUDGET);
+});
