@@ -13,7 +13,12 @@ import { SOAK_N8N_ENV, n8nConsumer, type N8nSoakStats } from './n8n/soak';
 
 const EVENTS = Number(process.env.N8N_SOAK_EVENTS ?? 2_500);
 const FAULTS = Number(process.env.N8N_SOAK_FAULTS ?? 12);
-/** Store changes per second; one change is one or two events (list topic and single-request topic). */
+/**
+ * Store changes per second; one change is one or two events (list topic and single-request topic). Keep it at
+ * 30 or below: with the default budget of 10 new connections per minute a burst of faults keeps the trigger
+ * away for up to a minute, and more than 50 requests closed per project meanwhile exceeds what the core looks
+ * up after a reconnect (it warns and forgets the rest; measured at 100 changes/s: 14 of 60+54 not reported).
+ */
 const RATE = Number(process.env.N8N_SOAK_RATE ?? 25);
 /** The package's default budget of new connections per rolling minute (not tuned for the soak). */
 const BUDGET = 10;
@@ -80,8 +85,8 @@ test('every observable change reaches the sink exactly once: nothing lost, dupli
 		lost: 0, duplicate: 0, phantom: 0, regression: 0, unexplainedGap: 0, wrongMethod: 0,
 	});
 	expect(a.required).toBeGreaterThan(100);
-	// Every execution posted all its items (none failed in between).
-	expect({ skippedGaps: n8nStats.skippedGaps, lateExecutions: n8nStats.lateExecutions }).toEqual({ skippedGaps: 0, lateExecutions: 0 });
+	// Every execution posted all its items (none failed in between), and the emission order was restored.
+	expect({ incompleteExecutions: n8nStats.incompleteExecutions, lateItems: n8nStats.lateItems }).toEqual({ incompleteExecutions: 0, lateItems: 0 });
 });
 
 test(`new connection attempts seen by the server never exceed the default budget of ${BUDGET} per rolling minute`, () => {

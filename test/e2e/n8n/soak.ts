@@ -54,8 +54,8 @@ export function soakWorkflows(topics: string[], sinkUrl: string) {
 	}
 	return [...byProject.entries()].map(([projectId, projectTopics], w) => {
 		const post = postToSink('Post Event', sinkUrl, [400, 0]);
-		// Execution id + item index + item count let the sink restore n8n's emission order (items of one
-		// execution are posted concurrently, executions overlap).
+		// Execution id, item index and item count let the sink tell when an execution posted all its items,
+		// and break ties when restoring the emission order (see EmissionOrder).
 		post.parameters.headerParameters.parameters.push(
 			{ name: 'x-item', value: '={{ $itemIndex }}' },
 			{ name: 'x-count', value: '={{ $input.all().length }}' },
@@ -85,64 +85,83 @@ interface Execution {
 	id: number;
 	count: number;
 	items: Map<number, SinkRequest>;
-	firstSeenAt: number;
+}
+
+interface Pending {
+	receivedAt: string;
+	batch: boolean;
+	execution: number;
+	item: number;
+	request: SinkRequest;
 }
 
 /**
- * Restores emission order from the sink's requests: executions in id order (n8n numbers them as they are
- * emitted), items by index. An execution missing for `gapTimeoutMs` (it failed before posting) is skipped.
+ * Restores the order in which the triggers emitted their items. n8n starts executions concurrently and does
+ * not even number them in emission order (its SQLite pool answers the queries before the insert out of
+ * order), and the HTTP Request node posts the items of one execution concurrently. Each item carries
+ * `receivedAt` (when the core received its frame, in order per topic); ties are broken by batch first (a
+ * recovered batch is emitted before the live events that follow it), then execution id, then item index.
+ * An item is released once the sink has seen items received `holdMs` later, or after `holdMs` of quiet.
  */
-export class ExecutionOrder {
-	private next = 1;
+export class EmissionOrder {
 	private read = 0;
-	private readonly pending = new Map<number, Execution>();
-	skippedGaps = 0;
-	/** Executions that arrived after their place in line was skipped (delivered late, out of order). */
-	late = 0;
+	private readonly executions = new Map<number, Execution>();
+	private readonly pending: Pending[] = [];
+	private frontier = '';
+	private lastArrival = Date.now();
 	released = 0;
+	/** Items whose place in the order had already been passed when they arrived (counted, then delivered). */
+	late = 0;
+	private lastReleased = '';
 
 	constructor(
 		private readonly sink: HttpSink,
 		private readonly deliver: (request: SinkRequest) => void,
-		private readonly gapTimeoutMs = 15_000,
+		private readonly holdMs = 3_000,
 	) {}
 
-	/** Reads new sink requests and delivers whatever is complete and next in line. */
 	pump(now = Date.now()): void {
 		const requests = this.sink.requests;
+		if (this.read < requests.length) this.lastArrival = now;
 		for (; this.read < requests.length; this.read++) {
 			const request = requests[this.read];
 			const id = Number(request.headers['x-execution']);
-			let execution = this.pending.get(id);
-			if (!execution) this.pending.set(id, (execution = { id, count: Number(request.headers['x-count']), items: new Map(), firstSeenAt: now }));
+			let execution = this.executions.get(id);
+			if (!execution) this.executions.set(id, (execution = { id, count: Number(request.headers['x-count']), items: new Map() }));
 			execution.items.set(Number(request.headers['x-item']), request);
-		}
-		for (const execution of this.pending.values()) {
-			if (execution.id >= this.next || execution.items.size < execution.count) continue;
-			this.late += 1;
-			for (let i = 0; i < execution.count; i++) this.deliver(execution.items.get(i)!);
-			this.pending.delete(execution.id);
-		}
-		for (;;) {
-			const execution = this.pending.get(this.next);
-			if (execution && execution.items.size >= execution.count) {
-				for (let i = 0; i < execution.count; i++) this.deliver(execution.items.get(i)!);
-				this.released += execution.count;
-				this.pending.delete(this.next);
-				this.next += 1;
-				continue;
+			if (execution.items.size < execution.count) continue;
+			// Complete: its items join the pending ones.
+			this.executions.delete(id);
+			for (const [item, r] of execution.items) {
+				const body = r.body as { receivedAt?: string; recovered?: boolean; snapshot?: boolean };
+				const receivedAt = String(body.receivedAt ?? '');
+				if (receivedAt > this.frontier) this.frontier = receivedAt;
+				this.pending.push({ receivedAt, batch: body.recovered === true || body.snapshot === true, execution: id, item, request: r });
 			}
-			if (execution) return; // still arriving
-			// Nothing for `next`: skip it only when a later complete execution has waited long enough.
-			const waiting = [...this.pending.values()].filter((e) => e.items.size >= e.count && now - e.firstSeenAt > this.gapTimeoutMs);
-			if (!waiting.length) return;
-			this.skippedGaps += 1;
-			this.next = Math.min(...[...this.pending.keys()].filter((id) => id > this.next));
+		}
+		const quiet = now - this.lastArrival >= this.holdMs;
+		const horizon = quiet ? '\uffff' : new Date(Date.parse(this.frontier || new Date(0).toISOString()) - this.holdMs).toISOString();
+		const ready = this.pending.filter((p) => p.receivedAt <= horizon);
+		if (!ready.length) return;
+		ready.sort((a, b) => (a.receivedAt < b.receivedAt ? -1 : a.receivedAt > b.receivedAt ? 1 : Number(b.batch) - Number(a.batch) || a.execution - b.execution || a.item - b.item));
+		const keep = this.pending.filter((p) => p.receivedAt > horizon);
+		this.pending.length = 0;
+		this.pending.push(...keep);
+		for (const p of ready) {
+			if (p.receivedAt < this.lastReleased) this.late += 1;
+			this.lastReleased = p.receivedAt;
+			this.deliver(p.request);
+			this.released += 1;
 		}
 	}
 
+	/** Items not delivered yet (waiting for order, or for the rest of their execution). */
 	get buffered(): number {
-		return [...this.pending.values()].reduce((n, e) => n + e.items.size, 0);
+		return this.pending.length + [...this.executions.values()].reduce((n, e) => n + e.items.size, 0);
+	}
+
+	get incompleteExecutions(): number {
+		return this.executions.size;
 	}
 }
 
@@ -161,8 +180,10 @@ export function toObserved(request: SinkRequest): ObservedEvent {
 export interface N8nSoakStats {
 	startMs: number;
 	rssAfterStartMb?: number;
-	skippedGaps: number;
-	lateExecutions: number;
+	/** Executions of which the sink never got every item. */
+	incompleteExecutions: number;
+	/** Items delivered after later-received ones (the restored order could not be kept). */
+	lateItems: number;
 	sinkRequests: number;
 	executions: number;
 }
@@ -171,9 +192,9 @@ export interface N8nSoakStats {
 export function n8nConsumer(n8n: N8n, log: (line: string) => void = () => undefined): SoakConsumer & { stats: N8nSoakStats; sink: HttpSink } {
 	const sink = new HttpSink();
 	const warnings: string[] = [];
-	const stats: N8nSoakStats = { startMs: 0, skippedGaps: 0, lateExecutions: 0, sinkRequests: 0, executions: 0 };
+	const stats: N8nSoakStats = { startMs: 0, incompleteExecutions: 0, lateItems: 0, sinkRequests: 0, executions: 0 };
 	let pump: NodeJS.Timeout | undefined;
-	let order: ExecutionOrder | undefined;
+	let order: EmissionOrder | undefined;
 	return {
 		name: 'n8n',
 		stats,
@@ -184,7 +205,7 @@ export function n8nConsumer(n8n: N8n, log: (line: string) => void = () => undefi
 			await n8n.cli(['import:credentials', `--input=${n8n.writeJson('credentials.json', credential(context.endpoint, context.token))}`], 'soak-import-credentials');
 			await n8n.cli(['import:workflow', `--input=${n8n.writeJson('workflows.json', workflows)}`], 'soak-import-workflows');
 			for (const workflow of workflows) await n8n.cli(['publish:workflow', `--id=${workflow.id}`], `soak-publish-${workflow.id}`);
-			order = new ExecutionOrder(sink, (request) => context.onEvent(toObserved(request)));
+			order = new EmissionOrder(sink, (request) => context.onEvent(toObserved(request)));
 			pump = setInterval(() => order?.pump(), 50);
 			const started = Date.now();
 			await n8n.start();
@@ -209,8 +230,8 @@ export function n8nConsumer(n8n: N8n, log: (line: string) => void = () => undefi
 		async stop() {
 			order?.pump(Date.now() + 60_000);
 			clearInterval(pump);
-			stats.skippedGaps = order?.skippedGaps ?? 0;
-			stats.lateExecutions = order?.late ?? 0;
+			stats.incompleteExecutions = order?.incompleteExecutions ?? 0;
+			stats.lateItems = order?.late ?? 0;
 			stats.sinkRequests = sink.requests.length;
 			stats.executions = new Set(sink.requests.map((r) => r.headers['x-execution'])).size;
 			if (order?.buffered) warnings.push(`${order.buffered} sink requests of incomplete executions`);
