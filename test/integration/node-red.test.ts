@@ -28,7 +28,7 @@ jest.setTimeout(60_000);
 
 const NODES = [configNodeModule, inNodeModule, subscriptionNodeModule, mapNodeModule];
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Node-RED messages and flow nodes are free-form JSON.
+/** Node-RED messages and flow nodes are free-form JSON. */
 type Msg = Record<string, any>;
 type Status = { fill?: string; shape?: string; text?: string };
 

@@ -7,7 +7,7 @@ import { MAP_PRESETS } from '../../nodes/node-red/map-presets';
 import { connectionStatus, eventToMessage, messageToEvent, StatusReporter, t, type Node, type NodeAPI, type NodeStatus } from '../../nodes/node-red/red';
 import { RateLimitedError, TokenRefusedError, type RealtimeEvent } from '../../core';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Slack blocks and flow nodes are free-form JSON.
+/** Slack blocks and flow nodes are free-form JSON. */
 type Json = any;
 
 const DIR = join(__dirname, '..', '..', 'nodes', 'node-red');

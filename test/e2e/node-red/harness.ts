@@ -3,16 +3,16 @@
 // deployed through the admin API, the editor's comms websocket read for statuses and debug messages.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import WebSocket from 'ws';
+import { REPO } from '../n8n/harness';
 
-export const REPO = join(__dirname, '..', '..', '..');
+// Generic e2e pieces (build and pack, free port, HTTP sink) are shared with the n8n harness.
+export { buildAndPack, freePort, HttpSink, REPO } from '../n8n/harness';
 export const ARTIFACTS = join(REPO, 'test-artifacts', 'node-red');
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- admin API answers and comms payloads are free-form JSON.
+/** Admin API answers and comms payloads are free-form JSON. */
 export type Json = any;
 
 export type Paths = Record<'E2E_NODE24' | 'E2E_NODE24_DIR' | 'E2E_NODE_RED_DIR', string>;
@@ -49,71 +49,6 @@ function run(command: string, args: string[], options: { cwd: string; env?: Node
     throw new Error(`${command} ${args.join(' ')} failed (${result.status ?? result.signal}): see ${options.log}\n${(result.stderr ?? '').slice(-2000)}`);
   }
   return result.stdout;
-}
-
-/**
- * `npm run build` then `npm pack` (.npmrc skips prepack, so the fresh build is what gets packed), under a
- * lock so two e2e suites never build into dist/ at the same time.
- */
-export function buildAndPack(outDir: string): string {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  const script = 'npm run build --silent && npm pack --json --pack-destination "$1"';
-  const out = run('flock', ['/tmp/pingstreams-build.lock', 'bash', '-c', script, 'pack', outDir], { cwd: REPO, timeoutMs: 6 * 60_000, log: join(ARTIFACTS, 'build-and-pack.log') });
-  // gulp's log lines start with "[hh:mm:ss]": the JSON is the part from a line holding only "[".
-  const [{ filename }] = JSON.parse(out.slice(out.search(/^\[\s*$/m))) as Array<{ filename: string }>;
-  return join(outDir, filename);
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-export interface SinkRequest {
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: unknown;
-}
-
-/** An HTTP endpoint standing in for Slack: records every request, answers "ok" like Slack's webhooks. */
-export class HttpSink {
-  readonly requests: SinkRequest[] = [];
-  private server?: Server;
-  port = 0;
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = text;
-        try {
-          body = JSON.parse(text);
-        } catch {
-          // kept as text
-        }
-        this.requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  url(path: string): string {
-    return `http://127.0.0.1:${this.port}${path}`;
-  }
-
-  async close(): Promise<void> {
-    if (!this.server) return;
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-  }
 }
 
 /** What the editor receives on its comms websocket: node statuses and debug-sidebar messages. */
