@@ -46,6 +46,7 @@ beforeAll(async () => {
 				await consumer.start(context);
 				rss = { beforeMb: n8n.rssMb() };
 			},
+			drain: () => consumer.drain!(),
 			stop: async () => {
 				rss.afterMb = n8n.rssMb();
 				await consumer.stop();

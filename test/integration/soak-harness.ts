@@ -53,6 +53,8 @@ export interface SoakConsumer {
   /** Subscribes every topic; resolves when every initial snapshot was emitted. */
   start(context: ConsumerContext): Promise<void>;
   stop(): Promise<void>;
+  /** Optional: resolves once events still in flight inside the host (e.g. queued n8n executions) have been reported. */
+  drain?(): Promise<void>;
   /** Malformed-frame, probe-limit and other warnings seen so far. */
   warnings(): string[];
 }
@@ -507,6 +509,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
   // Quiescence: connected again, then wait until everything observable was observed (or give up and report).
   await waitFor(allSubscribed, 'every topic subscribed after the last fault', 90_000, 25);
+  await consumer.drain?.();
   await waitFor(() => account(ledger, observed, topics).lost === 0 || undefined, 'every final state', 30_000, 200).catch(() => undefined);
   await sleep(1_000); // late duplicates would show up here
   const accounting = account(ledger, observed, topics);

@@ -45,14 +45,13 @@ export function triggerParameters(topic: string): Record<string, unknown> {
 	}
 }
 
-/** One workflow per project: a trigger per topic, all wired to one HTTP Request node posting each item. */
+/**
+ * One workflow per topic: a trigger wired to an HTTP Request node posting each item. n8n rewrites a workflow's
+ * whole static data (every trigger's catch-up record) with each execution the trigger starts, so many triggers
+ * in one workflow multiply the bytes written per event (see docs/soak-results.md).
+ */
 export function soakWorkflows(topics: string[], sinkUrl: string) {
-	const byProject = new Map<string, string[]>();
-	for (const topic of topics) {
-		const { projectId } = parseTopic(topic);
-		byProject.set(projectId, [...(byProject.get(projectId) ?? []), topic]);
-	}
-	return [...byProject.entries()].map(([projectId, projectTopics], w) => {
+	return topics.map((topic, w) => {
 		const post = postToSink('Post Event', sinkUrl, [400, 0]);
 		// Execution id, item index and item count let the sink tell when an execution posted all its items,
 		// and break ties when restoring the emission order (see EmissionOrder).
@@ -60,21 +59,21 @@ export function soakWorkflows(topics: string[], sinkUrl: string) {
 			{ name: 'x-item', value: '={{ $itemIndex }}' },
 			{ name: 'x-count', value: '={{ $input.all().length }}' },
 		);
-		const triggers = projectTopics.map((topic, i) => ({
-			id: `soak-trigger-${w}-${i}`,
-			name: `Trigger ${i}`,
+		const trigger = {
+			id: `soak-trigger-${w}`,
+			name: 'Pingstreams Trigger',
 			type: 'n8n-nodes-pingstreams.pingstreamsTrigger',
 			typeVersion: 1,
-			position: [0, i * 120] as [number, number],
+			position: [0, 0] as [number, number],
 			parameters: triggerParameters(topic),
 			credentials: { pingstreamsApi: { id: CREDENTIAL_ID, name: 'Pingstreams emulator' } },
-		}));
+		};
 		return {
 			id: `PsSoakFlow${String(w).padStart(6, '0')}`,
-			name: `Pingstreams soak ${projectId}`,
+			name: `Pingstreams soak ${topic}`,
 			active: false,
-			nodes: [...triggers, post],
-			connections: Object.fromEntries(triggers.map((t) => [t.name, { main: [[{ node: 'Post Event', type: 'main', index: 0 }]] }])),
+			nodes: [trigger, post],
+			connections: { [trigger.name]: { main: [[{ node: 'Post Event', type: 'main', index: 0 }]] } },
 			settings: { executionOrder: 'v1', saveDataSuccessExecution: 'none', saveManualExecutions: false },
 			pinData: {},
 		};
@@ -179,6 +178,8 @@ export function toObserved(request: SinkRequest): ObservedEvent {
 
 export interface N8nSoakStats {
 	startMs: number;
+	/** How long n8n kept posting after the last fault and resubscription (its backlog of executions). */
+	drainMs?: number;
 	rssAfterStartMb?: number;
 	/** Executions of which the sink never got every item. */
 	incompleteExecutions: number;
@@ -204,11 +205,17 @@ export function n8nConsumer(n8n: N8n, log: (line: string) => void = () => undefi
 			const workflows = soakWorkflows(context.topics, sink.url('/events'));
 			await n8n.cli(['import:credentials', `--input=${n8n.writeJson('credentials.json', credential(context.endpoint, context.token))}`], 'soak-import-credentials');
 			await n8n.cli(['import:workflow', `--input=${n8n.writeJson('workflows.json', workflows)}`], 'soak-import-workflows');
-			for (const workflow of workflows) await n8n.cli(['publish:workflow', `--id=${workflow.id}`], `soak-publish-${workflow.id}`);
 			order = new EmissionOrder(sink, (request) => context.onEvent(toObserved(request)));
 			pump = setInterval(() => order?.pump(), 50);
 			const started = Date.now();
 			await n8n.start();
+			// Published through the REST API as the editor does (one CLI boot per workflow would take minutes).
+			for (const workflow of workflows) {
+				const current = await n8n.rest('GET', `/workflows/${workflow.id}`);
+				const versionId = (current.body as { data?: { versionId?: string } }).data?.versionId;
+				const res = await n8n.rest('POST', `/workflows/${workflow.id}/activate`, { versionId });
+				if (res.status !== 200) throw new Error(`activating ${workflow.id}: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 500)}`);
+			}
 			stats.startMs = Date.now() - started;
 			log(`n8n ready in ${stats.startMs} ms; ${workflows.length} workflows, ${context.topics.length} triggers`);
 			// Every topic's snapshot posted (each seeded topic holds at least one element), then quiet.
@@ -226,6 +233,26 @@ export function n8nConsumer(n8n: N8n, log: (line: string) => void = () => undefi
 				1_000,
 			);
 			stats.rssAfterStartMb = n8n.rssMb();
+		},
+		// n8n runs executions behind the trigger when busy: wait until the sink has been quiet for a while.
+		async drain() {
+			const started = Date.now();
+			let last = -1;
+			let quietSince = Date.now();
+			await waitFor(
+				() => {
+					if (sink.requests.length !== last || order!.buffered > 0) {
+						last = sink.requests.length;
+						quietSince = Date.now();
+					}
+					return Date.now() - quietSince >= 8_000;
+				},
+				'n8n to post every queued execution',
+				15 * 60_000,
+				500,
+			);
+			stats.drainMs = Date.now() - started;
+			log(`n8n drained in ${stats.drainMs} ms`);
 		},
 		async stop() {
 			order?.pump(Date.now() + 60_000);
