@@ -101,6 +101,8 @@ export interface SoakReport {
     clientAttempts: number;
     maxServerPerRollingMinute: number;
     maxClientPerRollingMinute: number;
+    /** When the server saw each attempt (ms epoch), for checks with another window. */
+    serverTimes: number[];
   };
   memory: { rssBeforeMb: number; rssAfterMb: number; heapBeforeMb: number; heapAfterMb: number };
   warnings: number;
@@ -539,6 +541,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       clientAttempts: clientAttempts.length,
       maxServerPerRollingMinute: maxInRollingWindow(serverAttempts),
       maxClientPerRollingMinute: maxInRollingWindow(clientAttempts),
+      serverTimes: serverAttempts,
     },
     memory: { rssBeforeMb: mb(memoryBefore.rss), rssAfterMb: mb(memoryAfter.rss), heapBeforeMb: mb(memoryBefore.heapUsed), heapAfterMb: mb(memoryAfter.heapUsed) },
     warnings: warnings.length,
