@@ -165,6 +165,9 @@ ${sections.join('\n\n')}
 ${SOAK_RULES}
 ${soakSection()}
 
+The same accounting end to end through a real n8n (41 Pingstreams Triggers posting to an HTTP sink, \`test/e2e/n8n-soak.test.ts\`),
+the hostile corpus through the n8n trigger and the secret audits of n8n and the CLI: [docs/soak-results.md](docs/soak-results.md).
+
 ## Hostile input (test/integration/hostile.test.ts)
 Every frame of \`test/fixtures/hostile\` (invalid JSON, wrong types, missing fields, 100 000 levels of nesting,
 10 MB strings, keys and topics, lone surrogates, RTL overrides, NUL, emoji, \`__proto__\` / \`constructor\` /
