@@ -48,7 +48,9 @@ export const DEFAULTS = {
 
 const DEFAULT_SUBSCRIBE_TIMEOUT_MS = 10_000;
 const MAX_RESUME_ENTRIES = 2_000;
-const MAX_PROBES_PER_SNAPSHOT = 50;
+// Requests looked up after one reconnect, and how many look-ups (brief subscribes) are in flight at once.
+const MAX_PROBES_PER_SNAPSHOT = 500;
+const PROBE_CONCURRENCY = 20;
 const CLOSE_GRACE_MS = 2_000;
 
 export interface ConnectionStats {
@@ -419,20 +421,18 @@ export class RealtimeConnection {
       for (const element of missing.slice(probed.length)) forgetElement(channel, element);
     }
     const changes: Change[] = [];
-    await Promise.all(
-      probed.map(async (known) => {
-        const requestId = typeof known.request_id === 'string' ? known.request_id : undefined;
-        if (!requestId) return forgetElement(channel, known);
-        const outcome = await this.probe(`/${projectId}/requests/${requestId}`);
-        const current = channel.tracker.get(elementId(known) ?? '');
-        if (current !== known) return; // changed meanwhile by a live event: that event told the story
-        // Unknown (no answer in time, connection lost): keep it, the next snapshot asks again.
-        if (outcome.state === 'unknown') return;
-        forgetElement(channel, known);
-        if (outcome.state === 'gone') changes.push({ method: 'DELETE', data: known, previous: known });
-        else if (!sameState(outcome.element, known)) changes.push({ method: 'UPDATE', data: outcome.element, previous: known });
-      }),
-    );
+    await mapLimited(probed, PROBE_CONCURRENCY, async (known) => {
+      const requestId = typeof known.request_id === 'string' ? known.request_id : undefined;
+      if (!requestId) return forgetElement(channel, known);
+      const outcome = await this.probe(`/${projectId}/requests/${requestId}`);
+      const current = channel.tracker.get(elementId(known) ?? '');
+      if (current !== known) return; // changed meanwhile by a live event: that event told the story
+      // Unknown (no answer in time, connection lost): keep it, the next snapshot asks again.
+      if (outcome.state === 'unknown') return;
+      forgetElement(channel, known);
+      if (outcome.state === 'gone') changes.push({ method: 'DELETE', data: known, previous: known });
+      else if (!sameState(outcome.element, known)) changes.push({ method: 'UPDATE', data: outcome.element, previous: known });
+    });
     if (changes.length && !this.stopped) emit(changes);
   }
 
@@ -503,6 +503,20 @@ export class RealtimeConnection {
   failure(): Error | undefined {
     return this.statusValue.state === 'failed' ? this.lastError : undefined;
   }
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; results keep the items' order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 export type ProbeOutcome = { state: 'found'; element: Element } | { state: 'gone' } | { state: 'unknown' };
@@ -626,20 +640,18 @@ export class SubscriptionImpl {
       if (!present.has(id) && requestId) missing.push({ _id: id, id, request_id: requestId, __resumed: true });
     }
     if (!missing.length) return;
-    void Promise.all(
-      missing.slice(0, MAX_PROBES_PER_SNAPSHOT).map(async (stub): Promise<Change | undefined> => {
-        const id = String(stub._id);
-        const outcome = await this.connection.probe(`/${this.channel.parsed.projectId}/requests/${String(stub.request_id)}`);
-        if (this.closed || this.seen.has(id)) return undefined;
-        if (outcome.state === 'unknown') {
-          // Keep it in the record so the next resume asks again.
-          this.rememberFingerprint(id, resume.seen[id], String(stub.request_id));
-          return undefined;
-        }
-        if (outcome.state === 'gone') return { method: 'DELETE', data: { _id: id, id, request_id: stub.request_id } };
-        return fingerprint(outcome.element) !== resume.seen[id] ? { method: 'UPDATE', data: outcome.element } : undefined;
-      }),
-    ).then((results) => {
+    void mapLimited(missing.slice(0, MAX_PROBES_PER_SNAPSHOT), PROBE_CONCURRENCY, async (stub): Promise<Change | undefined> => {
+      const id = String(stub._id);
+      const outcome = await this.connection.probe(`/${this.channel.parsed.projectId}/requests/${String(stub.request_id)}`);
+      if (this.closed || this.seen.has(id)) return undefined;
+      if (outcome.state === 'unknown') {
+        // Keep it in the record so the next resume asks again.
+        this.rememberFingerprint(id, resume.seen[id], String(stub.request_id));
+        return undefined;
+      }
+      if (outcome.state === 'gone') return { method: 'DELETE', data: { _id: id, id, request_id: stub.request_id } };
+      return fingerprint(outcome.element) !== resume.seen[id] ? { method: 'UPDATE', data: outcome.element } : undefined;
+    }).then((results) => {
       const changes = results.filter((c): c is Change => c !== undefined);
       if (changes.length) this.receiveRecovered(changes, receivedAt);
     });

@@ -1,6 +1,6 @@
 // One place that removes secrets from anything shown to a user or written to a log.
 
-const TOKEN_PARAM = /([?&](?:token|access_token|jwt)=)[^&#\s"']*/gi;
+const TOKEN_PARAM = /([?&](?:token|access_token|jwt)=)[^&#\s"'()<>[\]]*/gi;
 // Three base64url segments, the first starting like a JSON header ("eyJ"): a JWT whatever its context.
 const JWT_LIKE = /(?:JWT(?:%20|\s|\+))?eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
 const REDACTED = '[REDACTED]';
