@@ -36,6 +36,9 @@ interface TriggerOptions {
 	testTimeout?: number;
 }
 
+/** Connection statuses already logged: one line per reconnect, not one per trigger sharing the socket. */
+const loggedStatuses = new WeakSet<object>();
+
 /** Key in the node's static data: what was seen, so a restart emits only what changed meanwhile. */
 const RESUME_KEY = 'resumeState';
 
@@ -262,9 +265,11 @@ export class PingstreamsTrigger implements INodeType {
 			);
 			handle.onStatus((status) => {
 				if (closed) return;
-				if (status.state === 'reconnecting' && status.error) {
+				if (status.state === 'reconnecting' && status.error && !loggedStatuses.has(status)) {
+					// Every trigger on the shared socket hears the same status object: the first one logs it.
+					loggedStatuses.add(status);
 					this.logger.warn(
-						`[Pingstreams] ${node.name}: connection lost (${redact(status.error?.message ?? 'no reason', token)}); reconnecting in ${Math.round((status.retryInMs ?? 0) / 1000)} s`,
+						`[Pingstreams] connection lost (${redact(status.error?.message ?? 'no reason', token)}); reconnecting in ${Math.round((status.retryInMs ?? 0) / 1000)} s`,
 					);
 				} else if (status.state === 'failed' && activated) {
 					// Permanent: a refused token or too many failures. n8n deactivates and retries the activation later.
