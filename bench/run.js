@@ -178,11 +178,11 @@ pollution, give a warning when malformed, and let the next real event through on
 ## Extension points
 - **Host-level soak**: \`runSoak({ consumer })\` in \`test/integration/soak-harness.ts\` takes any \`SoakConsumer\`
   (start with endpoint, token and topics; report each emitted event as \`{ topic, method, id, updatedAt, recovered, snapshot }\`).
-  The core consumer is \`coreConsumer()\`; an n8n trigger or Node-RED flow consumer maps its items or messages the same way.
-- **Node-RED chain comparison (2)**: add \`bench/suites/04-node-red-chain.js\`; \`measure(publisher, consumer, { rate, count })\`
-  from \`bench/lib/harness.js\` measures any consumer \`{ name, open(url, topic, onElement), close() }\`, e.g. a Node-RED
-  runtime with \`pingstreams in\` wired to a function node that calls \`onElement(msg.payload)\`, next to the
-  core and raw rows of the same run.
+  The core consumer is \`coreConsumer()\`; the Node-RED soak (\`test/integration/node-red-soak.test.ts\`) and the n8n soak
+  (\`test/e2e/n8n/soak.ts\`) plug their hosts in the same way.
+- **More consumers in the benchmarks**: \`measure(publisher, consumer, { rate, count })\` from \`bench/lib/harness.js\`
+  measures any consumer \`{ name, open(url, topic, onElement), close() }\` next to the others of the same run, as
+  \`bench/suites/04-node-red-chain.js\` does for the two Node-RED chains.
 `;
   fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), doc);
   console.log(`\nWrote BENCHMARKS.md (${totalSeconds} s)`);

@@ -185,7 +185,7 @@ module.exports = {
           nodeRedWarnings: nodeRed.warnings.length,
         },
         notes: [
-          'One embedded Node-RED 4.1.8 runtime (RED.init/RED.start, no editor); the package installed in its user directory as a user would; chains deployed one after the other with a full deploy; the sink is a one-line node calling back the harness.',
+          'One Node-RED 4.1.8 runtime in the bench process, loaded through node-red-node-test-helper with the built nodes of this package and Node-RED\'s own nodes (the helper\'s spies removed after each deploy); chains deployed one after the other; the sink is a one-line node calling back the harness.',
           'Same frames from the same publisher thread (updates of 1 000 requests, about 700 bytes each), latency from the publisher\'s send to the sink node; max rate = best of 2 rounds of ' + maxCount + ' frames.',
           'The core-nodes chain is the happy path only: it answers no server heartbeat (the bench publisher sends none; the real server closes such a socket after one heartbeat period), has no reconnect with recovery, no dedupe and no snapshot diff. The pingstreams chain does all of that in the same run.',
           'Last rows: 50 `pingstreams in` nodes (8 topics) on one config node against the emulator: sockets used.',
