@@ -207,6 +207,13 @@ interface Accounting {
   examples: string[];
 }
 
+/** The accounting's failure counts: an exactly-once run has every one of them at 0. */
+export function exactlyOnceFailures(a: Accounting): Record<'lost' | 'duplicate' | 'phantom' | 'regression' | 'unexplainedGap' | 'wrongMethod', number> {
+  return { lost: a.lost, duplicate: a.duplicate, phantom: a.phantom, regression: a.regression, unexplainedGap: a.unexplainedGap, wrongMethod: a.wrongMethod };
+}
+
+export const NO_FAILURES = { lost: 0, duplicate: 0, phantom: 0, regression: 0, unexplainedGap: 0, wrongMethod: 0 };
+
 export function account(ledger: Ledger, observed: ObservedEvent[], topics: string[]): Accounting {
   const result: Accounting = {
     elements: 0, required: 0, lost: 0, duplicate: 0, phantom: 0, regression: 0, unexplainedGap: 0,
