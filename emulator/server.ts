@@ -189,15 +189,18 @@ export class EmulatorServer implements Emulator {
 
   stats(): EmulatorStats {
     const byTopic: Record<string, number> = {};
+    const liveByTopic: Record<string, number> = {};
     let subscriptions = 0;
     for (const [topic, subs] of this.topicSubs) {
       byTopic[topic] = subs.size;
+      liveByTopic[topic] = [...subs].filter((c) => !c.halfOpen).length;
       subscriptions += subs.size;
     }
     return {
       clients: this.clients.size,
       subscriptions,
       subscriptionsByTopic: byTopic,
+      liveSubscriptionsByTopic: liveByTopic,
       connectionsAccepted: this.accepted,
       connectionsRefused: { ...this.refused },
       framesSent: this.framesSent,

@@ -35,6 +35,8 @@ export interface EmulatorStats {
   clients: number;
   subscriptions: number;
   subscriptionsByTopic: Record<string, number>;
+  /** The same, counting only sockets that are not half-open. */
+  liveSubscriptionsByTopic: Record<string, number>;
   connectionsAccepted: number;
   connectionsRefused: Record<string, number>;
   framesSent: number;

@@ -457,10 +457,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   });
   log(`${consumer.name}: ${topics.length} topics ready`);
 
-  // Every topic subscribed by a live (not half-open) socket.
+  // Every topic subscribed by a live (not half-open) socket. Counted per socket: a socket made half-open
+  // while it was still subscribing holds only some topics.
   const allSubscribed = () => {
-    const stats = emu.stats();
-    return topics.every((t) => (stats.subscriptionsByTopic[t] ?? 0) > stats.halfOpenSockets);
+    const live = emu.stats().liveSubscriptionsByTopic;
+    return topics.every((t) => (live[t] ?? 0) > 0);
   };
 
   let generating = true;
@@ -490,7 +491,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   };
   const kinds = ['drop', 'half-open', 'restart', 'refuse 429', 'drop', 'refuse 429', 'restart', 'refuse 503'];
   while (faultsTotal < options.faults || generating) {
-    await waitFor(allSubscribed, 'every topic subscribed again', 90_000, 25);
+    await waitFor(allSubscribed, 'every topic subscribed again', 150_000, 25);
     await sleep(250 + random() * 650);
     if (faultsTotal >= options.faults) {
       await sleep(100);
