@@ -82,19 +82,7 @@ export interface SoakReport {
   topics: number;
   observed: number;
   delivered: { live: number; recovered: number; snapshot: number };
-  accounting: {
-    elements: number;
-    required: number;
-    lost: number;
-    duplicate: number;
-    phantom: number;
-    regression: number;
-    unexplainedGap: number;
-    wrongMethod: number;
-    collapsed: number;
-    unobservable: number;
-    examples: string[];
-  };
+  accounting: Accounting;
   connects: {
     budget: number;
     serverAttempts: number;
@@ -193,7 +181,7 @@ export function maxInRollingWindow(times: number[], windowMs = 60_000): number {
   return max;
 }
 
-interface Accounting {
+export interface Accounting {
   elements: number;
   required: number;
   lost: number;
