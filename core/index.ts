@@ -6,5 +6,6 @@ export { testConnection } from './test-connection';
 export { buildTopic, parseTopic, TOPIC_KINDS, type TopicSpec, type ParsedTopic } from './topics';
 export { compileExpression, evaluateExpression, isTruthy, type CompiledExpression } from './expression';
 export { createEventPipeline, type EventPipeline, type PipelineOptions, type OutputShape } from './pipeline';
+export { markUndelivered, UNDELIVERED_FINGERPRINT } from './resume';
 export { redact, redactUrl, redactError, decodeJwtExpiry } from './redact';
 export { DEFAULT_ENDPOINT, checkEndpoint, describeEndpoint } from './endpoint';

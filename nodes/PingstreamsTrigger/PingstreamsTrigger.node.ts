@@ -3,11 +3,12 @@ import type {
 	INodeExecutionData,
 	INodeType,
 	INodeTypeDescription,
+	IRun,
 	ITriggerFunctions,
 	ITriggerResponse,
 } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
-import { SubscriptionTimeoutError, acquireConnection, createEventPipeline, redact } from '../../core';
+import { SubscriptionTimeoutError, acquireConnection, createEventPipeline, markUndelivered, redact } from '../../core';
 import type { ConnectionHandle, RealtimeEvent, ResumeState, Subscription } from '../../core';
 import {
 	CREDENTIAL_NAME,
@@ -41,6 +42,27 @@ const loggedStatuses = new WeakSet<object>();
 
 /** Key in the node's static data: what was seen, so a restart emits only what changed meanwhile. */
 const RESUME_KEY = 'resumeState';
+
+/** An event that passed the filter, and the output it becomes. */
+interface Delivery {
+	output: unknown;
+	event: RealtimeEvent;
+}
+
+/** When n8n cannot start an execution: wait, then emit it again (backing off while it keeps failing). */
+const RETRY_DELAYS_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
+/** Items kept for emitting again, per trigger, so a long outage of n8n's database cannot exhaust memory. */
+const MAX_ITEMS_WAITING = 10_000;
+
+/**
+ * Whether n8n rejected the done promise of emit() because it never started the execution (e.g. creating it in
+ * the database failed). Not when the execution ran: cancelled by a user or at shutdown, or already finished.
+ */
+function executionNeverStarted(error: unknown): boolean {
+	const type = (error as { constructor?: { name?: string } } | undefined)?.constructor?.name ?? '';
+	if (type.endsWith('ExecutionCancelledError') || type === 'ExecutionNotFoundError') return false;
+	return !(error instanceof Error && error.message === 'No active execution found');
+}
 
 export class PingstreamsTrigger implements INodeType {
 	description: INodeTypeDescription = {
@@ -167,14 +189,21 @@ export class PingstreamsTrigger implements INodeType {
 		let subscription: Subscription | undefined;
 		let handle: ConnectionHandle | undefined;
 		let testTimer: NodeJS.Timeout | undefined;
-		const pending: Array<{ output: unknown; event: RealtimeEvent }> = [];
+		const pending: Delivery[] = [];
 		let flushScheduled = false;
 		let pipeline: ReturnType<typeof createEventPipeline> | undefined;
 		let earlyTestError: Error | undefined;
+		// Executions n8n could not start (e.g. its database was busy), waiting to be emitted again.
+		const notStarted: Delivery[][] = [];
+		let retryTimer: NodeJS.Timeout | undefined;
+		let failuresInARow = 0;
 
+		// Saved by n8n with each emit: what was handed to n8n counts as seen, except what n8n reported it
+		// could not start, so a restart emits that again.
 		const persistState = () => {
 			if (manual || !subscription) return;
-			staticData[RESUME_KEY] = subscription.exportState() as unknown as IDataObject;
+			const undelivered = notStarted.flat().map(({ event }) => event);
+			staticData[RESUME_KEY] = markUndelivered(subscription.exportState(), undelivered) as unknown as IDataObject;
 		};
 
 		const toItem = (output: unknown): INodeExecutionData => ({
@@ -183,15 +212,59 @@ export class PingstreamsTrigger implements INodeType {
 				: { value: output }) as IDataObject,
 		});
 
-		const emitItems = (items: INodeExecutionData[]) => {
-			if (closed || items.length === 0) return;
+		const retryNotStarted = () => {
+			retryTimer = undefined;
+			for (const deliveries of notStarted.splice(0)) emitExecution(deliveries);
+		};
+
+		const onNotStarted = (deliveries: Delivery[], error: Error) => {
+			if (closed) {
+				this.logger.warn(
+					`[Pingstreams] ${node.name}: n8n did not start an execution for ${deliveries.length} item(s) before the trigger closed (${redact(error.message, token)}).`,
+				);
+				return;
+			}
+			notStarted.push(deliveries);
+			let waiting = notStarted.reduce((sum, batch) => sum + batch.length, 0);
+			while (waiting > MAX_ITEMS_WAITING) {
+				const dropped = notStarted.shift() ?? [];
+				waiting -= dropped.length;
+				this.logger.error(
+					`[Pingstreams] ${node.name}: dropped ${dropped.length} item(s) n8n could not start an execution for: more than ${MAX_ITEMS_WAITING} items were waiting. Check n8n's log for why executions fail to start (often a busy database).`,
+				);
+			}
+			persistState();
+			if (retryTimer) return;
+			failuresInARow += 1;
+			const delayMs = RETRY_DELAYS_MS[Math.min(failuresInARow, RETRY_DELAYS_MS.length) - 1];
+			this.logger.warn(
+				`[Pingstreams] ${node.name}: n8n could not start the execution for ${waiting} item(s) (${redact(error.message, token)}); emitting again in ${delayMs / 1000} s.`,
+			);
+			retryTimer = setTimeout(retryNotStarted, delayMs);
+		};
+
+		const emitExecution = (deliveries: Delivery[]) => {
+			if (closed || deliveries.length === 0) return;
+			const items = deliveries.map(({ output }) => toItem(output));
 			if (manual) {
 				// The first matching event completes the test; n8n closes the trigger afterwards.
 				closed = true;
 				clearTimeout(testTimer);
+				this.emit([items]);
+				return;
 			}
 			persistState();
-			this.emit([items]);
+			const done = this.helpers.createDeferredPromise<IRun>();
+			this.emit([items], undefined, done);
+			done.promise.then(
+				() => {
+					failuresInARow = 0;
+				},
+				(error: unknown) => {
+					if (!executionNeverStarted(error)) return;
+					onNotStarted(deliveries, error instanceof Error ? error : new Error(String(error)));
+				},
+			);
 		};
 
 		// Live events: one execution each. A snapshot or a batch recovered after a reconnect arrives at
@@ -201,17 +274,17 @@ export class PingstreamsTrigger implements INodeType {
 			if (!pipeline) return;
 			await pipeline.idle();
 			if (closed || !listening) return;
-			let batch: INodeExecutionData[] = [];
-			for (const { output, event } of pending.splice(0)) {
-				if (event.snapshot || event.recovered) {
-					batch.push(toItem(output));
+			let batch: Delivery[] = [];
+			for (const delivery of pending.splice(0)) {
+				if (delivery.event.snapshot || delivery.event.recovered) {
+					batch.push(delivery);
 					continue;
 				}
-				emitItems(batch);
+				emitExecution(batch);
 				batch = [];
-				emitItems([toItem(output)]);
+				emitExecution([delivery]);
 			}
-			emitItems(batch);
+			emitExecution(batch);
 		};
 		const failTest = (error: unknown) => {
 			if (closed) return;
@@ -251,6 +324,7 @@ export class PingstreamsTrigger implements INodeType {
 		const stop = () => {
 			closed = true;
 			clearTimeout(testTimer);
+			clearTimeout(retryTimer);
 			subscription?.close();
 			handle?.release();
 		};

@@ -1,7 +1,8 @@
 import { buildTopic, parseTopic, InvalidTopicError, redact, decodeJwtExpiry, compileExpression, ExpressionError, createEventPipeline, checkEndpoint, type RealtimeEvent } from '../../core';
 import { Backoff, ConnectBudget } from '../../core/backoff';
 import { parseFrame } from '../../core/protocol';
-import { TopicTracker, evictOldest } from '../../core/tracker';
+import { TopicTracker, evictOldest, fingerprint } from '../../core/tracker';
+import { markUndelivered, UNDELIVERED_FINGERPRINT } from '../../core/resume';
 import { buildSocketUrl } from '../../core/endpoint';
 import { parseRetryAfter, extractReason } from '../../core/handshake';
 
@@ -178,6 +179,42 @@ test('evictOldest removes a tenth at once, oldest first, and reports what it rem
   expect(evictOldest(map, 100)).toEqual(Array.from({ length: 11 }, (_, i) => i));
   expect(map.size).toBe(90);
   expect(evictOldest(map, 100)).toEqual([]);
+});
+
+describe('resume record: events the host could not deliver', () => {
+  const topic = `/${P}/requests`;
+  const event = (method: RealtimeEvent['method'], data: Record<string, unknown>): RealtimeEvent => ({
+    method, topic, kind: 'requests', projectId: P, data, snapshot: false, recovered: false, receivedAt: '2026-11-25T00:00:00Z',
+  });
+  const a1 = { _id: 'a', request_id: 'support-group-a', status: 200, updatedAt: '2026-11-25T00:00:01Z' };
+  const a2 = { ...a1, updatedAt: '2026-11-25T00:00:02Z' };
+  const state = { topic, seen: { a: fingerprint(a1), b: 'u:b' }, requestIds: { a: 'support-group-a', b: 'support-group-b' } };
+
+  test('an undelivered update is marked, an undelivered create forgotten: a resume emits each as it was', () => {
+    expect(markUndelivered(state, [event('UPDATE', a1)]).seen).toEqual({ a: UNDELIVERED_FINGERPRINT, b: 'u:b' });
+    const created = markUndelivered(state, [event('CREATE', a1)]);
+    expect(created.seen).toEqual({ b: 'u:b' });
+    expect(created.requestIds).toEqual({ b: 'support-group-b' });
+  });
+
+  test('an element recorded in a newer state since is left alone', () => {
+    expect(markUndelivered(state, [event('UPDATE', a2)])).toEqual(state);
+  });
+
+  test('an undelivered delete or close is put back with its request id, so a resume looks it up', () => {
+    const closedC = { _id: 'c', request_id: 'support-group-c', status: 1000 };
+    const marked = markUndelivered(state, [event('DELETE', { _id: 'd', request_id: 'support-group-d' }), event('UPDATE', closedC)]);
+    expect(marked.seen).toMatchObject({ c: UNDELIVERED_FINGERPRINT, d: UNDELIVERED_FINGERPRINT });
+    expect(marked.requestIds).toMatchObject({ c: 'support-group-c', d: 'support-group-d' });
+    expect(markUndelivered(state, [event('DELETE', { _id: 'b' })])).toEqual(state); // re-created since
+  });
+
+  test('events of another topic and the original record are untouched', () => {
+    const before = JSON.stringify(state);
+    expect(markUndelivered(state, [{ ...event('UPDATE', a1), topic: `/${P}/requests/x` }])).toEqual(state);
+    markUndelivered(state, [event('UPDATE', a1)]);
+    expect(JSON.stringify(state)).toBe(before);
+  });
 });
 
 describe('JSONata and the event pipeline', () => {

@@ -8,6 +8,7 @@ import type {
 	INode,
 	INodeExecutionData,
 	ITriggerFunctions,
+	IRun,
 	ITriggerResponse,
 } from 'n8n-workflow';
 import { PingstreamsTrigger } from '../../nodes/PingstreamsTrigger/PingstreamsTrigger.node';
@@ -24,6 +25,23 @@ function logger(logs: FakeLog[]) {
 	return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
+/** n8n's IDeferredPromise (from @n8n/utils, not re-exported by n8n-workflow). */
+interface Deferred<T> {
+	promise: Promise<T>;
+	resolve(value: T): void;
+	reject(error: Error): void;
+}
+
+function createDeferredPromise<T>(): Deferred<T> {
+	let resolve!: (value: T) => void;
+	let reject!: (error: Error) => void;
+	const promise = new Promise<T>((res, rej) => {
+		resolve = res;
+		reject = rej;
+	});
+	return { promise, resolve, reject };
+}
+
 function node(type: string, name: string): INode {
 	return { id: 'node-1', name, type, typeVersion: 1, position: [0, 0], parameters: {} };
 }
@@ -37,14 +55,18 @@ function parameterReader(params: Record<string, unknown>) {
 }
 
 export interface TriggerRun {
-	/** Each call of emit(): the items of one execution. */
+	/** Each execution started by emit(): its items. */
 	executions: INodeExecutionData[][];
+	/** Each emit() n8n failed to start (see refuseExecution): its items. */
+	refusedEmits: INodeExecutionData[][];
 	/** emit()/emitError() calls before trigger() returned (in manual mode n8n would lose them). */
 	earlyEmits: number;
 	errors: Error[];
 	failedExecutions: Error[];
 	logs: FakeLog[];
 	staticData: IDataObject;
+	/** The static data as n8n last saved it (at activation and at each emit): what a restart starts from. */
+	readonly savedStaticData: IDataObject;
 	response: ITriggerResponse;
 	close(): Promise<void>;
 	items(): IDataObject[];
@@ -56,6 +78,11 @@ export async function runTrigger(opts: {
 	mode?: 'trigger' | 'manual';
 	/** Workflow static data as stored in the database (JSON), e.g. from a previous run. */
 	staticData?: IDataObject;
+	/**
+	 * Whether n8n fails to start the execution of this emit() (0-based call number), as n8n 2.40 reports it: the
+	 * done promise is rejected with the database error, and no execution exists.
+	 */
+	refuseExecution?: (items: INodeExecutionData[], call: number) => boolean;
 }): Promise<TriggerRun> {
 	const staticData: IDataObject = opts.staticData ? (JSON.parse(JSON.stringify(opts.staticData)) as IDataObject) : {};
 	const nodeStatic: IDataObject = (staticData['node:Pingstreams Trigger'] as IDataObject) ?? {};
@@ -63,9 +90,15 @@ export async function runTrigger(opts: {
 	const executions: INodeExecutionData[][] = [];
 	const errors: Error[] = [];
 	const failedExecutions: Error[] = [];
+	const refusedEmits: INodeExecutionData[][] = [];
 	const logs: FakeLog[] = [];
 	let returned = false;
 	let earlyEmits = 0;
+	let emitCalls = 0;
+	let savedStaticData: IDataObject = JSON.parse(JSON.stringify(staticData)) as IDataObject;
+	const saveStaticData = () => {
+		savedStaticData = JSON.parse(JSON.stringify(staticData)) as IDataObject;
+	};
 	const context = {
 		getNode: () => node('n8n-nodes-pingstreams.pingstreamsTrigger', 'Pingstreams Trigger'),
 		getMode: () => opts.mode ?? 'trigger',
@@ -76,9 +109,19 @@ export async function runTrigger(opts: {
 			if (type !== 'node') throw new Error('only node static data is faked');
 			return nodeStatic;
 		},
-		emit: (data: INodeExecutionData[][]) => {
+		emit: (data: INodeExecutionData[][], _response?: unknown, done?: Deferred<IRun>) => {
 			if (!returned) earlyEmits++;
-			executions.push(data[0]);
+			const call = emitCalls++;
+			saveStaticData(); // n8n saves the workflow's static data at each emit, before starting the execution
+			setImmediate(() => {
+				if (opts.refuseExecution?.(data[0], call)) {
+					refusedEmits.push(data[0]);
+					done?.reject(new Error('Timeout waiting for lock SqliteWriteConnectionMutex'));
+					return;
+				}
+				executions.push(data[0]);
+				done?.resolve({ status: 'success' } as IRun);
+			});
 		},
 		emitError: (error: Error) => {
 			if (!returned) earlyEmits++;
@@ -86,13 +129,19 @@ export async function runTrigger(opts: {
 		},
 		saveFailedExecution: (error: Error) => failedExecutions.push(error),
 		logger: logger(logs),
+		helpers: { createDeferredPromise },
 	};
 	const response = await new PingstreamsTrigger().trigger.call(context as unknown as ITriggerFunctions);
+	saveStaticData(); // and at the end of the activation; not at deactivation
 	returned = true;
 	return {
 		executions,
+		refusedEmits,
 		get earlyEmits() {
 			return earlyEmits;
+		},
+		get savedStaticData() {
+			return savedStaticData;
 		},
 		errors,
 		failedExecutions,

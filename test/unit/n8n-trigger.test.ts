@@ -1,6 +1,7 @@
 // The Pingstreams Trigger node in a faked n8n trigger context, against the real emulator over loopback.
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
-import type { IDataObject } from 'n8n-workflow';
+import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
+import type { ResumeState } from '../../core';
 import { closeAllConnections } from '../../core';
 import { startEmulator, type Emulator } from '../../emulator';
 import { waitFor, sleep } from '../helpers/wait';
@@ -115,7 +116,7 @@ test('catch-up: after a restart, changes made meanwhile arrive once, flagged rec
 	const [toClose] = emu.getRequests(emu.projectId).filter((r) => r.status === 200 && r._id !== existing._id);
 	emu.closeRequest(emu.projectId, String(toClose._id));
 
-	const second = await activate({ events: ['CREATE', 'UPDATE'] }, { staticData: first.staticData });
+	const second = await activate({ events: ['CREATE', 'UPDATE'] }, { staticData: first.savedStaticData });
 	await waitFor(() => second.items().length === 3, 'recovered changes');
 	await sleep(500);
 	// The snapshot's differences are one execution; the looked-up closed request may come in a second one.
@@ -133,9 +134,47 @@ test('catch-up: after a restart, changes made meanwhile arrive once, flagged rec
 	// The state persisted with the recovered batch covers it: a third start emits nothing.
 	await second.close();
 	await waitFor(() => emu.stats().clients === 0, 'second run stopped', 15_000);
-	const third = await activate({ events: ['CREATE', 'UPDATE'] }, { staticData: second.staticData });
+	const third = await activate({ events: ['CREATE', 'UPDATE'] }, { staticData: second.savedStaticData });
 	await sleep(800);
 	expect(third.executions).toEqual([]);
+});
+
+const hasElement = (id: unknown) => (items: INodeExecutionData[]) => items.some((item) => (item.json.data as IDataObject)?._id === id);
+
+test('an execution n8n could not start is emitted again, and runs once', async () => {
+	const run = await activate({}, { refuseExecution: (_items, call) => call === 0 });
+	const request = emu.createRequest(emu.projectId, { first_text: 'n8n was busy' });
+	await waitFor(() => run.executions.length === 1, 'the execution emitted again', 10_000);
+	await sleep(1_500); // room for a wrong second retry
+	expect(run.refusedEmits.map(hasElement(request._id))).toEqual([true]);
+	expect(run.executions).toHaveLength(1);
+	expect(run.items()[0]).toMatchObject({ method: 'CREATE', recovered: false, data: { _id: request._id } });
+	const warnings = run.logs.filter((log) => log.level === 'warn').map((log) => log.message);
+	expect(warnings).toEqual([
+		'[Pingstreams] Pingstreams Trigger: n8n could not start the execution for 1 item(s) (Timeout waiting for lock SqliteWriteConnectionMutex); emitting again in 1 s.',
+	]);
+	// Saved with the emit that ran: the request counts as seen again, so a restart does not repeat it.
+	const saved = run.savedStaticData['node:Pingstreams Trigger'] as { resumeState: ResumeState };
+	expect(saved.resumeState.seen[String(request._id)]).toMatch(/^u:/);
+});
+
+test('stopped while n8n still could not start an execution: the next activation emits it, recovered', async () => {
+	const updated = emu.getRequests(emu.projectId).filter((r) => r.status === 100)[0];
+	const first = await activate({ events: ['CREATE', 'UPDATE'] }, { refuseExecution: hasElement(updated._id) });
+	emu.updateRequest(emu.projectId, String(updated._id), { status: 200 });
+	await waitFor(() => first.refusedEmits.length >= 1, 'the refused execution');
+	// Any later execution saves the static data, now marking the refused update as not delivered.
+	const later = emu.createRequest(emu.projectId, { first_text: 'started fine' });
+	await waitFor(() => first.executions.length === 1, 'the execution n8n started');
+	await first.close();
+	await waitFor(() => emu.stats().clients === 0, 'n8n stopped', 15_000);
+	expect(first.items().map((e) => (e.data as IDataObject)._id)).toEqual([later._id]);
+
+	const second = await activate({ events: ['CREATE', 'UPDATE'] }, { staticData: first.savedStaticData });
+	await waitFor(() => second.items().length >= 1, 'the update, recovered');
+	await sleep(500);
+	expect(second.items()).toHaveLength(1);
+	expect(second.items()[0]).toMatchObject({ method: 'UPDATE', recovered: true, data: { _id: updated._id, status: 200 } });
 });
 
 test('a dropped connection reconnects by itself and delivers the changes made meanwhile exactly once', async () => {
