@@ -55,12 +55,22 @@ const RETRY_DELAYS_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
 const MAX_ITEMS_WAITING = 10_000;
 
 /**
+ * Whether an error is of an n8n error class, by name along its prototype chain: the package may load its own copy
+ * of n8n-workflow, so `instanceof` against n8n's classes is unreliable.
+ */
+function isErrorClass(error: unknown, name: string): boolean {
+	for (let proto = error !== null && typeof error === 'object' ? Object.getPrototypeOf(error) : null; proto; proto = Object.getPrototypeOf(proto)) {
+		if ((proto as { constructor?: { name?: string } }).constructor?.name === name) return true;
+	}
+	return false;
+}
+
+/**
  * Whether n8n rejected the done promise of emit() because it never started the execution (e.g. creating it in
  * the database failed). Not when the execution ran: cancelled by a user or at shutdown, or already finished.
  */
 function executionNeverStarted(error: unknown): boolean {
-	const type = (error as { constructor?: { name?: string } } | undefined)?.constructor?.name ?? '';
-	if (type.endsWith('ExecutionCancelledError') || type === 'ExecutionNotFoundError') return false;
+	if (isErrorClass(error, 'ExecutionCancelledError') || isErrorClass(error, 'ExecutionNotFoundError')) return false;
 	return !(error instanceof Error && error.message === 'No active execution found');
 }
 
@@ -197,6 +207,7 @@ export class PingstreamsTrigger implements INodeType {
 		const notStarted: Delivery[][] = [];
 		let retryTimer: NodeJS.Timeout | undefined;
 		let failuresInARow = 0;
+		let reportsStart = true; // whether emit()'s done promise tells if n8n started the execution
 
 		// Saved by n8n with each emit: what was handed to n8n counts as seen, except what n8n reported it
 		// could not start, so a restart emits that again.
@@ -254,6 +265,10 @@ export class PingstreamsTrigger implements INodeType {
 				return;
 			}
 			persistState();
+			if (!reportsStart) {
+				this.emit([items]);
+				return;
+			}
 			const done = this.helpers.createDeferredPromise<IRun>();
 			this.emit([items], undefined, done);
 			done.promise.then(
@@ -262,6 +277,15 @@ export class PingstreamsTrigger implements INodeType {
 				},
 				(error: unknown) => {
 					if (!executionNeverStarted(error)) return;
+					if (isErrorClass(error, 'UserError')) {
+						// This workflow's settings rule out waiting (e.g. n8n's Engine 2.0): emit as before, unconfirmed.
+						reportsStart = false;
+						this.logger.warn(
+							`[Pingstreams] ${node.name}: n8n cannot report whether this workflow's executions start (${(error as Error).message}); emitting without that check.`,
+						);
+						emitExecution(deliveries);
+						return;
+					}
 					onNotStarted(deliveries, error instanceof Error ? error : new Error(String(error)));
 				},
 			);

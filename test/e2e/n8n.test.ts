@@ -2,12 +2,12 @@
 // two workflows imported and published with the n8n CLI, `n8n start`, and the emulator driven from here.
 // Run: npx jest --selectProjects e2e -- test/e2e/n8n   (logs in test-artifacts/n8n-e2e-*/; without "--" jest
 // reads the path as a second project name and runs every e2e suite)
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type Emulator } from '../../emulator';
 import { waitFor, sleep } from '../helpers/wait';
-import { HttpSink, N8n, buildAndPack, freePort, newArtifactsDir, provision, readStaticData, type E2EPaths, type SinkRequest } from './n8n/harness';
+import { HttpSink, N8n, buildAndPack, freePort, lockDatabase, newArtifactsDir, provision, readStaticData, type E2EPaths, type SinkRequest } from './n8n/harness';
 import { ACTION_WORKFLOW_ID, CREDENTIAL_ID, TRIGGER_WORKFLOW_ID, credential, snapshotWorkflow, triggerWorkflow } from './n8n/workflows';
 
 jest.setTimeout(5 * 60_000);
@@ -123,6 +123,26 @@ test('after the server drops every socket, each change made meanwhile arrives ex
 	expect(envelope(received(marker._id)[0]).recovered).toBe(false);
 	// The recovered batch is one execution holding three items.
 	expect(new Set([...missed, open].map((r) => received(r._id)[0].headers['x-execution'])).size).toBe(1);
+});
+
+test("while n8n's database is locked it cannot start executions; the trigger emits them again and each runs once", async () => {
+	const before = events().length;
+	const logBefore = readFileSync(n8n.logFile, 'utf8').length;
+	const lock = await lockDatabase(paths, n8n.userFolder);
+	let made: Array<Record<string, unknown>>;
+	try {
+		made = [emu.createRequest(emu.projectId, { first_text: 'While the database was locked 1' }), emu.createRequest(emu.projectId, { first_text: 'While the database was locked 2' })];
+		await waitFor(() => /n8n could not start the execution/.test(readFileSync(n8n.logFile, 'utf8').slice(logBefore)), "the trigger's warning", 90_000);
+	} finally {
+		await lock.release();
+	}
+	await waitFor(() => made.every((r) => received(r._id).length >= 1), 'the executions emitted again', 90_000);
+	await sleep(3_000); // a duplicate would show up now
+	for (const r of made) expect(received(r._id)).toHaveLength(1);
+	expect(events().length - before).toBe(2);
+	const log = readFileSync(n8n.logFile, 'utf8').slice(logBefore);
+	timings.lockWarnings = (log.match(/n8n could not start the execution/g) ?? []).length;
+	expect(log).not.toContain(emu.tokens.owner);
 });
 
 test('n8n restart: the state persisted in static data lets the changes made while n8n was down arrive once', async () => {

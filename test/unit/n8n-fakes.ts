@@ -11,6 +11,7 @@ import type {
 	IRun,
 	ITriggerResponse,
 } from 'n8n-workflow';
+import { UserError } from 'n8n-workflow';
 import { PingstreamsTrigger } from '../../nodes/PingstreamsTrigger/PingstreamsTrigger.node';
 import { Pingstreams } from '../../nodes/Pingstreams/Pingstreams.node';
 import type { PingstreamsCredentials } from '../../nodes/Pingstreams/shared';
@@ -83,6 +84,8 @@ export async function runTrigger(opts: {
 	 * done promise is rejected with the database error, and no execution exists.
 	 */
 	refuseExecution?: (items: INodeExecutionData[], call: number) => boolean;
+	/** The workflow runs on n8n's Engine 2.0, which refuses an emit() that asks to be told when it is done. */
+	engineV2?: boolean;
 }): Promise<TriggerRun> {
 	const staticData: IDataObject = opts.staticData ? (JSON.parse(JSON.stringify(opts.staticData)) as IDataObject) : {};
 	const nodeStatic: IDataObject = (staticData['node:Pingstreams Trigger'] as IDataObject) ?? {};
@@ -114,6 +117,11 @@ export async function runTrigger(opts: {
 			const call = emitCalls++;
 			saveStaticData(); // n8n saves the workflow's static data at each emit, before starting the execution
 			setImmediate(() => {
+				if (opts.engineV2 && done) {
+					refusedEmits.push(data[0]);
+					done.reject(new UserError('Engine 2.0 cannot run a trigger that waits for its execution to finish yet. Set the node to hand off without waiting.'));
+					return;
+				}
 				if (opts.refuseExecution?.(data[0], call)) {
 					refusedEmits.push(data[0]);
 					done?.reject(new Error('Timeout waiting for lock SqliteWriteConnectionMutex'));

@@ -158,6 +158,20 @@ test('an execution n8n could not start is emitted again, and runs once', async (
 	expect(saved.resumeState.seen[String(request._id)]).toMatch(/^u:/);
 });
 
+test("a workflow n8n cannot report starts for (Engine 2.0) still gets every event, unconfirmed", async () => {
+	const run = await activate({}, { engineV2: true });
+	const first = emu.createRequest(emu.projectId, { first_text: 'first' });
+	await waitFor(() => run.executions.length === 1, 'the first execution');
+	const second = emu.createRequest(emu.projectId, { first_text: 'second' });
+	await waitFor(() => run.executions.length === 2, 'the second execution');
+	await sleep(300);
+	expect(run.items().map((e) => (e.data as IDataObject)._id)).toEqual([first._id, second._id]);
+	expect(run.refusedEmits).toHaveLength(1); // only the first asked; later emits do not
+	expect(run.logs.filter((log) => log.level === 'warn').map((log) => log.message)).toEqual([
+		"[Pingstreams] Pingstreams Trigger: n8n cannot report whether this workflow's executions start (Engine 2.0 cannot run a trigger that waits for its execution to finish yet. Set the node to hand off without waiting.); emitting without that check.",
+	]);
+});
+
 test('stopped while n8n still could not start an execution: the next activation emits it, recovered', async () => {
 	const updated = emu.getRequests(emu.projectId).filter((r) => r.status === 100)[0];
 	const first = await activate({ events: ['CREATE', 'UPDATE'] }, { refuseExecution: hasElement(updated._id) });

@@ -235,6 +235,11 @@ export class N8n {
 		return file;
 	}
 
+	/** The log of the latest `n8n start`. */
+	get logFile(): string {
+		return join(this.artifacts, `n8n-start-${this.starts}.log`);
+	}
+
 	/** `n8n start`, resolved once /healthz/readiness answers 200. */
 	async start(readyTimeoutMs = 4 * 60_000): Promise<void> {
 		if (this.process) throw new Error('n8n is already running');
@@ -372,6 +377,36 @@ db.get('SELECT staticData FROM workflow_entity WHERE id = ?', [process.argv[2]],
 	const out = runSync(paths.E2E_NODE24, ['-e', script, join(userFolder, '.n8n', 'database.sqlite'), workflowId], { cwd: userFolder, timeoutMs: 60_000 });
 	const value = JSON.parse(out) as string | null;
 	return typeof value === 'string' ? JSON.parse(value) : value;
+}
+
+/**
+ * Holds an exclusive lock on n8n's SQLite database from another process (with n8n's own sqlite3 build), as a
+ * long write or a backup would: n8n cannot write (e.g. create executions) until `release()`.
+ */
+export async function lockDatabase(paths: E2EPaths, userFolder: string): Promise<{ release(): Promise<void> }> {
+	const script = `
+const sqlite3 = require(${JSON.stringify(join(paths.E2E_N8N_DIR, 'node_modules', 'sqlite3'))});
+const db = new sqlite3.Database(process.argv[1]);
+db.configure('busyTimeout', 30000);
+db.exec('BEGIN EXCLUSIVE', (err) => {
+  if (err) { console.error(err.message); process.exit(1); }
+  process.stdout.write('locked\\n');
+  process.stdin.once('data', () => db.exec('COMMIT', () => db.close(() => process.exit(0))));
+});`;
+	const child = spawn(paths.E2E_NODE24, ['-e', script, join(userFolder, '.n8n', 'database.sqlite')], { cwd: userFolder, stdio: ['pipe', 'pipe', 'pipe'] });
+	let stderr = '';
+	child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+	const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+	await new Promise<void>((resolve, reject) => {
+		child.stdout.once('data', () => resolve());
+		void exited.then((code) => reject(new Error(`could not lock n8n's database (exit ${code}): ${stderr}`)));
+	});
+	return {
+		release: async () => {
+			child.stdin.end('commit\n');
+			if ((await exited) !== 0) throw new Error(`releasing n8n's database lock failed: ${stderr}`);
+		},
+	};
 }
 
 export function newArtifactsDir(name: string): string {
