@@ -47,6 +47,14 @@ const routes: Route[] = [
     },
   },
   {
+    method: 'POST', pattern: /^\/faults\/ignore-subscribe$/,
+    run: (emu, _p, b) => {
+      if (typeof b.topic !== 'string') throw new EmulatorError(400, 'Send {"topic": "/P/requests/R", "count": 1}: "topic" must be a string.');
+      if (b.count !== undefined && typeof b.count !== 'number') throw new EmulatorError(400, '"count" must be a number.');
+      return emu.faults.ignoreSubscribe(b.topic, b.count as number | undefined);
+    },
+  },
+  {
     method: 'POST', pattern: /^\/faults\/raw$/,
     run: (emu, _p, b) => {
       if (typeof b.frame !== 'string') throw new EmulatorError(400, 'Send {"frame": "<text to send as is>", "topic": "/P/requests"}: "frame" must be a string.');

@@ -67,6 +67,8 @@ export class EmulatorServer implements Emulator {
   private framesSent = 0;
   private nextClientId = 1;
   private refusal: PendingRefusal | undefined;
+  /** Topic -> how many more subscribes to it get no answer (fault). */
+  private readonly ignoredSubscribes = new Map<string, number>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private restartTimer: { timer: NodeJS.Timeout; done: () => void } | undefined;
   private simulator: Simulator | undefined;
@@ -121,6 +123,7 @@ export class EmulatorServer implements Emulator {
       halfOpen: () => this.halfOpen(),
       refuseNext: (count, status, o) => this.refuseNext(count, status, o),
       restart: (o) => this.restart(o),
+      ignoreSubscribe: (topic, count) => this.ignoreSubscribe(topic, count),
       sendRaw: (text, o) => this.sendRaw(text, o),
     };
   }
@@ -327,6 +330,12 @@ export class EmulatorServer implements Emulator {
   }
 
   private subscribe(client: Client, topic: string): void {
+    const ignored = this.ignoredSubscribes.get(topic);
+    if (ignored) {
+      if (ignored > 1) this.ignoredSubscribes.set(topic, ignored - 1);
+      else this.ignoredSubscribes.delete(topic);
+      return this.log(`client #${client.id}: subscription to ${topic} ignored (fault)`);
+    }
     const seg = topic.split('/');
     if (topic.length > MAX_TOPIC_LENGTH || seg.length < 3 || seg[0] !== '' || seg.slice(1).some((s) => s === '')) return;
     const projectId = seg[1];
@@ -359,6 +368,7 @@ export class EmulatorServer implements Emulator {
     } else {
       publish = false; // custom topic (events, bots...): accepted, the emulator never publishes on it
     }
+    this.log(`client #${client.id}: subscribed ${topic}`);
     client.topics.add(topic);
     let subs = this.topicSubs.get(topic);
     if (!subs) this.topicSubs.set(topic, (subs = new Set()));
@@ -367,6 +377,7 @@ export class EmulatorServer implements Emulator {
   }
 
   private removeSub(client: Client, topic: string): void {
+    if (client.topics.has(topic)) this.log(`client #${client.id}: unsubscribed ${topic}`);
     client.topics.delete(topic);
     const subs = this.topicSubs.get(topic);
     if (!subs) return;
@@ -433,6 +444,14 @@ export class EmulatorServer implements Emulator {
     }
     this.log(`fault: ${n} socket(s) are now half-open`);
     return n;
+  }
+
+  private ignoreSubscribe(topic: string, count = 1): { topic: string; count: number } {
+    if (typeof topic !== 'string' || !topic.startsWith('/')) throw new Error('ignoreSubscribe: topic must start with "/", e.g. /P/requests/R.');
+    if (!Number.isInteger(count) || count < 0) throw new Error('ignoreSubscribe: count must be an integer >= 0.');
+    if (count === 0) this.ignoredSubscribes.delete(topic);
+    else this.ignoredSubscribes.set(topic, count);
+    return { topic, count };
   }
 
   private refuseNext(count: number, status: number, o: RefuseOptions = {}): { count: number; status: number } {

@@ -52,6 +52,8 @@ export interface EmulatorFaults {
   refuseNext(count: number, status: number, opts?: RefuseOptions): { count: number; status: number };
   /** Drops all sockets, stops listening for downMs (default 500), listens again on the same port. */
   restart(opts?: { downMs?: number }): Promise<void>;
+  /** The next `count` (default 1) subscribes to `topic` get no answer, as the server does for a topic it refuses. */
+  ignoreSubscribe(topic: string, count?: number): { topic: string; count: number };
   /** Sends a raw text frame to every client, or only to the subscribers of `topic`. Returns how many got it. */
   sendRaw(text: string, opts?: { topic?: string }): number;
 }

@@ -202,6 +202,25 @@ test('changes made while disconnected are emitted once, recovered; unchanged one
   expect(events.some((e) => e.data._id === untouched._id)).toBe(false);
 });
 
+test('a look-up that gets no answer keeps the request; the next reconnect looks it up again', async () => {
+  const { subscription, events, handle } = collect(requestsTopic());
+  await subscription.ready;
+  const [toClose] = emu.getRequests(emu.projectId).filter((r) => r.status === 200);
+  const lookupTopic = `/${emu.projectId}/requests/${String(toClose.request_id)}`;
+  emu.faults.ignoreSubscribe(lookupTopic, 1);
+  const restarting = emu.faults.restart({ downMs: 700 });
+  emu.closeRequest(emu.projectId, String(toClose.request_id));
+  await restarting;
+  await waitFor(() => handle.status.state === 'connected', 'reconnected');
+  await sleep(10_500); // the look-up waits 10 s for an answer: unknown, so the request is kept and nothing is said
+  expect(events.filter((e) => e.data._id === toClose._id)).toEqual([]);
+  emu.faults.dropAll();
+  const recovered = await waitFor(() => events.find((e) => e.data._id === toClose._id), 'the closed request, looked up again');
+  expect(recovered).toMatchObject({ method: 'UPDATE', recovered: true, data: { status: 1000 }, previous: { status: 200 } });
+  await sleep(500);
+  expect(events.filter((e) => e.data._id === toClose._id)).toHaveLength(1);
+}, 45_000);
+
 test('messages added while disconnected are recovered once', async () => {
   const request = emu.getRequests(emu.projectId)[0];
   const { subscription, events } = collect(`/${emu.projectId}/requests/${request.request_id}/messages`);

@@ -517,6 +517,26 @@ describe('faults', () => {
     expect(snap.payload!.message[0].request_id).toBe(made.request_id);
   });
 
+  test('ignoreSubscribe leaves the next subscribes to a topic unanswered; the connection and other topics work', async () => {
+    const emu = await emulator();
+    const topic = `/${emu.projectId}/requests`;
+    const other = `/${emu.projectId}/project_users/${emu.projectUsers.owner}`;
+    const c = await connect(withToken(emu, emu.tokens.owner));
+    expect(emu.faults.ignoreSubscribe(topic, 2)).toEqual({ topic, count: 2 });
+    c.subscribe(topic);
+    c.subscribe(topic);
+    c.subscribe(other);
+    c.send(PING);
+    await c.sync();
+    expect(c.publishes(topic)).toHaveLength(0);
+    expect(c.publishes(other, 'CREATE')).toHaveLength(1);
+    expect(c.frames.some(isPong)).toBe(true);
+    c.subscribe(topic); // the third one is answered
+    await c.sync();
+    expect(c.publishes(topic, 'CREATE')).toHaveLength(1);
+    expect(() => emu.faults.ignoreSubscribe('requests')).toThrow(/must start with "\/"/);
+  });
+
   test('sendRaw sends text as is, to everyone or to the subscribers of a topic, up to 10 MB', async () => {
     const emu = await emulator();
     const topic = `/${emu.projectId}/requests`;
@@ -595,6 +615,8 @@ describe('admin HTTP API', () => {
     const c = await connect(url);
     expect((await call(emu, 'POST', '/faults/raw', { frame: 'garbage' })).json).toEqual({ sent: 1 });
     await c.waitFor((f) => f.unparsable === 'garbage');
+    const ignoredTopic = `/${emu.projectId}/requests`;
+    expect((await call(emu, 'POST', '/faults/ignore-subscribe', { topic: ignoredTopic })).json).toEqual({ topic: ignoredTopic, count: 1 });
     expect((await call(emu, 'POST', '/faults/half-open')).json).toEqual({ halfOpen: 1 });
     expect((await call(emu, 'POST', '/faults/drop')).json).toEqual({ dropped: 1 });
     await c.closed;
@@ -621,6 +643,7 @@ describe('admin HTTP API', () => {
       ['POST', '/faults/refuse', { status: 'nope' }, 400, /status/],
       ['POST', '/faults/refuse', { count: 1, status: 200 }, 400, /status/],
       ['POST', '/faults/raw', {}, 400, /frame/],
+      ['POST', '/faults/ignore-subscribe', { count: 1 }, 400, /topic/],
       ['GET', '/faults/drop', undefined, 405, /not supported/],
       ['GET', '/nowhere', undefined, 404, /Unknown admin endpoint/],
     ];
