@@ -10,6 +10,8 @@ export interface Subscription {
   readonly topic: string;
   /** Resolves when the first snapshot arrived (and its events, if asked for, were delivered). */
   readonly ready: Promise<void>;
+  /** True once the first snapshot arrived: from then on exportState() is a complete record. */
+  readonly isReady: boolean;
   exportState(): ResumeState;
   close(): void;
 }
@@ -93,6 +95,9 @@ function createHandle(key: string, entry: Entry): ConnectionHandle {
       return {
         topic: subscription.topic,
         ready: subscription.ready,
+        get isReady() {
+          return subscription.isReady;
+        },
         exportState: () => subscription.exportState(),
         close: () => {
           subscriptions.delete(subscription);

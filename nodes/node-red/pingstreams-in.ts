@@ -1,7 +1,7 @@
 // "pingstreams in": one topic on the shared connection; every event that passes the method filter and
 // the optional "only when" condition becomes one message. Reconnects, snapshots and recovery are the core's.
 import { buildTopic, createEventPipeline } from '../../core';
-import type { Subscription, TopicKind } from '../../core';
+import type { ResumeState, Subscription, TopicKind } from '../../core';
 import { configNode, CONNECTION_ERROR_CODES, errorCode, eventToMessage, safeError, selectedMethods, startupFailure, StatusReporter, t, typedValue, userError } from './red';
 import type { ConnectionUser, Node, NodeAPI, NodeDef } from './red';
 
@@ -28,6 +28,13 @@ const FIELDS_BY_KIND: Record<TopicKind, ReadonlyArray<'projectId' | 'requestId' 
   agent: ['projectId', 'projectUserId'],
   custom: ['topic'],
 };
+
+/**
+ * What a node restarted by a deploy had seen, by node id: the new instance resumes from it, so changes made
+ * while it was being replaced are emitted (flagged recovered) instead of missed. Taken once, and only soon after.
+ */
+const handover = new Map<string, { state: ResumeState; at: number }>();
+const HANDOVER_MAX_AGE_MS = 60_000;
 
 export = function register(RED: NodeAPI): void {
   function PingstreamsIn(this: Node, def: InDef): void {
@@ -93,9 +100,15 @@ export = function register(RED: NodeAPI): void {
       node.error(safe.message, { topic, payload: { code: errorCode(safe), message: safe.message } });
     };
 
+    const carried = handover.get(node.id);
+    handover.delete(node.id);
+    // With "emit the snapshot" on, a restarted node sends the current state again instead.
+    const resumeState = def.snapshot !== true && carried && Date.now() - carried.at < HANDOVER_MAX_AGE_MS ? carried.state : undefined;
+
     let subscription: Subscription | undefined;
     try {
       subscription = handle.subscribe(topic, {
+        resumeState,
         onEvent: (event) => pipeline.push(event),
         onError,
         emitSnapshot: def.snapshot === true,
@@ -111,10 +124,11 @@ export = function register(RED: NodeAPI): void {
       onError(err as Error);
     }
 
-    node.on('close', (_removed: boolean, done: () => void) => {
+    node.on('close', (removed: boolean, done: () => void) => {
       closed = true;
       status.close();
       try {
+        if (!removed && subscription?.isReady) handover.set(node.id, { state: subscription.exportState(), at: Date.now() });
         subscription?.close();
         config.deregister(user);
       } finally {

@@ -184,6 +184,34 @@ test('a "nodes" redeploy still gives exactly one msg per event and reuses the so
   expect(emu.stats().clients).toBe(1);
 });
 
+test('a change made while a redeployed node is being replaced reaches the new node once, flagged recovered', async () => {
+  // Made exactly when the old node unsubscribes, before the new one subscribes: the gap of a "nodes" deploy.
+  const made: Array<Record<string, unknown>> = [];
+  await emu.close();
+  emu = await startEmulator({
+    log: (line) => {
+      if (line.endsWith(`unsubscribed /${emu.projectId}/requests`)) queueMicrotask(() => made.push(emu.createRequest(emu.projectId, { first_text: 'during the deploy' })));
+    },
+  });
+  const flow = (name: string) => [configDef(), inDef({ name }), { id: 'sink', type: 'helper' }];
+  await load(flow('before'));
+  const got = collect();
+  await waitSubscribed(`/${emu.projectId}/requests`);
+  const seenBefore = emu.createRequest(emu.projectId, { first_text: 'before the deploy' });
+  await waitFor(() => got.some((m) => m.payload._id === seenBefore._id), 'live msg before the deploy');
+
+  await redeploy(flow('after'), 'nodes');
+  await waitFor(() => made.length === 1 && got.some((m) => m.payload._id === made[0]._id), 'the change made during the deploy');
+  const marker = emu.createRequest(emu.projectId, { first_text: 'marker' });
+  await waitFor(() => got.some((m) => m.payload._id === marker._id), 'marker msg');
+  const during = got.filter((m) => m.payload._id === made[0]._id);
+  expect(during).toHaveLength(1);
+  expect(during[0]).toMatchObject({ method: 'CREATE', pingstreams: { recovered: true } });
+  // Nothing the old node had already sent is sent again.
+  expect(got.filter((m) => m.payload._id === seenBefore._id)).toHaveLength(1);
+  expect(got).toHaveLength(3);
+});
+
 test('two nodes on one config share one socket; removing every node closes it after the linger', async () => {
   await load([
     configDef(),
