@@ -39,7 +39,7 @@ test('prints the endpoint, admin URL, project and a working owner token, then ex
   });
   expect(snapshot.payload).toMatchObject({ topic: `/${project}/requests`, method: 'CREATE' });
   expect(Array.isArray(snapshot.payload.message)).toBe(true);
-  const stats = await (await fetch(`${admin}/stats`)).json();
+  const stats = (await (await fetch(`${admin}/stats`)).json()) as { clients: number };
   expect(stats.clients).toBe(1);
 
   const closed = new Promise((resolve) => ws.once('close', resolve));

@@ -127,8 +127,8 @@ function nodeRedConsumer(): SoakConsumer & { stats: NodeRedSoakStats } {
       // The faults come every second or so: the soak uses the core soak's heartbeat and budget (settings.js does
       // not expose them; the backoff is set through settings.js as a user would).
       for (const [key, value] of Object.entries({ maxConnectsPerMinute: context.maxConnectsPerMinute, pingIntervalMs: 500, pongTimeoutMs: 1_500 })) {
-        tuned[key] = (DEFAULTS as Record<string, number>)[key];
-        (DEFAULTS as Record<string, number>)[key] = value;
+        tuned[key] = (DEFAULTS as unknown as Record<string, number>)[key];
+        (DEFAULTS as unknown as Record<string, number>)[key] = value;
       }
       helper.settings({ pingstreams: { subscribeTimeoutMs: 30_000, backoffInitialMs: 100, backoffMaxMs: 1_000, lingerMs: 0 } });
       const ids = context.topics.map((_t, i) => `in-${i}`);

@@ -4,33 +4,9 @@ import { startEmulator, type Emulator } from '../../emulator';
 import { closeAllConnections, connectionStats } from '../../core';
 import { MAP_PRESETS } from '../../nodes/node-red/map-presets';
 import { waitFor } from '../helpers/wait';
-import configNodeModule from '../../nodes/node-red/pingstreams-config';
-import inNodeModule from '../../nodes/node-red/pingstreams-in';
-import subscriptionNodeModule from '../../nodes/node-red/pingstreams-subscription';
-import mapNodeModule from '../../nodes/node-red/pingstreams-map';
-import helperModule from 'node-red-node-test-helper';
-
-/** The part of node-red-node-test-helper (untyped) these tests use. */
-interface TestHelper {
-  init(runtimePath: string): void;
-  settings(settings: Record<string, unknown>): void;
-  load(nodes: unknown[], flow: Msg[], credentials: Msg): Promise<void>;
-  setFlows(flow: Msg[], type: 'full' | 'nodes', credentials: Msg): Promise<void>;
-  unload(): Promise<void>;
-  getNode(id: string): Msg;
-  log(): { args: Msg[][]; ERROR: number };
-  _redNodes: { getFlows(): unknown };
-}
-const helper = helperModule as unknown as TestHelper;
-helper.init(require.resolve('node-red'));
+import { NODES, collect as collectAt, helper, onTab, statuses, type Msg, type Status } from '../helpers/node-red-runtime';
 
 jest.setTimeout(60_000);
-
-const NODES = [configNodeModule, inNodeModule, subscriptionNodeModule, mapNodeModule];
-
-/** Node-RED messages and flow nodes are free-form JSON. */
-type Msg = Record<string, any>;
-type Status = { fill?: string; shape?: string; text?: string };
 
 let emu: Emulator;
 
@@ -74,24 +50,8 @@ function inDef(extra: Msg = {}): Msg {
 
 const creds = (token = emu.tokens.owner) => ({ cfg: { token } });
 
-/** Messages reaching a helper node, across redeploys (the sink is looked up again each time). */
-function collect(id = 'sink'): Msg[] {
-  const got: Msg[] = [];
-  helper.getNode(id).on('input', (msg: Msg) => got.push(msg));
-  return got;
-}
-
-/** Every status a node shows, from now on. */
-function statuses(id: string): Status[] {
-  const seen: Status[] = [];
-  helper.getNode(id).on('call:status', (call: { args: [Status] }) => seen.push(call.args[0]));
-  return seen;
-}
-
-/** Flow nodes live on a tab (z) at a position (x, y: Node-RED treats nodes without one as config nodes). */
-function onTab(flow: Msg[]): Msg[] {
-  return [{ id: 'tab', type: 'tab', label: 'test' }, ...flow.map((n, i) => (n.type === 'pingstreams-config' ? n : { z: 'tab', x: 100, y: 40 * (i + 1), ...n }))];
-}
+/** Messages reaching the sink from now on. */
+const collect = (id = 'sink'): Msg[] => collectAt(id);
 
 async function load(flow: Msg[], credentials: Msg = creds()): Promise<void> {
   await helper.load(NODES, onTab(flow), credentials);
