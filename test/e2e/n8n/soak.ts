@@ -116,7 +116,8 @@ export class EmissionOrder {
 	constructor(
 		private readonly sink: HttpSink,
 		private readonly deliver: (request: SinkRequest) => void,
-		private readonly holdMs = 3_000,
+		/** Longer than the trigger's longest wait before emitting again an execution n8n could not start (30 s). */
+		private readonly holdMs = 45_000,
 	) {}
 
 	pump(now = Date.now()): void {
@@ -229,12 +230,13 @@ export function n8nConsumer(n8n: N8n, log: (line: string) => void = () => undefi
 					return quiet;
 				},
 				'the snapshots posted completely',
-				60_000,
+				3 * 60_000,
 				1_000,
 			);
 			stats.rssAfterStartMb = n8n.rssMb();
 		},
-		// n8n runs executions behind the trigger when busy: wait until the sink has been quiet for a while.
+		// n8n runs executions behind the trigger when busy, and the trigger emits again, up to 30 s later, what n8n
+		// could not start: wait until the sink has been quiet for longer than that.
 		async drain() {
 			const started = Date.now();
 			let last = -1;
@@ -245,7 +247,7 @@ export function n8nConsumer(n8n: N8n, log: (line: string) => void = () => undefi
 						last = sink.requests.length;
 						quietSince = Date.now();
 					}
-					return Date.now() - quietSince >= 8_000;
+					return Date.now() - quietSince >= 35_000;
 				},
 				'n8n to post every queued execution',
 				15 * 60_000,
