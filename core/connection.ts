@@ -17,6 +17,7 @@ import { openSocket } from './handshake';
 import { describeEndpoint } from './endpoint';
 import { parseTopic, type ParsedTopic } from './topics';
 import { TopicTracker, evictOldest, fingerprint, isClosedRequest, sameState, type Change } from './tracker';
+import { readResumeState, UNDELIVERED_FINGERPRINT } from './resume';
 import type {
   ConnectionOptions,
   ConnectionStatus,
@@ -389,9 +390,11 @@ export class RealtimeConnection {
       if (!holder.isReady) holder.receiveInitial(channel.tracker.elements(), receivedAt);
       else if (!firstSnapshot) holder.receiveRecovered(diff.changes, receivedAt);
     }
-    if (diff.missing.length) void this.resolveMissing(channel, diff.missing, (changes) => {
-      for (const holder of channel.holders) if (holder.isReady) holder.receiveRecovered(changes, receivedAt);
-    });
+    if (diff.missing.length) {
+      this.resolveMissing(channel, diff.missing, (changes) => {
+        for (const holder of channel.holders) if (holder.isReady) holder.receiveRecovered(changes, receivedAt);
+      }).catch((error: unknown) => this.warn(`Looking up requests missing from ${channel.topic} failed: ${String(error)}`));
+    }
     if (channel.holders.size === 0 && channel.snapshotWaiters.length === 0) {
       this.channels.delete(channel.topic);
       this.send(unsubscribeFrame(channel.topic));
@@ -441,23 +444,21 @@ export class RealtimeConnection {
    * whatever the status, and null when the request is gone or not visible; no answer in time proves nothing.
    */
   probe(topic: string): Promise<ProbeOutcome> {
-    const held = this.channels.get(topic);
-    if (held?.tracker.hasSnapshot && !held.awaitingSnapshot) return Promise.resolve(outcomeOf(held.tracker.elements()));
-    return new Promise((resolve) => {
-      let channel = held;
-      if (!channel) {
-        const parsed = parseTopic(topic);
-        channel = {
-          topic,
-          parsed,
-          tracker: new TopicTracker(parsed.kind, 1, 1),
-          holders: new Set(),
-          awaitingSnapshot: false,
-          snapshotWaiters: [],
-        };
-        this.channels.set(topic, channel);
+    let channel = this.channels.get(topic);
+    if (channel?.tracker.hasSnapshot && !channel.awaitingSnapshot) return Promise.resolve(outcomeOf(channel.tracker.elements()));
+    if (!channel) {
+      let parsed: ParsedTopic;
+      try {
+        parsed = parseTopic(topic);
+      } catch {
+        // A request_id from the server that cannot form a topic: nothing to ask, and nothing proven.
+        return Promise.resolve({ state: 'unknown' });
       }
-      const target = channel;
+      channel = { topic, parsed, tracker: new TopicTracker(parsed.kind, 1, 1), holders: new Set(), awaitingSnapshot: false, snapshotWaiters: [] };
+      this.channels.set(topic, channel);
+    }
+    const target = channel;
+    return new Promise((resolve) => {
       const timer = setTimeout(() => finish(undefined), DEFAULT_SUBSCRIBE_TIMEOUT_MS);
       timer.unref?.();
       const finish = (elements: Element[] | undefined) => {
@@ -605,7 +606,7 @@ export class SubscriptionImpl {
     if (this.closed || this.readyState === 'ready') return;
     this.stopSnapshotTimer();
     clearTimeout(this.connectTimer);
-    const resume = this.options.resumeState?.topic === this.topic ? this.options.resumeState : undefined;
+    const resume = this.options.resumeState?.topic === this.topic ? readResumeState(this.options.resumeState) : undefined;
     if (resume) {
       const changes: Change[] = [];
       const present = new Set<string>();
@@ -613,7 +614,7 @@ export class SubscriptionImpl {
         const id = elementId(element);
         if (id === undefined) continue;
         present.add(id);
-        const before = resume.seen[id];
+        const before = resume.seen.get(id);
         if (before === undefined) changes.push({ method: 'CREATE', data: element });
         else if (before !== fingerprint(element)) changes.push({ method: 'UPDATE', data: element });
       }
@@ -632,11 +633,11 @@ export class SubscriptionImpl {
   }
 
   /** Requests seen before the downtime and absent now: look each up, as after a reconnect. */
-  private resumeMissing(resume: ResumeState, present: Set<string>, snapshotSize: number, receivedAt: string): void {
+  private resumeMissing(resume: ReturnType<typeof readResumeState>, present: Set<string>, snapshotSize: number, receivedAt: string): void {
     if (this.channel.parsed.kind !== 'requests' || snapshotSize >= this.connection.options.requestsSnapshotLimit) return;
     const missing: Element[] = [];
-    for (const id of Object.keys(resume.seen)) {
-      const requestId = resume.requestIds?.[id];
+    for (const id of resume.seen.keys()) {
+      const requestId = resume.requestIds.get(id);
       if (!present.has(id) && requestId) missing.push({ _id: id, id, request_id: requestId, __resumed: true });
     }
     if (!missing.length) return;
@@ -646,15 +647,17 @@ export class SubscriptionImpl {
       if (this.closed || this.seen.has(id)) return undefined;
       if (outcome.state === 'unknown') {
         // Keep it in the record so the next resume asks again.
-        this.rememberFingerprint(id, resume.seen[id], String(stub.request_id));
+        this.rememberFingerprint(id, resume.seen.get(id) ?? UNDELIVERED_FINGERPRINT, String(stub.request_id));
         return undefined;
       }
       if (outcome.state === 'gone') return { method: 'DELETE', data: { _id: id, id, request_id: stub.request_id } };
-      return fingerprint(outcome.element) !== resume.seen[id] ? { method: 'UPDATE', data: outcome.element } : undefined;
-    }).then((results) => {
-      const changes = results.filter((c): c is Change => c !== undefined);
-      if (changes.length) this.receiveRecovered(changes, receivedAt);
-    });
+      return fingerprint(outcome.element) !== resume.seen.get(id) ? { method: 'UPDATE', data: outcome.element } : undefined;
+    })
+      .then((results) => {
+        const changes = results.filter((c): c is Change => c !== undefined);
+        if (changes.length) this.receiveRecovered(changes, receivedAt);
+      })
+      .catch((error: unknown) => this.connection.warn(`Looking up requests missing from ${this.topic} failed: ${String(error)}`));
   }
 
   receiveRecovered(changes: Change[], receivedAt: string): void {

@@ -31,9 +31,10 @@ const FIELDS_BY_KIND: Record<TopicKind, ReadonlyArray<'projectId' | 'requestId' 
 
 /**
  * What a node restarted by a deploy had seen, by node id: the new instance resumes from it, so changes made
- * while it was being replaced are emitted (flagged recovered) instead of missed. Taken once, and only soon after.
+ * while it was being replaced are emitted (flagged recovered) instead of missed. Taken once, only soon after, and
+ * only for the same server (the topic must match too).
  */
-const handover = new Map<string, { state: ResumeState; at: number }>();
+const handover = new Map<string, { state: ResumeState; endpoint: string; at: number }>();
 const HANDOVER_MAX_AGE_MS = 60_000;
 
 export = function register(RED: NodeAPI): void {
@@ -103,7 +104,8 @@ export = function register(RED: NodeAPI): void {
     const carried = handover.get(node.id);
     handover.delete(node.id);
     // With "emit the snapshot" on, a restarted node sends the current state again instead.
-    const resumeState = def.snapshot !== true && carried && Date.now() - carried.at < HANDOVER_MAX_AGE_MS ? carried.state : undefined;
+    const fresh = carried && carried.endpoint === config.endpoint && Date.now() - carried.at < HANDOVER_MAX_AGE_MS;
+    const resumeState = def.snapshot !== true && fresh ? carried.state : undefined;
 
     let subscription: Subscription | undefined;
     try {
@@ -128,7 +130,7 @@ export = function register(RED: NodeAPI): void {
       closed = true;
       status.close();
       try {
-        if (!removed && subscription?.isReady) handover.set(node.id, { state: subscription.exportState(), at: Date.now() });
+        if (!removed && subscription?.isReady) handover.set(node.id, { state: subscription.exportState(), endpoint: config.endpoint, at: Date.now() });
         subscription?.close();
         config.deregister(user);
       } finally {

@@ -39,13 +39,16 @@ afterEach(async () => {
 /** The map reads keys and merges objects, the JSONata operations most likely to copy a planted key around. */
 const MAP = '$merge([payload, {"seen": true, "keys": $keys(payload)[[0..2]], "method": $event.method}])';
 
+let loads = 0;
+
 async function load(): Promise<{ raw: Msg[]; mapped: Msg[]; caught: Msg[] }> {
   await helper.load(
     NODES,
     onTab([
       { id: 'cfg', type: 'pingstreams-config', name: 'emulator', endpoint: emu.url },
       {
-        id: 'in', type: 'pingstreams in', server: 'cfg', kind: 'requests', projectId: emu.projectId, projectIdType: 'str',
+        // A new id per case: a restarted node with the same id would resume from what the previous case saw.
+        id: `in-${++loads}`, type: 'pingstreams in', server: 'cfg', kind: 'requests', projectId: emu.projectId, projectIdType: 'str',
         methodCreate: true, methodUpdate: true, methodDelete: true, snapshot: false, recovered: true, when: '', wires: [['map', 'raw']],
       },
       { id: 'map', type: 'pingstreams map', expression: MAP, property: 'payload', wires: [['mapped']] },

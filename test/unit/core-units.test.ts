@@ -2,7 +2,7 @@ import { buildTopic, parseTopic, InvalidTopicError, redact, decodeJwtExpiry, com
 import { Backoff, ConnectBudget } from '../../core/backoff';
 import { parseFrame } from '../../core/protocol';
 import { TopicTracker, evictOldest, fingerprint } from '../../core/tracker';
-import { markUndelivered, UNDELIVERED_FINGERPRINT } from '../../core/resume';
+import { markUndelivered, readResumeState, UNDELIVERED_FINGERPRINT } from '../../core/resume';
 import { buildSocketUrl } from '../../core/endpoint';
 import { parseRetryAfter, extractReason } from '../../core/handshake';
 
@@ -207,6 +207,18 @@ describe('resume record: events the host could not deliver', () => {
     expect(marked.seen).toMatchObject({ c: UNDELIVERED_FINGERPRINT, d: UNDELIVERED_FINGERPRINT });
     expect(marked.requestIds).toMatchObject({ c: 'support-group-c', d: 'support-group-d' });
     expect(markUndelivered(state, [event('DELETE', { _id: 'b' })])).toEqual(state); // re-created since
+  });
+
+  test('ids such as "__proto__" and "constructor" are plain ids, in a record as it comes back from JSON', () => {
+    const stored = JSON.parse(`{"topic":"${topic}","seen":{"__proto__":"u:p","constructor":"u:c"},"requestIds":{"__proto__":"support-group-p"}}`);
+    const { seen, requestIds } = readResumeState(stored);
+    expect([...seen]).toEqual([['__proto__', 'u:p'], ['constructor', 'u:c']]);
+    expect(readResumeState({ topic, seen: {} }).seen.get('constructor')).toBeUndefined();
+    const proto = { _id: '__proto__', request_id: 'support-group-p', status: 1000 };
+    const marked = markUndelivered(stored, [event('UPDATE', { _id: 'toString', status: 200 }), event('UPDATE', proto)]);
+    expect(Object.getPrototypeOf(marked.seen)).toBe(Object.prototype);
+    expect(Object.keys(marked.seen).sort()).toEqual(['__proto__', 'constructor']);
+    expect(marked.requestIds?.__proto__).toBe('support-group-p');
   });
 
   test('events of another topic and the original record are untouched', () => {
