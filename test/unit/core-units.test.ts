@@ -213,6 +213,7 @@ describe('resume record: events the host could not deliver', () => {
     const stored = JSON.parse(`{"topic":"${topic}","seen":{"__proto__":"u:p","constructor":"u:c"},"requestIds":{"__proto__":"support-group-p"}}`);
     const { seen, requestIds } = readResumeState(stored);
     expect([...seen]).toEqual([['__proto__', 'u:p'], ['constructor', 'u:c']]);
+    expect([...requestIds]).toEqual([['__proto__', 'support-group-p']]);
     expect(readResumeState({ topic, seen: {} }).seen.get('constructor')).toBeUndefined();
     const proto = { _id: '__proto__', request_id: 'support-group-p', status: 1000 };
     const marked = markUndelivered(stored, [event('UPDATE', { _id: 'toString', status: 200 }), event('UPDATE', proto)]);
