@@ -17,7 +17,7 @@ import { openSocket } from './handshake';
 import { describeEndpoint } from './endpoint';
 import { parseTopic, type ParsedTopic } from './topics';
 import { TopicTracker, evictOldest, fingerprint, isClosedRequest, sameState, type Change } from './tracker';
-import { readResumeState, UNDELIVERED_FINGERPRINT } from './resume';
+import { readResumeState, UNDELIVERED_FINGERPRINT, type ResumeRecord } from './resume';
 import type {
   ConnectionOptions,
   ConnectionStatus,
@@ -633,7 +633,7 @@ export class SubscriptionImpl {
   }
 
   /** Requests seen before the downtime and absent now: look each up, as after a reconnect. */
-  private resumeMissing(resume: ReturnType<typeof readResumeState>, present: Set<string>, snapshotSize: number, receivedAt: string): void {
+  private resumeMissing(resume: ResumeRecord, present: Set<string>, snapshotSize: number, receivedAt: string): void {
     if (this.channel.parsed.kind !== 'requests' || snapshotSize >= this.connection.options.requestsSnapshotLimit) return;
     const missing: Element[] = [];
     for (const id of resume.seen.keys()) {

@@ -7,11 +7,17 @@ import type { RealtimeEvent, ResumeState } from './types';
 /** A fingerprint no element has: a resume finds the element "changed" and emits it (recovered). */
 export const UNDELIVERED_FINGERPRINT = 'undelivered';
 
+/** A resume record as maps: element id -> fingerprint, and request element id -> request_id. */
+export interface ResumeRecord {
+  seen: Map<string, string>;
+  requestIds: Map<string, string>;
+}
+
 /**
  * The record's maps. It comes back from storage (n8n's static data) as plain objects whose keys are element ids
  * from the server: read as own string entries only, so an id such as "constructor" or "__proto__" is just an id.
  */
-export function readResumeState(state: ResumeState): { seen: Map<string, string>; requestIds: Map<string, string> } {
+export function readResumeState(state: ResumeState): ResumeRecord {
   const entries = (record: unknown) =>
     new Map(
       record !== null && typeof record === 'object'

@@ -103,7 +103,7 @@ export = function register(RED: NodeAPI): void {
 
     const carried = handover.get(node.id);
     handover.delete(node.id);
-    // With "emit the snapshot" on, a restarted node sends the current state again instead.
+    // With "Snapshot" ticked, a restarted node sends the current state again instead.
     const fresh = carried && carried.endpoint === config.endpoint && Date.now() - carried.at < HANDOVER_MAX_AGE_MS;
     const resumeState = def.snapshot !== true && fresh ? carried.state : undefined;
 

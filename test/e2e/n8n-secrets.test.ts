@@ -13,7 +13,7 @@ import { startEmulator, type Emulator } from '../../emulator';
 import { loadHostileCorpus } from '../fixtures/hostile';
 import { waitFor } from '../helpers/wait';
 import { canaryClaim, leakedForms } from '../helpers/secret-forms';
-import { HttpSink, N8n, buildAndPack, freePort, newArtifactsDir, provision, type E2EPaths, type SinkRequest } from './n8n/harness';
+import { HttpSink, N8n, buildAndPack, databaseFile, freePort, newArtifactsDir, provision, type E2EPaths, type SinkRequest } from './n8n/harness';
 import { ACTION_WORKFLOW_ID, CREDENTIAL_ID, TRIGGER_WORKFLOW_ID, credential, snapshotWorkflow, triggerWorkflow } from './n8n/workflows';
 
 jest.setTimeout(5 * 60_000);
@@ -192,7 +192,7 @@ test('nothing n8n printed, returned, exported or stored holds the token in any f
 	// n8n's stdout/stderr of every run and CLI command, and the user folder (SQLite database, its WAL, config).
 	for (const { file, text } of filesUnder(artifacts, /[\\/]package\./)) collect(`log ${file}`, text);
 	for (const { file, text } of filesUnder(n8n.userFolder)) collect(`file ${file}`, text);
-	expect(existsSync(join(n8n.userFolder, '.n8n', 'database.sqlite'))).toBe(true);
+	expect(existsSync(databaseFile(n8n.userFolder))).toBe(true);
 	expect(collected.some((c) => c.where.includes('n8n-start-1.log') && /\[Pingstreams\].*HTTP 429/.test(c.text))).toBe(true);
 
 	const found = collected.flatMap(({ where, text }) => leaks(text).map((form) => `${form} in ${where}`));

@@ -364,36 +364,44 @@ export function httpJson(
 	});
 }
 
-/** Reads the workflow's static data straight from n8n's SQLite database (with n8n's own sqlite3 build). */
-export function readStaticData(paths: E2EPaths, userFolder: string, workflowId: string): unknown {
-	const script = `
+/** n8n's SQLite database in a user folder. */
+export function databaseFile(userFolder: string): string {
+	return join(userFolder, '.n8n', 'database.sqlite');
+}
+
+/** Opens the database file given as the script's first argument with n8n's own sqlite3 build, as `db`. */
+function openDatabaseScript(paths: E2EPaths, readonly: boolean): string {
+	return `
 const sqlite3 = require(${JSON.stringify(join(paths.E2E_N8N_DIR, 'node_modules', 'sqlite3'))});
-const db = new sqlite3.Database(process.argv[1], sqlite3.OPEN_READONLY);
+const db = new sqlite3.Database(process.argv[1]${readonly ? ', sqlite3.OPEN_READONLY' : ''});`;
+}
+
+/** Reads the workflow's static data straight from n8n's SQLite database. */
+export function readStaticData(paths: E2EPaths, userFolder: string, workflowId: string): unknown {
+	const script = `${openDatabaseScript(paths, true)}
 db.get('SELECT staticData FROM workflow_entity WHERE id = ?', [process.argv[2]], (err, row) => {
   if (err) { console.error(err.message); process.exit(1); }
   process.stdout.write(JSON.stringify(row ? row.staticData : null));
   db.close();
 });`;
-	const out = runSync(paths.E2E_NODE24, ['-e', script, join(userFolder, '.n8n', 'database.sqlite'), workflowId], { cwd: userFolder, timeoutMs: 60_000 });
+	const out = runSync(paths.E2E_NODE24, ['-e', script, databaseFile(userFolder), workflowId], { cwd: userFolder, timeoutMs: 60_000 });
 	const value = JSON.parse(out) as string | null;
 	return typeof value === 'string' ? JSON.parse(value) : value;
 }
 
 /**
- * Holds an exclusive lock on n8n's SQLite database from another process (with n8n's own sqlite3 build), as a
- * long write or a backup would: n8n cannot write (e.g. create executions) until `release()`.
+ * Holds an exclusive lock on n8n's SQLite database from another process, as a long write or a backup would:
+ * n8n cannot write (e.g. create executions) until `release()`.
  */
 export async function lockDatabase(paths: E2EPaths, userFolder: string): Promise<{ release(): Promise<void> }> {
-	const script = `
-const sqlite3 = require(${JSON.stringify(join(paths.E2E_N8N_DIR, 'node_modules', 'sqlite3'))});
-const db = new sqlite3.Database(process.argv[1]);
+	const script = `${openDatabaseScript(paths, false)}
 db.configure('busyTimeout', 30000);
 db.exec('BEGIN EXCLUSIVE', (err) => {
   if (err) { console.error(err.message); process.exit(1); }
   process.stdout.write('locked\\n');
   process.stdin.once('data', () => db.exec('COMMIT', () => db.close(() => process.exit(0))));
 });`;
-	const child = spawn(paths.E2E_NODE24, ['-e', script, join(userFolder, '.n8n', 'database.sqlite')], { cwd: userFolder, stdio: ['pipe', 'pipe', 'pipe'] });
+	const child = spawn(paths.E2E_NODE24, ['-e', script, databaseFile(userFolder)], { cwd: userFolder, stdio: ['pipe', 'pipe', 'pipe'] });
 	let stderr = '';
 	child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
 	const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
