@@ -393,7 +393,7 @@ export class RealtimeConnection {
     if (diff.missing.length) {
       this.resolveMissing(channel, diff.missing, (changes) => {
         for (const holder of channel.holders) if (holder.isReady) holder.receiveRecovered(changes, receivedAt);
-      }).catch((error: unknown) => this.warn(`Looking up requests missing from ${channel.topic} failed: ${String(error)}`));
+      });
     }
     if (channel.holders.size === 0 && channel.snapshotWaiters.length === 0) {
       this.channels.delete(channel.topic);
@@ -416,27 +416,45 @@ export class RealtimeConnection {
    * Requests that left the open-requests snapshot while we were away: closed, deleted, or no longer
    * visible. Each request's own topic tells its final state (closed ones included).
    */
-  private async resolveMissing(channel: Channel, missing: Element[], emit: (changes: Change[]) => void): Promise<void> {
-    const projectId = channel.parsed.projectId;
+  private resolveMissing(channel: Channel, missing: Element[], emit: (changes: Change[]) => void): void {
     const probed = missing.slice(0, MAX_PROBES_PER_SNAPSHOT);
     if (missing.length > probed.length) {
       this.warn(`${missing.length} requests left ${channel.topic} while disconnected; only the first ${probed.length} are looked up.`);
       for (const element of missing.slice(probed.length)) forgetElement(channel, element);
     }
-    const changes: Change[] = [];
-    await mapLimited(probed, PROBE_CONCURRENCY, async (known) => {
-      const requestId = typeof known.request_id === 'string' ? known.request_id : undefined;
-      if (!requestId) return forgetElement(channel, known);
-      const outcome = await this.probe(`/${projectId}/requests/${requestId}`);
+    const askable: Element[] = [];
+    for (const known of probed) {
+      if (typeof known.request_id === 'string') askable.push(known);
+      else forgetElement(channel, known); // no topic to ask
+    }
+    this.lookUpRequests(channel.topic, channel.parsed.projectId, askable, emit, (known, outcome) => {
       const current = channel.tracker.get(elementId(known) ?? '');
-      if (current !== known) return; // changed meanwhile by a live event: that event told the story
+      if (current !== known) return undefined; // changed meanwhile by a live event: that event told the story
       // Unknown (no answer in time, connection lost): keep it, the next snapshot asks again.
-      if (outcome.state === 'unknown') return;
+      if (outcome.state === 'unknown') return undefined;
       forgetElement(channel, known);
-      if (outcome.state === 'gone') changes.push({ method: 'DELETE', data: known, previous: known });
-      else if (!sameState(outcome.element, known)) changes.push({ method: 'UPDATE', data: outcome.element, previous: known });
+      if (outcome.state === 'gone') return { method: 'DELETE', data: known, previous: known };
+      return sameState(outcome.element, known) ? undefined : { method: 'UPDATE', data: outcome.element, previous: known };
     });
-    if (changes.length && !this.stopped) emit(changes);
+  }
+
+  /**
+   * Requests missing from a snapshot of `topic`, each looked up on its own topic (PROBE_CONCURRENCY at a time)
+   * and judged by the caller; the changes found go to `emit`. A failure is warned, never thrown.
+   */
+  lookUpRequests(
+    topic: string,
+    projectId: string,
+    requests: readonly Element[],
+    emit: (changes: Change[]) => void,
+    judge: (request: Element, outcome: ProbeOutcome) => Change | undefined,
+  ): void {
+    mapLimited(requests, PROBE_CONCURRENCY, async (request) => judge(request, await this.probe(`/${projectId}/requests/${String(request.request_id)}`)))
+      .then((results) => {
+        const changes = results.filter((change): change is Change => change !== undefined);
+        if (changes.length && !this.stopped) emit(changes);
+      })
+      .catch((error: unknown) => this.warn(`Looking up requests missing from ${topic} failed: ${String(error)}`));
   }
 
   /**
@@ -641,9 +659,10 @@ export class SubscriptionImpl {
       if (!present.has(id) && requestId) missing.push({ _id: id, id, request_id: requestId, __resumed: true });
     }
     if (!missing.length) return;
-    void mapLimited(missing.slice(0, MAX_PROBES_PER_SNAPSHOT), PROBE_CONCURRENCY, async (stub): Promise<Change | undefined> => {
+    const { projectId } = this.channel.parsed;
+    const emit = (changes: Change[]) => this.receiveRecovered(changes, receivedAt);
+    this.connection.lookUpRequests(this.topic, projectId, missing.slice(0, MAX_PROBES_PER_SNAPSHOT), emit, (stub, outcome) => {
       const id = String(stub._id);
-      const outcome = await this.connection.probe(`/${this.channel.parsed.projectId}/requests/${String(stub.request_id)}`);
       if (this.closed || this.seen.has(id)) return undefined;
       if (outcome.state === 'unknown') {
         // Keep it in the record so the next resume asks again.
@@ -652,12 +671,7 @@ export class SubscriptionImpl {
       }
       if (outcome.state === 'gone') return { method: 'DELETE', data: { _id: id, id, request_id: stub.request_id } };
       return fingerprint(outcome.element) !== resume.seen.get(id) ? { method: 'UPDATE', data: outcome.element } : undefined;
-    })
-      .then((results) => {
-        const changes = results.filter((c): c is Change => c !== undefined);
-        if (changes.length) this.receiveRecovered(changes, receivedAt);
-      })
-      .catch((error: unknown) => this.connection.warn(`Looking up requests missing from ${this.topic} failed: ${String(error)}`));
+    });
   }
 
   receiveRecovered(changes: Change[], receivedAt: string): void {
