@@ -583,7 +583,7 @@ export class SubscriptionImpl {
             connection.failure() ??
               new HandshakeError(
                 `Could not connect to ${connection.endpointForDisplay} within ${Math.round(limit / 1000)} s` +
-                  `${lastErrorText(connection)}. Still retrying in the background.`,
+                  `${lastErrorText(connection)}.`,
               ),
           );
         }

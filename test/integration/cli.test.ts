@@ -57,7 +57,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const cli of running) if (cli !== emulator) cli.child.kill('SIGKILL');
+  const others = [...running].filter((cli) => cli !== emulator);
+  for (const cli of others) cli.child.kill('SIGKILL');
+  await Promise.all(others.map((cli) => cli.exited));
   if (emulator && emulator.child.exitCode === null) {
     emulator.child.kill('SIGINT');
     const stopped = await Promise.race([emulator.exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 5_000))]);
@@ -193,6 +195,33 @@ describe('pingstreams listen', () => {
     expectNoSecret(cli, forged);
   });
 
+  test('endpoint mistakes are explained with what to do: the scheme, insecure transport, wss:// to a ws:// server', async () => {
+    const at = (endpoint: string, args: string[]) => new Cli(['listen', '--endpoint', endpoint, ...args], { PINGSTREAMS_TOKEN: emu.token });
+    const http = at('http://127.0.0.1:9/api/', ['--project', emu.projectId]);
+    expect(await http.exitCode()).toBe(2);
+    expect(http.stderr).toMatch(/the scheme must be wss:\/\/, or ws:\/\/ for a server on this machine such as the local emulator/);
+
+    const insecure = at('ws://pingstreams.example.com/api/', ['--project', emu.projectId]);
+    expect(await insecure.exitCode()).toBe(2);
+    expect(insecure.stderr).toMatch(/Refusing to send the token over unencrypted.*pass --insecure/);
+
+    // The emulator speaks plain ws://: a wss:// endpoint fails its TLS handshake.
+    const tls = at(emu.url.replace(/^ws:/, 'wss:'), ['--project', emu.projectId, '--subscribe-timeout', '1000']);
+    await tls.waitForStderr(/did not answer with TLS/, 30_000);
+    expect(tls.stderr).toMatch(/if it serves plain ws:\/\/ \(the local emulator does\), use a ws:\/\/ endpoint/);
+    tls.child.kill('SIGTERM');
+    expect(await tls.exitCode()).toBe(0);
+    for (const cli of [http, insecure, tls]) expectNoSecret(cli);
+  });
+
+  test('a connection that never opens ends with exit 1 and does not claim to keep retrying', async () => {
+    const cli = new Cli(['listen', '--endpoint', 'ws://127.0.0.1:9/api/', '--project', emu.projectId, '--subscribe-timeout', '1000'], { PINGSTREAMS_TOKEN: emu.token });
+    expect(await cli.exitCode(60_000)).toBe(1);
+    expect(cli.stderr).toMatch(/error: Could not connect to ws:\/\/127\.0\.0\.1:9\/api\/ within \d+ s/);
+    expect(cli.stderr).not.toMatch(/in the background/);
+    expectNoSecret(cli);
+  });
+
   test('exits 4 when a subscription gets no snapshot (unknown project)', async () => {
     const cli = listen(['--project', UNKNOWN_PROJECT, '--subscribe-timeout', '1500']);
     expect(await cli.exitCode()).toBe(4);
@@ -214,6 +243,12 @@ describe('pingstreams demo, help and version', () => {
     // Changes made during the outage come back as recovered events, never as duplicates.
     expect(cli.stdout).toMatch(/\[recovered after reconnect\]/);
     expect(cli.stdout).toMatch(/events: \d+ \(.*\), 0 duplicates/);
+    // Request ids distinct enough that two requests never look like one (8 hex digits of the uuid).
+    expect(cli.stdout).toMatch(/request\s+support-group-[0-9a-f]{8}/);
+    // The final queue line once, and a next step that runs from a clone.
+    const summary = cli.stdout.slice(cli.stdout.indexOf('Demo finished after'));
+    expect(summary.match(/== queue:/g)).toHaveLength(1);
+    expect(cli.stdout).toMatch(/Next: run `node \S*dist\/cli\/pingstreams\.js emulator --simulate 1`/);
   });
 
   test('--help, help <command> and --version', async () => {
