@@ -121,9 +121,7 @@ class Demo {
     const handle = acquireConnection({ endpoint: emu.url, token: emu.tokens.owner });
     handle.onStatus((status) => this.onStatus(status));
     handle.onWarning((message) => this.print(`         warning: ${message}`));
-    const onError = (error: Error): void => {
-      if (error !== handle.status.error) this.print(`         error: ${error.message}`);
-    };
+    const onError = (error: Error): void => this.print(`         error: ${error.message}`);
     for (const topic of [requestsTopic, ...agentTopics]) {
       this.subscriptions.push(handle.subscribe(topic, { emitSnapshot: true, onEvent: (event) => this.onEvent(event), onError }));
     }

@@ -245,8 +245,8 @@ async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal |
       subscribeTimeoutMs: config.subscribeTimeoutMs,
       onEvent: (event) => pipeline.push(event),
       onError: (error) => {
-        // Before `ready`, the rejection below reports it; connection trouble is already a status line.
-        if (!ready || stopping || error === handle.status.error) return;
+        // Before `ready`, the rejection below reports it.
+        if (!ready || stopping) return;
         say(`warning: ${topic}: ${error.message}`);
       },
     });

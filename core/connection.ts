@@ -309,8 +309,8 @@ export class RealtimeConnection {
       return;
     }
     const delay = Math.max(this.backoff.next(), minDelayMs, this.budget.waitMs());
+    // Transient trouble is the connection's status, not the subscriptions' concern: they resume after it.
     this.scheduleReconnect(delay, error);
-    for (const channel of this.channels.values()) for (const holder of channel.holders) holder.connectionTrouble(error);
   }
 
   private scheduleReconnect(delayMs: number, error?: Error): void {
@@ -732,11 +732,6 @@ export class SubscriptionImpl {
     const state: ResumeState = { topic: this.topic, seen: Object.fromEntries(this.seen) };
     if (this.requestIds.size) state.requestIds = Object.fromEntries(this.requestIds);
     return state;
-  }
-
-  /** Transient trouble (reconnecting): reported, subscription kept. */
-  connectionTrouble(error: Error): void {
-    if (this.readyState === 'ready') this.reportError(error);
   }
 
   /** Permanent failure (token refused, gave up, closed). */
