@@ -118,7 +118,7 @@ async function measure(publisher, consumer, { rate, count, distinct = 0, topic =
   });
   const sending = publisher.run({ topic, rate, count, offset, distinct });
   const timer = setTimeout(done, timeoutMs);
-  await sending;
+  const published = await sending;
   await finished;
   clearTimeout(timer);
   await consumer.close();
@@ -134,6 +134,9 @@ async function measure(publisher, consumer, { rate, count, distinct = 0, topic =
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),
     maxMs: sorted[sorted.length - 1] ?? NaN,
+    publisherEventsPerSec: published.ms > 0 ? Math.round((published.sent / published.ms) * 1000) : 0,
+    /** At max rate: the consumer never let the send buffer fill, so the publisher was the limit, not the consumer. */
+    publisherBound: rate === 0 && published.stalls === 0,
   };
 }
 

@@ -73,6 +73,9 @@ function run({ topic, rate, count, distinct, offset = 0 }) {
     sent += 1;
   };
   const congested = () => targets.some((ws) => ws.bufferedAmount > BUFFER_LIMIT);
+  // Times a full send buffer stopped a burst: 0 means the consumer took everything as fast as it was sent,
+  // so the publisher, not the consumer, set the pace.
+  let stalls = 0;
   return new Promise((resolve) => {
     const tick = () => {
       if (rate > 0) {
@@ -80,12 +83,16 @@ function run({ topic, rate, count, distinct, offset = 0 }) {
         while (sent < due) sendOne();
       } else {
         let burst = 0;
-        while (sent < count && burst < 2000 && !congested()) {
+        while (sent < count && burst < 2000) {
+          if (congested()) {
+            stalls += 1;
+            break;
+          }
           sendOne();
           burst += 1;
         }
       }
-      if (sent >= count) return resolve({ sent, ms: Number(process.hrtime.bigint() - started) / 1e6, subscribers: targets.length });
+      if (sent >= count) return resolve({ sent, ms: Number(process.hrtime.bigint() - started) / 1e6, stalls, subscribers: targets.length });
       if (rate > 0) setTimeout(tick, 1);
       else setImmediate(tick);
     };

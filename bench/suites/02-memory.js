@@ -52,8 +52,9 @@ module.exports = {
     const peak = Math.max(rssStart, ...samples);
     rows.push({ measure: `RSS over ${total.toLocaleString('en')} events`, value: `${mb(rssStart)} -> peak ${mb(peak)} -> ${mb(samples[samples.length - 1] ?? rssStart)} MB`, detail: `samples every 10%: ${samples.map(mb).join(', ')} MB` });
     rows.push({ measure: 'heap after the run (GC)', value: `${mb(end.heapUsed)} MB`, detail: `${Math.round(total / seconds)} events/s during the run` });
-    const lastHalf = samples.slice(Math.floor(samples.length / 2));
-    const growthSecondHalf = lastHalf.length ? Math.max(...lastHalf) - lastHalf[0] : 0;
+    // Growth over the second half: the last sample minus the middle one (what the words say, not a peak).
+    const middle = samples[Math.floor(samples.length / 2) - 1] ?? rssStart;
+    const growthSecondHalf = (samples[samples.length - 1] ?? rssStart) - middle;
     return {
       columns: ['measure', 'value', 'detail'],
       rows,
@@ -63,7 +64,7 @@ module.exports = {
         rssPeakMb: mb(peak),
         rssGrowthSecondHalfMb: mb(growthSecondHalf),
       },
-      notes: ['RSS growth over the second half of the run shows whether memory is bounded (trackers and records are capped).'],
+      notes: ['RSS growth over the second half of the run (the last sample minus the one at 50%) shows whether memory is bounded (trackers and records are capped); negative when it shrank.'],
     };
   },
 };
