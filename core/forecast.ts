@@ -234,15 +234,19 @@ function summarise(f: Forecast): string {
   if (f.required.agents === null) {
     return `No staffing up to ${f.input.maxAgents} agents meets ${target} at ${round(f.trafficErlangs, 3)} Erlangs; check the arrival rate and handle time, or raise the search limit.`;
   }
-  let text = `${f.required.agents} agents on line (${f.required.scheduled} scheduled) meet ${target}`;
+  let text = `${agentsText(f.required.agents)} on line (${f.required.scheduled} scheduled) meet ${target}`;
   if (f.now) {
     text += f.now.overloaded
-      ? `; the ${f.now.agents} available now are overloaded (the queue grows without bound): ${f.now.shortfall} more needed.`
+      ? `; with ${agentsText(f.now.agents)} on line now the queue is overloaded (it grows without bound): ${f.now.shortfall} more needed.`
       : f.now.shortfall !== null && f.now.shortfall > 0
-        ? `; with the ${f.now.agents} available now the service level is ${round(f.now.serviceLevel * 100, 1)}%: ${f.now.shortfall} more needed.`
-        : `; the ${f.now.agents} available now are enough (service level ${round(f.now.serviceLevel * 100, 1)}%).`;
+        ? `; with ${agentsText(f.now.agents)} on line now the service level is ${round(f.now.serviceLevel * 100, 1)}%: ${f.now.shortfall} more needed.`
+        : `; the ${agentsText(f.now.agents)} on line now are enough (service level ${round(f.now.serviceLevel * 100, 1)}%).`;
   } else text += '.';
   return text;
+}
+
+function agentsText(n: number): string {
+  return n === 1 ? '1 agent' : `${n} agents`;
 }
 
 /** Probabilities to 7 decimals, seconds to 3, so the JSON reads as the worked examples do. */

@@ -359,6 +359,9 @@ export class EmulatorServer implements Emulator {
       const r = this.store.findRequest(projectId, rest[1]);
       if (r && !visible(r)) return this.log(`client #${client.id}: subscription to ${topic} refused (request not visible)`);
       snapshot = r ? this.store.messagesOf(r).slice(0, this.limits.messages) : [];
+    } else if (rest.length === 3 && rest[0] === 'project_users' && rest[1] === 'users') {
+      // An agent's record by user id: visible to any member of the project (PROTOCOL-NOTES).
+      snapshot = this.store.membership(projectId, rest[2]) ?? null;
     } else if (rest.length === 2 && rest[0] === 'project_users') {
       const pu = this.store.projectUsers.get(rest[1]);
       if (!pu || pu.id_project !== projectId || (pu.id_user !== client.userId && !privileged)) {
@@ -408,6 +411,7 @@ export class EmulatorServer implements Emulator {
       this.broadcast(`${P}/requests/${change.request.request_id}/messages`, 'CREATE', change.message);
     } else {
       this.broadcast(`${P}/project_users/${change.projectUser._id}`, 'UPDATE', change.projectUser);
+      this.broadcast(`${P}/project_users/users/${change.projectUser.id_user}`, 'UPDATE', change.projectUser);
     }
   }
 

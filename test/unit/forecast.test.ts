@@ -45,7 +45,7 @@ describe('staffing forecast', () => {
     const short = forecastStaffing({ ...example, agents: 11 });
     expect(short.now).toMatchObject({ agents: 11, overloaded: false, shortfall: 3 });
     expect(short.now!.serviceLevel).toBeLessThan(0.8);
-    expect(short.summary).toMatch(/^14 agents on line \(20 scheduled\) meet 80% within 20 s; with the 11 available now the service level is [\d.]+%: 3 more needed\.$/);
+    expect(short.summary).toMatch(/^14 agents on line \(20 scheduled\) meet 80% within 20 s; with 11 agents on line now the service level is [\d.]+%: 3 more needed\.$/);
     const enough = forecastStaffing({ ...example, agents: 16 });
     expect(enough.now!.shortfall).toBe(0);
     expect(enough.summary).toMatch(/are enough/);
