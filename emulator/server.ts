@@ -7,6 +7,7 @@ import { signJwt, verifyJwt, JwtClaims } from './jwt';
 import { cryptoRng, Message, Obj, ProjectUser, Request, seededRng, STATUS } from './model';
 import { completeDemoRoles, DemoRole, DEMO_ROLES, loadSeed } from './seed';
 import { Simulator } from './simulate';
+import { QueueSimulation } from './queue-simulation';
 import { Store, StoreChange } from './store';
 import type { Emulator, EmulatorFaults, EmulatorOptions, EmulatorStats, RefuseOptions } from './types';
 
@@ -71,7 +72,7 @@ export class EmulatorServer implements Emulator {
   private readonly ignoredSubscribes = new Map<string, number>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private restartTimer: { timer: NodeJS.Timeout; done: () => void } | undefined;
-  private simulator: Simulator | undefined;
+  private simulator: Simulator | QueueSimulation | undefined;
   private closing: Promise<void> | undefined;
   private readonly requestedPort: number;
 
@@ -89,7 +90,7 @@ export class EmulatorServer implements Emulator {
       concurrent: limit(opts.rateLimits?.concurrentPerUser ?? 20, 'rateLimits.concurrentPerUser'),
     };
     this.log = opts.log ?? (() => undefined);
-    if (opts.simulate !== undefined && !(typeof opts.simulate.ratePerSecond === 'number' && opts.simulate.ratePerSecond > 0)) {
+    if (opts.simulate !== undefined && !opts.simulate.queue && !(typeof opts.simulate.ratePerSecond === 'number' && opts.simulate.ratePerSecond > 0)) {
       throw new Error('simulate.ratePerSecond must be a number greater than 0.');
     }
     const rng = opts.simulate?.randomSeed !== undefined ? seededRng(opts.simulate.randomSeed) : cryptoRng;
@@ -128,6 +129,11 @@ export class EmulatorServer implements Emulator {
     };
   }
 
+  /** The queueing simulation, when `simulate.queue` is set (ground truth, pause and resume). */
+  get simulation(): QueueSimulation | undefined {
+    return this.simulator instanceof QueueSimulation ? this.simulator : undefined;
+  }
+
   async start(): Promise<this> {
     await this.listen(this.requestedPort);
     const addr = this.http.address();
@@ -140,7 +146,9 @@ export class EmulatorServer implements Emulator {
     if (this.opts.simulate) {
       const agents = (['agent', 'agent2'] as const).map((r) => ({ userId: this.users[r], projectUserId: this.projectUsers[r] }));
       const rng = this.opts.simulate.randomSeed !== undefined ? seededRng(this.opts.simulate.randomSeed ^ 0x5eed) : cryptoRng;
-      this.simulator = new Simulator(this.store, this.projectId, agents, this.opts.simulate.ratePerSecond, rng);
+      this.simulator = this.opts.simulate.queue
+        ? new QueueSimulation(this.store, this.projectId, this.opts.simulate.queue, rng)
+        : new Simulator(this.store, this.projectId, agents, this.opts.simulate.ratePerSecond, rng);
       this.simulator.start();
     }
     this.log(`emulator listening on ${this.url}`);
