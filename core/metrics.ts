@@ -157,8 +157,8 @@ class WindowSeries {
     while (this.head < this.items.length && this.items[this.head].t < from) this.dropHead();
   }
 
-  *since(from: number): Iterable<Sample> {
-    for (let i = this.head; i < this.items.length; i++) if (this.items[i].t >= from) yield this.items[i];
+  forEachSince(from: number, fn: (sample: Sample) => void): void {
+    for (let i = this.head; i < this.items.length; i++) if (this.items[i].t >= from) fn(this.items[i]);
   }
 
   get size(): number {
@@ -177,6 +177,24 @@ class WindowSeries {
 }
 
 const NO_DEPARTMENT = '(none)';
+
+/** What one metrics() pass gathers for the project or one department. */
+interface Tally {
+  waiting: WaitingRequest[];
+  longestWaitMs: number | null;
+  waitingPastThreshold: number;
+  arrivals: number;
+  closed: number;
+  abandoned: number;
+  waits: number[];
+  handles: number[];
+}
+
+const emptyTally = (): Tally => ({ waiting: [], longestWaitMs: null, waitingPastThreshold: 0, arrivals: 0, closed: 0, abandoned: 0, waits: [], handles: [] });
+
+function waitingEntry(id: string, state: RequestState, now: number): WaitingRequest {
+  return { id, requestId: state.requestId, department: state.department, createdAt: state.createdAt, waitSeconds: round(Math.max(0, now - state.createdAtMs) / 1000, 3) };
+}
 
 export class MetricsEngine {
   readonly projectId: string;
@@ -337,19 +355,47 @@ export class MetricsEngine {
     const now = this.now();
     const from = this.windowFrom(now);
     for (const series of [this.arrivals, this.closes, this.abandons, this.responses, this.handles]) series.prune(from);
+    // One pass over the queue and each window series, tallied for the project and per department at once.
+    const all = emptyTally();
+    const byDepartment = new Map<string, Tally>();
+    const tally = (department: string): Tally => {
+      let t = byDepartment.get(department);
+      if (!t) byDepartment.set(department, (t = emptyTally()));
+      return t;
+    };
+    for (const department of this.counts.keys()) tally(department);
+    const waiting = [...this.queue].sort(([a, x], [b, y]) => x.createdAtMs - y.createdAtMs || a.localeCompare(b));
+    for (const [id, state] of waiting) {
+      const past = now - state.createdAtMs > this.thresholdMs;
+      for (const t of [all, tally(state.department)]) {
+        if (t.waiting.length < this.maxWaitingListed) t.waiting.push(waitingEntry(id, state, now));
+        if (t.longestWaitMs === null) t.longestWaitMs = Math.max(0, now - state.createdAtMs);
+        if (past) t.waitingPastThreshold++;
+      }
+    }
+    const walk = (series: WindowSeries, add: (t: Tally, s: Sample) => void) => {
+      series.forEachSince(from, (s) => {
+        add(all, s);
+        add(tally(s.department), s);
+      });
+    };
+    walk(this.arrivals, (t) => t.arrivals++);
+    walk(this.closes, (t) => t.closed++);
+    walk(this.abandons, (t) => t.abandoned++);
+    walk(this.responses, (t, s) => t.waits.push(s.value));
+    walk(this.handles, (t, s) => t.handles.push(s.value));
     const departments: Record<string, DepartmentMetrics> = {};
-    const names = new Set<string>([...this.counts.keys()]);
-    for (const series of [this.arrivals, this.closes, this.abandons, this.responses]) for (const s of series.since(from)) names.add(s.department);
-    for (const name of [...names].sort()) {
-      departments[name] = { requests: this.requestFigures(now, name), window: this.windowFigures(now, from, name) };
+    for (const name of [...byDepartment.keys()].sort()) {
+      const t = byDepartment.get(name)!;
+      departments[name] = { requests: this.requestFigures(t, this.counts.get(name)), window: this.windowFigures(now, from, t) };
     }
     const agents = this.agentTotals;
     const onLine = agents.available + agents.busy;
     return {
       projectId: this.projectId,
       at: new Date(now).toISOString(),
-      requests: this.requestFigures(now),
-      window: this.windowFigures(now, from),
+      requests: this.requestFigures(all),
+      window: this.windowFigures(now, from, all),
       agents: {
         known: this.agents.size,
         available: agents.available,
@@ -369,60 +415,35 @@ export class MetricsEngine {
     return Math.max(now - this.windowMs, this.startedAt);
   }
 
-  private requestFigures(now: number, department?: string): RequestFigures {
+  /** Counts of one department (`counts`), or of all when omitted. */
+  private requestFigures(t: Tally, counts?: Map<number, number>): RequestFigures {
     const byStatus = { temporary: 0, unassigned: 0, assigned: 0, served: 0, abandoned: 0, other: 0 };
-    const add = (counts: Map<number, number>) => {
-      for (const [status, n] of counts) byStatus[statusName(status)] += n;
-    };
-    if (department === undefined) for (const counts of this.counts.values()) add(counts);
-    else add(this.counts.get(department) ?? new Map());
-    const waiting: WaitingRequest[] = [];
-    for (const [id, state] of this.queue) {
-      if (department !== undefined && state.department !== department) continue;
-      waiting.push({ id, requestId: state.requestId, department: state.department, createdAt: state.createdAt, waitSeconds: Math.max(0, (now - state.createdAtMs) / 1000) });
-    }
-    waiting.sort((a, b) => b.waitSeconds - a.waitSeconds || a.id.localeCompare(b.id));
+    for (const c of counts ? [counts] : this.counts.values()) for (const [status, n] of c) byStatus[statusName(status)] += n;
     return {
       open: Object.values(byStatus).reduce((a, b) => a + b, 0),
       byStatus,
       queue: byStatus.unassigned,
-      longestWaitSeconds: waiting.length ? round(waiting[0].waitSeconds, 3) : null,
-      waiting: waiting.slice(0, this.maxWaitingListed).map((w) => ({ ...w, waitSeconds: round(w.waitSeconds, 3) })),
+      longestWaitSeconds: t.longestWaitMs === null ? null : round(t.longestWaitMs / 1000, 3),
+      waiting: t.waiting,
     };
   }
 
-  private windowFigures(now: number, from: number, department?: string): WindowFigures {
-    const inDept = (s: Sample) => department === undefined || s.department === department;
-    const count = (series: WindowSeries) => {
-      let n = 0;
-      for (const s of series.since(from)) if (inDept(s)) n++;
-      return n;
-    };
+  private windowFigures(now: number, from: number, t: Tally): WindowFigures {
     const hours = Math.max(now - from, 60_000) / 3_600_000; // at least a minute, so a fresh start gives no huge rate
-    const waits: number[] = [];
-    for (const s of this.responses.since(from)) if (inDept(s)) waits.push(s.value);
-    waits.sort((a, b) => a - b);
-    const handles: number[] = [];
-    for (const s of this.handles.since(from)) if (inDept(s)) handles.push(s.value);
+    const waits = t.waits.sort((a, b) => a - b);
     const thresholdSeconds = this.thresholdMs / 1000;
-    const answeredWithin = waits.filter((w) => w <= thresholdSeconds).length;
-    let waitingPastThreshold = 0;
-    for (const state of this.queue.values()) {
-      if ((department === undefined || state.department === department) && now - state.createdAtMs > this.thresholdMs) waitingPastThreshold++;
-    }
-    const arrivals = count(this.arrivals);
-    const closed = count(this.closes);
-    const abandoned = count(this.abandons);
-    const denominator = waits.length + waitingPastThreshold;
+    let answeredWithin = 0;
+    for (const w of waits) if (w <= thresholdSeconds) answeredWithin++;
+    const denominator = waits.length + t.waitingPastThreshold;
     return {
       from: new Date(from).toISOString(),
       minutes: round((now - from) / 60_000, 3),
-      arrivals,
-      closed,
-      abandoned,
-      arrivalsPerHour: round(arrivals / hours, 3),
-      closedPerHour: round(closed / hours, 3),
-      abandonedPerHour: round(abandoned / hours, 3),
+      arrivals: t.arrivals,
+      closed: t.closed,
+      abandoned: t.abandoned,
+      arrivalsPerHour: round(t.arrivals / hours, 3),
+      closedPerHour: round(t.closed / hours, 3),
+      abandonedPerHour: round(t.abandoned / hours, 3),
       firstResponse: {
         count: waits.length,
         avgSeconds: waits.length ? round(sum(waits) / waits.length, 3) : null,
@@ -430,13 +451,13 @@ export class MetricsEngine {
         p90Seconds: percentile(waits, 0.9),
         maxSeconds: waits.length ? round(waits[waits.length - 1], 3) : null,
       },
-      handleTime: { count: handles.length, avgSeconds: handles.length ? round(sum(handles) / handles.length, 3) : null },
+      handleTime: { count: t.handles.length, avgSeconds: t.handles.length ? round(sum(t.handles) / t.handles.length, 3) : null },
       serviceLevel: {
         thresholdSeconds,
         value: denominator ? round(answeredWithin / denominator, 4) : null,
         answered: waits.length,
         answeredWithin,
-        waitingPastThreshold,
+        waitingPastThreshold: t.waitingPastThreshold,
       },
     };
   }
