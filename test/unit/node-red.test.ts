@@ -11,7 +11,7 @@ import { RateLimitedError, TokenRefusedError, type RealtimeEvent } from '../../c
 type Json = any;
 
 const DIR = join(__dirname, '..', '..', 'nodes', 'node-red');
-const SETS = ['pingstreams-config', 'pingstreams-in', 'pingstreams-subscription', 'pingstreams-map'];
+const SETS = ['pingstreams-config', 'pingstreams-in', 'pingstreams-subscription', 'pingstreams-map', 'pingstreams-metrics'];
 const read = (...parts: string[]) => readFileSync(join(...parts), 'utf8');
 const catalogue = (set: string) => JSON.parse(read(DIR, 'locales', 'en-US', `${set}.json`)) as Record<string, unknown>;
 
