@@ -57,6 +57,18 @@ export class LiveMetricsSession {
     for (const userId of options.agents ?? []) this.watchAgent(userId);
   }
 
+  /** Resolves once the requests snapshot and the agent records asked for so far have answered (or after `timeoutMs`). */
+  async settled(timeoutMs = 5_000): Promise<void> {
+    await this.ready;
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    try {
+      await Promise.race([Promise.allSettled([...this.agentSubs.values()].map((sub) => sub.ready)), limit]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   metrics(): LiveMetrics {
     this.engine.confirming = this.confirmQueue.length + this.confirmSubs.size;
     return this.engine.metrics();

@@ -20,6 +20,11 @@ export interface MetricsOptions {
   maxWindowSamples?: number;
   /** The project's `max_agent_assigned_chat` setting, when known: an agent's capacity is the larger of it and their own. */
   projectMaxChats?: number;
+  /**
+   * Count in the window what happened before the engine started (waits and closes the first snapshot shows). Default
+   * false: rates are over the time watched. True suits a one-shot reading (n8n's Get Live Metrics).
+   */
+  countBeforeStart?: boolean;
   /** Milliseconds since the epoch. Default Date.now. */
   now?: () => number;
 }
@@ -206,6 +211,7 @@ export class MetricsEngine {
   private readonly projectMaxChats: number;
   private readonly now: () => number;
   private readonly startedAt: number;
+  private readonly countBeforeStart: boolean;
   private readonly requests = new Map<string, RequestState>();
   /** Unassigned requests, for the queue figures: id -> state (same object as in `requests`). */
   private readonly queue = new Map<string, RequestState>();
@@ -232,6 +238,7 @@ export class MetricsEngine {
     this.projectMaxChats = Math.max(0, options.projectMaxChats ?? 0);
     this.now = options.now ?? Date.now;
     this.startedAt = this.now();
+    this.countBeforeStart = options.countBeforeStart === true;
     const maxSamples = positive(options.maxWindowSamples, 100_000);
     this.arrivals = new WindowSeries(maxSamples);
     this.closes = new WindowSeries(maxSamples);
@@ -412,7 +419,7 @@ export class MetricsEngine {
   }
 
   private windowFrom(now: number): number {
-    return Math.max(now - this.windowMs, this.startedAt);
+    return this.countBeforeStart ? now - this.windowMs : Math.max(now - this.windowMs, this.startedAt);
   }
 
   /** Counts of one department (`counts`), or of all when omitted. */

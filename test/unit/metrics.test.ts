@@ -1,4 +1,5 @@
 import { MetricsEngine, type MetricsOptions } from '../../core/metrics';
+import { MetricAlert, evaluateCondition } from '../../core/metric-alert';
 import type { Element, Method } from '../../core';
 
 const P = '5eb45fbc1f9e1f0012d62207';
@@ -191,5 +192,46 @@ describe('metrics engine: agents', () => {
     const { engine } = setup({ projectMaxChats: 3 });
     engine.applyAgentRecord(agent('u1', { user_available: true, number_assigned_requests: 3, max_assigned_chat: 2 }));
     expect(engine.metrics().agents).toMatchObject({ capacity: 3, occupancy: 1 });
+  });
+});
+
+describe('metric alert: hold, clear and cool-down', () => {
+  test('fires once the condition held for the hold time, clears when it stops, and keeps quiet within the cool-down', () => {
+    const alert = new MetricAlert(120 * S, 300 * S);
+    expect(alert.update(true, 0)).toBeUndefined();
+    expect(alert.update(true, 119 * S)).toBeUndefined();
+    expect(alert.update(true, 120 * S)).toBe('fired');
+    expect(alert.update(true, 130 * S)).toBeUndefined();
+    // Clears within the cool-down: told when the cool-down ends, if still clear.
+    expect(alert.update(false, 200 * S)).toBeUndefined();
+    expect(alert.isFiring).toBe(true);
+    expect(alert.update(false, 420 * S)).toBe('cleared');
+    // Flapping: true for less than the hold time never fires.
+    expect(alert.update(true, 800 * S)).toBeUndefined();
+    expect(alert.update(false, 900 * S)).toBeUndefined();
+    expect(alert.update(true, 901 * S)).toBeUndefined();
+    expect(alert.update(true, 1021 * S)).toBe('fired');
+  });
+
+  test('a clear that turns true again within the cool-down is not notified at all', () => {
+    const alert = new MetricAlert(0, 60 * S);
+    expect(alert.update(true, 0)).toBe('fired');
+    expect(alert.update(false, 10 * S)).toBeUndefined();
+    expect(alert.update(true, 20 * S)).toBeUndefined();
+    expect(alert.update(true, 70 * S)).toBeUndefined();
+    expect(alert.isFiring).toBe(true);
+  });
+
+  test('conditions read the figures they name; an unknown service level does not hold', () => {
+    const { engine, at, send, request } = setup();
+    for (let i = 0; i < 6; i++) send('CREATE', request(`r${i}`, { status: 100, createdAt: iso(0) }));
+    at(90 * S);
+    const m = engine.metrics();
+    expect(evaluateCondition('queueAbove', 5, m)).toEqual({ value: 6, holds: true });
+    expect(evaluateCondition('queueAbove', 6, m).holds).toBe(false);
+    expect(evaluateCondition('longestWaitAbove', 60, m)).toEqual({ value: 90, holds: true });
+    expect(evaluateCondition('serviceLevelBelow', 80, m)).toEqual({ value: 0, holds: true }); // six waiting past 60 s, none answered
+    expect(evaluateCondition('agentsAvailableBelow', 1, m)).toEqual({ value: 0, holds: true });
+    expect(evaluateCondition('serviceLevelBelow', 80, setup().engine.metrics())).toEqual({ value: null, holds: false });
   });
 });
