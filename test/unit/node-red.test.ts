@@ -246,7 +246,7 @@ describe('editor files, help, locales, examples and package.json agree', () => {
   test('examples: Node-RED flows only, one connection without credentials, map expressions = the presets', () => {
     const dir = join(__dirname, '..', '..', 'examples', 'node-red');
     const files = readdirSync(dir);
-    expect(files.sort()).toEqual(['follow-request-messages.json', 'live-queue-to-debug.json', 'new-request-to-slack.json']);
+    expect(files.sort()).toEqual(['follow-request-messages.json', 'live-metrics-dashboard.json', 'live-queue-to-debug.json', 'new-request-to-slack.json']);
     for (const file of files) {
       const flow = JSON.parse(read(dir, file)) as Array<Record<string, Json>>;
       const ids = new Set(flow.map((n) => n.id));
