@@ -2,7 +2,7 @@
 // trigger's Live Metrics resource. The figures and the model are the core's (docs/metrics.md).
 import type { IDataObject, INodeProperties } from 'n8n-workflow';
 import { buildTopic, forecastStaffing, LiveMetricsSession, type ConnectionHandle, type ForecastInput } from '../../core';
-import type { Show } from './shared';
+import { projectIdProperty, type Show } from './shared';
 
 type ParameterGetter = (name: string, fallback?: unknown) => unknown;
 
@@ -37,16 +37,7 @@ export function metricsOptionsProperty(show: Show): INodeProperties {
 }
 
 export function metricsProjectProperty(show: Show): INodeProperties {
-	return {
-		displayName: 'Project ID',
-		name: 'projectId',
-		type: 'string',
-		required: true,
-		default: '',
-		placeholder: '5eb45fbc1f9e1f0012d62207',
-		description: 'The 24-hex-digit ID of the Pingstreams project (in the dashboard URL)',
-		displayOptions: { show },
-	};
+	return projectIdProperty({ show });
 }
 
 /** The session options from the parameters (the project id is checked by building its topic). */
