@@ -154,6 +154,9 @@ export class LiveMetricsSession {
     if (this.confirmTimer || this.confirmQueue.length === 0) return;
     const perSecond = Math.max(1, this.options.confirmPerSecond ?? 50);
     const concurrency = Math.max(1, this.options.confirmConcurrency ?? 10);
+    // A budget that grows with elapsed time keeps the average pace at perSecond whatever the timer's granularity.
+    const startedAt = Date.now();
+    let started = 0;
     this.confirmTimer = setInterval(() => {
       if (this.confirmQueue.length === 0) {
         if (this.confirmSubs.size === 0) {
@@ -163,8 +166,12 @@ export class LiveMetricsSession {
         }
         return;
       }
-      if (this.confirmSubs.size < concurrency) this.confirmOne(this.confirmQueue.shift()!);
-    }, Math.max(1, Math.floor(1000 / perSecond)));
+      const allowed = Math.floor(((Date.now() - startedAt) * perSecond) / 1000) + 1 - started;
+      for (let i = 0; i < allowed && this.confirmQueue.length && this.confirmSubs.size < concurrency; i++) {
+        started++;
+        this.confirmOne(this.confirmQueue.shift()!);
+      }
+    }, Math.max(5, Math.min(100, Math.floor(1000 / perSecond))));
     this.confirmTimer.unref?.();
   }
 

@@ -5,7 +5,7 @@ import { startEmulator, type Emulator, type QueueTruth } from '../../emulator';
 import { acquireConnection, closeAllConnections, LiveMetricsSession, type ConnectionHandle, type ConnectionStatus, type LiveMetrics } from '../../core';
 import { sleep, waitFor } from '../helpers/wait';
 
-jest.setTimeout(90_000);
+jest.setTimeout(90_000 + Number(process.env.METRICS_FAULT_ROUNDS ?? 0) * 20_000);
 
 const fast = { lingerMs: 0, backoffInitialMs: 50, backoffMaxMs: 300, pingIntervalMs: 300, pongTimeoutMs: 400, maxConnectsPerMinute: 1000 };
 
@@ -94,7 +94,9 @@ test('exact after a drop, a half-open socket, a restart and a 429 burst, with th
       return emu!.faults.dropAll();
     }],
   ];
-  for (const [label, fault] of faults) {
+  // METRICS_FAULT_ROUNDS=20 repeats the four faults for a longer run (about 10 s per round).
+  const rounds = Number(process.env.METRICS_FAULT_ROUNDS ?? 1);
+  for (const [label, fault] of Array.from({ length: rounds }, () => faults).flat()) {
     sim.resume();
     await sleep(800);
     const before = status.connectedCount();
@@ -142,16 +144,28 @@ test('1,000 open requests through a restart: closed ones leave, the 900 absent f
   for (const r of created.slice(350, 360)) emu.deleteRequest(P, r.request_id);
   await restarted;
   await waitFor(() => status.connectedCount() > before, 'reconnected');
+  const sweepStarted = Date.now();
   await waitFor(() => session!.metrics().confirming > 0 || session!.confirmations.looked > 0, 'the confirmations to start');
+  // Paced and bounded: at most `confirmConcurrency` look-up topics held at once on the server.
+  let maxSubscriptions = 0;
+  const sampler = setInterval(() => (maxSubscriptions = Math.max(maxSubscriptions, emu!.stats().subscriptions)), 20);
 
   const truth = () => {
     const open = openNow();
     return { open: open.length, queue: open.filter((r) => r.status === 100).length, assigned: open.filter((r) => r.status === 200).length };
   };
-  await waitFor(() => {
-    const m = session!.metrics();
-    return m.confirming === 0 && m.requests.open === truth().open && m.requests.queue === truth().queue;
-  }, 'the confirmed figures', 30_000);
+  try {
+    await waitFor(() => {
+      const m = session!.metrics();
+      return m.confirming === 0 && m.requests.open === truth().open && m.requests.queue === truth().queue;
+    }, 'the confirmed figures', 30_000);
+  } finally {
+    clearInterval(sampler);
+  }
+  const sweepMs = Date.now() - sweepStarted;
+  console.log(`1,003 requests confirmed in ${sweepMs} ms; at most ${maxSubscriptions} topics held at once`);
+  expect(sweepMs).toBeGreaterThanOrEqual(2_400); // 1,003 at the 400 per second asked for: 2.5 s
+  expect(maxSubscriptions).toBeLessThanOrEqual(25 + 3); // 25 look-ups at once, plus the requests and agent topics
   const m = session.metrics();
   expect({ open: m.requests.open, queue: m.requests.queue, assigned: m.requests.byStatus.assigned }).toEqual(truth());
   expect(truth()).toEqual({ open: 693, queue: 641, assigned: 52 }); // 3 seeded open (1 queued) + 1,000 - 300 closed - 10 deleted; 50 assigned
