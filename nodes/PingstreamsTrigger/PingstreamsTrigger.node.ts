@@ -93,7 +93,7 @@ export class PingstreamsTrigger implements INodeType {
 		icon: 'file:../../icons/pingstreams.svg',
 		group: ['trigger'],
 		version: 1,
-		subtitle: '={{$parameter["resource"] + ": " + $parameter["events"].join(", ")}}',
+		subtitle: '={{$parameter["resource"] === "liveMetrics" ? "Live Metrics: " + $parameter["emit"] : $parameter["resource"] + ": " + $parameter["events"].join(", ")}}',
 		description: 'Starts the workflow on Pingstreams realtime events: new requests, changes, messages, agent availability',
 		defaults: { name: 'Pingstreams Trigger' },
 		inputs: [],

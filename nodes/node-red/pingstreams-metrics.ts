@@ -81,11 +81,13 @@ export = function register(RED: NodeAPI): void {
     }
 
     let closed = false;
+    let ready = false;
     // Declared before the status and the connection: registering may report a status (which reads it) at once.
     // eslint-disable-next-line prefer-const
     let session: LiveMetricsSession | undefined;
+    // Until the snapshot arrives the figures are empty: plain "connected" rather than a queue of 0.
     const status = new StatusReporter(RED, node, () => {
-      const m = session?.metrics();
+      const m = ready ? session?.metrics() : undefined;
       return m ? t(RED, 'pingstreams-metrics:status.connected', { queue: m.requests.queue, wait: formatWait(m.requests.longestWaitSeconds) }) : t(RED, 'pingstreams-config:status.connected');
     });
 
@@ -99,7 +101,6 @@ export = function register(RED: NodeAPI): void {
     // Rate limit: at most one output per min gap; a change inside the gap is sent when the gap ends.
     let lastSent = 0;
     let pending: NodeJS.Timeout | undefined;
-    let ready = false;
     const emit = (): void => {
       pending = undefined;
       if (closed || !session || !ready) return;
@@ -129,7 +130,7 @@ export = function register(RED: NodeAPI): void {
     session.ready.then(
       () => {
         ready = true;
-        status.setProblem(undefined);
+        status.setProblem(undefined); // shows the figures
         schedule();
       },
       (err: Error) => {
