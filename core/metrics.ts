@@ -130,54 +130,90 @@ interface Sample {
   value: number;
 }
 
-/** Time-ordered samples with amortised O(1) append and prune; ids count once while in the window. */
+interface Bucket {
+  key: number;
+  samples: Sample[];
+}
+
+/**
+ * Samples of a sliding window in a ring of time buckets (at most 3 600 over the window): a sample lands in its
+ * bucket in O(1) whatever its time, so a late one (a recovered change) costs no more than a live one; whole
+ * buckets leave the window at once. An id counts once while its bucket is kept.
+ */
 class WindowSeries {
-  private items: Sample[] = [];
-  private head = 0;
+  private readonly buckets: Array<Bucket | undefined>;
+  private readonly widthMs: number;
   private readonly ids = new Set<string>();
+  private count = 0;
   truncated = false;
 
-  constructor(private readonly max: number) {}
+  constructor(
+    private readonly max: number,
+    windowMs: number,
+  ) {
+    this.widthMs = Math.max(1000, Math.ceil(windowMs / 3600));
+    // Two spare buckets: the partial one at each end of the window.
+    this.buckets = new Array<Bucket | undefined>(Math.ceil(windowMs / this.widthMs) + 2);
+  }
 
   /** Adds a sample unless this id is already counted in the window. */
   add(sample: Sample): boolean {
     if (this.ids.has(sample.id)) return false;
-    this.ids.add(sample.id);
-    // Samples almost always arrive in time order; a late one (a recovered change) is placed by a short walk back.
-    let i = this.items.length;
-    this.items.push(sample);
-    while (i > this.head && this.items[i - 1].t > sample.t) {
-      this.items[i] = this.items[i - 1];
-      i--;
+    const key = Math.floor(sample.t / this.widthMs);
+    const slot = ((key % this.buckets.length) + this.buckets.length) % this.buckets.length;
+    let bucket = this.buckets[slot];
+    if (bucket && bucket.key !== key) {
+      if (bucket.key > key) return false; // older than anything the ring still covers: outside the window
+      this.drop(slot); // a bucket a whole ring older: it left the window
+      bucket = undefined;
     }
-    this.items[i] = sample;
-    if (this.items.length - this.head > this.max) {
+    if (!bucket) this.buckets[slot] = bucket = { key, samples: [] };
+    bucket.samples.push(sample);
+    this.ids.add(sample.id);
+    this.count++;
+    if (this.count > this.max) {
       this.truncated = true;
-      this.dropHead();
+      this.dropOldestSample();
     }
     return true;
   }
 
   prune(from: number): void {
-    while (this.head < this.items.length && this.items[this.head].t < from) this.dropHead();
+    const fromKey = Math.floor(from / this.widthMs);
+    for (let slot = 0; slot < this.buckets.length; slot++) if (this.buckets[slot] && this.buckets[slot]!.key < fromKey) this.drop(slot);
   }
 
+  /** Every sample at or after `from`, in no particular order. */
   forEachSince(from: number, fn: (sample: Sample) => void): void {
-    for (let i = this.head; i < this.items.length; i++) if (this.items[i].t >= from) fn(this.items[i]);
+    for (const bucket of this.buckets) if (bucket) for (const sample of bucket.samples) if (sample.t >= from) fn(sample);
   }
 
   get size(): number {
-    return this.items.length - this.head;
+    return this.count;
   }
 
-  private dropHead(): void {
-    this.ids.delete(this.items[this.head].id);
-    this.head++;
-    // Compact once the dead prefix is half the array, so memory stays proportional to the window.
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
+  private drop(slot: number): void {
+    const bucket = this.buckets[slot];
+    if (!bucket) return;
+    for (const sample of bucket.samples) this.ids.delete(sample.id);
+    this.count -= bucket.samples.length;
+    this.buckets[slot] = undefined;
+  }
+
+  /** Over the bound (rare): the oldest sample goes. */
+  private dropOldestSample(): void {
+    let oldest = -1;
+    for (let slot = 0; slot < this.buckets.length; slot++) {
+      const bucket = this.buckets[slot];
+      if (bucket && (oldest < 0 || bucket.key < this.buckets[oldest]!.key)) oldest = slot;
     }
+    const bucket = this.buckets[oldest]!;
+    let index = 0;
+    for (let i = 1; i < bucket.samples.length; i++) if (bucket.samples[i].t < bucket.samples[index].t) index = i;
+    const [sample] = bucket.samples.splice(index, 1);
+    this.ids.delete(sample.id);
+    this.count--;
+    if (bucket.samples.length === 0) this.buckets[oldest] = undefined;
   }
 }
 
@@ -240,11 +276,11 @@ export class MetricsEngine {
     this.startedAt = this.now();
     this.countBeforeStart = options.countBeforeStart === true;
     const maxSamples = positive(options.maxWindowSamples, 100_000);
-    this.arrivals = new WindowSeries(maxSamples);
-    this.closes = new WindowSeries(maxSamples);
-    this.abandons = new WindowSeries(maxSamples);
-    this.responses = new WindowSeries(maxSamples);
-    this.handles = new WindowSeries(maxSamples);
+    this.arrivals = new WindowSeries(maxSamples, this.windowMs);
+    this.closes = new WindowSeries(maxSamples, this.windowMs);
+    this.abandons = new WindowSeries(maxSamples, this.windowMs);
+    this.responses = new WindowSeries(maxSamples, this.windowMs);
+    this.handles = new WindowSeries(maxSamples, this.windowMs);
   }
 
   get openRequests(): number {
@@ -275,11 +311,13 @@ export class MetricsEngine {
     const department = departmentOf(data) ?? known?.department ?? NO_DEPARTMENT;
     const createdAtMs = timeOf(data.createdAt) ?? known?.createdAtMs ?? now;
     const windowFrom = this.windowFrom(now);
-    if (createdAtMs >= windowFrom) this.arrivals.add({ t: createdAtMs, id, department, value: 0 });
+    // A server clock ahead of ours must not place a sample in the future (the window ring would wrap onto old ones).
+    const past = (t: number) => Math.min(t, now);
+    if (createdAtMs >= windowFrom) this.arrivals.add({ t: past(createdAtMs), id, department, value: 0 });
 
     const wait = firstResponseWait(data, createdAtMs);
     if (wait !== undefined) {
-      const t = timeOf(data.first_response_at) ?? createdAtMs + wait;
+      const t = past(timeOf(data.first_response_at) ?? createdAtMs + wait);
       if (t >= windowFrom) this.responses.add({ t, id, department, value: wait / 1000 });
     }
     const everAssigned = Boolean(known?.everAssigned) || wasAssigned(data, status);
@@ -289,7 +327,7 @@ export class MetricsEngine {
       this.abandons.add({ t: now, id, department, value: 0 });
     }
     if (status >= REQUEST_STATUS.closed) {
-      const closedAt = timeOf(data.closed_at) ?? now;
+      const closedAt = past(timeOf(data.closed_at) ?? now);
       if (closedAt >= windowFrom) {
         this.closes.add({ t: closedAt, id, department, value: 0 });
         // Left the queue without ever reaching an agent: abandoned, once.

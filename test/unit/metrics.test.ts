@@ -235,3 +235,23 @@ describe('metric alert: hold, clear and cool-down', () => {
     expect(evaluateCondition('serviceLevelBelow', 80, setup().engine.metrics())).toEqual({ value: null, holds: false });
   });
 });
+
+describe('metrics engine: window ring', () => {
+  test('a late sample (a recovered change) lands in its place; a server clock ahead does not wipe older samples', () => {
+    const { engine, at, send, request } = setup({ windowMs: 30 * MIN });
+    at(20 * MIN);
+    for (let i = 0; i < 5; i++) send('CREATE', request(`old${i}`, { status: 100, createdAt: iso(MIN + i * S) }));
+    // Closed "3 s from now" by a server whose clock runs ahead: counted as closed now.
+    send('UPDATE', request('old0', { status: 1000, createdAt: iso(MIN), closed_at: iso(20 * MIN + 3 * S), assigned_at: iso(2 * MIN) }));
+    // A first reply recovered late, timed 10 minutes ago.
+    send('UPDATE', request('old1', { status: 200, createdAt: iso(MIN + S), first_response_at: iso(10 * MIN) }));
+    const w = engine.metrics().window;
+    expect([w.arrivals, w.closed, w.firstResponse.count]).toEqual([5, 1, 1]);
+    expect(w.handleTime.avgSeconds).toBe(18 * 60);
+    at(31 * MIN + 2 * S); // the window starts at 1 min 2 s: old0 and old1 arrived before it
+    expect(engine.metrics().window.arrivals).toBe(3);
+    at(40 * MIN + 1 * S); // the reply at 10 min has left too
+    expect(engine.metrics().window.firstResponse.count).toBe(0);
+    expect(engine.metrics().window.closed).toBe(1);
+  });
+});
