@@ -54,6 +54,19 @@ describe('pingstreams forecast', () => {
     expect(f.erlangA.now.probabilityOfAbandoning).toBeCloseTo(0.013984, 6);
   });
 
+  test('help lists both commands and shows their options', async () => {
+    const main = new Cli(['--help']);
+    expect(await main.exitCode()).toBe(0);
+    expect(main.stdout).toMatch(/^ {2}metrics {4}print a project's live support metrics/m);
+    expect(main.stdout).toMatch(/^ {2}forecast {3}compute the agents needed/m);
+    for (const [command, option] of [['forecast', '--patience DURATION'], ['metrics', '--threshold DURATION']]) {
+      const help = new Cli(['help', command]);
+      expect(await help.exitCode()).toBe(0);
+      expect(help.stdout).toContain(`Usage: pingstreams ${command}`);
+      expect(help.stdout).toContain(option);
+    }
+  });
+
   test('exits 2 with a message naming the mistake', async () => {
     const missing = new Cli(['forecast', '--rate', '100/30m', '--target', '80/20']);
     expect(await missing.exitCode()).toBe(2);
