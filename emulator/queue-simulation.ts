@@ -65,7 +65,7 @@ export class QueueSimulation {
   private readonly assignedTo = new Map<string, Agent>();
   private nextArrival = 0;
   private nextToggle = 0;
-  private lastTick = 0;
+  private pausedAt: number | undefined;
   readonly totals = { arrivals: 0, assigned: 0, firstResponses: 0, abandoned: 0, closed: 0 };
   private readonly o: Required<QueueSimulationOptions>;
 
@@ -98,9 +98,10 @@ export class QueueSimulation {
 
   start(): void {
     if (this.timer) return;
-    this.lastTick = Date.now();
-    this.nextArrival = this.lastTick + this.exp(60_000 / Math.max(this.o.arrivalsPerMinute, 1e-9));
-    this.nextToggle = this.lastTick + this.exp(60_000 / Math.max(this.o.availabilityChangesPerMinute, 1e-9));
+    const now = Date.now();
+    if (this.pausedFlag) this.pausedAt = now;
+    this.nextArrival = now + this.exp(60_000 / Math.max(this.o.arrivalsPerMinute, 1e-9));
+    this.nextToggle = now + this.exp(60_000 / Math.max(this.o.availabilityChangesPerMinute, 1e-9));
     this.timer = setInterval(() => this.tick(), this.o.tickMs);
     this.timer.unref();
   }
@@ -112,18 +113,20 @@ export class QueueSimulation {
 
   /** Freezes the queue (no arrival, assignment, reply or close) so its state can be compared at leisure. */
   pause(): void {
+    if (this.pausedFlag) return;
     this.pausedFlag = true;
+    this.pausedAt = Date.now();
   }
 
   /** Resumes; time spent paused does not count (no burst of overdue arrivals or abandonments). */
   resume(): void {
     if (!this.pausedFlag) return;
-    const shift = Date.now() - this.lastTick;
+    const shift = Date.now() - (this.pausedAt ?? Date.now());
     this.nextArrival += shift;
     this.nextToggle += shift;
     for (const p of this.pending.values()) p.at += shift;
-    this.lastTick = Date.now();
     this.pausedFlag = false;
+    this.pausedAt = undefined;
   }
 
   /** The state as the store holds it: what any correct client must report. */
@@ -167,11 +170,7 @@ export class QueueSimulation {
 
   /** One step of the simulation up to now; exposed so tests can drive it. */
   tick(now = Date.now()): void {
-    if (this.pausedFlag) {
-      this.lastTick = now;
-      return;
-    }
-    this.lastTick = now;
+    if (this.pausedFlag) return;
     try {
       while (this.nextArrival <= now) {
         this.arrive();
