@@ -112,6 +112,8 @@ interface RequestState {
   requestId?: string;
   updatedAt: string;
   everAssigned: boolean;
+  /** A first reply was seen (its wait is counted once). */
+  responded: boolean;
 }
 
 interface AgentState {
@@ -200,20 +202,14 @@ class WindowSeries {
     this.buckets[slot] = undefined;
   }
 
-  /** Over the bound (rare): the oldest sample goes. */
+  /** Over the bound: the oldest bucket goes whole, so the scan for it is paid once per bucket, not per sample. */
   private dropOldestSample(): void {
     let oldest = -1;
     for (let slot = 0; slot < this.buckets.length; slot++) {
       const bucket = this.buckets[slot];
       if (bucket && (oldest < 0 || bucket.key < this.buckets[oldest]!.key)) oldest = slot;
     }
-    const bucket = this.buckets[oldest]!;
-    let index = 0;
-    for (let i = 1; i < bucket.samples.length; i++) if (bucket.samples[i].t < bucket.samples[index].t) index = i;
-    const [sample] = bucket.samples.splice(index, 1);
-    this.ids.delete(sample.id);
-    this.count--;
-    if (bucket.samples.length === 0) this.buckets[oldest] = undefined;
+    this.drop(oldest);
   }
 }
 
@@ -309,18 +305,21 @@ export class MetricsEngine {
     if (status === undefined) return false;
     const now = this.now();
     const department = departmentOf(data) ?? known?.department ?? NO_DEPARTMENT;
-    const createdAtMs = timeOf(data.createdAt) ?? known?.createdAtMs ?? now;
+    // Parsed once per request: later events of a known request carry the same createdAt.
+    const createdAtMs = known && (data.createdAt === undefined || data.createdAt === known.createdAt) ? known.createdAtMs : (timeOf(data.createdAt) ?? now);
     const windowFrom = this.windowFrom(now);
     // A server clock ahead of ours must not place a sample in the future (the window ring would wrap onto old ones).
     const past = (t: number) => Math.min(t, now);
-    if (createdAtMs >= windowFrom) this.arrivals.add({ t: past(createdAtMs), id, department, value: 0 });
+    // An arrival counts at the first sighting (createdAt never changes); the series also dedupes by id.
+    if (!known && createdAtMs >= windowFrom) this.arrivals.add({ t: past(createdAtMs), id, department, value: 0 });
 
-    const wait = firstResponseWait(data, createdAtMs);
+    const wait = known?.responded ? undefined : firstResponseWait(data, createdAtMs);
     if (wait !== undefined) {
       const t = past(timeOf(data.first_response_at) ?? createdAtMs + wait);
       if (t >= windowFrom) this.responses.add({ t, id, department, value: wait / 1000 });
     }
-    const everAssigned = Boolean(known?.everAssigned) || wasAssigned(data, status);
+    const everAssigned =
+      Boolean(known?.everAssigned) || status === REQUEST_STATUS.assigned || status === REQUEST_STATUS.served || (data.assigned_at !== undefined && data.assigned_at !== null) || wait !== undefined;
     const previousStatus = known?.status;
 
     if (status === REQUEST_STATUS.abandoned && previousStatus !== REQUEST_STATUS.abandoned) {
@@ -339,20 +338,35 @@ export class MetricsEngine {
       return true;
     }
 
+    if (known) {
+      // Updated in place: counts move only when the status or the department changes.
+      const moved = known.status !== status || known.department !== department;
+      if (moved) this.count(known, -1);
+      known.status = status;
+      known.department = department;
+      if (typeof data.request_id === 'string') known.requestId = data.request_id;
+      if (updatedAt) known.updatedAt = updatedAt;
+      known.everAssigned = everAssigned;
+      known.responded ||= wait !== undefined;
+      if (moved) this.count(known, +1);
+      if (status === REQUEST_STATUS.unassigned) this.queue.set(id, known);
+      else this.queue.delete(id);
+      return true;
+    }
+    if (this.requests.size >= this.maxRequests) {
+      this.truncated = true;
+      return false;
+    }
     const state: RequestState = {
       status,
       department,
       createdAtMs,
-      createdAt: typeof data.createdAt === 'string' ? data.createdAt : known?.createdAt ?? new Date(createdAtMs).toISOString(),
-      requestId: typeof data.request_id === 'string' ? data.request_id : known?.requestId,
-      updatedAt: updatedAt || known?.updatedAt || '',
+      createdAt: typeof data.createdAt === 'string' ? data.createdAt : new Date(createdAtMs).toISOString(),
+      requestId: typeof data.request_id === 'string' ? data.request_id : undefined,
+      updatedAt,
       everAssigned,
+      responded: wait !== undefined,
     };
-    if (known) this.remove(id, known);
-    else if (this.requests.size >= this.maxRequests) {
-      this.truncated = true;
-      return false;
-    }
     this.requests.set(id, state);
     this.count(state, +1);
     if (status === REQUEST_STATUS.unassigned) this.queue.set(id, state);
@@ -572,12 +586,6 @@ export function firstResponseWait(data: Element, createdAtMs: number): number | 
   if (typeof data.waiting_time === 'number' && Number.isFinite(data.waiting_time) && data.waiting_time >= 0) return data.waiting_time;
   const first = timeOf(data.first_response_at);
   return first !== undefined && first >= createdAtMs ? first - createdAtMs : undefined;
-}
-
-function wasAssigned(data: Element, status: number): boolean {
-  if (status === REQUEST_STATUS.assigned || status === REQUEST_STATUS.served) return true;
-  if (data.assigned_at !== undefined && data.assigned_at !== null) return true;
-  return firstResponseWait(data, timeOf(data.createdAt) ?? 0) !== undefined;
 }
 
 function timeOf(value: unknown): number | undefined {

@@ -154,8 +154,9 @@ describe('metrics engine: sliding window', () => {
   });
 
   test('window samples are bounded: the oldest go first and the object says so', () => {
-    const { engine, send, request } = setup({ maxWindowSamples: 3 });
-    for (let i = 0; i < 5; i++) send('CREATE', request(`r${i}`, { status: 100, createdAt: iso(i) }));
+    const { engine, at, send, request } = setup({ maxWindowSamples: 3 });
+    at(10 * S);
+    for (let i = 0; i < 5; i++) send('CREATE', request(`r${i}`, { status: 100, createdAt: iso(i * S) }));
     const m = engine.metrics();
     expect(m.window.arrivals).toBe(3);
     expect(m.requests.queue).toBe(5);
