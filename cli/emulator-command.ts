@@ -18,6 +18,13 @@ Options:
   --secret S        HS256 secret used to sign and verify tokens (default: the emulator's dev secret)
   --seed FILE       JSON file with projects, users, project_users, requests, messages
   --simulate RATE   generate realistic traffic, about RATE changes per second
+  --simulate-queue RATE
+                    run a support queue instead: RATE arrivals per minute (Poisson), agents with
+                    a chat capacity, abandonment; ground truth at GET /admin/simulation
+    --queue-agents N      simulated agents (default 4)
+    --queue-chats N       chats per agent at once (default 2)
+    --queue-aht SEC       mean handle time after the first reply (default 180)
+    --queue-patience SEC  mean patience before abandoning (default 120)
   --heartbeat MS    server heartbeat period in milliseconds (default 30000)
   -h, --help        show this help
 `;
@@ -28,6 +35,11 @@ const FLAGS = {
   secret: { type: 'string' },
   seed: { type: 'string' },
   simulate: { type: 'number', min: 0 },
+  'simulate-queue': { type: 'number', min: 0 },
+  'queue-agents': { type: 'number', min: 0, integer: true },
+  'queue-chats': { type: 'number', min: 1, integer: true },
+  'queue-aht': { type: 'number', min: 0.001 },
+  'queue-patience': { type: 'number', min: 0.001 },
   heartbeat: { type: 'number', min: 1, integer: true },
 } as const satisfies FlagSpecs;
 
@@ -39,12 +51,23 @@ function toOptions(argv: string[]): EmulatorOptions | 'help' {
   if (flags.host === '') throw new UsageError('--host needs a value.');
   if (flags.secret === '') throw new UsageError('--secret must not be empty.');
   if (flags.simulate === 0) throw new UsageError('--simulate needs a rate greater than 0 (changes per second).');
+  if (flags.simulate !== undefined && flags['simulate-queue'] !== undefined) throw new UsageError('--simulate and --simulate-queue exclude each other: choose one.');
+  const queueFlag = (['queue-agents', 'queue-chats', 'queue-aht', 'queue-patience'] as const).find((f) => flags[f] !== undefined);
+  if (queueFlag && flags['simulate-queue'] === undefined) throw new UsageError(`--${queueFlag} needs --simulate-queue RATE.`);
+  const queue = flags['simulate-queue'] === undefined ? undefined : {
+    arrivalsPerMinute: flags['simulate-queue'],
+    ...(flags['queue-agents'] !== undefined ? { agents: flags['queue-agents'] } : {}),
+    ...(flags['queue-chats'] !== undefined ? { chatsPerAgent: flags['queue-chats'] } : {}),
+    ...(flags['queue-aht'] !== undefined ? { ahtSeconds: flags['queue-aht'] } : {}),
+    ...(flags['queue-patience'] !== undefined ? { patienceSeconds: flags['queue-patience'] } : {}),
+  };
   return {
     port: flags.port ?? 8787,
     ...(flags.host !== undefined ? { host: flags.host } : {}),
     ...(flags.secret !== undefined ? { secret: flags.secret } : {}),
     ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
     ...(flags.simulate !== undefined ? { simulate: { ratePerSecond: flags.simulate } } : {}),
+    ...(queue ? { simulate: { ratePerSecond: 1, queue } } : {}),
     ...(flags.heartbeat !== undefined ? { heartbeatIntervalMs: flags.heartbeat } : {}),
   };
 }
@@ -83,7 +106,11 @@ export async function runEmulatorCommand(argv: string[], io: CommandIo, control:
       `  Demo project id:    ${emu.projectId}`,
       // The emulator's own development token (not an account secret): printing it is the point.
       `  Owner token:        ${emu.tokens.owner}`,
-      opts.simulate ? `  Simulating about ${opts.simulate.ratePerSecond} change(s) per second.` : '  Create traffic with the admin API (see docs/emulator.md) or restart with --simulate 1.',
+      opts.simulate?.queue
+        ? `  Simulating a support queue: ${opts.simulate.queue.arrivalsPerMinute} arrival(s) per minute; ground truth at ${emu.adminUrl}/simulation.`
+        : opts.simulate
+          ? `  Simulating about ${opts.simulate.ratePerSecond} change(s) per second.`
+          : '  Create traffic with the admin API (see docs/emulator.md) or restart with --simulate 1.',
       'Press Ctrl+C to stop.',
       '',
     ].join('\n'),

@@ -277,7 +277,7 @@ async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal |
   return code;
 }
 
-function reportStatus(status: ConnectionStatus, say: (line: string) => void, fail: (error: Error) => void): void {
+export function reportStatus(status: ConnectionStatus, say: (line: string) => void, fail: (error: Error) => void): void {
   switch (status.state) {
     case 'connected':
       say('connected');

@@ -7,6 +7,8 @@ import { runDemo, DEMO_USAGE } from './demo';
 import { runEmulatorCommand, EMULATOR_USAGE, type CommandIo } from './emulator-command';
 import { watchStdoutReaders } from './stdout-readers';
 import { EXIT, LISTEN_USAGE, runListen } from './listen';
+import { FORECAST_USAGE, runForecast } from './forecast';
+import { METRICS_USAGE, runMetrics } from './metrics';
 
 export const MAIN_USAGE = `Usage: pingstreams <command> [options]
 
@@ -14,6 +16,8 @@ Commands:
   listen     subscribe to Pingstreams realtime topics and print one JSON line per event
   emulator   run a local Pingstreams realtime server for development and tests
   demo       watch a live support queue on the built-in emulator (no account needed)
+  metrics    print a project's live support metrics (queue, waits, service level, agents)
+  forecast   compute the agents needed for a service-level target (Erlang C / Erlang A)
   help CMD   show the options of a command
 
 Options:
@@ -30,10 +34,10 @@ Examples:
   pingstreams listen --topic /PROJECT_ID/requests --map '{"id": request_id, "status": status}' | jq .
 `;
 
-const USAGES: Record<string, string> = { listen: LISTEN_USAGE, emulator: EMULATOR_USAGE, demo: DEMO_USAGE };
+const USAGES: Record<string, string> = { listen: LISTEN_USAGE, emulator: EMULATOR_USAGE, demo: DEMO_USAGE, metrics: METRICS_USAGE, forecast: FORECAST_USAGE };
 
 type Command = (argv: string[], io: CommandIo, control: { signal?: AbortSignal }) => Promise<number>;
-const COMMANDS: Record<string, Command> = { listen: runListen, emulator: runEmulatorCommand, demo: runDemo };
+const COMMANDS: Record<string, Command> = { listen: runListen, emulator: runEmulatorCommand, demo: runDemo, metrics: runMetrics, forecast: runForecast };
 
 /** The package version, read at run time (dist/cli/ or cli/ under ts-jest): no JSON copied into dist. */
 export function packageVersion(): string {

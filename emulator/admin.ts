@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EmulatorServer } from './server';
 import { DEMO_ROLES, DemoRole } from './seed';
 import { EmulatorError } from './store';
+import { simulationRoutes } from './admin-simulation';
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024; // room for a 10 MB raw test frame
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
@@ -12,6 +13,7 @@ type Route = { method: string; pattern: RegExp; run: (emu: EmulatorServer, param
 
 const P = '([^/]+)';
 const routes: Route[] = [
+  ...simulationRoutes,
   { method: 'GET', pattern: /^\/stats$/, run: (emu) => emu.stats() },
   { method: 'GET', pattern: /^\/state$/, run: (emu) => ({ demo: { projectId: emu.projectId, users: emu.users, projectUsers: emu.projectUsers }, ...emu.store.dump() }) },
   { method: 'GET', pattern: new RegExp(`^/projects/${P}/requests$`), run: (emu, [p]) => emu.getRequests(p) },

@@ -7,6 +7,7 @@ import { signJwt, verifyJwt, JwtClaims } from './jwt';
 import { cryptoRng, Message, Obj, ProjectUser, Request, seededRng, STATUS } from './model';
 import { completeDemoRoles, DemoRole, DEMO_ROLES, loadSeed } from './seed';
 import { Simulator } from './simulate';
+import { QueueSimulation } from './queue-simulation';
 import { Store, StoreChange } from './store';
 import type { Emulator, EmulatorFaults, EmulatorOptions, EmulatorStats, RefuseOptions } from './types';
 
@@ -71,7 +72,7 @@ export class EmulatorServer implements Emulator {
   private readonly ignoredSubscribes = new Map<string, number>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private restartTimer: { timer: NodeJS.Timeout; done: () => void } | undefined;
-  private simulator: Simulator | undefined;
+  private simulator: Simulator | QueueSimulation | undefined;
   private closing: Promise<void> | undefined;
   private readonly requestedPort: number;
 
@@ -89,7 +90,7 @@ export class EmulatorServer implements Emulator {
       concurrent: limit(opts.rateLimits?.concurrentPerUser ?? 20, 'rateLimits.concurrentPerUser'),
     };
     this.log = opts.log ?? (() => undefined);
-    if (opts.simulate !== undefined && !(typeof opts.simulate.ratePerSecond === 'number' && opts.simulate.ratePerSecond > 0)) {
+    if (opts.simulate !== undefined && !opts.simulate.queue && !(typeof opts.simulate.ratePerSecond === 'number' && opts.simulate.ratePerSecond > 0)) {
       throw new Error('simulate.ratePerSecond must be a number greater than 0.');
     }
     const rng = opts.simulate?.randomSeed !== undefined ? seededRng(opts.simulate.randomSeed) : cryptoRng;
@@ -128,6 +129,11 @@ export class EmulatorServer implements Emulator {
     };
   }
 
+  /** The queueing simulation, when `simulate.queue` is set (ground truth, pause and resume). */
+  get simulation(): QueueSimulation | undefined {
+    return this.simulator instanceof QueueSimulation ? this.simulator : undefined;
+  }
+
   async start(): Promise<this> {
     await this.listen(this.requestedPort);
     const addr = this.http.address();
@@ -140,7 +146,9 @@ export class EmulatorServer implements Emulator {
     if (this.opts.simulate) {
       const agents = (['agent', 'agent2'] as const).map((r) => ({ userId: this.users[r], projectUserId: this.projectUsers[r] }));
       const rng = this.opts.simulate.randomSeed !== undefined ? seededRng(this.opts.simulate.randomSeed ^ 0x5eed) : cryptoRng;
-      this.simulator = new Simulator(this.store, this.projectId, agents, this.opts.simulate.ratePerSecond, rng);
+      this.simulator = this.opts.simulate.queue
+        ? new QueueSimulation(this.store, this.projectId, this.opts.simulate.queue, rng)
+        : new Simulator(this.store, this.projectId, agents, this.opts.simulate.ratePerSecond, rng);
       this.simulator.start();
     }
     this.log(`emulator listening on ${this.url}`);
@@ -359,6 +367,9 @@ export class EmulatorServer implements Emulator {
       const r = this.store.findRequest(projectId, rest[1]);
       if (r && !visible(r)) return this.log(`client #${client.id}: subscription to ${topic} refused (request not visible)`);
       snapshot = r ? this.store.messagesOf(r).slice(0, this.limits.messages) : [];
+    } else if (rest.length === 3 && rest[0] === 'project_users' && rest[1] === 'users') {
+      // An agent's record by user id: visible to any member of the project (PROTOCOL-NOTES).
+      snapshot = this.store.membership(projectId, rest[2]) ?? null;
     } else if (rest.length === 2 && rest[0] === 'project_users') {
       const pu = this.store.projectUsers.get(rest[1]);
       if (!pu || pu.id_project !== projectId || (pu.id_user !== client.userId && !privileged)) {
@@ -408,6 +419,7 @@ export class EmulatorServer implements Emulator {
       this.broadcast(`${P}/requests/${change.request.request_id}/messages`, 'CREATE', change.message);
     } else {
       this.broadcast(`${P}/project_users/${change.projectUser._id}`, 'UPDATE', change.projectUser);
+      this.broadcast(`${P}/project_users/users/${change.projectUser.id_user}`, 'UPDATE', change.projectUser);
     }
   }
 

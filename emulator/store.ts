@@ -18,7 +18,7 @@ export type StoreChange =
 
 // Fields a patch may not touch: identity and creation data.
 const FROZEN_REQUEST_FIELDS = new Set(['_id', 'id', 'request_id', 'id_project', 'createdAt', 'updatedAt', '__v']);
-const PROJECT_USER_FIELDS = new Set(['user_available', 'isBusy', 'profileStatus', 'max_assigned_chat', 'role']);
+const PROJECT_USER_FIELDS = new Set(['user_available', 'isBusy', 'profileStatus', 'max_assigned_chat', 'number_assigned_requests', 'role']);
 
 const clone = <T>(v: T): T => structuredClone(v);
 

@@ -2,8 +2,9 @@
 import type { Message, Obj, ProjectUser, Request, SeedData } from './model';
 import type { DemoRole } from './seed';
 import type { JwtClaims } from './jwt';
+import type { QueueSimulation, QueueSimulationOptions, QueueTruth } from './queue-simulation';
 
-export type { Message, Obj, ProjectUser, Request, SeedData, DemoRole, JwtClaims };
+export type { Message, Obj, ProjectUser, Request, SeedData, DemoRole, JwtClaims, QueueSimulation, QueueSimulationOptions, QueueTruth };
 
 export interface EmulatorOptions {
   /** TCP port; 0 (default) picks a free one. */
@@ -20,8 +21,11 @@ export interface EmulatorOptions {
   snapshotLimits?: { requests?: number; messages?: number };
   /** Per-user limits (Infinity disables one). Defaults: 120 new connections per minute, 20 concurrent. */
   rateLimits?: { newConnectionsPerMinute?: number; concurrentPerUser?: number };
-  /** Generate realistic traffic at about ratePerSecond store changes per second. */
-  simulate?: { ratePerSecond: number; randomSeed?: number };
+  /**
+   * Generate realistic traffic at about ratePerSecond store changes per second; with `queue`, run the queueing
+   * simulation instead (Poisson arrivals, agents, abandonment; ratePerSecond is then unused).
+   */
+  simulate?: { ratePerSecond: number; randomSeed?: number; queue?: QueueSimulationOptions };
   /** Diagnostic lines (never contain tokens). Default: silent. */
   log?: (line: string) => void;
 }
@@ -77,6 +81,8 @@ export interface Emulator {
   getRequests(projectId: string): Request[];
   getMessages(projectId: string, requestId: string): Message[];
   readonly faults: EmulatorFaults;
+  /** The queueing simulation, when started with `simulate.queue`. */
+  readonly simulation?: QueueSimulation;
   stats(): EmulatorStats;
   close(): Promise<void>;
 }

@@ -24,8 +24,9 @@ import {
 	topicProperties,
 	type PingstreamsCredentials,
 } from './shared';
+import { FORECAST_PROPERTIES, forecastFromParameters, metricsOptionsProperty, metricsProjectProperty, readLiveMetrics } from './metrics-operations';
 
-type Operation = 'getSnapshot' | 'waitForEvent' | 'transform';
+type Operation = 'getSnapshot' | 'waitForEvent' | 'transform' | 'getLiveMetrics' | 'forecastStaffing';
 
 interface SubscribeOptionsParameter {
 	subscribeTimeout?: number;
@@ -33,6 +34,7 @@ interface SubscribeOptionsParameter {
 }
 
 const NEEDS_CONNECTION = { operation: ['getSnapshot', 'waitForEvent'] };
+const LIVE_METRICS = { operation: ['getLiveMetrics'] };
 
 /** An object result becomes the item; an array one item per element; anything else { value }. */
 function toItems(value: unknown, itemIndex: number): INodeExecutionData[] {
@@ -82,7 +84,7 @@ export class Pingstreams implements INodeType {
 				name: CREDENTIAL_NAME,
 				required: true,
 				testedBy: CREDENTIAL_TEST,
-				displayOptions: { show: NEEDS_CONNECTION },
+				displayOptions: { show: { operation: [...NEEDS_CONNECTION.operation, ...LIVE_METRICS.operation] } },
 			},
 		],
 		properties: [
@@ -92,6 +94,18 @@ export class Pingstreams implements INodeType {
 				type: 'options',
 				noDataExpression: true,
 				options: [
+					{
+						name: 'Forecast Staffing',
+						value: 'forecastStaffing',
+						description: 'Agents needed for a service-level target (Erlang C, Erlang A with patience): a calculation from the numbers given',
+						action: 'Forecast the agents needed',
+					},
+					{
+						name: 'Get Live Metrics',
+						value: 'getLiveMetrics',
+						description: "A project's support figures now: queue, longest wait, waits, service level, agents",
+						action: 'Get the live support metrics of a project',
+					},
 					{
 						name: 'Get Snapshot',
 						value: 'getSnapshot',
@@ -114,6 +128,9 @@ export class Pingstreams implements INodeType {
 				default: 'getSnapshot',
 			},
 			...topicProperties(NEEDS_CONNECTION),
+			metricsProjectProperty(LIVE_METRICS),
+			metricsOptionsProperty(LIVE_METRICS),
+			...FORECAST_PROPERTIES,
 			{ ...EVENTS_PROPERTY, displayOptions: { show: { operation: ['waitForEvent'] } } },
 			{
 				displayName: 'Only When',
@@ -199,6 +216,10 @@ export class Pingstreams implements INodeType {
 		try {
 			for (let i = 0; i < items.length; i++) {
 				try {
+					if (operation === 'forecastStaffing') {
+						out.push(...toItems(forecastFromParameters((name, fallback) => this.getNodeParameter(name, i, fallback)), i));
+						continue;
+					}
 					if (operation === 'transform') {
 						const expression = this.getNodeParameter('expression', i) as string;
 						const value = await compileExpression(expression).evaluateWith(items[i].json, {});
@@ -206,6 +227,11 @@ export class Pingstreams implements INodeType {
 						continue;
 					}
 					const connection = await connect();
+					if (operation === 'getLiveMetrics') {
+						const get = (name: string, fallback?: unknown) => this.getNodeParameter(name, i, fallback);
+						out.push(...toItems(await cancellable(readLiveMetrics(connection, get, 10_000), signal), i));
+						continue;
+					}
 					const topic = topicFromParameters((name, fallback) => this.getNodeParameter(name, i, fallback));
 					const options = this.getNodeParameter('options', i, {}) as SubscribeOptionsParameter;
 					const subscribeTimeoutMs = secondsToMs(options.subscribeTimeout, 10, 1, 300);

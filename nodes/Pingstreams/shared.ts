@@ -85,6 +85,20 @@ const TOPIC_KIND_OPTIONS = [
 	{ name: 'Project Requests', value: 'requests', description: 'Open requests of a project, created and changed: /PROJECT_ID/requests' },
 ];
 
+/** The project id field, shown where `displayOptions` says (the topic resources, Live Metrics). */
+export function projectIdProperty(displayOptions: IDisplayOptions): INodeProperties {
+	return {
+		displayName: 'Project ID',
+		name: 'projectId',
+		type: 'string',
+		required: true,
+		default: '',
+		placeholder: '5eb45fbc1f9e1f0012d62207',
+		description: 'The 24-hex-digit ID of the Pingstreams project (in the dashboard URL)',
+		displayOptions,
+	};
+}
+
 /** Resource + id fields. `show` restricts them to some operations of the action node. */
 export function topicProperties(show: Show = {}): INodeProperties[] {
 	const when = (resource: TopicKind[]) => ({ show: { ...show, resource } });
@@ -98,16 +112,7 @@ export function topicProperties(show: Show = {}): INodeProperties[] {
 			default: 'requests',
 			...(Object.keys(show).length ? { displayOptions: { show } } : {}),
 		},
-		{
-			displayName: 'Project ID',
-			name: 'projectId',
-			type: 'string',
-			required: true,
-			default: '',
-			placeholder: '5eb45fbc1f9e1f0012d62207',
-			description: 'The 24-hex-digit ID of the Pingstreams project (in the dashboard URL)',
-			displayOptions: when(['requests', 'request', 'messages', 'agent']),
-		},
+		projectIdProperty(when(['requests', 'request', 'messages', 'agent'])),
 		{
 			displayName: 'Request ID',
 			name: 'requestId',

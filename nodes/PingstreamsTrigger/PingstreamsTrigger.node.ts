@@ -1,6 +1,8 @@
 import type {
 	IDataObject,
 	INodeExecutionData,
+	INodeProperties,
+	INodePropertyOptions,
 	INodeType,
 	INodeTypeDescription,
 	IRun,
@@ -26,6 +28,7 @@ import {
 	topicProperties,
 	type PingstreamsCredentials,
 } from '../Pingstreams/shared';
+import { LIVE_METRICS_PROPERTIES, LIVE_METRICS_RESOURCE, liveMetricsTrigger } from './metrics-trigger';
 
 interface TriggerOptions {
 	emitSnapshot?: boolean;
@@ -42,6 +45,15 @@ const loggedStatuses = new WeakSet<object>();
 
 /** Key in the node's static data: what was seen, so a restart emits only what changed meanwhile. */
 const RESUME_KEY = 'resumeState';
+
+/** The event resources' properties, hidden for Live Metrics; the resource list gains Live Metrics. */
+const NOT_METRICS = { hide: { resource: ['liveMetrics'] } };
+function withLiveMetrics(properties: INodeProperties[]): INodeProperties[] {
+	return properties.map((p) => {
+		if (p.name === 'resource') return { ...p, options: [...(p.options as INodePropertyOptions[]), LIVE_METRICS_RESOURCE] };
+		return p.displayOptions ? p : { ...p, displayOptions: NOT_METRICS };
+	});
+}
 
 /** An event that passed the filter, and the output it becomes. */
 interface Delivery {
@@ -81,18 +93,18 @@ export class PingstreamsTrigger implements INodeType {
 		icon: 'file:../../icons/pingstreams.svg',
 		group: ['trigger'],
 		version: 1,
-		subtitle: '={{$parameter["resource"] + ": " + $parameter["events"].join(", ")}}',
+		subtitle: '={{$parameter["resource"] === "liveMetrics" ? "Live Metrics: " + $parameter["emit"] : $parameter["resource"] + ": " + $parameter["events"].join(", ")}}',
 		description: 'Starts the workflow on Pingstreams realtime events: new requests, changes, messages, agent availability',
 		defaults: { name: 'Pingstreams Trigger' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: CREDENTIAL_NAME, required: true, testedBy: CREDENTIAL_TEST }],
 		properties: [
-			...topicProperties(),
-			EVENTS_PROPERTY,
-			...outputProperties('event'),
+			...withLiveMetrics([...topicProperties(), EVENTS_PROPERTY, ...outputProperties('event')]),
+			...LIVE_METRICS_PROPERTIES,
 			{
 				displayName: 'Options',
+				displayOptions: NOT_METRICS,
 				name: 'options',
 				type: 'collection',
 				placeholder: 'Add option',
@@ -165,6 +177,7 @@ export class PingstreamsTrigger implements INodeType {
 	methods = { credentialTest: { pingstreamsApiTest } };
 
 	async trigger(this: ITriggerFunctions): Promise<ITriggerResponse> {
+		if (this.getNodeParameter('resource', 'requests') === 'liveMetrics') return liveMetricsTrigger.call(this);
 		const node = this.getNode();
 		const manual = this.getMode() === 'manual';
 		const credentials = (await this.getCredentials(CREDENTIAL_NAME)) as unknown as PingstreamsCredentials;

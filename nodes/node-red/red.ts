@@ -4,6 +4,7 @@ import { redact } from '../../core';
 import configCatalogue from './locales/en-US/pingstreams-config.json';
 import inCatalogue from './locales/en-US/pingstreams-in.json';
 import mapCatalogue from './locales/en-US/pingstreams-map.json';
+import metricsCatalogue from './locales/en-US/pingstreams-metrics.json';
 import subscriptionCatalogue from './locales/en-US/pingstreams-subscription.json';
 import type { ConnectionHandle, ConnectionStatus, Method, RealtimeEvent } from '../../core';
 
@@ -77,6 +78,7 @@ const CATALOGUES: Record<string, Record<string, unknown>> = {
   'pingstreams-in': inCatalogue,
   'pingstreams-subscription': subscriptionCatalogue,
   'pingstreams-map': mapCatalogue,
+  'pingstreams-metrics': metricsCatalogue,
 };
 
 /** Translates `set:path.to.key` (set = the node file name, e.g. pingstreams-config) with __var__ interpolation. */

@@ -5,6 +5,7 @@ import configNodeModule from '../../nodes/node-red/pingstreams-config';
 import inNodeModule from '../../nodes/node-red/pingstreams-in';
 import subscriptionNodeModule from '../../nodes/node-red/pingstreams-subscription';
 import mapNodeModule from '../../nodes/node-red/pingstreams-map';
+import metricsNodeModule from '../../nodes/node-red/pingstreams-metrics';
 
 /** Node-RED messages and flow nodes are free-form JSON. */
 export type Msg = Record<string, any>;
@@ -32,7 +33,7 @@ export interface TestHelper {
 export const helper = helperModule as unknown as TestHelper;
 helper.init(require.resolve('node-red'));
 
-export const NODES = [configNodeModule, inNodeModule, subscriptionNodeModule, mapNodeModule];
+export const NODES = [configNodeModule, inNodeModule, subscriptionNodeModule, mapNodeModule, metricsNodeModule];
 
 /** Flow nodes live on a tab (z) at a position (x, y): Node-RED treats nodes without one as config nodes. */
 export function onTab(flow: Msg[]): Msg[] {

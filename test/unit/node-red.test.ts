@@ -11,7 +11,7 @@ import { RateLimitedError, TokenRefusedError, type RealtimeEvent } from '../../c
 type Json = any;
 
 const DIR = join(__dirname, '..', '..', 'nodes', 'node-red');
-const SETS = ['pingstreams-config', 'pingstreams-in', 'pingstreams-subscription', 'pingstreams-map'];
+const SETS = ['pingstreams-config', 'pingstreams-in', 'pingstreams-subscription', 'pingstreams-map', 'pingstreams-metrics'];
 const read = (...parts: string[]) => readFileSync(join(...parts), 'utf8');
 const catalogue = (set: string) => JSON.parse(read(DIR, 'locales', 'en-US', `${set}.json`)) as Record<string, unknown>;
 
@@ -246,7 +246,7 @@ describe('editor files, help, locales, examples and package.json agree', () => {
   test('examples: Node-RED flows only, one connection without credentials, map expressions = the presets', () => {
     const dir = join(__dirname, '..', '..', 'examples', 'node-red');
     const files = readdirSync(dir);
-    expect(files.sort()).toEqual(['follow-request-messages.json', 'live-queue-to-debug.json', 'new-request-to-slack.json']);
+    expect(files.sort()).toEqual(['follow-request-messages.json', 'live-metrics-dashboard.json', 'live-queue-to-debug.json', 'new-request-to-slack.json']);
     for (const file of files) {
       const flow = JSON.parse(read(dir, file)) as Array<Record<string, Json>>;
       const ids = new Set(flow.map((n) => n.id));
