@@ -9,7 +9,7 @@ import { startEmulator, type Emulator } from '../../emulator';
 import { Resources } from '../helpers/resources';
 import { waitFor, sleep } from '../helpers/wait';
 import { HttpSink, N8n, buildAndPack, freePort, lockDatabase, newArtifactsDir, provision, readStaticData, type E2EPaths, type SinkRequest } from './n8n/harness';
-import { ACTION_WORKFLOW_ID, CREDENTIAL_ID, TRIGGER_WORKFLOW_ID, credential, snapshotWorkflow, triggerWorkflow } from './n8n/workflows';
+import { ACTION_WORKFLOW_ID, CREDENTIAL_ID, METRICS_ALERT_WORKFLOW_ID, TRIGGER_WORKFLOW_ID, credential, metricsAlertWorkflow, snapshotWorkflow, triggerWorkflow } from './n8n/workflows';
 
 jest.setTimeout(5 * 60_000);
 
@@ -208,6 +208,32 @@ test('the credential test behind the editor\'s "Test" button reaches the emulato
 	const refused = await test({ accessToken: expired, endpoint: emu.url });
 	expect(refused).toMatchObject({ status: 200, body: { data: { status: 'Error', message: expect.stringMatching(/refused the access token \(HTTP 401\)\. The token expired at /) } } });
 	expect(JSON.stringify(refused.body)).not.toContain(expired);
+});
+
+test('Live Metrics: the queue alert fires once when the queue crosses the bound and once when it clears', async () => {
+	const queue = () => emu.getRequests(emu.projectId).filter((r) => r.status === 100);
+	const bound = queue().length + 1;
+	// Imported and published now, through the REST API as the editor does, so no earlier test moves its queue.
+	const workflow = metricsAlertWorkflow(emu.projectId, sink.url('/alerts'), bound);
+	await n8n.cli(['import:workflow', `--input=${n8n.writeJson('alert-workflow.json', [workflow])}`], 'import-alert-workflow');
+	const current = await n8n.rest('GET', `/workflows/${METRICS_ALERT_WORKFLOW_ID}`);
+	const versionId = (current.body as { data?: { versionId?: string } }).data?.versionId;
+	expect((await n8n.rest('POST', `/workflows/${METRICS_ALERT_WORKFLOW_ID}/activate`, { versionId })).status).toBe(200);
+	const alerts = () => sink.on('/alerts').map((r) => r.body as { event: string; value: number; condition: string });
+	try {
+		await sleep(2_500); // a few checks with the queue at the bound: nothing fires
+		expect(alerts()).toEqual([]);
+		const added = [emu.createRequest(emu.projectId, { status: 100 }), emu.createRequest(emu.projectId, { status: 100 })];
+		await waitFor(() => alerts().length === 1, 'the alert to fire', 30_000);
+		expect(alerts()[0]).toMatchObject({ event: 'fired', condition: `queue longer than ${bound}`, value: bound + 1 });
+		for (const r of added) emu.closeRequest(emu.projectId, r.request_id);
+		await waitFor(() => alerts().length === 2, 'the alert to clear', 30_000);
+		expect(alerts()[1]).toMatchObject({ event: 'cleared', value: bound - 1 });
+		await sleep(2_500); // the value stays below the bound: no third execution
+		expect(alerts().map((a) => a.event)).toEqual(['fired', 'cleared']);
+	} finally {
+		await n8n.rest('POST', `/workflows/${METRICS_ALERT_WORKFLOW_ID}/deactivate`, {});
+	}
 });
 
 test('unpublishing the workflow closes the socket', async () => {

@@ -53,6 +53,32 @@ export function triggerWorkflow(projectId: string, sinkUrl: string) {
 	};
 }
 
+export const METRICS_ALERT_WORKFLOW_ID = 'PsMetricsAlert01';
+
+/** Live Metrics trigger: one execution when the queue grows past `queueAbove`, one when it is back. */
+export function metricsAlertWorkflow(projectId: string, sinkUrl: string, queueAbove: number) {
+	return {
+		id: METRICS_ALERT_WORKFLOW_ID,
+		name: 'Pingstreams queue alert (e2e)',
+		active: false,
+		nodes: [
+			{
+				id: 'pingstreams-metrics-trigger-node',
+				name: 'Queue Alert',
+				type: 'n8n-nodes-pingstreams.pingstreamsTrigger',
+				typeVersion: 1,
+				position: [0, 0],
+				parameters: { resource: 'liveMetrics', projectId, emit: 'condition', condition: 'queueAbove', conditionValue: queueAbove, holdSeconds: 0, coolDownSeconds: 0, checkSeconds: 1 },
+				credentials: credentialRef,
+			},
+			postToSink('Post Alert', sinkUrl, [240, 0]),
+		],
+		connections: { 'Queue Alert': { main: [[{ node: 'Post Alert', type: 'main', index: 0 }]] } },
+		settings: { executionOrder: 'v1' },
+		pinData: {},
+	};
+}
+
 export function snapshotWorkflow(projectId: string, sinkUrl: string) {
 	return {
 		id: ACTION_WORKFLOW_ID,
