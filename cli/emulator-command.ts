@@ -23,19 +23,18 @@ Options:
 `;
 
 const FLAGS = {
-  port: { type: 'number', min: 0, integer: true },
+  port: { type: 'number', min: 0, max: 65_535, integer: true },
   host: { type: 'string' },
   secret: { type: 'string' },
   seed: { type: 'string' },
-  simulate: { type: 'number', min: 0 },
-  heartbeat: { type: 'number', min: 1, integer: true },
+  simulate: { type: 'number', min: 0, max: 10_000 },
+  heartbeat: { type: 'number', min: 1, max: 3_600_000, integer: true },
 } as const satisfies FlagSpecs;
 
 function toOptions(argv: string[]): EmulatorOptions | 'help' {
   const { flags, positionals, help } = parseArgs(argv, FLAGS);
   if (help) return 'help';
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}".`);
-  if (flags.port !== undefined && flags.port > 65535) throw new UsageError(`--port needs a whole number from 0 to 65535 (got "${flags.port}").`);
   if (flags.host === '') throw new UsageError('--host needs a value.');
   if (flags.secret === '') throw new UsageError('--secret must not be empty.');
   if (flags.simulate === 0) throw new UsageError('--simulate needs a rate greater than 0 (changes per second).');

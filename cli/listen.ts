@@ -52,7 +52,7 @@ Events:
 Connection:
   --endpoint URL         WebSocket endpoint (default: $PINGSTREAMS_ENDPOINT, else ${DEFAULT_ENDPOINT})
   --insecure             allow ws:// to a host other than this machine (token sent unencrypted)
-  --subscribe-timeout MS how long to wait for a topic's snapshot (default 10000)
+  --subscribe-timeout MS how long to wait for a topic's snapshot (default 10000, at most 3600000)
   --token JWT            the access token; prefer the PINGSTREAMS_TOKEN environment variable,
                          since options end up in your shell history and the process list
 
@@ -79,7 +79,7 @@ const FLAGS = {
   endpoint: { type: 'string' },
   token: { type: 'string' },
   insecure: { type: 'boolean' },
-  'subscribe-timeout': { type: 'number', min: 1, integer: true },
+  'subscribe-timeout': { type: 'number', min: 1, max: 3_600_000, integer: true },
 } as const;
 
 export interface ListenControl {

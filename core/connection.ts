@@ -14,6 +14,7 @@ import {
 import { heartbeatFrame, parseFrame, subscribeFrame, unsubscribeFrame, elementId } from './protocol';
 import { redact, redactError } from './redact';
 import { openSocket } from './handshake';
+import { checkBound, timerDelay } from './limits';
 import { describeEndpoint } from './endpoint';
 import { parseTopic, type ParsedTopic } from './topics';
 import { TopicTracker, evictOldest, fingerprint, isClosedRequest, sameState, type Change } from './tracker';
@@ -139,6 +140,7 @@ export class RealtimeConnection {
   }
 
   subscribe(topic: string, options: SubscribeOptions): SubscriptionImpl {
+    checkBound('subscribeTimeoutMs', options.subscribeTimeoutMs);
     const parsed = parseTopic(topic);
     let channel = this.channels.get(topic);
     if (!channel) {
@@ -268,9 +270,9 @@ export class RealtimeConnection {
     this.lastError = undefined;
     this.stats.connectsOpened += 1;
     this.setStatus({ state: 'connected' });
-    this.stableTimer = setTimeout(() => this.backoff.reset(), this.options.stableAfterMs);
+    this.stableTimer = setTimeout(() => this.backoff.reset(), timerDelay(this.options.stableAfterMs));
     this.stableTimer.unref?.();
-    this.pingTimer = setInterval(() => this.sendPing(), this.options.pingIntervalMs);
+    this.pingTimer = setInterval(() => this.sendPing(), timerDelay(this.options.pingIntervalMs));
     this.pingTimer.unref?.();
     for (const channel of this.channels.values()) this.sendSubscribe(channel);
   }
@@ -282,7 +284,7 @@ export class RealtimeConnection {
       const message = `No answer from ${this.endpointForDisplay} within ${this.options.pongTimeoutMs} ms of a heartbeat; the connection is dead, reconnecting.`;
       this.warn(message);
       this.failCurrent?.(new ConnectionClosedError(message));
-    }, this.options.pongTimeoutMs);
+    }, timerDelay(this.options.pongTimeoutMs));
     this.deadTimer.unref?.();
   }
 
@@ -319,7 +321,7 @@ export class RealtimeConnection {
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       if (!this.stopped) this.connect();
-    }, delayMs);
+    }, timerDelay(delayMs));
     this.reconnectTimer.unref?.();
   }
 
@@ -587,7 +589,7 @@ export class SubscriptionImpl {
               ),
           );
         }
-      }, limit);
+      }, timerDelay(limit));
       this.connectTimer.unref?.();
     }
   }
@@ -610,7 +612,7 @@ export class SubscriptionImpl {
     this.snapshotTimer = setTimeout(() => {
       this.snapshotTimer = undefined;
       if (this.readyState !== 'ready') this.reject(new SubscriptionTimeoutError(this.topic, this.subscribeTimeoutMs));
-    }, this.subscribeTimeoutMs);
+    }, timerDelay(this.subscribeTimeoutMs));
     this.snapshotTimer.unref?.();
   }
 

@@ -5,6 +5,7 @@ import { checkEndpoint } from './endpoint';
 import { stripJwtPrefix } from './redact';
 import type { ConnectionOptions, ConnectionStatus, SubscribeOptions, ResumeState } from './types';
 import { PingstreamsError } from './errors';
+import { checkBound, OPTION_BOUNDS, timerDelay } from './limits';
 
 export interface Subscription {
   readonly topic: string;
@@ -40,6 +41,9 @@ export function resolveOptions(options: ConnectionOptions): ResolvedOptions {
     throw new PingstreamsError('TOKEN_MISSING', 'No Pingstreams access token is set: add the JWT to the credentials.');
   }
   const resolved = { ...DEFAULTS, ...stripUndefined(options) } as ResolvedOptions;
+  for (const name of Object.keys(OPTION_BOUNDS) as Array<keyof typeof OPTION_BOUNDS>) {
+    if (name in resolved) checkBound(name, (resolved as unknown as Record<string, unknown>)[name]);
+  }
   checkEndpoint(resolved.endpoint, resolved.allowInsecure);
   return resolved;
 }
@@ -118,7 +122,7 @@ function createHandle(key: string, entry: Entry): ConnectionHandle {
         void connection.stop();
       };
       if (connection.options.lingerMs <= 0) return stop();
-      entry.lingerTimer = setTimeout(stop, connection.options.lingerMs);
+      entry.lingerTimer = setTimeout(stop, timerDelay(connection.options.lingerMs));
       entry.lingerTimer.unref?.();
     },
   };
