@@ -254,7 +254,8 @@ export class RealtimeConnection {
           end(new ConnectionClosedError(message));
         });
         socket.on('close', (code: number, reason: Buffer) => {
-          const detail = reason.length ? `${code} ${reason.toString('utf8').slice(0, 200)}` : String(code);
+          // Redacted before it is shortened: a cut through the token would hide it from the patterns.
+          const detail = reason.length ? `${code} ${redact(reason.toString('utf8'), this.options.token).slice(0, 200)}` : String(code);
           end(new ConnectionClosedError(`The Pingstreams connection closed (${detail}); reconnecting.`));
         });
         this.onOpen(socket);
