@@ -2,7 +2,7 @@
 // snapshot reconciliation and delivery to every subscriber. Hosts never see this class directly:
 // they get ref-counted handles from registry.ts.
 import WebSocket from 'ws';
-import { Backoff, ConnectBudget } from './backoff';
+import { Backoff, type ConnectBudget } from './backoff';
 import {
   ConnectionClosedError,
   HandshakeError,
@@ -107,9 +107,13 @@ export class RealtimeConnection {
   private failCurrent?: (error: Error) => void;
   private lastError?: Error;
 
-  constructor(readonly options: ResolvedOptions) {
+  /** `budget` is the process-wide one of this (endpoint, token): see sharedBudget. */
+  constructor(
+    readonly options: ResolvedOptions,
+    budget: ConnectBudget,
+  ) {
     this.backoff = new Backoff(options.backoffInitialMs, options.backoffMaxMs);
-    this.budget = new ConnectBudget(options.maxConnectsPerMinute);
+    this.budget = budget;
   }
 
   get status(): ConnectionStatus {

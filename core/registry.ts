@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { RealtimeConnection, DEFAULTS, type ResolvedOptions } from './connection';
 import { checkEndpoint } from './endpoint';
+import { forgetBudgets, sharedBudget } from './backoff';
 import { stripJwtPrefix } from './redact';
 import type { ConnectionOptions, ConnectionStatus, SubscribeOptions, ResumeState } from './types';
 import { PingstreamsError } from './errors';
@@ -52,7 +53,7 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function keyOf(options: ResolvedOptions): string {
+export function keyOf(options: ResolvedOptions): string {
   const token = createHash('sha256').update(stripJwtPrefix(options.token)).digest('hex');
   return `${options.endpoint}\u0000${token}`;
 }
@@ -62,7 +63,7 @@ export function acquireConnection(options: ConnectionOptions): ConnectionHandle 
   const key = keyOf(resolved);
   let entry = entries.get(key);
   if (!entry || entry.connection.status.state === 'closed') {
-    entry = { connection: new RealtimeConnection(resolved), handles: 0 };
+    entry = { connection: new RealtimeConnection(resolved, sharedBudget(key, resolved.maxConnectsPerMinute)), handles: 0 };
     entries.set(key, entry);
   }
   const current = entry;
@@ -150,10 +151,11 @@ export function connectionStats(): { sockets: number; connections: ConnectionSum
   return { sockets: connections.filter((c) => c.open).length, connections };
 }
 
-/** Stops every connection now (tests, process shutdown). Bounded by the close grace period. */
+/** Stops every connection now (tests, process shutdown) and forgets the budgets. Bounded by the close grace period. */
 export async function closeAllConnections(): Promise<void> {
   const all = [...entries.values()];
   entries.clear();
+  forgetBudgets();
   await Promise.all(
     all.map((entry) => {
       clearTimeout(entry.lingerTimer);

@@ -70,3 +70,26 @@ describe('the handshake has a total deadline', () => {
     }
   });
 });
+
+describe('the connection budget holds per endpoint and token for the life of the process', () => {
+  test('redeploys, releases and linger expiries in the middle of a reconnect storm spend one budget', async () => {
+    server = await startHostileServer((socket) => socket.end('HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'));
+    const BUDGET = 5;
+    const options = { endpoint: server.url, token: TOKEN, maxConnectsPerMinute: BUDGET, backoffInitialMs: 5, backoffMaxMs: 10 };
+    const until = Date.now() + 3_000;
+    let round = 0;
+    while (Date.now() < until) {
+      // Alternate a release with no linger (a redeploy that drops the connection at once) and one whose
+      // short linger expires before the next acquire: each round gets a new connection object.
+      const linger = round++ % 2 === 0 ? 0 : 20;
+      const handle = acquireConnection({ ...options, lingerMs: linger });
+      handle.subscribe('/p/requests', { onEvent: () => undefined, onError: () => undefined });
+      await sleep(60);
+      handle.release();
+      await sleep(linger + 10);
+    }
+    expect(round).toBeGreaterThan(10);
+    expect(server.accepted).toBeLessThanOrEqual(BUDGET);
+    expect(server.accepted).toBeGreaterThan(0);
+  });
+});
