@@ -9,6 +9,7 @@ import {
   createEventPipeline,
   DEFAULT_ENDPOINT,
   describeEndpoint,
+  EXPRESSION_BUDGET_BOUNDS,
   METHODS,
   PingstreamsError,
   redact,
@@ -17,6 +18,7 @@ import {
   type ConnectionHandle,
   type ConnectionStatus,
   type EventPipeline,
+  type ExpressionBudget,
   type Method,
   type Subscription,
 } from '../core';
@@ -48,6 +50,9 @@ Events:
   --when EXPR            JSONata condition on the event's data, e.g. 'status = 100'
   --map EXPR             print this JSONata result instead of the event, e.g. '{"id": request_id}'
                          ($event is the whole event, $previous the element's previous state)
+  --expression-timeout MS  stop one evaluation of --when or --map after MS (default 1000, 10 to 60000);
+                         the event is skipped with a warning, later events flow
+  --expression-depth N   stop one evaluation nested deeper than N levels (default 1000, 10 to 10000)
 
 Connection:
   --endpoint URL         WebSocket endpoint (default: $PINGSTREAMS_ENDPOINT, else ${DEFAULT_ENDPOINT})
@@ -80,6 +85,8 @@ const FLAGS = {
   token: { type: 'string' },
   insecure: { type: 'boolean' },
   'subscribe-timeout': { type: 'number', min: 1, max: 3_600_000, integer: true },
+  'expression-timeout': { type: 'number', min: EXPRESSION_BUDGET_BOUNDS.timeMs[0], max: EXPRESSION_BUDGET_BOUNDS.timeMs[1], integer: true },
+  'expression-depth': { type: 'number', min: EXPRESSION_BUDGET_BOUNDS.depth[0], max: EXPRESSION_BUDGET_BOUNDS.depth[1], integer: true },
 } as const;
 
 export interface ListenControl {
@@ -99,6 +106,7 @@ interface ListenConfig {
   token: string;
   insecure: boolean;
   subscribeTimeoutMs?: number;
+  expressionBudget: ExpressionBudget;
 }
 
 /** Runs `pingstreams listen`; resolves with the exit code (see EXIT). Never throws. */
@@ -161,6 +169,7 @@ export function parseListenArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
     token,
     insecure: flags.insecure === true,
     subscribeTimeoutMs: flags['subscribe-timeout'],
+    expressionBudget: { timeMs: flags['expression-timeout'], depth: flags['expression-depth'] },
   };
 }
 
@@ -201,7 +210,12 @@ async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal |
   let pipeline: EventPipeline;
   try {
     pipeline = createEventPipeline(
-      { methods: config.methods, when: config.when, output: config.map !== undefined ? { map: config.map } : 'event' },
+      {
+        methods: config.methods,
+        when: config.when,
+        output: config.map !== undefined ? { map: config.map } : 'event',
+        expressionBudget: config.expressionBudget,
+      },
       (output) => {
         // JSONata yields nothing (undefined) when --map matches nothing: print nothing, like jq's `empty`.
         if (output === undefined) return;

@@ -1,6 +1,6 @@
 // The filter/format stage every host runs between the core and its output: method filter,
 // "only when" condition, output shape. Asynchronous JSONata must not reorder events.
-import { compileExpression, isTruthy, type CompiledExpression } from './expression';
+import { compileExpression, isTruthy, type CompiledExpression, type ExpressionBudget } from './expression';
 import type { Method, RealtimeEvent } from './types';
 
 export type OutputShape = 'event' | 'data' | { map: string };
@@ -11,6 +11,8 @@ export interface PipelineOptions {
   /** JSONata condition; the event passes when it is truthy. */
   when?: string;
   output?: OutputShape;
+  /** Time and depth budget of each evaluation (defaults: 1 000 ms, 1 000 levels). */
+  expressionBudget?: ExpressionBudget;
 }
 
 export interface EventPipeline {
@@ -26,9 +28,9 @@ export function createEventPipeline(
   onError: (error: Error, event: RealtimeEvent) => void,
 ): EventPipeline {
   const methods = options.methods?.length ? new Set(options.methods) : undefined;
-  const when: CompiledExpression | undefined = options.when?.trim() ? compileExpression(options.when) : undefined;
+  const when: CompiledExpression | undefined = options.when?.trim() ? compileExpression(options.when, options.expressionBudget) : undefined;
   const output = options.output ?? 'event';
-  const map: CompiledExpression | undefined = typeof output === 'object' ? compileExpression(output.map) : undefined;
+  const map: CompiledExpression | undefined = typeof output === 'object' ? compileExpression(output.map, options.expressionBudget) : undefined;
   const synchronous = !when && !map;
   let tail: Promise<void> = Promise.resolve();
 

@@ -7,7 +7,7 @@ import type {
 } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 import { ConnectionClosedError, PingstreamsError, acquireConnection, compileExpression, createEventPipeline } from '../../core';
-import type { ConnectionHandle, RealtimeEvent } from '../../core';
+import type { ConnectionHandle, ExpressionBudget, RealtimeEvent } from '../../core';
 import {
 	CREDENTIAL_NAME,
 	CREDENTIAL_TEST,
@@ -23,11 +23,14 @@ import {
 	topicFromParameters,
 	topicProperties,
 	type PingstreamsCredentials,
+	EXPRESSION_LIMIT_PROPERTIES,
+	expressionBudgetParameter,
+	type ExpressionLimitOptions,
 } from './shared';
 
 type Operation = 'getSnapshot' | 'waitForEvent' | 'transform';
 
-interface SubscribeOptionsParameter {
+interface SubscribeOptionsParameter extends ExpressionLimitOptions {
 	subscribeTimeout?: number;
 	includeCurrentState?: boolean;
 }
@@ -155,6 +158,7 @@ export class Pingstreams implements INodeType {
 				default: {},
 				displayOptions: { show: NEEDS_CONNECTION },
 				options: [
+					...EXPRESSION_LIMIT_PROPERTIES,
 					{
 						displayName: 'Include Current State',
 						name: 'includeCurrentState',
@@ -213,7 +217,10 @@ export class Pingstreams implements INodeType {
 						const results: unknown[] = [];
 						const failures: Error[] = [];
 						const pipeline = createEventPipeline(
-							{ output: outputParameter(this.getNodeParameter('output', i, 'data'), this.getNodeParameter('mapping', i, '')) },
+							{
+								output: outputParameter(this.getNodeParameter('output', i, 'data'), this.getNodeParameter('mapping', i, '')),
+								expressionBudget: expressionBudgetParameter(options),
+							},
 							(value) => results.push(value),
 							(error) => failures.push(error),
 						);
@@ -247,6 +254,7 @@ export class Pingstreams implements INodeType {
 						when: this.getNodeParameter('onlyWhen', i, '') as string,
 						output: outputParameter(this.getNodeParameter('output', i, 'event'), this.getNodeParameter('mapping', i, '')),
 						includeCurrentState: options.includeCurrentState === true,
+						expressionBudget: expressionBudgetParameter(options),
 						subscribeTimeoutMs,
 						timeoutMs,
 						signal,
@@ -273,6 +281,7 @@ interface WaitOptions {
 	when: string;
 	output: ReturnType<typeof outputParameter>;
 	includeCurrentState: boolean;
+	expressionBudget: ExpressionBudget;
 	subscribeTimeoutMs: number;
 	timeoutMs: number;
 	signal: AbortSignal | undefined;
@@ -291,7 +300,7 @@ async function waitForEvent(connection: ConnectionHandle, topic: string, options
 	};
 	// The snapshot's elements are CREATE; with "Include Current State" they count whatever the Events filter.
 	const pipeline = createEventPipeline(
-		{ when: options.when, output: options.output },
+		{ when: options.when, output: options.output, expressionBudget: options.expressionBudget },
 		(value) => finish(undefined, value),
 		(error) => finish(error),
 	);
