@@ -54,6 +54,8 @@ const MAX_RESUME_ENTRIES = 2_000;
 const MAX_PROBES_PER_SNAPSHOT = 500;
 const PROBE_CONCURRENCY = 20;
 const CLOSE_GRACE_MS = 2_000;
+// Frames waiting to be sent beyond this: the peer is not reading, whatever the timing says.
+const MAX_SEND_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export interface ConnectionStats {
   connectAttempts: number;
@@ -63,6 +65,7 @@ export interface ConnectionStats {
   malformedFrames: number;
   duplicatesDropped: number;
   reconnects: number;
+  pongsSent: number;
 }
 
 /** What a handle registers to hear connection-wide news. */
@@ -90,6 +93,7 @@ export class RealtimeConnection {
     malformedFrames: 0,
     duplicatesDropped: 0,
     reconnects: 0,
+    pongsSent: 0,
   };
   private socket?: WebSocket;
   private statusValue: ConnectionStatus = { state: 'idle' };
@@ -103,6 +107,10 @@ export class RealtimeConnection {
   private stableTimer?: NodeJS.Timeout;
   private stopped = false;
   private everOpened = false;
+  /** A pong written but not yet flushed: a server flooding pings while not reading gets no more until it drains. */
+  private pongPending = false;
+  /** Since when the socket's outgoing buffer has not emptied (checked at each own ping). */
+  private sendStalledSince?: number;
   /** Ends the current socket as failed (set while a socket exists). */
   private failCurrent?: (error: Error) => void;
   private lastError?: Error;
@@ -283,6 +291,21 @@ export class RealtimeConnection {
   }
 
   private sendPing(): void {
+    // Incoming frames prove the peer sends, not that it reads: a socket whose outgoing buffer never drains is
+    // as dead as a silent one (and every pong queued on it would be memory held for nothing).
+    const socket = this.socket;
+    if (socket && socket.bufferedAmount > 0) {
+      const now = Date.now();
+      this.sendStalledSince ??= now;
+      if (now - this.sendStalledSince >= this.options.pongTimeoutMs || socket.bufferedAmount > MAX_SEND_BUFFER_BYTES) {
+        const message = `${this.endpointForDisplay} stopped reading what this client sends (${socket.bufferedAmount} bytes waiting for over ${Math.round((now - this.sendStalledSince) / 1000)} s); the connection is unhealthy, reconnecting.`;
+        this.warn(message);
+        this.failCurrent?.(new ConnectionClosedError(message));
+        return;
+      }
+    } else {
+      this.sendStalledSince = undefined;
+    }
     if (!this.send(heartbeatFrame('ping')) || this.deadTimer) return;
     this.deadTimer = setTimeout(() => {
       this.deadTimer = undefined;
@@ -331,6 +354,8 @@ export class RealtimeConnection {
   }
 
   private clearTimers(): void {
+    this.pongPending = false;
+    this.sendStalledSince = undefined;
     clearInterval(this.pingTimer);
     clearTimeout(this.deadTimer);
     clearTimeout(this.stableTimer);
@@ -344,6 +369,17 @@ export class RealtimeConnection {
     if (!socket || socket.readyState !== WebSocket.OPEN) return false;
     socket.send(frame);
     return true;
+  }
+
+  /** At most one pong in flight: the server needs one frame per heartbeat period, not one per ping it floods. */
+  private sendPong(): void {
+    const socket = this.socket;
+    if (this.pongPending || !socket || socket.readyState !== WebSocket.OPEN) return;
+    this.pongPending = true;
+    this.stats.pongsSent += 1;
+    socket.send(heartbeatFrame('pong'), () => {
+      if (this.socket === socket) this.pongPending = false;
+    });
   }
 
   private sendSubscribe(channel: Channel): void {
@@ -361,7 +397,7 @@ export class RealtimeConnection {
     const frame = parseFrame(data.toString());
     switch (frame.type) {
       case 'ping':
-        this.send(heartbeatFrame('pong'));
+        this.sendPong();
         return;
       case 'pong':
         return;

@@ -1,5 +1,7 @@
 // Hostile servers on 127.0.0.1 that the emulator will not imitate: each test proves the core stays bounded.
-import { acquireConnection, closeAllConnections, type ConnectionStatus } from '../../core';
+import { acquireConnection, closeAllConnections, connectionStats, type ConnectionStatus } from '../../core';
+import type { Socket } from 'node:net';
+import WebSocket, { WebSocketServer } from 'ws';
 import { startHostileServer, type HostileServer } from '../helpers/hostile-server';
 import { sleep, waitFor } from '../helpers/wait';
 
@@ -91,5 +93,72 @@ describe('the connection budget holds per endpoint and token for the life of the
     expect(round).toBeGreaterThan(10);
     expect(server.accepted).toBeLessThanOrEqual(BUDGET);
     expect(server.accepted).toBeGreaterThan(0);
+  });
+});
+
+describe('a server that floods pings and stops reading', () => {
+  // Ten thousand ping frames in one write: the client, not this server, is the bottleneck.
+  const ping = Buffer.from(JSON.stringify({ action: 'heartbeat', payload: { message: { text: 'ping' } } }));
+  const frame = Buffer.concat([Buffer.from([0x81, ping.length]), ping]);
+  const burst = Buffer.concat(Array.from({ length: 10_000 }, () => frame));
+
+  async function floodingServer(): Promise<{ endpoint: string; close(): Promise<void> }> {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    const floods: NodeJS.Timeout[] = [];
+    wss.on('connection', (ws: WebSocket & { _socket: Socket }) => {
+      const socket = ws._socket;
+      socket.removeAllListeners('data'); // never read again: whatever the client sends stays in its buffers
+      socket.pause();
+      const flood = setInterval(() => {
+        if (!socket.destroyed && socket.writableLength < 4 * burst.length) socket.write(burst);
+      }, 5);
+      floods.push(flood);
+      socket.on('close', () => clearInterval(flood));
+    });
+    return {
+      endpoint: `ws://127.0.0.1:${(wss.address() as { port: number }).port}/api/`,
+      close: async () => {
+        for (const flood of floods) clearInterval(flood);
+        for (const client of wss.clients) client.terminate();
+        await new Promise((resolve) => wss.close(resolve));
+      },
+    };
+  }
+
+  test('gets at most one pending pong: memory stays flat however many pings arrive', async () => {
+    const flooding = await floodingServer();
+    const handle = acquireConnection({ endpoint: flooding.endpoint, token: TOKEN, lingerMs: 0, backoffInitialMs: 10_000 });
+    try {
+      handle.subscribe('/p/requests', { onEvent: () => undefined, onError: () => undefined, subscribeTimeoutMs: 60_000 });
+      await waitFor(() => connectionStats().connections[0]?.stats.framesReceived > 10_000, 'the flood to start');
+      const rssBefore = process.memoryUsage().rss;
+      await sleep(5_000);
+      const { framesReceived, pongsSent } = connectionStats().connections[0].stats;
+      const grownMb = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
+      expect(framesReceived).toBeGreaterThan(200_000);
+      // One pong per write the socket completes, not one per ping: a thousandth here.
+      expect(pongsSent).toBeLessThan(framesReceived / 100);
+      expect(grownMb).toBeLessThan(100);
+    } finally {
+      handle.release();
+      await flooding.close();
+    }
+  });
+
+  test('a socket whose send buffer does not drain is replaced, though frames keep arriving', async () => {
+    const flooding = await floodingServer();
+    const warnings: string[] = [];
+    const handle = acquireConnection({ endpoint: flooding.endpoint, token: TOKEN, lingerMs: 0, pingIntervalMs: 200, pongTimeoutMs: 600, backoffInitialMs: 10_000 });
+    try {
+      handle.onWarning((w) => warnings.push(w));
+      // Forty 1 MB topics: more than the kernel's buffers hold, so the client's own send buffer stays full.
+      for (let i = 0; i < 40; i++) handle.subscribe(`/p/${String(i).padStart(2, '0')}${'t'.repeat(1024 * 1024)}`, { onEvent: () => undefined, onError: () => undefined, subscribeTimeoutMs: 60_000 });
+      await waitFor(() => warnings.find((w) => /stopped reading what this client sends/.test(w)), 'the stalled socket to be declared unhealthy', 20_000);
+      expect(warnings.find((w) => /stopped reading/.test(w))).toMatch(/\d+ bytes waiting for over \d+ s\); the connection is unhealthy, reconnecting\./);
+    } finally {
+      handle.release();
+      await flooding.close();
+    }
   });
 });
