@@ -4,7 +4,8 @@ import type { EmulatorOptions } from '../emulator';
 import { parseArgs, UsageError, type FlagSpecs } from './args';
 
 export interface CommandIo {
-  stdout: { write(text: string): unknown };
+  /** write() returning false means "buffer full": wait for 'drain' (when once() is given) before writing more. */
+  stdout: { write(text: string): unknown; once?(event: 'drain', listener: () => void): unknown };
   stderr: { write(text: string): unknown };
 }
 

@@ -207,6 +207,9 @@ async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal |
     finish(exitCodeFor(error));
   };
 
+  // Backpressure: a reader of stdout that stalls, or expressions slower than the events, pause the socket
+  // (the core stops reading it) instead of piling output up in memory.
+  const flow = new OutputFlow(io, () => pipeline);
   let pipeline: EventPipeline;
   try {
     pipeline = createEventPipeline(
@@ -219,7 +222,7 @@ async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal |
       (output) => {
         // JSONata yields nothing (undefined) when --map matches nothing: print nothing, like jq's `empty`.
         if (output === undefined) return;
-        io.stdout.write(`${JSON.stringify(output)}\n`);
+        if (io.stdout.write(`${JSON.stringify(output)}\n`) === false) flow.stdoutFull();
       },
       (error, event) => say(`warning: skipped an event on ${event.topic}: ${error.message}`),
     );
@@ -241,6 +244,7 @@ async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal |
     say(`error: ${(error as Error).message}`);
     return exitCodeFor(error as Error);
   }
+  flow.attach(handle);
   handle.onStatus((status) => reportStatus(status, say, fail));
   handle.onWarning((message) => say(`warning: ${message}`));
 
@@ -251,7 +255,10 @@ async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal |
       emitSnapshot: config.snapshot,
       emitRecovered: config.recovered,
       subscribeTimeoutMs: config.subscribeTimeoutMs,
-      onEvent: (event) => pipeline.push(event),
+      onEvent: (event) => {
+        pipeline.push(event);
+        flow.checkBacklog();
+      },
       onError: (error) => {
         // Before `ready`, the rejection below reports it; connection trouble is already a status line.
         if (!ready || stopping || error === handle.status.error) return;
@@ -273,6 +280,7 @@ async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal |
   const keepAlive = setInterval(() => undefined, 60_000);
   const code = await outcome;
   clearInterval(keepAlive);
+  flow.stop();
   stopping = true;
   signal?.removeEventListener('abort', onAbort);
   if (code === EXIT.OK) say('stopping');
@@ -283,6 +291,57 @@ async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal |
     await closeAllConnections();
   });
   return code;
+}
+
+/** Events waiting for JSONata beyond this pause the socket; below the low mark it is read again. */
+const BACKLOG_HIGH = 1_000;
+const BACKLOG_LOW = 100;
+const BACKLOG_CHECK_MS = 50;
+
+/** Pauses the connection while stdout is full or the pipeline's backlog is high; resumes when both clear. */
+class OutputFlow {
+  private handle?: ConnectionHandle;
+  private waitingForDrain = false;
+  private backlogTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly io: CommandIo,
+    private readonly pipeline: () => EventPipeline,
+  ) {}
+
+  attach(handle: ConnectionHandle): void {
+    this.handle = handle;
+  }
+
+  stdoutFull(): void {
+    if (this.waitingForDrain || !this.io.stdout.once) return;
+    this.waitingForDrain = true;
+    this.handle?.pause();
+    this.io.stdout.once('drain', () => {
+      this.waitingForDrain = false;
+      this.update();
+    });
+  }
+
+  checkBacklog(): void {
+    if (this.backlogTimer || this.pipeline().pending < BACKLOG_HIGH) return;
+    this.handle?.pause();
+    this.backlogTimer = setInterval(() => {
+      if (this.pipeline().pending > BACKLOG_LOW) return;
+      clearInterval(this.backlogTimer);
+      this.backlogTimer = undefined;
+      this.update();
+    }, BACKLOG_CHECK_MS);
+  }
+
+  private update(): void {
+    if (!this.waitingForDrain && !this.backlogTimer) this.handle?.resume();
+  }
+
+  stop(): void {
+    clearInterval(this.backlogTimer);
+    this.backlogTimer = undefined;
+  }
 }
 
 function reportStatus(status: ConnectionStatus, say: (line: string) => void, fail: (error: Error) => void): void {

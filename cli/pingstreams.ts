@@ -98,7 +98,10 @@ function run(): void {
     if (error.code === 'EPIPE') controller.abort();
   });
   const io: CommandIo = {
-    stdout: { write: (text: string) => !process.stdout.destroyed && process.stdout.write(text) },
+    stdout: {
+      write: (text: string) => !process.stdout.destroyed && process.stdout.write(text),
+      once: (event: 'drain', listener: () => void) => process.stdout.once(event, listener),
+    },
     stderr: { write: (text: string) => process.stderr.write(text) },
   };
   main(process.argv.slice(2), io, { signal: controller.signal }).then(

@@ -111,6 +111,8 @@ export class RealtimeConnection {
   private pongPending = false;
   /** Since when the socket's outgoing buffer has not emptied (checked at each own ping). */
   private sendStalledSince?: number;
+  /** Holders that asked to pause delivery (flow control): while any does, the socket is not read. */
+  private readonly pausedBy = new Set<object>();
   /** Ends the current socket as failed (set while a socket exists). */
   private failCurrent?: (error: Error) => void;
   private lastError?: Error;
@@ -143,6 +145,31 @@ export class RealtimeConnection {
   addListener(listener: ConnectionListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  get isPaused(): boolean {
+    return this.pausedBy.size > 0;
+  }
+
+  /**
+   * Flow control: while any `owner` holds a pause, the socket is not read, so frames wait in the kernel and at
+   * the server instead of in this process. Our own pings still go out (the server must not think us dead), but
+   * silence is not held against the server meanwhile. A server that cuts the paused client is reconnected on
+   * resume, and the snapshot then recovers what changed.
+   */
+  pauseDelivery(owner: object): void {
+    if (this.pausedBy.has(owner)) return;
+    this.pausedBy.add(owner);
+    if (this.pausedBy.size === 1) {
+      this.socket?.pause();
+      clearTimeout(this.deadTimer);
+      this.deadTimer = undefined;
+    }
+  }
+
+  resumeDelivery(owner: object): void {
+    if (!this.pausedBy.delete(owner) || this.pausedBy.size > 0) return;
+    this.socket?.resume();
   }
 
   /** Starts connecting if not already connected or connecting. */
@@ -278,6 +305,7 @@ export class RealtimeConnection {
 
   private onOpen(socket: WebSocket): void {
     if (this.socket !== socket) return;
+    if (this.isPaused) socket.pause();
     if (this.everOpened) this.stats.reconnects += 1;
     this.everOpened = true;
     this.lastError = undefined;
@@ -306,7 +334,7 @@ export class RealtimeConnection {
     } else {
       this.sendStalledSince = undefined;
     }
-    if (!this.send(heartbeatFrame('ping')) || this.deadTimer) return;
+    if (!this.send(heartbeatFrame('ping')) || this.deadTimer || this.isPaused) return;
     this.deadTimer = setTimeout(() => {
       this.deadTimer = undefined;
       const message = `No answer from ${this.endpointForDisplay} within ${this.options.pongTimeoutMs} ms of a heartbeat; the connection is dead, reconnecting.`;

@@ -17,6 +17,8 @@ export interface PipelineOptions {
 
 export interface EventPipeline {
   push(event: RealtimeEvent): void;
+  /** Events pushed and not yet handled (JSONata runs asynchronously; a slow expression builds a backlog). */
+  readonly pending: number;
   /** Resolves when every pushed event has been handled. */
   idle(): Promise<void>;
 }
@@ -33,6 +35,7 @@ export function createEventPipeline(
   const map: CompiledExpression | undefined = typeof output === 'object' ? compileExpression(output.map, options.expressionBudget) : undefined;
   const synchronous = !when && !map;
   let tail: Promise<void> = Promise.resolve();
+  let pending = 0;
 
   const handle = async (event: RealtimeEvent): Promise<void> => {
     try {
@@ -52,7 +55,13 @@ export function createEventPipeline(
         void handle(event);
         return;
       }
-      tail = tail.then(() => handle(event));
+      pending += 1;
+      tail = tail.then(() => handle(event)).finally(() => {
+        pending -= 1;
+      });
+    },
+    get pending() {
+      return pending;
     },
     idle: () => tail,
   };

@@ -25,6 +25,12 @@ export interface ConnectionHandle {
   /** Malformed frames, dead sockets and similar non-fatal news, already redacted. */
   onWarning(listener: (message: string) => void): () => void;
   subscribe(topic: string, options: SubscribeOptions): Subscription;
+  /**
+   * Flow control for a host that cannot keep up (stdout not draining, executions not starting): stop reading
+   * the socket until resume(). Memory stays bounded; see RealtimeConnection.pauseDelivery. Idempotent.
+   */
+  pause(): void;
+  resume(): void;
   /** Idempotent. Closes this handle's subscriptions; the socket closes after `lingerMs` once no handle is left. */
   release(): void;
 }
@@ -78,6 +84,7 @@ function createHandle(key: string, entry: Entry): ConnectionHandle {
   const subscriptions = new Set<Subscription>();
   const offs: Array<() => void> = [];
   let released = false;
+  const owner = {};
   return {
     get status() {
       return connection.status;
@@ -110,9 +117,16 @@ function createHandle(key: string, entry: Entry): ConnectionHandle {
         },
       };
     },
+    pause() {
+      if (!released) connection.pauseDelivery(owner);
+    },
+    resume() {
+      connection.resumeDelivery(owner);
+    },
     release() {
       if (released) return;
       released = true;
+      connection.resumeDelivery(owner);
       for (const subscription of [...subscriptions]) subscription.close();
       subscriptions.clear();
       for (const off of offs.splice(0)) off();
