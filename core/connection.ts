@@ -458,6 +458,7 @@ export class RealtimeConnection {
     const diff = channel.tracker.applySnapshot(elements);
     for (const waiter of channel.snapshotWaiters.splice(0)) waiter(elements);
     for (const holder of [...channel.holders]) {
+      holder.stopSnapshotTimer();
       if (!holder.isReady) holder.receiveInitial(channel.tracker.elements(), receivedAt);
       else if (!firstSnapshot) holder.receiveRecovered(diff.changes, receivedAt);
     }
@@ -675,12 +676,16 @@ export class SubscriptionImpl {
     return this.options.subscribeTimeoutMs ?? DEFAULT_SUBSCRIBE_TIMEOUT_MS;
   }
 
+  /** Also after a reconnect: a server may refuse the re-subscribe (silence) as it would a first one. */
   startSnapshotTimer(): void {
-    if (this.readyState === 'ready' || this.closed) return;
+    if (this.closed) return;
     clearTimeout(this.snapshotTimer);
     this.snapshotTimer = setTimeout(() => {
       this.snapshotTimer = undefined;
-      if (this.readyState !== 'ready') this.reject(new SubscriptionTimeoutError(this.topic, this.subscribeTimeoutMs));
+      // Reported exactly as a refused first subscribe; the connection keeps its other topics.
+      const refused = new SubscriptionTimeoutError(this.topic, this.subscribeTimeoutMs);
+      if (this.readyState !== 'ready') this.reject(refused);
+      else this.reportError(refused);
     }, timerDelay(this.subscribeTimeoutMs));
     this.snapshotTimer.unref?.();
   }

@@ -304,3 +304,21 @@ test('the token never appears in statuses, errors or warnings', async () => {
   expect(text).not.toContain(secret.split('.')[1]);
   expect(text).toContain('refused the access token');
 });
+
+test('a re-subscribe the server silently refuses after a reconnect is reported like a refused first one; other topics keep flowing', async () => {
+  const request = emu.getRequests(emu.projectId)[0];
+  const refusedTopic = `/${emu.projectId}/requests/${String(request.request_id)}`;
+  const handle = acquireConnection({ endpoint: emu.url, token: emu.tokens.owner, ...fast });
+  const errors: Error[] = [];
+  const events: RealtimeEvent[] = [];
+  const refused = handle.subscribe(refusedTopic, { onEvent: () => undefined, onError: (e) => errors.push(e), subscribeTimeoutMs: 1_500 });
+  const other = handle.subscribe(requestsTopic(), { onEvent: (e) => events.push(e), onError: (e) => errors.push(e) });
+  await Promise.all([refused.ready, other.ready]);
+  emu.faults.ignoreSubscribe(refusedTopic, 1);
+  emu.faults.dropAll();
+  const timeout = await waitFor(() => errors.find((e) => e instanceof SubscriptionTimeoutError), 'the refused re-subscribe to be reported', 10_000);
+  expect(timeout.message).toMatch(new RegExp(`No snapshot arrived for topic ${refusedTopic.replace(/[/.-]/g, '\\$&')} within 2 s\\. The server ignores subscriptions`));
+  const created = emu.createRequest(emu.projectId, { first_text: 'still flowing' });
+  await waitFor(() => events.find((e) => e.data._id === created._id), 'a live event on the other topic');
+  expect(handle.status.state).toBe('connected');
+});
