@@ -459,7 +459,9 @@ export class RealtimeConnection {
     for (const waiter of channel.snapshotWaiters.splice(0)) waiter(elements);
     for (const holder of [...channel.holders]) {
       holder.stopSnapshotTimer();
-      if (!holder.isReady) holder.receiveInitial(channel.tracker.elements(), receivedAt);
+      // The frame's own elements, not the tracker's copy: that one holds only elements with an id, and at most
+      // maxTrackedPerTopic of them; a snapshot the holder asked for is emitted whole.
+      if (!holder.isReady) holder.receiveInitial(elements, receivedAt);
       else if (!firstSnapshot) holder.receiveRecovered(diff.changes, receivedAt);
     }
     if (diff.missing.length) {

@@ -1,5 +1,5 @@
 // Hostile servers on 127.0.0.1 that the emulator will not imitate: each test proves the core stays bounded.
-import { acquireConnection, closeAllConnections, connectionStats, type ConnectionStatus } from '../../core';
+import { acquireConnection, closeAllConnections, connectionStats, type ConnectionStatus, type RealtimeEvent } from '../../core';
 import type { Socket } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { startHostileServer, type HostileServer } from '../helpers/hostile-server';
@@ -159,6 +159,38 @@ describe('a server that floods pings and stops reading', () => {
     } finally {
       handle.release();
       await flooding.close();
+    }
+  });
+});
+
+describe('a snapshot is emitted whole when asked for', () => {
+  test('elements without an id, more elements than the tracker holds, and _id 1 beside _id "1" are all emitted', async () => {
+    const elements: Array<Record<string, unknown>> = [];
+    for (let i = 0; i < 5_000; i++) elements.push({ _id: `e${i}`, n: i });
+    for (let i = 0; i < 998; i++) elements.push({ n: 5_000 + i, note: 'no id' });
+    elements.push({ _id: 1, n: 'number' }, { _id: '1', n: 'string' });
+    const topic = '/p/bots/b';
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    wss.on('connection', (ws) => {
+      ws.on('message', (data) => {
+        const frame = JSON.parse(String(data)) as { action: string; payload: { topic: string } };
+        if (frame.action === 'subscribe') ws.send(JSON.stringify({ action: 'publish', payload: { topic: frame.payload.topic, method: 'CREATE', message: elements } }));
+      });
+    });
+    const endpoint = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/api/`;
+    const handle = acquireConnection({ endpoint, token: TOKEN, lingerMs: 0, maxTrackedPerTopic: 1_000 });
+    try {
+      const events: RealtimeEvent[] = [];
+      const subscription = handle.subscribe(topic, { onEvent: (e) => events.push(e), emitSnapshot: true });
+      await subscription.ready;
+      expect(events).toHaveLength(6_000);
+      expect(events.every((e) => e.snapshot)).toBe(true);
+      expect(events.map((e) => e.data)).toEqual(elements);
+    } finally {
+      handle.release();
+      for (const client of wss.clients) client.terminate();
+      await new Promise((resolve) => wss.close(resolve));
     }
   });
 });
