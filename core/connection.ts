@@ -43,6 +43,7 @@ export const DEFAULTS = {
   defaultRetryAfterMs: 60_000,
   lingerMs: 3_000,
   maxFrameBytes: 32 * 1024 * 1024,
+  maxFrameNodes: 200_000,
   requestsSnapshotLimit: 100,
   maxTrackedPerTopic: 5_000,
   maxReconnectAttempts: Number.POSITIVE_INFINITY,
@@ -422,6 +423,11 @@ export class RealtimeConnection {
     this.deadTimer = undefined;
     const receivedAt = new Date().toISOString();
     if (isBinary) return this.malformed('binary frame');
+    // Counted before parsing: 30 MB of "{}," is ten million objects and gigabytes once parsed.
+    const nodes = countNodesUpTo(data as Buffer, this.options.maxFrameNodes);
+    if (nodes > this.options.maxFrameNodes) {
+      return this.malformed(`a frame of ${(data as Buffer).length} bytes holds more than ${this.options.maxFrameNodes} objects and arrays (maxFrameNodes); refused unparsed`);
+    }
     const frame = parseFrame(data.toString());
     switch (frame.type) {
       case 'ping':
@@ -596,6 +602,23 @@ export class RealtimeConnection {
   failure(): Error | undefined {
     return this.statusValue.state === 'failed' ? this.lastError : undefined;
   }
+}
+
+// Frames this small cannot hold enough objects to matter: not scanned.
+const NODE_SCAN_FROM_BYTES = 64 * 1024;
+
+/**
+ * An upper bound of the objects and arrays in a JSON text ("{" and "[" bytes, those in strings included), counted
+ * up to `limit` + 1. Linear and allocation-free: tens of milliseconds for the largest frame accepted.
+ */
+export function countNodesUpTo(data: Buffer, limit: number): number {
+  if (!Buffer.isBuffer(data) || data.length < NODE_SCAN_FROM_BYTES || data.length <= limit) return 0;
+  let count = 0;
+  for (let i = 0; i < data.length; i++) {
+    const byte = data[i];
+    if ((byte === 0x7b || byte === 0x5b) && ++count > limit) return count;
+  }
+  return count;
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; results keep the items' order. */

@@ -26,6 +26,7 @@ export const OPTION_BOUNDS = {
   defaultRetryAfterMs: [0, MAX_RETRY_AFTER_MS],
   lingerMs: [0, 3_600_000],
   maxFrameBytes: [1_024, 256 * 1024 * 1024],
+  maxFrameNodes: [1_000, 10_000_000],
   requestsSnapshotLimit: [1, 1_000_000],
   maxTrackedPerTopic: [1, 10_000_000],
   subscribeTimeoutMs: [1, 3_600_000],

@@ -74,6 +74,8 @@ export interface ConnectionOptions {
   lingerMs?: number;
   /** Largest accepted frame. Default 32 MiB. */
   maxFrameBytes?: number;
+  /** Most objects and arrays one frame may hold (counted before parsing). Default 200 000. */
+  maxFrameNodes?: number;
   /** Open-requests snapshot limit of the server (absence from a full snapshot proves nothing). Default 100. */
   requestsSnapshotLimit?: number;
   /** Bound on elements remembered per topic. Default 5 000. */
