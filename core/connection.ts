@@ -17,7 +17,7 @@ import { openSocket } from './handshake';
 import { checkBound, timerDelay } from './limits';
 import { describeEndpoint } from './endpoint';
 import { parseTopic, type ParsedTopic } from './topics';
-import { TopicTracker, evictOldest, fingerprint, isClosedRequest, sameState, type Change } from './tracker';
+import { TopicTracker, fingerprint, isClosedRequest, sameState, type Change } from './tracker';
 import { readResumeState, UNDELIVERED_FINGERPRINT, type ResumeRecord } from './resume';
 import type {
   ConnectionOptions,
@@ -46,11 +46,14 @@ export const DEFAULTS = {
   maxFrameNodes: 200_000,
   requestsSnapshotLimit: 100,
   maxTrackedPerTopic: 5_000,
+  maxTrackedBytesPerTopic: 64 * 1024 * 1024,
   maxReconnectAttempts: Number.POSITIVE_INFINITY,
 } as const;
 
 const DEFAULT_SUBSCRIBE_TIMEOUT_MS = 10_000;
 const MAX_RESUME_ENTRIES = 2_000;
+// The resume record is persisted by hosts (n8n's static data): bounded in size too, ids from the server being any length.
+const MAX_RESUME_BYTES = 1024 * 1024;
 // Requests looked up after one reconnect, and how many look-ups (brief subscribes) are in flight at once.
 const MAX_PROBES_PER_SNAPSHOT = 500;
 const PROBE_CONCURRENCY = 20;
@@ -139,6 +142,13 @@ export class RealtimeConnection {
     return [...this.channels.keys()];
   }
 
+  /** Estimated bytes held by the per-topic trackers (diagnostics). */
+  get trackedBytes(): number {
+    let total = 0;
+    for (const channel of this.channels.values()) total += channel.tracker.estimatedBytes;
+    return total;
+  }
+
   get isOpen(): boolean {
     return this.socket?.readyState === WebSocket.OPEN;
   }
@@ -187,7 +197,7 @@ export class RealtimeConnection {
       channel = {
         topic,
         parsed,
-        tracker: new TopicTracker(parsed.kind, this.options.maxTrackedPerTopic, this.options.requestsSnapshotLimit),
+        tracker: new TopicTracker(parsed.kind, this.options.maxTrackedPerTopic, this.options.requestsSnapshotLimit, this.options.maxTrackedBytesPerTopic),
         holders: new Set(),
         awaitingSnapshot: false,
         snapshotWaiters: [],
@@ -658,6 +668,7 @@ export class SubscriptionImpl {
   private closed = false;
   private readonly seen = new Map<string, string>();
   private readonly requestIds = new Map<string, string>();
+  private recordBytes = 0;
 
   constructor(
     private readonly connection: RealtimeConnection,
@@ -810,8 +821,7 @@ export class SubscriptionImpl {
     const id = elementId(change.data);
     if (id === undefined) return;
     if (change.method === 'DELETE' || isClosedRequest(this.channel.parsed.kind, change.data)) {
-      this.seen.delete(id);
-      this.requestIds.delete(id);
+      this.forgetEntry(id);
     } else {
       this.remember(change.data);
     }
@@ -823,10 +833,29 @@ export class SubscriptionImpl {
   }
 
   private rememberFingerprint(id: string, print: string, requestId?: string): void {
-    this.seen.delete(id);
+    this.forgetEntry(id);
     this.seen.set(id, print);
     if (requestId) this.requestIds.set(id, requestId);
-    for (const evicted of evictOldest(this.seen, MAX_RESUME_ENTRIES)) this.requestIds.delete(evicted);
+    this.recordBytes += entryBytes(id, print, requestId);
+    if (this.seen.size <= MAX_RESUME_ENTRIES && this.recordBytes <= MAX_RESUME_BYTES) return;
+    // Over either bound, the oldest tenth goes at once (see evictOldest for why not one at a time).
+    const countTarget = MAX_RESUME_ENTRIES - Math.ceil(MAX_RESUME_ENTRIES / 10);
+    const byteTarget = MAX_RESUME_BYTES * 0.9;
+    for (const oldest of [...this.seen.keys()]) {
+      if ((this.seen.size <= countTarget && this.recordBytes <= byteTarget) || oldest === id) break;
+      this.forgetEntry(oldest);
+    }
+  }
+
+  private forgetEntry(id: string): void {
+    const print = this.seen.get(id);
+    if (print !== undefined) this.recordBytes -= entryBytes(id, print, this.requestIds.get(id));
+    this.seen.delete(id);
+    this.requestIds.delete(id);
+  }
+
+  get recordEstimatedBytes(): number {
+    return this.recordBytes;
   }
 
   exportState(): ResumeState {
@@ -878,6 +907,10 @@ export class SubscriptionImpl {
     this.closed = true;
     this.connection.removeHolder(this);
   }
+}
+
+function entryBytes(id: string, print: string, requestId?: string): number {
+  return id.length + print.length + (requestId?.length ?? 0);
 }
 
 function lastErrorText(connection: RealtimeConnection): string {

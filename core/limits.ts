@@ -29,6 +29,7 @@ export const OPTION_BOUNDS = {
   maxFrameNodes: [1_000, 10_000_000],
   requestsSnapshotLimit: [1, 1_000_000],
   maxTrackedPerTopic: [1, 10_000_000],
+  maxTrackedBytesPerTopic: [1_024, 4 * 1024 * 1024 * 1024],
   subscribeTimeoutMs: [1, 3_600_000],
 } as const satisfies Record<string, readonly [number, number]>;
 

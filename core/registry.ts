@@ -149,6 +149,8 @@ export interface ConnectionSummary {
   handles: number;
   topics: string[];
   open: boolean;
+  /** Estimated bytes of the state remembered per topic (bounded by maxTrackedBytesPerTopic each). */
+  trackedBytes: number;
   stats: RealtimeConnection['stats'];
 }
 
@@ -160,6 +162,7 @@ export function connectionStats(): { sockets: number; connections: ConnectionSum
     handles,
     topics: connection.topics,
     open: connection.isOpen,
+    trackedBytes: connection.trackedBytes,
     stats: { ...connection.stats },
   }));
   return { sockets: connections.filter((c) => c.open).length, connections };

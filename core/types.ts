@@ -80,6 +80,8 @@ export interface ConnectionOptions {
   requestsSnapshotLimit?: number;
   /** Bound on elements remembered per topic. Default 5 000. */
   maxTrackedPerTopic?: number;
+  /** Bound on the estimated bytes (JSON length) of the elements remembered per topic. Default 64 MiB. */
+  maxTrackedBytesPerTopic?: number;
   logger?: Logger;
 }
 

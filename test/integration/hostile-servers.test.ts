@@ -194,3 +194,38 @@ describe('a snapshot is emitted whole when asked for', () => {
     }
   });
 });
+
+describe('what the client remembers is bounded by bytes, not only by count', () => {
+  test('sixty unique 1 MB elements with 50 kB ids: the tracker and the resume record stay within their byte bounds', async () => {
+    const topic = '/p/requests';
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    wss.on('connection', (ws) => {
+      ws.on('message', (data) => {
+        const frame = JSON.parse(String(data)) as { action: string };
+        if (frame.action !== 'subscribe') return;
+        ws.send(JSON.stringify({ action: 'publish', payload: { topic, method: 'CREATE', message: [] } }));
+        for (let i = 0; i < 60; i++) {
+          const element = { _id: `${'i'.repeat(50_000)}${i}`, status: 100, blob: 'x'.repeat(1024 * 1024) };
+          ws.send(JSON.stringify({ action: 'publish', payload: { topic, method: 'CREATE', message: element } }));
+        }
+      });
+    });
+    const endpoint = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/api/`;
+    const handle = acquireConnection({ endpoint, token: TOKEN, lingerMs: 0, maxTrackedBytesPerTopic: 8 * 1024 * 1024 });
+    try {
+      let delivered = 0;
+      const subscription = handle.subscribe(topic, { onEvent: () => delivered++ });
+      await subscription.ready;
+      await waitFor(() => delivered === 60, 'sixty events', 20_000);
+      const { trackedBytes } = connectionStats().connections[0];
+      expect(trackedBytes).toBeGreaterThan(1024 * 1024);
+      expect(trackedBytes).toBeLessThanOrEqual(8 * 1024 * 1024);
+      expect(JSON.stringify(subscription.exportState()).length).toBeLessThan(1.1 * 1024 * 1024);
+    } finally {
+      handle.release();
+      for (const client of wss.clients) client.terminate();
+      await new Promise((resolve) => wss.close(resolve));
+    }
+  });
+});
