@@ -86,7 +86,13 @@ interface Channel {
   awaitingSnapshot: boolean;
   /** Internal one-shot waiters (probes) resolved with the next snapshot. */
   snapshotWaiters: Array<(elements: Element[] | undefined) => void>;
+  /** Live events of a list topic that arrived before its snapshot, applied in order after it. */
+  earlyLive?: Array<{ method: RealtimeEvent['method']; elements: Element[]; receivedAt: string }>;
 }
+
+// A list topic's snapshot is an array; a single object while waiting for it is a live event that overtook it.
+const LIST_KINDS: ReadonlySet<string> = new Set(['requests', 'messages']);
+const MAX_EARLY_LIVE = 1_000;
 
 export class RealtimeConnection {
   readonly stats: ConnectionStats = {
@@ -360,6 +366,7 @@ export class RealtimeConnection {
     this.lastError = error;
     for (const channel of this.channels.values()) {
       channel.awaitingSnapshot = false;
+      channel.earlyLive = undefined; // the next snapshot tells what they told
       for (const holder of channel.holders) holder.stopSnapshotTimer();
     }
     if (this.stopped) return;
@@ -453,6 +460,13 @@ export class RealtimeConnection {
         if (frame.rejected) this.malformed(`${frame.rejected} element(s) of a publish on ${frame.topic} are not objects and were skipped`);
         const channel = this.channels.get(frame.topic);
         if (!channel) return; // late frames for a topic nobody holds any more
+        if (channel.awaitingSnapshot && !frame.wasArray && frame.elements.length === 1 && LIST_KINDS.has(channel.parsed.kind)) {
+          // Some servers register the subscriber before sending the snapshot, so a live event can come first.
+          channel.earlyLive ??= [];
+          if (channel.earlyLive.length < MAX_EARLY_LIVE) channel.earlyLive.push({ method: frame.method, elements: frame.elements, receivedAt });
+          else this.warn(`More than ${MAX_EARLY_LIVE} live events arrived on ${channel.topic} before its snapshot; the later ones are left to the snapshot.`);
+          return;
+        }
         if (channel.awaitingSnapshot) return this.onSnapshot(channel, frame.elements, receivedAt);
         return this.onLive(channel, frame.method, frame.elements, receivedAt);
       }
@@ -469,6 +483,13 @@ export class RealtimeConnection {
   }
 
   private onSnapshot(channel: Channel, elements: Element[], receivedAt: string): void {
+    this.applySnapshot(channel, elements, receivedAt);
+    const early = channel.earlyLive;
+    channel.earlyLive = undefined;
+    for (const live of early ?? []) this.onLive(channel, live.method, live.elements, live.receivedAt);
+  }
+
+  private applySnapshot(channel: Channel, elements: Element[], receivedAt: string): void {
     channel.awaitingSnapshot = false;
     const firstSnapshot = !channel.tracker.hasSnapshot;
     const diff = channel.tracker.applySnapshot(elements);

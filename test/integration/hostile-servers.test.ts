@@ -229,3 +229,46 @@ describe('what the client remembers is bounded by bytes, not only by count', () 
     }
   });
 });
+
+describe('a live event that overtakes the snapshot on a list topic', () => {
+  test('is applied in order after the snapshot: no look-ups, no recovered duplicates', async () => {
+    const topic = '/p/requests';
+    const a1 = { _id: 'a', request_id: 'ra', status: 100, updatedAt: '2026-01-01T00:00:01Z' };
+    const a2 = { ...a1, status: 200, updatedAt: '2026-01-01T00:00:02Z' };
+    const b = { _id: 'b', request_id: 'rb', status: 100, updatedAt: '2026-01-01T00:00:01Z' };
+    const subscribes: string[] = [];
+    let connection = 0;
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    wss.on('connection', (ws) => {
+      connection += 1;
+      const mine = connection;
+      ws.on('message', (data) => {
+        const frame = JSON.parse(String(data)) as { action: string; payload: { topic: string } };
+        if (frame.action !== 'subscribe') return;
+        subscribes.push(frame.payload.topic);
+        const publish = (method: string, message: unknown) => ws.send(JSON.stringify({ action: 'publish', payload: { topic, method, message } }));
+        if (mine === 1) return publish('CREATE', [a1, b]);
+        // Registered before the snapshot was sent: the change to a comes first, then the snapshot that holds it.
+        publish('UPDATE', a2);
+        publish('CREATE', [a2, b]);
+      });
+    });
+    const endpoint = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/api/`;
+    const handle = acquireConnection({ endpoint, token: TOKEN, lingerMs: 0, backoffInitialMs: 20, backoffMaxMs: 40 });
+    try {
+      const events: RealtimeEvent[] = [];
+      const subscription = handle.subscribe(topic, { onEvent: (e) => events.push(e) });
+      await subscription.ready;
+      for (const client of wss.clients) client.terminate();
+      await waitFor(() => events.length >= 1, 'the change to a', 10_000);
+      await sleep(500);
+      expect(events.map((e) => [e.method, e.data._id, e.data.status])).toEqual([['UPDATE', 'a', 200]]);
+      expect(subscribes).toEqual([topic, topic]); // no look-up of b
+    } finally {
+      handle.release();
+      for (const client of wss.clients) client.terminate();
+      await new Promise((resolve) => wss.close(resolve));
+    }
+  });
+});
