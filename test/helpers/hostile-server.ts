@@ -1,7 +1,6 @@
 // A small hostile server on 127.0.0.1 speaking raw TCP, for behaviour the emulator will not produce
 // (dribbled handshakes, absurd Retry-After values, a peer that stops reading). Every socket it accepted
 // is destroyed by close(), so a failing test leaves nothing open.
-import { createHash } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 
 export interface HostileServer {
@@ -44,10 +43,4 @@ export async function startHostileServer(onRequest: (socket: Socket, head: strin
         server.close(() => resolve());
       }),
   };
-}
-
-/** The Sec-WebSocket-Accept a real server computes for the request's key. */
-export function acceptKey(head: string): string {
-  const key = /sec-websocket-key:\s*(\S+)/i.exec(head)?.[1] ?? '';
-  return createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC11B5B`).digest('base64');
 }
