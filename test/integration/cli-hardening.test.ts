@@ -58,6 +58,8 @@ describe('a reader of stdout that stalls', () => {
 
   test(`holds the CLI's memory under ${RSS_BOUND_MB} MB at ${RATE} events/s and loses nothing once it reads again`, async () => {
     const quiet = await startEmulator();
+    // Updates of a fixed pool: the emulator's store stays small (it finds a request by a linear scan).
+    const pool = Array.from({ length: 200 }, () => String(quiet.createRequest(quiet.projectId, { first_text: 'pool' }).request_id));
     const child = spawn(process.execPath, [BIN, 'listen', '--endpoint', quiet.url, '--project', quiet.projectId], {
       cwd: ROOT,
       env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PINGSTREAMS_'))), PINGSTREAMS_TOKEN: quiet.tokens.owner },
@@ -69,7 +71,7 @@ describe('a reader of stdout that stalls', () => {
     child.stdout.setEncoding('utf8').on('data', (text: string) => {
       const lines = (partial + text).split('\n');
       partial = lines.pop() ?? '';
-      for (const line of lines) if (line) seen.add(String((JSON.parse(line) as { data: { _id: string } }).data._id));
+      for (const line of lines) if (line) seen.add(String((JSON.parse(line) as { data: { first_text: string } }).data.first_text).split(' ')[0]);
     });
     child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
     const created: string[] = [];
@@ -83,7 +85,11 @@ describe('a reader of stdout that stalls', () => {
       producer = setInterval(() => {
         // Catch up with the clock: a loaded machine runs this interval late, the rate stays RATE.
         const due = Math.floor(((Date.now() - started) / 1000) * RATE) - created.length;
-        for (let i = 0; i < due; i++) created.push(String(quiet.createRequest(quiet.projectId, { first_text: text })._id));
+        for (let i = 0; i < due; i++) {
+          const seq = String(created.length);
+          quiet.updateRequest(quiet.projectId, pool[created.length % pool.length], { first_text: `${seq} ${text}` });
+          created.push(seq);
+        }
       }, 10);
       sampler = setInterval(() => {
         const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
