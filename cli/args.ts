@@ -12,7 +12,7 @@ export class UsageError extends Error {
 export type FlagSpec =
   | { type: 'string'; multiple?: boolean }
   | { type: 'boolean'; /** Also accept --no-NAME (sets false). */ negatable?: boolean }
-  | { type: 'number'; min?: number; integer?: boolean };
+  | { type: 'number'; min: number; /** Required: an unbounded number overflows timers or memory. */ max: number; integer?: boolean };
 
 export type FlagSpecs = Record<string, FlagSpec>;
 
@@ -88,13 +88,11 @@ export function parseArgs<T extends FlagSpecs>(argv: readonly string[], specs: T
   return { flags: flags as ParsedFlags<T>, positionals, help };
 }
 
-function parseNumber(name: string, value: string, spec: { min?: number; integer?: boolean }): number {
+function parseNumber(name: string, value: string, spec: { min: number; max: number; integer?: boolean }): number {
   const n = Number(value);
-  const min = spec.min ?? Number.NEGATIVE_INFINITY;
-  if (value.trim() === '' || !Number.isFinite(n) || n < min || (spec.integer && !Number.isInteger(n))) {
+  if (value.trim() === '' || !Number.isFinite(n) || n < spec.min || n > spec.max || (spec.integer && !Number.isInteger(n))) {
     const kind = spec.integer ? 'a whole number' : 'a number';
-    const bound = Number.isFinite(min) ? ` of at least ${min}` : '';
-    throw new UsageError(`--${name} needs ${kind}${bound} (got "${value}").`);
+    throw new UsageError(`--${name} needs ${kind} from ${spec.min} to ${spec.max} (got "${value}").`);
   }
   return n;
 }

@@ -30,8 +30,8 @@ Options:
 `;
 
 const FLAGS = {
-  rate: { type: 'number', min: 0.1 },
-  duration: { type: 'number', min: 1 },
+  rate: { type: 'number', min: 0.1, max: 1_000 },
+  duration: { type: 'number', min: 1, max: 604_800 },
 } as const;
 
 const METRICS_EVERY_MS = 5_000;

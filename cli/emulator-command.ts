@@ -4,7 +4,8 @@ import type { EmulatorOptions } from '../emulator';
 import { parseArgs, UsageError, type FlagSpecs } from './args';
 
 export interface CommandIo {
-  stdout: { write(text: string): unknown };
+  /** write() returning false means "buffer full": wait for 'drain' (when once() is given) before writing more. */
+  stdout: { write(text: string): unknown; once?(event: 'drain', listener: () => void): unknown };
   stderr: { write(text: string): unknown };
 }
 
@@ -30,24 +31,23 @@ Options:
 `;
 
 const FLAGS = {
-  port: { type: 'number', min: 0, integer: true },
+  port: { type: 'number', min: 0, max: 65_535, integer: true },
   host: { type: 'string' },
   secret: { type: 'string' },
   seed: { type: 'string' },
-  simulate: { type: 'number', min: 0 },
-  'simulate-queue': { type: 'number', min: 0 },
-  'queue-agents': { type: 'number', min: 0, integer: true },
-  'queue-chats': { type: 'number', min: 1, integer: true },
-  'queue-aht': { type: 'number', min: 0.001 },
-  'queue-patience': { type: 'number', min: 0.001 },
-  heartbeat: { type: 'number', min: 1, integer: true },
+  simulate: { type: 'number', min: 0, max: 10_000 },
+  'simulate-queue': { type: 'number', min: 0, max: 10_000 },
+  'queue-agents': { type: 'number', min: 0, max: 10_000, integer: true },
+  'queue-chats': { type: 'number', min: 1, max: 100, integer: true },
+  'queue-aht': { type: 'number', min: 0.001, max: 86_400 },
+  'queue-patience': { type: 'number', min: 0.001, max: 86_400 },
+  heartbeat: { type: 'number', min: 1, max: 3_600_000, integer: true },
 } as const satisfies FlagSpecs;
 
 function toOptions(argv: string[]): EmulatorOptions | 'help' {
   const { flags, positionals, help } = parseArgs(argv, FLAGS);
   if (help) return 'help';
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}".`);
-  if (flags.port !== undefined && flags.port > 65535) throw new UsageError(`--port needs a whole number from 0 to 65535 (got "${flags.port}").`);
   if (flags.host === '') throw new UsageError('--host needs a value.');
   if (flags.secret === '') throw new UsageError('--secret must not be empty.');
   if (flags.simulate === 0) throw new UsageError('--simulate needs a rate greater than 0 (changes per second).');

@@ -26,11 +26,11 @@ export const FORECAST_FLAGS = {
   rate: { type: 'string' },
   aht: { type: 'string' },
   target: { type: 'string' },
-  'max-occupancy': { type: 'number', min: 0 },
-  shrinkage: { type: 'number', min: 0 },
-  chats: { type: 'number', min: 1, integer: true },
+  'max-occupancy': { type: 'number', min: 0, max: 100 },
+  shrinkage: { type: 'number', min: 0, max: 100 },
+  chats: { type: 'number', min: 1, max: 100, integer: true },
   patience: { type: 'string' },
-  agents: { type: 'number', min: 0, integer: true },
+  agents: { type: 'number', min: 0, max: 100_000, integer: true },
 } as const;
 
 type ForecastFlags = ReturnType<typeof parseArgs<typeof FORECAST_FLAGS>>['flags'];

@@ -9,6 +9,7 @@ import {
   createEventPipeline,
   DEFAULT_ENDPOINT,
   describeEndpoint,
+  EXPRESSION_BUDGET_BOUNDS,
   InsecureEndpointError,
   METHODS,
   PingstreamsError,
@@ -18,6 +19,7 @@ import {
   type ConnectionHandle,
   type ConnectionStatus,
   type EventPipeline,
+  type ExpressionBudget,
   type Method,
   type Subscription,
 } from '../core';
@@ -49,11 +51,14 @@ Events:
   --when EXPR            JSONata condition on the event's data, e.g. 'status = 100'
   --map EXPR             print this JSONata result instead of the event, e.g. '{"id": request_id}'
                          ($event is the whole event, $previous the element's previous state)
+  --expression-timeout MS  stop one evaluation of --when or --map after MS (default 1000, 10 to 60000);
+                         the event is skipped with a warning, later events flow
+  --expression-depth N   stop one evaluation nested deeper than N levels (default 1000, 10 to 10000)
 
 Connection:
   --endpoint URL         WebSocket endpoint (default: $PINGSTREAMS_ENDPOINT, else ${DEFAULT_ENDPOINT})
   --insecure             allow ws:// to a host other than this machine (token sent unencrypted)
-  --subscribe-timeout MS how long to wait for a topic's snapshot (default 10000)
+  --subscribe-timeout MS how long to wait for a topic's snapshot (default 10000, at most 3600000)
   --token JWT            the access token; prefer the PINGSTREAMS_TOKEN environment variable,
                          since options end up in your shell history and the process list
 
@@ -80,7 +85,9 @@ const FLAGS = {
   endpoint: { type: 'string' },
   token: { type: 'string' },
   insecure: { type: 'boolean' },
-  'subscribe-timeout': { type: 'number', min: 1, integer: true },
+  'subscribe-timeout': { type: 'number', min: 1, max: 3_600_000, integer: true },
+  'expression-timeout': { type: 'number', min: EXPRESSION_BUDGET_BOUNDS.timeMs[0], max: EXPRESSION_BUDGET_BOUNDS.timeMs[1], integer: true },
+  'expression-depth': { type: 'number', min: EXPRESSION_BUDGET_BOUNDS.depth[0], max: EXPRESSION_BUDGET_BOUNDS.depth[1], integer: true },
 } as const;
 
 export interface ListenControl {
@@ -100,6 +107,7 @@ interface ListenConfig {
   token: string;
   insecure: boolean;
   subscribeTimeoutMs?: number;
+  expressionBudget: ExpressionBudget;
 }
 
 /** Runs `pingstreams listen`; resolves with the exit code (see EXIT). Never throws. */
@@ -167,6 +175,7 @@ export function parseListenArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
     token,
     insecure: flags.insecure === true,
     subscribeTimeoutMs: flags['subscribe-timeout'],
+    expressionBudget: { timeMs: flags['expression-timeout'], depth: flags['expression-depth'] },
   };
 }
 
@@ -204,14 +213,22 @@ async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal |
     finish(exitCodeFor(error));
   };
 
+  // Backpressure: a reader of stdout that stalls, or expressions slower than the events, pause the socket
+  // (the core stops reading it) instead of piling output up in memory.
+  const flow = new OutputFlow(io, () => pipeline);
   let pipeline: EventPipeline;
   try {
     pipeline = createEventPipeline(
-      { methods: config.methods, when: config.when, output: config.map !== undefined ? { map: config.map } : 'event' },
+      {
+        methods: config.methods,
+        when: config.when,
+        output: config.map !== undefined ? { map: config.map } : 'event',
+        expressionBudget: config.expressionBudget,
+      },
       (output) => {
         // JSONata yields nothing (undefined) when --map matches nothing: print nothing, like jq's `empty`.
         if (output === undefined) return;
-        io.stdout.write(`${JSON.stringify(output)}\n`);
+        if (io.stdout.write(`${JSON.stringify(output)}\n`) === false) flow.stdoutFull();
       },
       (error, event) => say(`warning: skipped an event on ${event.topic}: ${error.message}`),
     );
@@ -233,6 +250,7 @@ async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal |
     say(`error: ${(error as Error).message}`);
     return exitCodeFor(error as Error);
   }
+  flow.attach(handle);
   handle.onStatus((status) => reportStatus(status, say, fail));
   handle.onWarning((message) => say(`warning: ${message}`));
 
@@ -243,7 +261,10 @@ async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal |
       emitSnapshot: config.snapshot,
       emitRecovered: config.recovered,
       subscribeTimeoutMs: config.subscribeTimeoutMs,
-      onEvent: (event) => pipeline.push(event),
+      onEvent: (event) => {
+        pipeline.push(event);
+        flow.checkBacklog();
+      },
       onError: (error) => {
         // Before `ready`, the rejection below reports it.
         if (!ready || stopping) return;
@@ -265,6 +286,7 @@ async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal |
   const keepAlive = setInterval(() => undefined, 60_000);
   const code = await outcome;
   clearInterval(keepAlive);
+  flow.stop();
   stopping = true;
   signal?.removeEventListener('abort', onAbort);
   if (code === EXIT.OK) say('stopping');
@@ -275,6 +297,57 @@ async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal |
     await closeAllConnections();
   });
   return code;
+}
+
+/** Events waiting for JSONata beyond this pause the socket; below the low mark it is read again. */
+const BACKLOG_HIGH = 1_000;
+const BACKLOG_LOW = 100;
+const BACKLOG_CHECK_MS = 50;
+
+/** Pauses the connection while stdout is full or the pipeline's backlog is high; resumes when both clear. */
+class OutputFlow {
+  private handle?: ConnectionHandle;
+  private waitingForDrain = false;
+  private backlogTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly io: CommandIo,
+    private readonly pipeline: () => EventPipeline,
+  ) {}
+
+  attach(handle: ConnectionHandle): void {
+    this.handle = handle;
+  }
+
+  stdoutFull(): void {
+    if (this.waitingForDrain || !this.io.stdout.once) return;
+    this.waitingForDrain = true;
+    this.handle?.pause();
+    this.io.stdout.once('drain', () => {
+      this.waitingForDrain = false;
+      this.update();
+    });
+  }
+
+  checkBacklog(): void {
+    if (this.backlogTimer || this.pipeline().pending < BACKLOG_HIGH) return;
+    this.handle?.pause();
+    this.backlogTimer = setInterval(() => {
+      if (this.pipeline().pending > BACKLOG_LOW) return;
+      clearInterval(this.backlogTimer);
+      this.backlogTimer = undefined;
+      this.update();
+    }, BACKLOG_CHECK_MS);
+  }
+
+  private update(): void {
+    if (!this.waitingForDrain && !this.backlogTimer) this.handle?.resume();
+  }
+
+  stop(): void {
+    clearInterval(this.backlogTimer);
+    this.backlogTimer = undefined;
+  }
 }
 
 export function reportStatus(status: ConnectionStatus, say: (line: string) => void, fail: (error: Error) => void): void {

@@ -53,7 +53,7 @@ const FLAGS = {
   threshold: { type: 'string' },
   window: { type: 'string' },
   agent: { type: 'string', multiple: true },
-  count: { type: 'number', min: 1, integer: true },
+  count: { type: 'number', min: 1, max: 1_000_000_000, integer: true },
   endpoint: { type: 'string' },
   token: { type: 'string' },
   insecure: { type: 'boolean' },

@@ -81,6 +81,9 @@ export async function main(argv: string[], io: CommandIo, control: { signal?: Ab
   return command(rest, io, control);
 }
 
+/** The promise made to a user pressing Ctrl+C, or to a supervisor sending SIGTERM: gone within 5 s. */
+const SIGNAL_EXIT_LIMIT_MS = 4_500;
+
 function run(): void {
   const controller = new AbortController();
   let signals = 0;
@@ -89,6 +92,9 @@ function run(): void {
     // A second Ctrl+C means "now": skip the clean shutdown.
     if (signals > 1) process.exit(130);
     controller.abort();
+    // Whatever the clean shutdown waits for, the process ends within SIGNAL_EXIT_LIMIT_MS of the signal
+    // (expressions are bounded, so the event loop is free to run this timer).
+    setTimeout(() => process.exit(process.exitCode ?? EXIT.OK), SIGNAL_EXIT_LIMIT_MS).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -100,7 +106,10 @@ function run(): void {
   const stopWatching = watchStdoutReaders(() => controller.abort());
   controller.signal.addEventListener('abort', stopWatching, { once: true });
   const io: CommandIo = {
-    stdout: { write: (text: string) => !process.stdout.destroyed && process.stdout.write(text) },
+    stdout: {
+      write: (text: string) => !process.stdout.destroyed && process.stdout.write(text),
+      once: (event: 'drain', listener: () => void) => process.stdout.once(event, listener),
+    },
     stderr: { write: (text: string) => process.stderr.write(text) },
   };
   main(process.argv.slice(2), io, { signal: controller.signal }).then(

@@ -28,7 +28,7 @@ export class Backoff {
 export class ConnectBudget {
   private readonly starts: number[] = [];
   constructor(
-    private readonly maxPerWindow: number,
+    public maxPerWindow: number,
     private readonly windowMs = 60_000,
   ) {}
 
@@ -42,4 +42,32 @@ export class ConnectBudget {
   record(now = Date.now()): void {
     this.starts.push(now);
   }
+
+  /** Nothing recorded within the window. */
+  isIdle(now = Date.now()): boolean {
+    return this.waitMs(now) === 0 && this.starts.length === 0;
+  }
+}
+
+const budgets = new Map<string, ConnectBudget>();
+
+/**
+ * The budget of one (endpoint, token) for the life of the process. It outlives connection objects: a redeploy, a
+ * linger expiry or a config-node restart creates a new connection, which must not start with a fresh budget.
+ * Budgets idle for a whole window hold nothing and are dropped, so the map stays as small as the live keys.
+ */
+export function sharedBudget(key: string, maxPerWindow: number, now = Date.now()): ConnectBudget {
+  for (const [other, budget] of budgets) if (other !== key && budget.isIdle(now)) budgets.delete(other);
+  let budget = budgets.get(key);
+  if (!budget) {
+    budget = new ConnectBudget(maxPerWindow);
+    budgets.set(key, budget);
+  }
+  budget.maxPerWindow = maxPerWindow;
+  return budget;
+}
+
+/** Only for closeAllConnections: the process is shutting down, or a test starts afresh. */
+export function forgetBudgets(): void {
+  budgets.clear();
 }

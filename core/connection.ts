@@ -2,7 +2,7 @@
 // snapshot reconciliation and delivery to every subscriber. Hosts never see this class directly:
 // they get ref-counted handles from registry.ts.
 import WebSocket from 'ws';
-import { Backoff, ConnectBudget } from './backoff';
+import { Backoff, type ConnectBudget } from './backoff';
 import {
   ConnectionClosedError,
   HandshakeError,
@@ -14,9 +14,10 @@ import {
 import { heartbeatFrame, parseFrame, subscribeFrame, unsubscribeFrame, elementId } from './protocol';
 import { redact, redactError } from './redact';
 import { openSocket } from './handshake';
+import { checkBound, timerDelay } from './limits';
 import { describeEndpoint } from './endpoint';
 import { parseTopic, type ParsedTopic } from './topics';
-import { TopicTracker, evictOldest, fingerprint, isClosedRequest, sameState, type Change } from './tracker';
+import { TopicTracker, fingerprint, isClosedRequest, sameState, type Change } from './tracker';
 import { readResumeState, UNDELIVERED_FINGERPRINT, type ResumeRecord } from './resume';
 import type {
   ConnectionOptions,
@@ -42,17 +43,23 @@ export const DEFAULTS = {
   defaultRetryAfterMs: 60_000,
   lingerMs: 3_000,
   maxFrameBytes: 32 * 1024 * 1024,
+  maxFrameNodes: 200_000,
   requestsSnapshotLimit: 100,
   maxTrackedPerTopic: 5_000,
+  maxTrackedBytesPerTopic: 64 * 1024 * 1024,
   maxReconnectAttempts: Number.POSITIVE_INFINITY,
 } as const;
 
 const DEFAULT_SUBSCRIBE_TIMEOUT_MS = 10_000;
 const MAX_RESUME_ENTRIES = 2_000;
+// The resume record is persisted by hosts (n8n's static data): bounded in size too, ids from the server being any length.
+const MAX_RESUME_BYTES = 1024 * 1024;
 // Requests looked up after one reconnect, and how many look-ups (brief subscribes) are in flight at once.
 const MAX_PROBES_PER_SNAPSHOT = 500;
 const PROBE_CONCURRENCY = 20;
 const CLOSE_GRACE_MS = 2_000;
+// Frames waiting to be sent beyond this: the peer is not reading, whatever the timing says.
+const MAX_SEND_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export interface ConnectionStats {
   connectAttempts: number;
@@ -62,6 +69,7 @@ export interface ConnectionStats {
   malformedFrames: number;
   duplicatesDropped: number;
   reconnects: number;
+  pongsSent: number;
 }
 
 /** What a handle registers to hear connection-wide news. */
@@ -78,7 +86,13 @@ interface Channel {
   awaitingSnapshot: boolean;
   /** Internal one-shot waiters (probes) resolved with the next snapshot. */
   snapshotWaiters: Array<(elements: Element[] | undefined) => void>;
+  /** Live events of a list topic that arrived before its snapshot, applied in order after it. */
+  earlyLive?: Array<{ method: RealtimeEvent['method']; elements: Element[]; receivedAt: string }>;
 }
+
+// A list topic's snapshot is an array; a single object while waiting for it is a live event that overtook it.
+const LIST_KINDS: ReadonlySet<string> = new Set(['requests', 'messages']);
+const MAX_EARLY_LIVE = 1_000;
 
 export class RealtimeConnection {
   readonly stats: ConnectionStats = {
@@ -89,6 +103,7 @@ export class RealtimeConnection {
     malformedFrames: 0,
     duplicatesDropped: 0,
     reconnects: 0,
+    pongsSent: 0,
   };
   private socket?: WebSocket;
   private statusValue: ConnectionStatus = { state: 'idle' };
@@ -102,13 +117,23 @@ export class RealtimeConnection {
   private stableTimer?: NodeJS.Timeout;
   private stopped = false;
   private everOpened = false;
+  /** A pong written but not yet flushed: a server flooding pings while not reading gets no more until it drains. */
+  private pongPending = false;
+  /** Since when the socket's outgoing buffer has not emptied (checked at each own ping). */
+  private sendStalledSince?: number;
+  /** Holders that asked to pause delivery (flow control): while any does, the socket is not read. */
+  private readonly pausedBy = new Set<object>();
   /** Ends the current socket as failed (set while a socket exists). */
   private failCurrent?: (error: Error) => void;
   private lastError?: Error;
 
-  constructor(readonly options: ResolvedOptions) {
+  /** `budget` is the process-wide one of this (endpoint, token): see sharedBudget. */
+  constructor(
+    readonly options: ResolvedOptions,
+    budget: ConnectBudget,
+  ) {
     this.backoff = new Backoff(options.backoffInitialMs, options.backoffMaxMs);
-    this.budget = new ConnectBudget(options.maxConnectsPerMinute);
+    this.budget = budget;
   }
 
   get status(): ConnectionStatus {
@@ -123,6 +148,13 @@ export class RealtimeConnection {
     return [...this.channels.keys()];
   }
 
+  /** Estimated bytes held by the per-topic trackers (diagnostics). */
+  get trackedBytes(): number {
+    let total = 0;
+    for (const channel of this.channels.values()) total += channel.tracker.estimatedBytes;
+    return total;
+  }
+
   get isOpen(): boolean {
     return this.socket?.readyState === WebSocket.OPEN;
   }
@@ -132,6 +164,31 @@ export class RealtimeConnection {
     return () => this.listeners.delete(listener);
   }
 
+  get isPaused(): boolean {
+    return this.pausedBy.size > 0;
+  }
+
+  /**
+   * Flow control: while any `owner` holds a pause, the socket is not read, so frames wait in the kernel and at
+   * the server instead of in this process. Our own pings still go out (the server must not think us dead), but
+   * silence is not held against the server meanwhile. A server that cuts the paused client is reconnected on
+   * resume, and the snapshot then recovers what changed.
+   */
+  pauseDelivery(owner: object): void {
+    if (this.pausedBy.has(owner)) return;
+    this.pausedBy.add(owner);
+    if (this.pausedBy.size === 1) {
+      this.socket?.pause();
+      clearTimeout(this.deadTimer);
+      this.deadTimer = undefined;
+    }
+  }
+
+  resumeDelivery(owner: object): void {
+    if (!this.pausedBy.delete(owner) || this.pausedBy.size > 0) return;
+    this.socket?.resume();
+  }
+
   /** Starts connecting if not already connected or connecting. */
   start(): void {
     if (this.stopped || this.socket || this.reconnectTimer || this.statusValue.state === 'failed') return;
@@ -139,13 +196,14 @@ export class RealtimeConnection {
   }
 
   subscribe(topic: string, options: SubscribeOptions): SubscriptionImpl {
+    checkBound('subscribeTimeoutMs', options.subscribeTimeoutMs);
     const parsed = parseTopic(topic);
     let channel = this.channels.get(topic);
     if (!channel) {
       channel = {
         topic,
         parsed,
-        tracker: new TopicTracker(parsed.kind, this.options.maxTrackedPerTopic, this.options.requestsSnapshotLimit),
+        tracker: new TopicTracker(parsed.kind, this.options.maxTrackedPerTopic, this.options.requestsSnapshotLimit, this.options.maxTrackedBytesPerTopic),
         holders: new Set(),
         awaitingSnapshot: false,
         snapshotWaiters: [],
@@ -252,7 +310,8 @@ export class RealtimeConnection {
           end(new ConnectionClosedError(message));
         });
         socket.on('close', (code: number, reason: Buffer) => {
-          const detail = reason.length ? `${code} ${reason.toString('utf8').slice(0, 200)}` : String(code);
+          // Redacted before it is shortened: a cut through the token would hide it from the patterns.
+          const detail = reason.length ? `${code} ${redact(reason.toString('utf8'), this.options.token).slice(0, 200)}` : String(code);
           end(new ConnectionClosedError(`The Pingstreams connection closed (${detail}); reconnecting.`));
         });
         this.onOpen(socket);
@@ -263,26 +322,42 @@ export class RealtimeConnection {
 
   private onOpen(socket: WebSocket): void {
     if (this.socket !== socket) return;
+    if (this.isPaused) socket.pause();
     if (this.everOpened) this.stats.reconnects += 1;
     this.everOpened = true;
     this.lastError = undefined;
     this.stats.connectsOpened += 1;
     this.setStatus({ state: 'connected' });
-    this.stableTimer = setTimeout(() => this.backoff.reset(), this.options.stableAfterMs);
+    this.stableTimer = setTimeout(() => this.backoff.reset(), timerDelay(this.options.stableAfterMs));
     this.stableTimer.unref?.();
-    this.pingTimer = setInterval(() => this.sendPing(), this.options.pingIntervalMs);
+    this.pingTimer = setInterval(() => this.sendPing(), timerDelay(this.options.pingIntervalMs));
     this.pingTimer.unref?.();
     for (const channel of this.channels.values()) this.sendSubscribe(channel);
   }
 
   private sendPing(): void {
-    if (!this.send(heartbeatFrame('ping')) || this.deadTimer) return;
+    // Incoming frames prove the peer sends, not that it reads: a socket whose outgoing buffer never drains is
+    // as dead as a silent one (and every pong queued on it would be memory held for nothing).
+    const socket = this.socket;
+    if (socket && socket.bufferedAmount > 0) {
+      const now = Date.now();
+      this.sendStalledSince ??= now;
+      if (now - this.sendStalledSince >= this.options.pongTimeoutMs || socket.bufferedAmount > MAX_SEND_BUFFER_BYTES) {
+        const message = `${this.endpointForDisplay} stopped reading what this client sends (${socket.bufferedAmount} bytes waiting for over ${Math.round((now - this.sendStalledSince) / 1000)} s); the connection is unhealthy, reconnecting.`;
+        this.warn(message);
+        this.failCurrent?.(new ConnectionClosedError(message));
+        return;
+      }
+    } else {
+      this.sendStalledSince = undefined;
+    }
+    if (!this.send(heartbeatFrame('ping')) || this.deadTimer || this.isPaused) return;
     this.deadTimer = setTimeout(() => {
       this.deadTimer = undefined;
       const message = `No answer from ${this.endpointForDisplay} within ${this.options.pongTimeoutMs} ms of a heartbeat; the connection is dead, reconnecting.`;
       this.warn(message);
       this.failCurrent?.(new ConnectionClosedError(message));
-    }, this.options.pongTimeoutMs);
+    }, timerDelay(this.options.pongTimeoutMs));
     this.deadTimer.unref?.();
   }
 
@@ -291,6 +366,7 @@ export class RealtimeConnection {
     this.lastError = error;
     for (const channel of this.channels.values()) {
       channel.awaitingSnapshot = false;
+      channel.earlyLive = undefined; // the next snapshot tells what they told
       for (const holder of channel.holders) holder.stopSnapshotTimer();
     }
     if (this.stopped) return;
@@ -319,11 +395,13 @@ export class RealtimeConnection {
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       if (!this.stopped) this.connect();
-    }, delayMs);
+    }, timerDelay(delayMs));
     this.reconnectTimer.unref?.();
   }
 
   private clearTimers(): void {
+    this.pongPending = false;
+    this.sendStalledSince = undefined;
     clearInterval(this.pingTimer);
     clearTimeout(this.deadTimer);
     clearTimeout(this.stableTimer);
@@ -339,6 +417,17 @@ export class RealtimeConnection {
     return true;
   }
 
+  /** At most one pong in flight: the server needs one frame per heartbeat period, not one per ping it floods. */
+  private sendPong(): void {
+    const socket = this.socket;
+    if (this.pongPending || !socket || socket.readyState !== WebSocket.OPEN) return;
+    this.pongPending = true;
+    this.stats.pongsSent += 1;
+    socket.send(heartbeatFrame('pong'), () => {
+      if (this.socket === socket) this.pongPending = false;
+    });
+  }
+
   private sendSubscribe(channel: Channel): void {
     if (!this.send(subscribeFrame(channel.topic))) return;
     channel.awaitingSnapshot = true;
@@ -351,10 +440,15 @@ export class RealtimeConnection {
     this.deadTimer = undefined;
     const receivedAt = new Date().toISOString();
     if (isBinary) return this.malformed('binary frame');
+    // Counted before parsing: 30 MB of "{}," is ten million objects and gigabytes once parsed.
+    const nodes = countNodesUpTo(data as Buffer, this.options.maxFrameNodes);
+    if (nodes > this.options.maxFrameNodes) {
+      return this.malformed(`a frame of ${(data as Buffer).length} bytes holds more than ${this.options.maxFrameNodes} objects and arrays (maxFrameNodes); refused unparsed`);
+    }
     const frame = parseFrame(data.toString());
     switch (frame.type) {
       case 'ping':
-        this.send(heartbeatFrame('pong'));
+        this.sendPong();
         return;
       case 'pong':
         return;
@@ -366,6 +460,13 @@ export class RealtimeConnection {
         if (frame.rejected) this.malformed(`${frame.rejected} element(s) of a publish on ${frame.topic} are not objects and were skipped`);
         const channel = this.channels.get(frame.topic);
         if (!channel) return; // late frames for a topic nobody holds any more
+        if (channel.awaitingSnapshot && !frame.wasArray && frame.elements.length === 1 && LIST_KINDS.has(channel.parsed.kind)) {
+          // Some servers register the subscriber before sending the snapshot, so a live event can come first.
+          channel.earlyLive ??= [];
+          if (channel.earlyLive.length < MAX_EARLY_LIVE) channel.earlyLive.push({ method: frame.method, elements: frame.elements, receivedAt });
+          else this.warn(`More than ${MAX_EARLY_LIVE} live events arrived on ${channel.topic} before its snapshot; the later ones are left to the snapshot.`);
+          return;
+        }
         if (channel.awaitingSnapshot) return this.onSnapshot(channel, frame.elements, receivedAt);
         return this.onLive(channel, frame.method, frame.elements, receivedAt);
       }
@@ -382,12 +483,22 @@ export class RealtimeConnection {
   }
 
   private onSnapshot(channel: Channel, elements: Element[], receivedAt: string): void {
+    this.applySnapshot(channel, elements, receivedAt);
+    const early = channel.earlyLive;
+    channel.earlyLive = undefined;
+    for (const live of early ?? []) this.onLive(channel, live.method, live.elements, live.receivedAt);
+  }
+
+  private applySnapshot(channel: Channel, elements: Element[], receivedAt: string): void {
     channel.awaitingSnapshot = false;
     const firstSnapshot = !channel.tracker.hasSnapshot;
     const diff = channel.tracker.applySnapshot(elements);
     for (const waiter of channel.snapshotWaiters.splice(0)) waiter(elements);
     for (const holder of [...channel.holders]) {
-      if (!holder.isReady) holder.receiveInitial(channel.tracker.elements(), receivedAt);
+      holder.stopSnapshotTimer();
+      // The frame's own elements, not the tracker's copy: that one holds only elements with an id, and at most
+      // maxTrackedPerTopic of them; a snapshot the holder asked for is emitted whole.
+      if (!holder.isReady) holder.receiveInitial(elements, receivedAt);
       else if (!firstSnapshot) holder.receiveRecovered(diff.changes, receivedAt);
     }
     if (diff.missing.length) {
@@ -524,6 +635,23 @@ export class RealtimeConnection {
   }
 }
 
+// Frames this small cannot hold enough objects to matter: not scanned.
+const NODE_SCAN_FROM_BYTES = 64 * 1024;
+
+/**
+ * An upper bound of the objects and arrays in a JSON text ("{" and "[" bytes, those in strings included), counted
+ * up to `limit` + 1. Linear and allocation-free: tens of milliseconds for the largest frame accepted.
+ */
+export function countNodesUpTo(data: Buffer, limit: number): number {
+  if (!Buffer.isBuffer(data) || data.length < NODE_SCAN_FROM_BYTES || data.length <= limit) return 0;
+  let count = 0;
+  for (let i = 0; i < data.length; i++) {
+    const byte = data[i];
+    if ((byte === 0x7b || byte === 0x5b) && ++count > limit) return count;
+  }
+  return count;
+}
+
 /** Runs `fn` over `items` with at most `limit` in flight; results keep the items' order. */
 async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
@@ -561,6 +689,7 @@ export class SubscriptionImpl {
   private closed = false;
   private readonly seen = new Map<string, string>();
   private readonly requestIds = new Map<string, string>();
+  private recordBytes = 0;
 
   constructor(
     private readonly connection: RealtimeConnection,
@@ -587,7 +716,7 @@ export class SubscriptionImpl {
               ),
           );
         }
-      }, limit);
+      }, timerDelay(limit));
       this.connectTimer.unref?.();
     }
   }
@@ -604,13 +733,17 @@ export class SubscriptionImpl {
     return this.options.subscribeTimeoutMs ?? DEFAULT_SUBSCRIBE_TIMEOUT_MS;
   }
 
+  /** Also after a reconnect: a server may refuse the re-subscribe (silence) as it would a first one. */
   startSnapshotTimer(): void {
-    if (this.readyState === 'ready' || this.closed) return;
+    if (this.closed) return;
     clearTimeout(this.snapshotTimer);
     this.snapshotTimer = setTimeout(() => {
       this.snapshotTimer = undefined;
-      if (this.readyState !== 'ready') this.reject(new SubscriptionTimeoutError(this.topic, this.subscribeTimeoutMs));
-    }, this.subscribeTimeoutMs);
+      // Reported exactly as a refused first subscribe; the connection keeps its other topics.
+      const refused = new SubscriptionTimeoutError(this.topic, this.subscribeTimeoutMs);
+      if (this.readyState !== 'ready') this.reject(refused);
+      else this.reportError(refused);
+    }, timerDelay(this.subscribeTimeoutMs));
     this.snapshotTimer.unref?.();
   }
 
@@ -709,8 +842,7 @@ export class SubscriptionImpl {
     const id = elementId(change.data);
     if (id === undefined) return;
     if (change.method === 'DELETE' || isClosedRequest(this.channel.parsed.kind, change.data)) {
-      this.seen.delete(id);
-      this.requestIds.delete(id);
+      this.forgetEntry(id);
     } else {
       this.remember(change.data);
     }
@@ -722,10 +854,29 @@ export class SubscriptionImpl {
   }
 
   private rememberFingerprint(id: string, print: string, requestId?: string): void {
-    this.seen.delete(id);
+    this.forgetEntry(id);
     this.seen.set(id, print);
     if (requestId) this.requestIds.set(id, requestId);
-    for (const evicted of evictOldest(this.seen, MAX_RESUME_ENTRIES)) this.requestIds.delete(evicted);
+    this.recordBytes += entryBytes(id, print, requestId);
+    if (this.seen.size <= MAX_RESUME_ENTRIES && this.recordBytes <= MAX_RESUME_BYTES) return;
+    // Over either bound, the oldest tenth goes at once (see evictOldest for why not one at a time).
+    const countTarget = MAX_RESUME_ENTRIES - Math.ceil(MAX_RESUME_ENTRIES / 10);
+    const byteTarget = MAX_RESUME_BYTES * 0.9;
+    for (const oldest of [...this.seen.keys()]) {
+      if ((this.seen.size <= countTarget && this.recordBytes <= byteTarget) || oldest === id) break;
+      this.forgetEntry(oldest);
+    }
+  }
+
+  private forgetEntry(id: string): void {
+    const print = this.seen.get(id);
+    if (print !== undefined) this.recordBytes -= entryBytes(id, print, this.requestIds.get(id));
+    this.seen.delete(id);
+    this.requestIds.delete(id);
+  }
+
+  get recordEstimatedBytes(): number {
+    return this.recordBytes;
   }
 
   exportState(): ResumeState {
@@ -772,6 +923,10 @@ export class SubscriptionImpl {
     this.closed = true;
     this.connection.removeHolder(this);
   }
+}
+
+function entryBytes(id: string, print: string, requestId?: string): number {
+  return id.length + print.length + (requestId?.length ?? 0);
 }
 
 function lastErrorText(connection: RealtimeConnection): string {

@@ -1,6 +1,17 @@
 // Error classes shared by every host. Messages are user-facing: what happened, likely cause, what to do.
 // They never contain the token (callers pass text through redact() first).
 
+/** "45 s", "2 h", "31,688 years". Here, not in limits.ts, because limits.ts throws these errors. */
+export function describeWait(ms: number): string {
+  const s = ms / 1000;
+  if (!Number.isFinite(s)) return 'forever';
+  if (s < 120) return `${Math.max(1, Math.ceil(s))} s`;
+  if (s < 3_600) return `${Math.round(s / 60)} min`;
+  if (s < 172_800) return `${Math.round(s / 3_600)} h`;
+  if (s < 63_072_000) return `${Math.round(s / 86_400)} days`;
+  return `${Math.round(s / 31_557_600).toLocaleString('en-US')} years`;
+}
+
 export class PingstreamsError extends Error {
   readonly code: string;
   constructor(code: string, message: string) {
@@ -30,18 +41,25 @@ export class TokenRefusedError extends PingstreamsError {
 
 /** HTTP 429/503 on the handshake: too many new or concurrent connections. */
 export class RateLimitedError extends PingstreamsError {
+  /** The wait that is really honoured (Retry-After shortened to the longest wait, see core/limits.ts). */
   readonly retryAfterMs: number;
+  /** What the server asked for, when it asked for more than is honoured. */
+  readonly requestedRetryAfterMs?: number;
   readonly reason: string;
   readonly statusCode: number;
-  constructor(statusCode: number, reason: string, retryAfterMs: number) {
+  constructor(statusCode: number, reason: string, retryAfterMs: number, requestedRetryAfterMs?: number) {
+    const wait = requestedRetryAfterMs !== undefined && requestedRetryAfterMs > retryAfterMs
+      ? `The server asked to wait ${describeWait(requestedRetryAfterMs)}; this client waits at most ${describeWait(retryAfterMs)}, so it retries in ${describeWait(retryAfterMs)}.`
+      : `Retrying in ${describeWait(retryAfterMs)}.`;
     super(
       'RATE_LIMITED',
       `The Pingstreams server is limiting connections (HTTP ${statusCode}): ${reason || 'no reason given'}. ` +
-        `Retrying in ${Math.ceil(retryAfterMs / 1000)} s. If this persists, reduce the number of connections using this account.`,
+        `${wait} If this persists, reduce the number of connections using this account.`,
     );
     this.statusCode = statusCode;
     this.reason = reason;
     this.retryAfterMs = retryAfterMs;
+    if (requestedRetryAfterMs !== undefined && requestedRetryAfterMs > retryAfterMs) this.requestedRetryAfterMs = requestedRetryAfterMs;
   }
 }
 

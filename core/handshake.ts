@@ -5,6 +5,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { HandshakeError, RateLimitedError, TokenRefusedError } from './errors';
 import { buildSocketUrl, describeEndpoint } from './endpoint';
 import { decodeJwtExpiry, redact, redactError } from './redact';
+import { MAX_RETRY_AFTER_MS, timerDelay } from './limits';
 
 const MAX_REFUSAL_BODY = 2_048;
 const REFUSAL_READ_TIMEOUT_MS = 2_000;
@@ -31,7 +32,16 @@ export function openSocket(options: HandshakeOptions): SocketAttempt {
   });
   const endpoint = describeEndpoint(options.endpoint);
   const opened = new Promise<void>((resolve, reject) => {
+    // ws's handshakeTimeout is an idle timeout: a 101 dribbled a byte at a time never trips it. This one is total.
+    const deadline = setTimeout(() => {
+      settle(new HandshakeError(`The server at ${endpoint} did not complete the WebSocket handshake within ${options.handshakeTimeoutMs} ms (it may be overloaded, or not a Pingstreams server); retrying.`));
+    }, timerDelay(options.handshakeTimeoutMs));
+    deadline.unref?.();
+    let settled = false;
     const settle = (error?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
       socket.removeListener('open', onOpen);
       socket.removeListener('error', onError);
       socket.removeListener('unexpected-response', onRefused);
@@ -43,6 +53,7 @@ export function openSocket(options: HandshakeOptions): SocketAttempt {
     const onOpen = () => settle();
     const onError = (error: Error) => settle(new HandshakeError(`Could not connect to ${endpoint}: ${error.message}. ${connectHint(options.endpoint, error)}`));
     const onRefused = (request: ClientRequest, response: IncomingMessage) => {
+      clearTimeout(deadline); // an answer came; reading its body has its own bound
       void readBody(response).then((body) => {
         request.destroy();
         settle(classifyRefusal(response, body, options, endpoint));
@@ -69,8 +80,8 @@ function classifyRefusal(response: IncomingMessage, body: string, options: Hands
   const reason = redact(extractReason(body), options.token);
   if (status === 401) return new TokenRefusedError(decodeJwtExpiry(options.token), reason || undefined);
   if (status === 429 || status === 503) {
-    const retryAfterMs = parseRetryAfter(response.headers['retry-after']) ?? options.defaultRetryAfterMs;
-    return new RateLimitedError(status, reason, retryAfterMs);
+    const requested = parseRetryAfter(response.headers['retry-after']) ?? options.defaultRetryAfterMs;
+    return new RateLimitedError(status, reason, Math.min(requested, MAX_RETRY_AFTER_MS), requested);
   }
   return new HandshakeError(
     `The Pingstreams server refused the connection to ${endpoint} with HTTP ${status}${reason ? `: ${reason}` : ''}. Check the endpoint URL.`,
@@ -112,11 +123,12 @@ export function extractReason(body: string): string {
   return text.replace(/\s+/g, ' ').slice(0, 300);
 }
 
-/** Retry-After in seconds or as an HTTP date. */
+/** Retry-After in seconds or as an HTTP date; may exceed what a timer holds (the caller shortens it). */
 export function parseRetryAfter(header: string | string[] | undefined): number | undefined {
   const value = Array.isArray(header) ? header[0] : header;
   if (!value) return undefined;
   const seconds = Number(value);
+  if (seconds === Number.POSITIVE_INFINITY) return seconds;
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
   const date = Date.parse(value);
   return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;

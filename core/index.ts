@@ -4,7 +4,20 @@ export * from './errors';
 export { acquireConnection, connectionStats, closeAllConnections, type ConnectionHandle, type Subscription } from './registry';
 export { testConnection } from './test-connection';
 export { buildTopic, parseTopic, TOPIC_KINDS, type TopicSpec, type ParsedTopic } from './topics';
-export { compileExpression, evaluateExpression, isTruthy, type CompiledExpression } from './expression';
+export {
+  compileExpression,
+  evaluateExpression,
+  isTruthy,
+  resolveBudget,
+  guardExpression,
+  expressionUsesRegex,
+  budgetErrorOf,
+  ExpressionBudgetError,
+  EXPRESSION_BUDGET_DEFAULTS,
+  EXPRESSION_BUDGET_BOUNDS,
+  type CompiledExpression,
+  type ExpressionBudget,
+} from './expression';
 export { createEventPipeline, type EventPipeline, type PipelineOptions, type OutputShape } from './pipeline';
 export { markUndelivered, UNDELIVERED_FINGERPRINT } from './resume';
 export { redact, redactUrl, redactError, decodeJwtExpiry } from './redact';

@@ -1,6 +1,6 @@
 // The filter/format stage every host runs between the core and its output: method filter,
 // "only when" condition, output shape. Asynchronous JSONata must not reorder events.
-import { compileExpression, isTruthy, type CompiledExpression } from './expression';
+import { compileExpression, isTruthy, type CompiledExpression, type ExpressionBudget } from './expression';
 import type { Method, RealtimeEvent } from './types';
 
 export type OutputShape = 'event' | 'data' | { map: string };
@@ -11,10 +11,14 @@ export interface PipelineOptions {
   /** JSONata condition; the event passes when it is truthy. */
   when?: string;
   output?: OutputShape;
+  /** Time and depth budget of each evaluation (defaults: 1 000 ms, 1 000 levels). */
+  expressionBudget?: ExpressionBudget;
 }
 
 export interface EventPipeline {
   push(event: RealtimeEvent): void;
+  /** Events pushed and not yet handled (JSONata runs asynchronously; a slow expression builds a backlog). */
+  readonly pending: number;
   /** Resolves when every pushed event has been handled. */
   idle(): Promise<void>;
 }
@@ -26,11 +30,12 @@ export function createEventPipeline(
   onError: (error: Error, event: RealtimeEvent) => void,
 ): EventPipeline {
   const methods = options.methods?.length ? new Set(options.methods) : undefined;
-  const when: CompiledExpression | undefined = options.when?.trim() ? compileExpression(options.when) : undefined;
+  const when: CompiledExpression | undefined = options.when?.trim() ? compileExpression(options.when, options.expressionBudget) : undefined;
   const output = options.output ?? 'event';
-  const map: CompiledExpression | undefined = typeof output === 'object' ? compileExpression(output.map) : undefined;
+  const map: CompiledExpression | undefined = typeof output === 'object' ? compileExpression(output.map, options.expressionBudget) : undefined;
   const synchronous = !when && !map;
   let tail: Promise<void> = Promise.resolve();
+  let pending = 0;
 
   const handle = async (event: RealtimeEvent): Promise<void> => {
     try {
@@ -50,7 +55,13 @@ export function createEventPipeline(
         void handle(event);
         return;
       }
-      tail = tail.then(() => handle(event));
+      pending += 1;
+      tail = tail.then(() => handle(event)).finally(() => {
+        pending -= 1;
+      });
+    },
+    get pending() {
+      return pending;
     },
     idle: () => tail,
   };

@@ -53,8 +53,9 @@ export function parseFrame(text: string): IncomingFrame {
   return { type: 'publish', topic, method: method as Method, elements, wasArray, rejected };
 }
 
-/** The element's stable id: `_id`, else `id`, as a string. */
+/** The element's stable id: `_id`, else `id`, as a string. A number keeps its type (`_id: 1` is not `"1"`). */
 export function elementId(element: Element): string | undefined {
   const id = element._id ?? element.id;
-  return typeof id === 'string' || typeof id === 'number' ? String(id) : undefined;
+  if (typeof id === 'string') return id;
+  return typeof id === 'number' && Number.isFinite(id) ? `#number:${id}` : undefined;
 }

@@ -2,9 +2,11 @@
 import { createHash } from 'node:crypto';
 import { RealtimeConnection, DEFAULTS, type ResolvedOptions } from './connection';
 import { checkEndpoint } from './endpoint';
+import { forgetBudgets, sharedBudget } from './backoff';
 import { stripJwtPrefix } from './redact';
 import type { ConnectionOptions, ConnectionStatus, SubscribeOptions, ResumeState } from './types';
 import { PingstreamsError } from './errors';
+import { checkBound, OPTION_BOUNDS, timerDelay } from './limits';
 
 export interface Subscription {
   readonly topic: string;
@@ -23,6 +25,12 @@ export interface ConnectionHandle {
   /** Malformed frames, dead sockets and similar non-fatal news, already redacted. */
   onWarning(listener: (message: string) => void): () => void;
   subscribe(topic: string, options: SubscribeOptions): Subscription;
+  /**
+   * Flow control for a host that cannot keep up (stdout not draining, executions not starting): stop reading
+   * the socket until resume(). Memory stays bounded; see RealtimeConnection.pauseDelivery. Idempotent.
+   */
+  pause(): void;
+  resume(): void;
   /** Idempotent. Closes this handle's subscriptions; the socket closes after `lingerMs` once no handle is left. */
   release(): void;
 }
@@ -40,6 +48,9 @@ export function resolveOptions(options: ConnectionOptions): ResolvedOptions {
     throw new PingstreamsError('TOKEN_MISSING', 'No Pingstreams access token is set: add the JWT to the credentials.');
   }
   const resolved = { ...DEFAULTS, ...stripUndefined(options) } as ResolvedOptions;
+  for (const name of Object.keys(OPTION_BOUNDS) as Array<keyof typeof OPTION_BOUNDS>) {
+    if (name in resolved) checkBound(name, (resolved as unknown as Record<string, unknown>)[name]);
+  }
   checkEndpoint(resolved.endpoint, resolved.allowInsecure);
   return resolved;
 }
@@ -48,7 +59,7 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function keyOf(options: ResolvedOptions): string {
+export function keyOf(options: ResolvedOptions): string {
   const token = createHash('sha256').update(stripJwtPrefix(options.token)).digest('hex');
   return `${options.endpoint}\u0000${token}`;
 }
@@ -58,7 +69,7 @@ export function acquireConnection(options: ConnectionOptions): ConnectionHandle 
   const key = keyOf(resolved);
   let entry = entries.get(key);
   if (!entry || entry.connection.status.state === 'closed') {
-    entry = { connection: new RealtimeConnection(resolved), handles: 0 };
+    entry = { connection: new RealtimeConnection(resolved, sharedBudget(key, resolved.maxConnectsPerMinute)), handles: 0 };
     entries.set(key, entry);
   }
   const current = entry;
@@ -73,6 +84,7 @@ function createHandle(key: string, entry: Entry): ConnectionHandle {
   const subscriptions = new Set<Subscription>();
   const offs: Array<() => void> = [];
   let released = false;
+  const owner = {};
   return {
     get status() {
       return connection.status;
@@ -105,9 +117,16 @@ function createHandle(key: string, entry: Entry): ConnectionHandle {
         },
       };
     },
+    pause() {
+      if (!released) connection.pauseDelivery(owner);
+    },
+    resume() {
+      connection.resumeDelivery(owner);
+    },
     release() {
       if (released) return;
       released = true;
+      connection.resumeDelivery(owner);
       for (const subscription of [...subscriptions]) subscription.close();
       subscriptions.clear();
       for (const off of offs.splice(0)) off();
@@ -118,7 +137,7 @@ function createHandle(key: string, entry: Entry): ConnectionHandle {
         void connection.stop();
       };
       if (connection.options.lingerMs <= 0) return stop();
-      entry.lingerTimer = setTimeout(stop, connection.options.lingerMs);
+      entry.lingerTimer = setTimeout(stop, timerDelay(connection.options.lingerMs));
       entry.lingerTimer.unref?.();
     },
   };
@@ -130,6 +149,8 @@ export interface ConnectionSummary {
   handles: number;
   topics: string[];
   open: boolean;
+  /** Estimated bytes of the state remembered per topic (bounded by maxTrackedBytesPerTopic each). */
+  trackedBytes: number;
   stats: RealtimeConnection['stats'];
 }
 
@@ -141,15 +162,17 @@ export function connectionStats(): { sockets: number; connections: ConnectionSum
     handles,
     topics: connection.topics,
     open: connection.isOpen,
+    trackedBytes: connection.trackedBytes,
     stats: { ...connection.stats },
   }));
   return { sockets: connections.filter((c) => c.open).length, connections };
 }
 
-/** Stops every connection now (tests, process shutdown). Bounded by the close grace period. */
+/** Stops every connection now (tests, process shutdown) and forgets the budgets. Bounded by the close grace period. */
 export async function closeAllConnections(): Promise<void> {
   const all = [...entries.values()];
   entries.clear();
+  forgetBudgets();
   await Promise.all(
     all.map((entry) => {
       clearTimeout(entry.lingerTimer);

@@ -1,13 +1,24 @@
 // The credential check: open a separate socket, exchange one heartbeat, close.
 import { openSocket } from './handshake';
 import { heartbeatFrame, parseFrame } from './protocol';
-import { resolveOptions } from './registry';
-import { HandshakeError } from './errors';
+import { keyOf, resolveOptions } from './registry';
+import { sharedBudget } from './backoff';
+import { describeWait, HandshakeError } from './errors';
 import { describeEndpoint } from './endpoint';
 import type { ConnectionOptions } from './types';
 
 export async function testConnection(options: ConnectionOptions): Promise<{ latencyMs: number }> {
   const resolved = resolveOptions(options);
+  // A credential test is a new connection like any other: it spends the same budget, and respects it.
+  const budget = sharedBudget(keyOf(resolved), resolved.maxConnectsPerMinute);
+  const waitMs = budget.waitMs();
+  if (waitMs > 0) {
+    throw new HandshakeError(
+      `Not testing now: this process already opened ${resolved.maxConnectsPerMinute} new connections to ${describeEndpoint(resolved.endpoint)} with this token in the last minute, ` +
+        `the local budget that keeps the account from being rate limited. Try again in ${describeWait(waitMs)}.`,
+    );
+  }
+  budget.record();
   const started = Date.now();
   const { socket, opened } = openSocket(resolved);
   try {

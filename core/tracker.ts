@@ -7,9 +7,12 @@ import type { Element, Method, TopicKind } from './types';
 export const CLOSED_STATUS = 1000;
 
 /** updatedAt when the server sets it (it changes on every change), else a hash of the content. */
+// A longer updatedAt is no timestamp: hashed like the content, so a record entry stays small.
+const MAX_UPDATED_AT_LENGTH = 64;
+
 export function fingerprint(element: Element): string {
   const updatedAt = element.updatedAt;
-  if (typeof updatedAt === 'string' && updatedAt) return `u:${updatedAt}`;
+  if (typeof updatedAt === 'string' && updatedAt && updatedAt.length <= MAX_UPDATED_AT_LENGTH) return `u:${updatedAt}`;
   return `h:${createHash('sha1').update(JSON.stringify(element)).digest('base64url')}`;
 }
 
@@ -50,19 +53,37 @@ export interface SnapshotDiff {
   missing: Element[];
 }
 
+/** A cheap estimate of the memory an element holds: its JSON length (a deep one that cannot be measured counts big). */
+export function estimateBytes(element: Element): number {
+  try {
+    return JSON.stringify(element).length;
+  } catch {
+    return Number.MAX_SAFE_INTEGER;
+  }
+}
+
 export class TopicTracker {
   /** Insertion order doubles as recency: an update moves the element to the end; the oldest is evicted first. */
   private readonly known = new Map<string, Element>();
+  private readonly sizes = new Map<string, number>();
+  private bytes = 0;
   hasSnapshot = false;
 
   constructor(
     readonly kind: TopicKind,
     private readonly maxTracked: number,
     private readonly snapshotLimit: number,
+    /** Bound on the estimated bytes held, with the same eviction as the count bound. */
+    private readonly maxBytes = Number.POSITIVE_INFINITY,
   ) {}
 
   get size(): number {
     return this.known.size;
+  }
+
+  /** Estimated bytes of the elements held. */
+  get estimatedBytes(): number {
+    return this.bytes;
   }
 
   elements(): Element[] {
@@ -75,6 +96,8 @@ export class TopicTracker {
 
   forget(id: string): void {
     this.known.delete(id);
+    this.bytes -= this.sizes.get(id) ?? 0;
+    this.sizes.delete(id);
   }
 
   /**
@@ -86,11 +109,11 @@ export class TopicTracker {
     if (id === undefined) return { method, data: element };
     const previous = this.known.get(id);
     if (method === 'DELETE') {
-      this.known.delete(id);
+      this.forget(id);
       return { method, data: element, previous };
     }
     if (previous && sameState(previous, element)) return undefined;
-    if (isClosedRequest(this.kind, element)) this.known.delete(id);
+    if (isClosedRequest(this.kind, element)) this.forget(id);
     else this.remember(id, element);
     return { method, data: element, previous };
   }
@@ -119,6 +142,8 @@ export class TopicTracker {
       // A single-object topic answers null when its object is gone or no longer visible: that is a deletion.
       for (const element of this.known.values()) changes.push({ method: 'DELETE', data: element, previous: element });
       this.known.clear();
+      this.sizes.clear();
+      this.bytes = 0;
     }
     const missing: Element[] = [];
     if (!first && this.kind === 'requests' && elements.length < this.snapshotLimit) {
@@ -129,8 +154,24 @@ export class TopicTracker {
   }
 
   private remember(id: string, element: Element): void {
-    this.known.delete(id);
+    this.forget(id);
+    const size = estimateBytes(element);
     this.known.set(id, element);
-    evictOldest(this.known, this.maxTracked);
+    this.sizes.set(id, size);
+    this.bytes += size;
+    for (const evicted of evictOldest(this.known, this.maxTracked)) this.dropSize(evicted);
+    if (this.bytes <= this.maxBytes) return;
+    // Over the byte bound: the oldest go until a tenth of the room is free again (the newest element stays).
+    const target = this.maxBytes * 0.9;
+    for (const oldest of this.known.keys()) {
+      if (this.bytes <= target || oldest === id) break;
+      this.known.delete(oldest);
+      this.dropSize(oldest);
+    }
+  }
+
+  private dropSize(id: string): void {
+    this.bytes -= this.sizes.get(id) ?? 0;
+    this.sizes.delete(id);
   }
 }

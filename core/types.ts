@@ -74,10 +74,14 @@ export interface ConnectionOptions {
   lingerMs?: number;
   /** Largest accepted frame. Default 32 MiB. */
   maxFrameBytes?: number;
+  /** Most objects and arrays one frame may hold (counted before parsing). Default 200 000. */
+  maxFrameNodes?: number;
   /** Open-requests snapshot limit of the server (absence from a full snapshot proves nothing). Default 100. */
   requestsSnapshotLimit?: number;
   /** Bound on elements remembered per topic. Default 5 000. */
   maxTrackedPerTopic?: number;
+  /** Bound on the estimated bytes (JSON length) of the elements remembered per topic. Default 64 MiB. */
+  maxTrackedBytesPerTopic?: number;
   logger?: Logger;
 }
 

@@ -96,6 +96,11 @@ export function handleAdmin(emu: EmulatorServer, req: IncomingMessage, res: Serv
     reply(403, { success: false, msg: 'The admin API only answers loopback clients (127.0.0.1, ::1).' });
     return;
   }
+  const refusal = crossSiteRefusal(req);
+  if (refusal) {
+    reply(403, { success: false, msg: refusal });
+    return;
+  }
   const path = new URL(req.url ?? '/', 'http://emulator.invalid').pathname.replace(/^\/admin/, '').replace(/\/+$/, '') || '/';
   const matches = routes.filter((r) => r.pattern.test(path));
   if (matches.length === 0) {
@@ -117,6 +122,41 @@ export function handleAdmin(emu: EmulatorServer, req: IncomingMessage, res: Serv
       else if (err instanceof Error) reply(400, { success: false, msg: err.message });
       else reply(500, { success: false, msg: 'Unexpected error in the emulator.' });
     });
+}
+
+const LOOPBACK_NAMES = /^(?:localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])(?::\d{1,5})?$/i;
+
+/**
+ * A loopback peer is not proof of a loopback caller: a web page can make the user's browser post to 127.0.0.1
+ * (cross-site, with a foreign Origin) or resolve its own name to 127.0.0.1 (DNS rebinding, with a foreign Host).
+ * Refuse both, and bodies that are not declared JSON (a browser sends text/plain cross-site without asking).
+ */
+function crossSiteRefusal(req: IncomingMessage): string | undefined {
+  const host = req.headers.host ?? '';
+  if (!LOOPBACK_NAMES.test(host)) {
+    return `The admin API only answers requests addressed to a loopback name (127.0.0.1, localhost, [::1]); the Host header was ${JSON.stringify(host.slice(0, 100))}, as a web page using DNS rebinding would send.`;
+  }
+  const origin = req.headers.origin;
+  if (origin !== undefined && !sameLoopbackOrigin(origin, host)) {
+    return `The admin API refuses requests from web pages (Origin ${JSON.stringify(origin.slice(0, 100))}): call it from curl or a script on this machine.`;
+  }
+  if (req.headers['sec-fetch-site'] === 'cross-site') return 'The admin API refuses cross-site requests from web pages: call it from curl or a script on this machine.';
+  if (req.method === 'POST' || req.method === 'PATCH' || req.method === 'PUT') {
+    const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/json') {
+      return `The admin API needs a JSON body declared as such: send the header "Content-Type: application/json" (got ${JSON.stringify(type || 'none')}).`;
+    }
+  }
+  return undefined;
+}
+
+function sameLoopbackOrigin(origin: string, host: string): boolean {
+  try {
+    const url = new URL(origin);
+    return url.protocol === 'http:' && url.host.toLowerCase() === host.toLowerCase();
+  } catch {
+    return false;
+  }
 }
 
 function readBody(req: IncomingMessage): Promise<Body> {

@@ -7,7 +7,7 @@ import type {
 } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 import { ConnectionClosedError, PingstreamsError, acquireConnection, compileExpression, createEventPipeline } from '../../core';
-import type { ConnectionHandle, RealtimeEvent } from '../../core';
+import type { ConnectionHandle, ExpressionBudget, RealtimeEvent } from '../../core';
 import {
 	CREDENTIAL_NAME,
 	CREDENTIAL_TEST,
@@ -23,12 +23,15 @@ import {
 	topicFromParameters,
 	topicProperties,
 	type PingstreamsCredentials,
+	EXPRESSION_LIMIT_PROPERTIES,
+	expressionBudgetParameter,
+	type ExpressionLimitOptions,
 } from './shared';
 import { FORECAST_PROPERTIES, forecastFromParameters, metricsOptionsProperty, metricsProjectProperty, readLiveMetrics } from './metrics-operations';
 
 type Operation = 'getSnapshot' | 'waitForEvent' | 'transform' | 'getLiveMetrics' | 'forecastStaffing';
 
-interface SubscribeOptionsParameter {
+interface SubscribeOptionsParameter extends ExpressionLimitOptions {
 	subscribeTimeout?: number;
 	includeCurrentState?: boolean;
 }
@@ -172,6 +175,7 @@ export class Pingstreams implements INodeType {
 				default: {},
 				displayOptions: { show: NEEDS_CONNECTION },
 				options: [
+					...EXPRESSION_LIMIT_PROPERTIES,
 					{
 						displayName: 'Include Current State',
 						name: 'includeCurrentState',
@@ -239,7 +243,10 @@ export class Pingstreams implements INodeType {
 						const results: unknown[] = [];
 						const failures: Error[] = [];
 						const pipeline = createEventPipeline(
-							{ output: outputParameter(this.getNodeParameter('output', i, 'data'), this.getNodeParameter('mapping', i, '')) },
+							{
+								output: outputParameter(this.getNodeParameter('output', i, 'data'), this.getNodeParameter('mapping', i, '')),
+								expressionBudget: expressionBudgetParameter(options),
+							},
 							(value) => results.push(value),
 							(error) => failures.push(error),
 						);
@@ -273,6 +280,7 @@ export class Pingstreams implements INodeType {
 						when: this.getNodeParameter('onlyWhen', i, '') as string,
 						output: outputParameter(this.getNodeParameter('output', i, 'event'), this.getNodeParameter('mapping', i, '')),
 						includeCurrentState: options.includeCurrentState === true,
+						expressionBudget: expressionBudgetParameter(options),
 						subscribeTimeoutMs,
 						timeoutMs,
 						signal,
@@ -299,6 +307,7 @@ interface WaitOptions {
 	when: string;
 	output: ReturnType<typeof outputParameter>;
 	includeCurrentState: boolean;
+	expressionBudget: ExpressionBudget;
 	subscribeTimeoutMs: number;
 	timeoutMs: number;
 	signal: AbortSignal | undefined;
@@ -317,7 +326,7 @@ async function waitForEvent(connection: ConnectionHandle, topic: string, options
 	};
 	// The snapshot's elements are CREATE; with "Include Current State" they count whatever the Events filter.
 	const pipeline = createEventPipeline(
-		{ when: options.when, output: options.output },
+		{ when: options.when, output: options.output, expressionBudget: options.expressionBudget },
 		(value) => finish(undefined, value),
 		(error) => finish(error),
 	);

@@ -12,6 +12,7 @@ import type {
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 import {
 	DEFAULT_ENDPOINT,
+	EXPRESSION_BUDGET_BOUNDS,
 	HandshakeError,
 	PingstreamsError,
 	RateLimitedError,
@@ -20,7 +21,7 @@ import {
 	redact,
 	testConnection,
 } from '../../core';
-import type { ConnectionOptions, Logger, Method, TopicKind } from '../../core';
+import type { ConnectionOptions, ExpressionBudget, Logger, Method, TopicKind } from '../../core';
 
 export const CREDENTIAL_NAME = 'pingstreamsApi';
 export const CREDENTIAL_TEST = 'pingstreamsApiTest';
@@ -289,4 +290,35 @@ export function toNodeError(
 export function secondsToMs(value: unknown, fallbackSeconds: number, min = 1, max = 3600): number {
 	const n = typeof value === 'number' && Number.isFinite(value) ? value : fallbackSeconds;
 	return Math.round(Math.min(max, Math.max(min, n)) * 1000);
+}
+
+/** The budget of every JSONata evaluation (docs/limits.md), as two options of a node's Options collection. */
+export const EXPRESSION_LIMIT_PROPERTIES: INodeProperties[] = [
+	{
+		displayName: 'Expression Depth Limit',
+		name: 'expressionDepthLimit',
+		type: 'number',
+		typeOptions: { minValue: EXPRESSION_BUDGET_BOUNDS.depth[0], maxValue: EXPRESSION_BUDGET_BOUNDS.depth[1] },
+		default: 1000, // EXPRESSION_BUDGET_DEFAULTS.depth: the n8n linter wants a literal (a unit test holds them equal)
+		description:
+			'Deepest nesting (recursion included) one evaluation of a JSONata condition or mapping may reach; past it the event is skipped and reported',
+	},
+	{
+		displayName: 'Expression Time Limit (Ms)',
+		name: 'expressionTimeLimit',
+		type: 'number',
+		typeOptions: { minValue: EXPRESSION_BUDGET_BOUNDS.timeMs[0], maxValue: EXPRESSION_BUDGET_BOUNDS.timeMs[1] },
+		default: 1000, // EXPRESSION_BUDGET_DEFAULTS.timeMs, as above
+		description:
+			'Longest one evaluation of a JSONata condition or mapping may run; past it the event is skipped and reported, later events still flow',
+	},
+];
+
+export interface ExpressionLimitOptions {
+	expressionDepthLimit?: number;
+	expressionTimeLimit?: number;
+}
+
+export function expressionBudgetParameter(options: ExpressionLimitOptions): ExpressionBudget {
+	return { timeMs: options.expressionTimeLimit, depth: options.expressionDepthLimit };
 }

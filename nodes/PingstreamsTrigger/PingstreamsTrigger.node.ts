@@ -27,10 +27,13 @@ import {
 	topicFromParameters,
 	topicProperties,
 	type PingstreamsCredentials,
+	EXPRESSION_LIMIT_PROPERTIES,
+	expressionBudgetParameter,
+	type ExpressionLimitOptions,
 } from '../Pingstreams/shared';
 import { LIVE_METRICS_PROPERTIES, LIVE_METRICS_RESOURCE, liveMetricsTrigger } from './metrics-trigger';
 
-interface TriggerOptions {
+interface TriggerOptions extends ExpressionLimitOptions {
 	emitSnapshot?: boolean;
 	emitRecovered?: boolean;
 	onlyWhen?: string;
@@ -126,6 +129,7 @@ export class PingstreamsTrigger implements INodeType {
 						description:
 							'Whether to emit the current state (e.g. every open request) when the workflow is activated, flagged snapshot. Off: only changes from now on.',
 					},
+					...EXPRESSION_LIMIT_PROPERTIES,
 					{
 						displayName: 'Heartbeat Interval (Seconds)',
 						name: 'heartbeatInterval',
@@ -193,6 +197,7 @@ export class PingstreamsTrigger implements INodeType {
 				methods: methodsParameter(this.getNodeParameter('events', ['CREATE'])),
 				when: options.onlyWhen,
 				output: outputParameter(this.getNodeParameter('output', 'event'), this.getNodeParameter('mapping', '')),
+				expressionBudget: expressionBudgetParameter(options),
 			};
 		} catch (error) {
 			throw fail(error);

@@ -2,10 +2,10 @@
 // the optional "only when" condition becomes one message. Reconnects, snapshots and recovery are the core's.
 import { buildTopic, createEventPipeline } from '../../core';
 import type { ResumeState, Subscription, TopicKind } from '../../core';
-import { configNode, errorCode, eventToMessage, safeError, selectedMethods, startupFailure, StatusReporter, t, typedValue, userError } from './red';
-import type { ConnectionUser, Node, NodeAPI, NodeDef } from './red';
+import { configNode, errorCode, eventToMessage, expressionBudgetOf, safeError, selectedMethods, startupFailure, StatusReporter, t, typedValue, userError } from './red';
+import type { ConnectionUser, ExpressionLimitDef, Node, NodeAPI, NodeDef } from './red';
 
-interface InDef extends NodeDef {
+interface InDef extends NodeDef, ExpressionLimitDef {
   server?: string;
   kind?: TopicKind;
   projectId?: string;
@@ -67,7 +67,7 @@ export = function register(RED: NodeAPI): void {
     let pipeline: ReturnType<typeof createEventPipeline>;
     try {
       pipeline = createEventPipeline(
-        { methods, when: def.when?.trim() || undefined, output: 'event' },
+        { methods, when: def.when?.trim() || undefined, output: 'event', expressionBudget: expressionBudgetOf(def) },
         (_output, event) => {
           if (closed) return;
           events += 1;

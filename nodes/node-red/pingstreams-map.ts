@@ -1,10 +1,14 @@
 // "pingstreams map": shapes a Pingstreams event with a JSONata expression (Node-RED's own JSONata, so
 // $env, $flowContext... work as in the Change node) with $event and $previous bound; presets for Slack.
+import { budgetErrorOf, compileExpression, expressionUsesRegex, guardExpression, type CompiledExpression } from '../../core';
 import { MAP_PRESETS } from './map-presets';
-import { messageToEvent, t, userError } from './red';
-import type { DoneFn, JSONataExpression, Node, NodeAPI, NodeDef, NodeMessage, SendFn } from './red';
+import { expressionBudgetOf, messageToEvent, t, userError } from './red';
+import type { DoneFn, ExpressionLimitDef, JSONataExpression, Node, NodeAPI, NodeDef, NodeMessage, SendFn } from './red';
 
-interface MapDef extends NodeDef {
+// Node-RED's own functions, which the core's JSONata (used for expressions with a regular expression) lacks.
+const NODE_RED_FUNCTIONS = /\$(?:env|flowContext|globalContext|moment|clone|parts)\s*\(/;
+
+interface MapDef extends NodeDef, ExpressionLimitDef {
   expression?: string;
   property?: string;
 }
@@ -36,12 +40,23 @@ export = function register(RED: NodeAPI): void {
     const source = (def.expression ?? '').trim();
 
     let expr: JSONataExpression | undefined;
+    let guard: ReturnType<typeof guardExpression> | undefined;
+    // A regular expression is one native call the budget's hooks cannot interrupt: such an expression runs in the
+    // core's worker thread, killed at the time limit, where Node-RED's own functions are not available.
+    let offThread: CompiledExpression | undefined;
     let broken: Error | undefined;
     if (!source) {
       broken = userError('EXPRESSION_ERROR', t(RED, 'pingstreams-map:errors.empty'));
     } else {
       try {
-        expr = RED.util.prepareJSONataExpression(source, node);
+        const budget = expressionBudgetOf(def);
+        if (expressionUsesRegex(source)) {
+          if (NODE_RED_FUNCTIONS.test(source)) broken = userError('EXPRESSION_ERROR', t(RED, 'pingstreams-map:errors.regexWithNodeRedFunctions'));
+          else offThread = compileExpression(source, budget);
+        } else {
+          expr = RED.util.prepareJSONataExpression(source, node);
+          guard = guardExpression(expr, budget);
+        }
       } catch (err) {
         broken = expressionError(err);
       }
@@ -57,11 +72,10 @@ export = function register(RED: NodeAPI): void {
     let queue: Promise<void> = Promise.resolve();
 
     node.on('input', (msg: NodeMessage, send: SendFn, done: DoneFn) => {
-      if (broken || !expr) {
+      if (broken || (!expr && !offThread)) {
         done(Object.assign(new Error(broken?.message ?? ''), broken));
         return;
       }
-      const compiled = expr;
       queue = queue.then(
         () =>
           new Promise<void>((resolve) => {
@@ -73,18 +87,30 @@ export = function register(RED: NodeAPI): void {
               } else done();
               resolve();
             };
+            const output = (value: unknown): void => {
+              try {
+                RED.util.setMessageProperty(msg, property, value, true);
+              } catch (setErr) {
+                return finish(userError('BAD_PROPERTY', t(RED, 'pingstreams-map:errors.property', { property, message: (setErr as Error).message })));
+              }
+              finish();
+            };
             try {
               const event = messageToEvent(msg);
+              if (offThread) {
+                offThread.evaluateWith(msg, { event, previous: event.previous }).then(output, (err: Error) => finish(userError('EXPRESSION_ERROR', err.message)));
+                return;
+              }
+              const compiled = expr as JSONataExpression;
               compiled.assign('event', event);
               compiled.assign('previous', event.previous);
+              guard?.arm();
               RED.util.evaluateJSONataExpression(compiled, msg, (err, value) => {
-                if (err) return finish(expressionError(err));
-                try {
-                  RED.util.setMessageProperty(msg, property, value, true);
-                } catch (setErr) {
-                  return finish(userError('BAD_PROPERTY', t(RED, 'pingstreams-map:errors.property', { property, message: (setErr as Error).message })));
+                if (err) {
+                  const overBudget = guard && budgetErrorOf(source, err, guard.budget);
+                  return finish(overBudget ? userError('EXPRESSION_BUDGET', overBudget.message) : expressionError(err));
                 }
-                finish();
+                output(value);
               });
             } catch (err) {
               finish(expressionError(err));

@@ -6,7 +6,7 @@ import inCatalogue from './locales/en-US/pingstreams-in.json';
 import mapCatalogue from './locales/en-US/pingstreams-map.json';
 import metricsCatalogue from './locales/en-US/pingstreams-metrics.json';
 import subscriptionCatalogue from './locales/en-US/pingstreams-subscription.json';
-import type { ConnectionHandle, ConnectionStatus, Method, RealtimeEvent } from '../../core';
+import type { ConnectionHandle, ConnectionStatus, ExpressionBudget, Method, RealtimeEvent } from '../../core';
 
 export interface NodeMessage {
   _msgid?: string;
@@ -349,4 +349,15 @@ export function selectedMethods(def: NodeDef, fallback: readonly Method[]): Meth
     ['DELETE', def.methodDelete],
   ];
   return boxes.filter(([method, ticked]) => (typeof ticked === 'boolean' ? ticked : fallback.includes(method))).map(([method]) => method);
+}
+
+/** The expression budget fields every node evaluating JSONata carries (blank: the core's defaults). */
+export interface ExpressionLimitDef {
+  exprTimeout?: number | string;
+  exprDepth?: number | string;
+}
+
+export function expressionBudgetOf(def: ExpressionLimitDef): ExpressionBudget {
+  const read = (value: unknown): number | undefined => (value === undefined || value === '' || value === null ? undefined : Number(value));
+  return { timeMs: read(def.exprTimeout), depth: read(def.exprDepth) };
 }

@@ -177,6 +177,13 @@ describe('pingstreams listen', () => {
       { args: ['listen', '--project', emu.projectId, '--endpoint', 'ws://192.0.2.1/api/'], env: { PINGSTREAMS_TOKEN: emu.token }, message: /unencrypted/ },
       { args: ['listen', '--projcet', emu.projectId], env: { PINGSTREAMS_TOKEN: emu.token }, message: /Did you mean --project\?/ },
       { args: ['nonsense'], message: /unknown command "nonsense"/ },
+      // Past 2^31 - 1 ms a timer fires at once: numeric options have bounds.
+      { args: ['listen', '--project', emu.projectId, '--subscribe-timeout', '2147483647'], env: { PINGSTREAMS_TOKEN: emu.token }, message: /--subscribe-timeout needs a whole number from 1 to 3600000 \(got "2147483647"\)/ },
+      { args: ['listen', '--project', emu.projectId, '--subscribe-timeout', '1e400'], env: { PINGSTREAMS_TOKEN: emu.token }, message: /--subscribe-timeout needs a whole number from 1 to 3600000/ },
+      { args: ['listen', '--project', emu.projectId, '--endpoint', emu.url.replace('ws://', 'ws://user:hunter2pw@')], env: { PINGSTREAMS_TOKEN: emu.token }, message: /contains a user name or password/ },
+      { args: ['listen', '--project', emu.projectId, '--endpoint', 'ws://user:hunter2pw@192.0.2.1/api/'], env: { PINGSTREAMS_TOKEN: emu.token }, message: /contains a user name or password/ },
+      { args: ['demo', '--duration', '1e12'], message: /--duration needs a number from 1 to 604800/ },
+      { args: ['emulator', '--heartbeat', '99999999999'], message: /--heartbeat needs a whole number from 1 to 3600000/ },
     ];
     for (const { args, env, message } of cases) {
       const cli = new Cli(args, env);
@@ -184,6 +191,7 @@ describe('pingstreams listen', () => {
       expect(cli.stderr).toMatch(message);
       expect(cli.stderr).toMatch(/Usage: pingstreams/);
       expect(cli.stdout).toBe('');
+      expect(cli.stderr).not.toContain('hunter2pw');
       expectNoSecret(cli);
     }
   });

@@ -325,3 +325,21 @@ test('errors have a scope: drops, restarts and refusals go to the status only; a
   expect(errors).toHaveLength(1);
   expect(errors[0]).toBeInstanceOf(TokenRefusedError);
 });
+
+test('a re-subscribe the server silently refuses after a reconnect is reported like a refused first one; other topics keep flowing', async () => {
+  const request = emu.getRequests(emu.projectId)[0];
+  const refusedTopic = `/${emu.projectId}/requests/${String(request.request_id)}`;
+  const handle = acquireConnection({ endpoint: emu.url, token: emu.tokens.owner, ...fast });
+  const errors: Error[] = [];
+  const events: RealtimeEvent[] = [];
+  const refused = handle.subscribe(refusedTopic, { onEvent: () => undefined, onError: (e) => errors.push(e), subscribeTimeoutMs: 1_500 });
+  const other = handle.subscribe(requestsTopic(), { onEvent: (e) => events.push(e), onError: (e) => errors.push(e) });
+  await Promise.all([refused.ready, other.ready]);
+  emu.faults.ignoreSubscribe(refusedTopic, 1);
+  emu.faults.dropAll();
+  const timeout = await waitFor(() => errors.find((e) => e instanceof SubscriptionTimeoutError), 'the refused re-subscribe to be reported', 10_000);
+  expect(timeout.message).toMatch(new RegExp(`No snapshot arrived for topic ${refusedTopic.replace(/[/.-]/g, '\\$&')} within 2 s\\. The server ignores subscriptions`));
+  const created = emu.createRequest(emu.projectId, { first_text: 'still flowing' });
+  await waitFor(() => events.find((e) => e.data._id === created._id), 'a live event on the other topic');
+  expect(handle.status.state).toBe('connected');
+});

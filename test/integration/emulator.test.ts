@@ -1,5 +1,5 @@
 // The emulator over real loopback sockets, with raw `ws` clients (no core code involved).
-import type { IncomingMessage } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { createConnection } from 'node:net';
 import WebSocket from 'ws';
 import { defaultSeed, DEMO_IDS, startEmulator } from '../../emulator';
@@ -652,6 +652,42 @@ describe('admin HTTP API', () => {
       expect([method, path, r.status]).toEqual([method, path, status]);
       expect(r.json).toEqual({ success: false, msg: expect.stringMatching(msg) });
     }
+  });
+
+  test('refuses cross-site requests, DNS rebinding and bodies not declared JSON, and changes nothing', async () => {
+    const emu = await emulator();
+    const P = emu.projectId;
+    const before = emu.getRequests(P).length;
+    const raw = (method: string, path: string, headers: Record<string, string>, body = ''): Promise<{ status: number; json: any }> =>
+      new Promise((resolve, reject) => {
+        const request = httpRequest(`${emu.adminUrl}${path}`, { method, headers }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
+        });
+        request.on('error', reject);
+        request.end(body);
+      });
+    const json = { 'content-type': 'application/json' };
+    const frame = JSON.stringify({ frame: '{"action":"publish"}' });
+    // A web page posting from the user's browser: foreign Origin, text/plain (no preflight).
+    const crossSite = await raw('POST', `/projects/${P}/requests`, { origin: 'https://evil.example', 'content-type': 'text/plain' }, '{"first_text":"x"}');
+    expect([crossSite.status, crossSite.json.msg]).toEqual([403, expect.stringMatching(/Origin "https:\/\/evil\.example"/)]);
+    const foreignOriginJson = await raw('POST', '/faults/raw', { ...json, origin: 'http://evil.example' }, frame);
+    expect(foreignOriginJson.status).toBe(403);
+    // DNS rebinding: the page's own name resolves to 127.0.0.1, the Host header gives it away.
+    const rebound = await raw('POST', '/tokens', { ...json, host: `evil.example:${emu.port}` }, '{"role":"owner"}');
+    expect([rebound.status, JSON.stringify(rebound.json)]).toEqual([403, expect.not.stringMatching(/eyJ/)]);
+    expect((await raw('GET', '/state', { host: 'evil.example' })).status).toBe(403);
+    // Same machine, but not declared JSON.
+    const plain = await raw('POST', `/projects/${P}/requests`, { 'content-type': 'text/plain' }, '{"first_text":"x"}');
+    expect([plain.status, plain.json.msg]).toEqual([403, expect.stringMatching(/Content-Type: application\/json/)]);
+    expect((await raw('POST', '/faults/drop', {})).status).toBe(403);
+    expect(emu.getRequests(P).length).toBe(before);
+    // What curl and scripts on this machine send still works, with or without a same-origin Origin.
+    expect((await raw('POST', '/tokens', { ...json, host: `localhost:${emu.port}` }, '{"role":"agent"}')).status).toBe(201);
+    expect((await raw('POST', '/tokens', { ...json, origin: `http://127.0.0.1:${emu.port}` }, '{"role":"agent"}')).status).toBe(201);
+    expect((await raw('GET', '/stats', {})).status).toBe(200);
   });
 });
 

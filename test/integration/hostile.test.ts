@@ -70,7 +70,7 @@ const byExpectation = (c: HostileCase) => `${c.expect}: ${c.name}${c.generated ?
 
 test('the corpus covers every family of hostile input', () => {
   const names = corpus.map((c) => c.name).join(' ');
-  for (const family of ['invalid-json', 'truncated', 'deep-array-100k', 'deep-object-100k', 'string-10mb', 'emoji-10mb', 'odd-unicode', 'proto', 'constructor', 'nul', 'topic-missing', 'method-null', 'message-string']) {
+  for (const family of ['ten-million-empty-objects', 'invalid-json', 'truncated', 'deep-array-100k', 'deep-object-100k', 'string-10mb', 'emoji-10mb', 'odd-unicode', 'proto', 'constructor', 'nul', 'topic-missing', 'method-null', 'message-string']) {
     expect(names).toContain(family);
   }
   expect(corpus.length).toBeGreaterThanOrEqual(60);
@@ -150,4 +150,27 @@ test('a frame above maxFrameBytes closes the socket with a clear warning; the co
   expect(errors.map((e) => e.message).join('\n')).toMatch(/larger than 1048576 bytes/);
   expect(prototypePollution()).toEqual([]);
   handle.release();
+});
+
+test('ten million empty objects in one frame are refused without parsing, and the event loop never stalls for long', async () => {
+  const run = await open();
+  const frame = loadHostileCorpus().find((c) => c.name === 'malformed.ten-million-empty-objects')!.frame(run.subscription.topic);
+  let last = Date.now();
+  let lagMs = 0;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    lagMs = Math.max(lagMs, now - last - 10);
+    last = now;
+  }, 10);
+  const rssBefore = process.memoryUsage().rss;
+  try {
+    emu.faults.sendRaw(frame);
+    await sentinel(run);
+  } finally {
+    clearInterval(timer);
+  }
+  expect(run.warnings.some((w) => /holds more than 200000 objects and arrays \(maxFrameNodes\); refused unparsed/.test(w))).toBe(true);
+  expect(lagMs).toBeLessThan(1_000);
+  expect((process.memoryUsage().rss - rssBefore) / 2 ** 20).toBeLessThan(500);
+  run.handle.release();
 });

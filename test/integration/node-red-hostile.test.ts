@@ -121,7 +121,8 @@ test.each(corpus.map((c) => [byExpectation(c), c] as const))('%s', async (_label
   // Every msg of the case went through the map, or reached the Catch node with a clear reason.
   await waitFor(() => out.mapped.length + out.caught.length >= out.raw.length || undefined, 'the map node done', 60_000);
   for (const msg of out.mapped) expect((msg.payload as Msg).polluted === undefined || Object.prototype.hasOwnProperty.call(msg.payload, 'polluted')).toBe(true);
-  for (const msg of out.caught) expect(String(msg.error?.message)).toMatch(/JSONata expression failed/);
+  // A clear reason: the expression failed, or (100 000 keys merged on a loaded machine) was stopped at its budget.
+  for (const msg of out.caught) expect(String(msg.error?.message)).toMatch(/JSONata expression (failed|was stopped: it ran longer than its time budget of 1000 ms)/);
 });
 
 // JSON.parse keeps a "__proto__" key as plain data, but Node-RED's RED.util.cloneMessage (lodash cloneDeep),

@@ -415,3 +415,34 @@ test('map node: a bad expression reaches a Catch node with its position', async 
   expect(byId.runtime).toMatch(/^Error: The JSONata expression failed at position \d+ \(near "number"\)/);
   expect(got[0].payload).toBe('UPDATE 200->1000');
 });
+
+test('runaway expressions in the in and map nodes stop at their limits, reach a Catch node, and later messages flow', async () => {
+  const RUNAWAY = '($f := function($n){ $f($n + 1) }; $f(0))';
+  await load(
+    [
+      { id: 'loop', type: 'pingstreams map', expression: `payload.text = "runaway" ? ${RUNAWAY} : payload.text`, property: 'payload', exprTimeout: '200', wires: [['sink']] },
+      { id: 'regex', type: 'pingstreams map', expression: '$contains(payload.text, /^(a+)+$/) ? "matched" : payload.text', property: 'payload', exprTimeout: '200', wires: [['sink']] },
+      { id: 'deep', type: 'pingstreams map', expression: '($f := function($n){ 1 + $f($n + 1) }; $f(0))', property: 'payload', exprDepth: '50', wires: [['sink']] },
+      { id: 'both', type: 'pingstreams map', expression: '$contains($env("X"), /a/)', property: 'payload', wires: [['sink']] },
+      { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', type: 'helper' },
+      { id: 'sink', type: 'helper' },
+    ],
+    {},
+  );
+  const caught = collect('caught');
+  const got = collect('sink');
+  helper.getNode('loop').receive({ payload: { text: 'runaway' }, _msgid: 'loop' });
+  helper.getNode('loop').receive({ payload: { text: 'after loop' }, _msgid: 'after-loop' });
+  helper.getNode('regex').receive({ payload: { text: `${'a'.repeat(40)}!` }, _msgid: 'regex' });
+  helper.getNode('regex').receive({ payload: { text: 'after regex' }, _msgid: 'after-regex' });
+  helper.getNode('deep').receive({ payload: {}, _msgid: 'deep' });
+  helper.getNode('both').receive({ payload: {}, _msgid: 'both' });
+  await waitFor(() => caught.length === 4 && got.length === 2, 'four errors and two results', 20_000);
+  const byId = Object.fromEntries(caught.map((m) => [m._msgid, m.error.message]));
+  expect(byId.loop).toMatch(/stopped: it ran longer than its time budget of 200 ms/);
+  expect(byId.regex).toMatch(/stopped: it ran longer than its time budget of 200 ms/);
+  expect(byId.deep).toMatch(/nested deeper than its depth budget of 50 levels/);
+  expect(byId.both).toMatch(/regular expression and a Node-RED function/);
+  expect(got.map((m) => m.payload).sort()).toEqual(['after loop', 'after regex']);
+});

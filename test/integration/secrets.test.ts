@@ -9,6 +9,7 @@ import {
   type ConnectionOptions,
   type Logger,
 } from '../../core';
+import { WebSocketServer } from 'ws';
 import { waitFor } from '../helpers/wait';
 
 jest.setTimeout(30_000);
@@ -124,4 +125,38 @@ test('diagnostics and resume records hold no token', async () => {
   const stats = connectionStats();
   expect(stats.connections[0].endpoint).not.toMatch(/token=/);
   expectNoSecret(token);
+});
+
+describe('a close reason that echoes the token', () => {
+  // The server cuts a close reason at 123 bytes: the token arrives truncated, where no whole-token match finds it.
+  const opaque = `opaque-${'s3cr3t'.repeat(30)}`;
+  test.each([
+    ['a JWT', () => token],
+    ['a JWT with its prefix', () => `JWT ${token}`],
+    ['an opaque token', () => opaque],
+  ])('leaves no fragment of %s in statuses, errors or warnings', async (_label, secretOf) => {
+    const secret = secretOf();
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    wss.on('connection', (socket, request) => {
+      const echoed = decodeURIComponent(/token=([^&]+)/.exec(request.url ?? '')?.[1] ?? '');
+      socket.close(4000, Buffer.from(`bye ${echoed}`).subarray(0, 123).toString('utf8'));
+    });
+    try {
+      const endpoint = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/api/`;
+      const handle = acquireConnection({ endpoint, token: secret, lingerMs: 0, backoffInitialMs: 1_000, logger });
+      handle.onStatus((s) => seen.push(`status ${s.state} ${s.error?.message ?? ''} ${s.error?.stack ?? ''}`));
+      handle.subscribe('/p/requests', { onEvent: () => undefined, onError: (e) => seen.push(`onError ${e.message}`) });
+      await waitFor(() => seen.some((s) => /closed \(4000 bye/.test(s)) || undefined, 'the close to be reported');
+      handle.release();
+      const text = seen.join('\n');
+      const bare = secret.replace(/^JWT /, '');
+      for (const fragment of [bare.slice(0, 16), bare.slice(20, 60), bare.split('.')[1]?.slice(0, 30)].filter(Boolean)) {
+        expect(text).not.toContain(fragment);
+      }
+    } finally {
+      await closeAllConnections();
+      await new Promise((resolve) => wss.close(resolve));
+    }
+  });
 });

@@ -54,6 +54,47 @@ describe('redaction and endpoints', () => {
     expect(redact(encodeURIComponent('JWT opaque/secret'), 'JWT opaque/secret')).not.toContain('opaque');
   });
 
+  // Each pattern on its own, with inputs only it can catch: disabling any one of them fails here.
+  test('the token= pattern removes an opaque token from a URL query, with no literal secret given', () => {
+    for (const name of ['token', 'access_token', 'jwt', 'TOKEN']) {
+      expect(redact(`GET /api/?${name}=opaque-secret&x=1 failed`)).toBe(`GET /api/?${name}=[REDACTED]&x=1 failed`);
+      expect(redact(`wss://h/api/?a=1&${name}=opaque-secret`)).toBe(`wss://h/api/?a=1&${name}=[REDACTED]`);
+    }
+    expect(redact('at ws://h/api/?token=JWT%20opaque%2Fsecret)')).toBe('at ws://h/api/?token=[REDACTED])');
+  });
+
+  test('the JWT pattern catches a header or payload alone, without both dots, with no literal secret given', () => {
+    const [header, payload, signature] = jwt.split('.');
+    expect(redact(`cut: ${header}.${payload.slice(0, 10)}`)).toBe('cut: [REDACTED]');
+    expect(redact(`header ${header} alone`)).toBe('header [REDACTED] alone');
+    expect(redact(`payload ${payload} alone`)).toBe('payload [REDACTED] alone');
+    expect(redact(`JWT ${header}.${payload}`)).toBe('[REDACTED]');
+    expect(redact(`sig ${signature}`)).toBe(`sig ${signature}`); // a bare signature is not recognisable: the literal token is
+  });
+
+  test('the literal token is removed whole, URL-encoded, without its prefix, and cut short', () => {
+    const opaque = 'opaque-0123456789-abcdefghij';
+    expect(redact(`x ${opaque} y`, opaque)).toBe('x [REDACTED] y');
+    expect(redact(`x ${encodeURIComponent(`JWT ${opaque}/`)} y`, `JWT ${opaque}/`)).toBe('x [REDACTED] y');
+    expect(redact(`x ${opaque} y`, `JWT ${opaque}`)).toBe('x [REDACTED] y');
+    expect(redact(`reason: ${opaque.slice(0, 15)}`, opaque)).toBe('reason: [REDACTED]');
+    expect(redact(`short ${opaque.slice(0, 8)}`, opaque)).toBe(`short ${opaque.slice(0, 8)}`);
+  });
+
+  test('an endpoint with a user name or password is refused without repeating them', () => {
+    for (const endpoint of ['ws://user:hunter2pw@127.0.0.1:8787/api/', 'wss://user:hunter2pw@eu.rtmv3.pingstreams.com/api/', 'ws://user:hunter2pw@192.0.2.1/api/', 'ws://hunter2pw@localhost/']) {
+      let message = '';
+      try {
+        checkEndpoint(endpoint);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/contains a user name or password/);
+      expect(message).not.toMatch(/hunter2pw|user:hunter/);
+    }
+    expect(() => checkEndpoint('ws://user:hunter2pw@192.0.2.1/api/', true)).toThrow(/user name or password/);
+  });
+
   test('reads the expiry of a JWT without verifying it', () => {
     expect(decodeJwtExpiry(`JWT ${jwt}`)?.toISOString()).toBe('1970-01-01T00:00:01.000Z');
     expect(decodeJwtExpiry('not-a-jwt')).toBeUndefined();

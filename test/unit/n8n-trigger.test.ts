@@ -2,7 +2,8 @@
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 import type { ResumeState } from '../../core';
-import { closeAllConnections } from '../../core';
+import { closeAllConnections, EXPRESSION_BUDGET_DEFAULTS } from '../../core';
+import { PingstreamsTrigger } from '../../nodes/PingstreamsTrigger/PingstreamsTrigger.node';
 import { startEmulator, type Emulator } from '../../emulator';
 import { waitFor, sleep } from '../helpers/wait';
 import { runTrigger, testCredentials, type TriggerRun } from './n8n-fakes';
@@ -77,6 +78,24 @@ test('"Only when" sees $previous: only the change into closed passes', async () 
 	await sleep(300);
 	expect(run.executions).toHaveLength(1);
 	expect(run.items()[0]).toMatchObject({ method: 'UPDATE', data: { _id: request._id, status: 1000 }, previous: { status: 200 } });
+});
+
+test('a runaway "Only when" is stopped at the Expression Time Limit, saved as a failed execution, and later events flow', async () => {
+	const run = await activate({
+		options: { onlyWhen: 'first_text = "runaway" ? ($f := function($n){ $f($n + 1) }; $f(0)) : true', expressionTimeLimit: 100, expressionDepthLimit: 50 },
+	});
+	emu.createRequest(emu.projectId, { first_text: 'runaway' });
+	const after = emu.createRequest(emu.projectId, { first_text: 'after' });
+	await waitFor(() => run.executions.length >= 1, 'the event after the runaway one');
+	expect(run.items()).toMatchObject([{ data: { _id: after._id } }]);
+	expect(run.failedExecutions).toHaveLength(1);
+	expect(run.failedExecutions[0].message).toMatch(/stopped: it ran longer than its time budget of 100 ms/);
+});
+
+test('the expression limit options default to the core budget', () => {
+	const options = new PingstreamsTrigger().description.properties.find((p) => p.name === 'options')?.options as Array<{ name: string; default: unknown }>;
+	expect(options.find((o) => o.name === 'expressionTimeLimit')?.default).toBe(EXPRESSION_BUDGET_DEFAULTS.timeMs);
+	expect(options.find((o) => o.name === 'expressionDepthLimit')?.default).toBe(EXPRESSION_BUDGET_DEFAULTS.depth);
 });
 
 test('JSONata mapping shapes the item; a primitive result is wrapped in { value }', async () => {
