@@ -102,6 +102,20 @@ test('a token in the endpoint query string or on the command line (--token) is n
   }
 });
 
+test('an opaque (not JWT-shaped) token given with --token, echoed by a 429 reason and refused: printed nowhere', async () => {
+  // No JWT pattern can catch it: only the literal token and the token= value are there to redact it.
+  const opaque = `opaque-${canary}-secret`;
+  emu.faults.refuseNext(1, 429, { retryAfterSec: 1, reason: `rate limited for token=${opaque} (${opaque})` });
+  const cli = new Cli(['listen', '--endpoint', emu.url, '--project', emu.projectId, '--token', opaque]);
+  expect(await cli.exitCode(30_000)).toBe(3);
+  expect(cli.stderr).toMatch(/HTTP 429\): rate limited for token=\[REDACTED\]/);
+  expect(cli.stderr).toMatch(/refused the access token \(HTTP 401\)/);
+  for (const text of [cli.stdout, cli.stderr]) {
+    expect(text).not.toContain(opaque);
+    expect(text).not.toContain(encodeURIComponent(opaque));
+  }
+});
+
 test('--help, help listen, --version and an unreachable endpoint with the token in the environment', async () => {
   for (const args of [['--help'], ['help', 'listen'], ['--version']]) {
     const cli = new Cli(args, { PINGSTREAMS_TOKEN: token });

@@ -101,8 +101,8 @@ test('429 with Retry-After: the next attempt waits at least that long, and the r
   expect(connected!.at - refused!.at).toBeGreaterThanOrEqual(1990);
 });
 
-test('429 without Retry-After waits the 60 s default', async () => {
-  emu.faults.refuseNext(1, 503, { reason: 'maintenance' });
+test.each([429, 503])('%s without Retry-After waits the 60 s default', async (status) => {
+  emu.faults.refuseNext(1, status, { reason: 'maintenance' });
   const { statuses, handle } = collect(requestsTopic());
   const refused = await waitFor(() => statuses.find((s) => s.error instanceof RateLimitedError), 'rate-limited status');
   expect(refused.retryInMs).toBeGreaterThanOrEqual(60_000);
@@ -115,6 +115,21 @@ test('the local budget caps new connections per minute whatever the server does'
   await sleep(1500);
   expect(connectionStats().connections[0].stats.connectAttempts).toBe(3);
   expect(handle.status.retryInMs).toBeGreaterThan(50_000);
+});
+
+test('a live frame identical to the known state is dropped, counted, and the next real change still arrives', async () => {
+  const { subscription, events } = collect(requestsTopic());
+  await subscription.ready;
+  const created = emu.createRequest(emu.projectId, { first_text: 'said once' });
+  await waitFor(() => events.find((e) => e.data._id === created._id), 'the CREATE');
+  const stats = () => connectionStats().connections[0].stats;
+  const droppedBefore = stats().duplicatesDropped;
+  // The server sends the same state again (a broker's redelivery): same _id, same updatedAt.
+  expect(emu.faults.sendRaw(JSON.stringify({ action: 'publish', payload: { topic: requestsTopic(), method: 'UPDATE', message: created } }))).toBe(1);
+  await waitFor(() => stats().duplicatesDropped === droppedBefore + 1, 'the repeat counted as a duplicate');
+  const updated = emu.updateRequest(emu.projectId, String(created._id), { status: 200 });
+  await waitFor(() => events.find((e) => e.data._id === created._id && e.data.updatedAt === updated.updatedAt), 'the real change');
+  expect(events.filter((e) => e.data._id === created._id).map((e) => e.method)).toEqual(['CREATE', 'UPDATE']);
 });
 
 test('an abrupt drop recovers and resubscribes', async () => {
@@ -297,9 +312,18 @@ test('malformed frames are counted, never thrown, and later events still arrive'
 
 test('the token never appears in statuses, errors or warnings', async () => {
   const secret = emu.signToken({ _id: '0'.repeat(24) }); // unknown user -> 401
+  // A malformed frame whose topic echoes the connection's token: the warning about it names the topic.
+  const good = collect(requestsTopic());
+  const warnings: string[] = [];
+  good.handle.onWarning((w) => warnings.push(w));
+  await good.subscription.ready;
+  const owner = emu.tokens.owner;
+  emu.faults.sendRaw(`{"action":"publish","payload":{"topic":"/${emu.projectId}/${owner}","method":"PATCH","message":{}}}`);
+  await waitFor(() => warnings.some((w) => /unknown method/.test(w)), 'a warning about the malformed frame');
+  for (const part of [owner, owner.slice(0, 40), owner.split('.')[2]]) expect(warnings.join(' ')).not.toContain(part);
   const { subscription, statuses, errors } = collect(requestsTopic(), {}, { token: secret });
   await subscription.ready.catch(() => undefined);
-  const text = JSON.stringify([statuses.map((s) => s.error?.message), errors.map((e) => `${e.message} ${e.stack}`), connectionStats()]);
+  const text = JSON.stringify([statuses.map((s) => s.error?.message), errors.map((e) => `${e.message} ${e.stack}`), warnings, connectionStats()]);
   expect(text).not.toContain(secret);
   expect(text).not.toContain(secret.split('.')[1]);
   expect(text).toContain('refused the access token');

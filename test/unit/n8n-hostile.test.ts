@@ -91,7 +91,8 @@ test.each(corpus.map((c) => [label(c), c] as const))('%s', async (_label, hostil
 	const stored = current.staticData['node:Pingstreams Trigger'] as IDataObject;
 	const resume = stored.resumeState as { topic: string; seen: Record<string, string> };
 	expect(Object.getPrototypeOf(resume.seen)).toBe(Object.prototype);
-	expect(JSON.parse(JSON.stringify(stored))).toEqual(JSON.parse(JSON.stringify(stored)));
+	// What n8n writes back to its database is what the trigger keeps: a JSON round trip loses nothing.
+	expect(JSON.parse(JSON.stringify(stored))).toEqual(stored);
 	expect(Object.keys((JSON.parse(JSON.stringify(stored)) as { resumeState: { seen: object } }).resumeState.seen).sort()).toEqual(Object.keys(resume.seen).sort());
 	expect(resume.seen[String(sentinel._id)]).toBeDefined();
 });
