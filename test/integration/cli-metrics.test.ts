@@ -134,7 +134,9 @@ describe('pingstreams emulator --simulate-queue', () => {
       expect(sim.stdout).toContain('Simulating a support queue: 240 arrival(s) per minute; ground truth at ');
       const field = (label: string): string => new RegExp(`${label}:\\s+(\\S+)`).exec(sim.stdout)?.[1] ?? '';
       const adminUrl = field('Admin API');
-      const call = async (method: string, path: string) => (await (await fetch(`${adminUrl}${path}`, { method })).json()) as Record<string, any>;
+      // The admin API takes only JSON bodies declared as such (no cross-site form posts).
+      const call = async (method: string, path: string) =>
+        (await (await fetch(`${adminUrl}${path}`, method === 'GET' ? { method } : { method, headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as Record<string, any>;
       const cli = new Cli(['metrics', '--project', field('Demo project id'), '--endpoint', field('WebSocket endpoint'), '--interval', '500ms'], { PINGSTREAMS_TOKEN: field('Owner token') });
       await cli.waitForLines(1);
       await new Promise((r) => setTimeout(r, 3000)); // arrivals, assignments, abandonments
