@@ -9,7 +9,7 @@ import { startEmulator, type Emulator } from '../../emulator';
 import { Resources } from '../helpers/resources';
 import { waitFor, sleep } from '../helpers/wait';
 import { HttpSink, N8n, buildAndPack, freePort, lockDatabase, newArtifactsDir, provision, readStaticData, type E2EPaths, type SinkRequest } from './n8n/harness';
-import { ACTION_WORKFLOW_ID, CREDENTIAL_ID, METRICS_ALERT_WORKFLOW_ID, TRIGGER_WORKFLOW_ID, credential, metricsAlertWorkflow, snapshotWorkflow, triggerWorkflow } from './n8n/workflows';
+import { ACTION_WORKFLOW_ID, CREDENTIAL_ID, METRICS_ALERT_WORKFLOW_ID, METRICS_INTERVAL_WORKFLOW_ID, TRIGGER_WORKFLOW_ID, credential, metricsAlertWorkflow, metricsIntervalWorkflow, snapshotWorkflow, triggerWorkflow } from './n8n/workflows';
 
 jest.setTimeout(5 * 60_000);
 
@@ -210,15 +210,65 @@ test('the credential test behind the editor\'s "Test" button reaches the emulato
 	expect(JSON.stringify(refused.body)).not.toContain(expired);
 });
 
+/** Imports a workflow with the n8n CLI and publishes it through the REST API, as the editor does. */
+async function publish(workflow: { id: string }): Promise<void> {
+	await n8n.cli(['import:workflow', `--input=${n8n.writeJson(`${workflow.id}.json`, [workflow])}`], `import-${workflow.id}`);
+	const current = await n8n.rest('GET', `/workflows/${workflow.id}`);
+	const versionId = (current.body as { data?: { versionId?: string } }).data?.versionId;
+	expect((await n8n.rest('POST', `/workflows/${workflow.id}/activate`, { versionId })).status).toBe(200);
+}
+
+test('Live Metrics every interval: the figures equal the emulator after a drop, a half-open socket and a restart, with changes made in each gap', async () => {
+	interface Figures {
+		at: string;
+		confirming: number;
+		requests: { open: number; queue: number; byStatus: Record<string, number>; longestWaitSeconds: number | null };
+	}
+	const posted = () => sink.on('/metrics').map((r) => (r.body as { metrics: Figures }).metrics);
+	const truth = () => {
+		const open = emu.getRequests(emu.projectId).filter((r) => Number(r.status) < 1000);
+		const queue = open.filter((r) => r.status === 100);
+		const oldest = Math.min(...queue.map((r) => Date.parse(String(r.createdAt))));
+		return { open: open.length, queue: queue.length, assigned: open.filter((r) => r.status === 200).length, oldest };
+	};
+	await publish(metricsIntervalWorkflow(emu.projectId, sink.url('/metrics'), 5));
+	const faults: Array<[string, () => unknown]> = [
+		['drop', () => emu.faults.dropAll()],
+		['half-open', () => emu.faults.halfOpen()],
+		['restart', () => emu.faults.restart({ downMs: 1_000 })],
+	];
+	try {
+		for (const [name, fault] of faults) {
+			const accepted = emu.stats().connectionsAccepted;
+			await fault();
+			// Made while the trigger is cut off: only the snapshot diff and the look-ups can reveal them.
+			emu.createRequest(emu.projectId, { first_text: `during the ${name}`, status: 100 });
+			const closing = emu.getRequests(emu.projectId).find((r) => r.status === 200);
+			if (closing) emu.closeRequest(emu.projectId, String(closing.request_id));
+			const expected = truth();
+			// The trigger's default heartbeat finds a half-open socket within 25 s.
+			await waitFor(() => emu.stats().connectionsAccepted > accepted && (emu.stats().liveSubscriptionsByTopic[`/${emu.projectId}/requests`] ?? 0) > 0, `reconnected after the ${name}`, 60_000);
+			const reconnectedAt = Date.now();
+			// The first figures taken a moment after the new snapshot, its diff and the look-ups are done.
+			const figures = await waitFor(() => posted().find((m) => Date.parse(m.at) > reconnectedAt + 1_000 && m.confirming === 0), `figures after the ${name}`, 30_000, 250);
+			expect({ fault: name, open: figures.requests.open, queue: figures.requests.queue, assigned: figures.requests.byStatus.assigned }).toEqual({
+				fault: name,
+				open: expected.open,
+				queue: expected.queue,
+				assigned: expected.assigned,
+			});
+			expect(Math.abs(figures.requests.longestWaitSeconds! - (Date.parse(figures.at) - expected.oldest) / 1000)).toBeLessThanOrEqual(1);
+		}
+	} finally {
+		await n8n.rest('POST', `/workflows/${METRICS_INTERVAL_WORKFLOW_ID}/deactivate`, {});
+	}
+});
+
 test('Live Metrics: the queue alert fires once when the queue crosses the bound and once when it clears', async () => {
 	const queue = () => emu.getRequests(emu.projectId).filter((r) => r.status === 100);
 	const bound = queue().length + 1;
-	// Imported and published now, through the REST API as the editor does, so no earlier test moves its queue.
-	const workflow = metricsAlertWorkflow(emu.projectId, sink.url('/alerts'), bound);
-	await n8n.cli(['import:workflow', `--input=${n8n.writeJson('alert-workflow.json', [workflow])}`], 'import-alert-workflow');
-	const current = await n8n.rest('GET', `/workflows/${METRICS_ALERT_WORKFLOW_ID}`);
-	const versionId = (current.body as { data?: { versionId?: string } }).data?.versionId;
-	expect((await n8n.rest('POST', `/workflows/${METRICS_ALERT_WORKFLOW_ID}/activate`, { versionId })).status).toBe(200);
+	// Published now, so no earlier test moves its queue.
+	await publish(metricsAlertWorkflow(emu.projectId, sink.url('/alerts'), bound));
 	const alerts = () => sink.on('/alerts').map((r) => r.body as { event: string; value: number; condition: string });
 	try {
 		await sleep(2_500); // a few checks with the queue at the bound: nothing fires

@@ -79,6 +79,17 @@ export function metricsAlertWorkflow(projectId: string, sinkUrl: string, queueAb
 	};
 }
 
+export const METRICS_INTERVAL_WORKFLOW_ID = 'PsMetricsEvery01';
+
+/** Live Metrics trigger: the figures every `seconds`. */
+export function metricsIntervalWorkflow(projectId: string, sinkUrl: string, seconds: number) {
+	const workflow = metricsAlertWorkflow(projectId, sinkUrl, 0);
+	workflow.id = METRICS_INTERVAL_WORKFLOW_ID;
+	workflow.name = 'Pingstreams figures every interval (e2e)';
+	workflow.nodes[0].parameters = { resource: 'liveMetrics', projectId, emit: 'interval', intervalSeconds: seconds } as unknown as typeof workflow.nodes[0]['parameters'];
+	return workflow;
+}
+
 export function snapshotWorkflow(projectId: string, sinkUrl: string) {
 	return {
 		id: ACTION_WORKFLOW_ID,
