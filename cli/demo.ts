@@ -11,6 +11,7 @@ import {
   type Subscription,
 } from '../core';
 import { startEmulator, type Emulator } from '../emulator';
+import { isAbsolute, relative, sep } from 'node:path';
 import { parseArgs, UsageError } from './args';
 import type { CommandIo } from './emulator-command';
 import { EXIT, withinLimit } from './listen';
@@ -93,6 +94,7 @@ class Demo {
   private readonly subscriptions: Subscription[] = [];
   private startedAt = Date.now();
   private drop?: { at: number; before: Counts; reconnectedAt?: number; reported: boolean };
+  private lastMetricsAt = 0;
   private reconnects = 0;
 
   constructor(
@@ -119,9 +121,7 @@ class Demo {
     const handle = acquireConnection({ endpoint: emu.url, token: emu.tokens.owner });
     handle.onStatus((status) => this.onStatus(status));
     handle.onWarning((message) => this.print(`         warning: ${message}`));
-    const onError = (error: Error): void => {
-      if (error !== handle.status.error) this.print(`         error: ${error.message}`);
-    };
+    const onError = (error: Error): void => this.print(`         error: ${error.message}`);
     for (const topic of [requestsTopic, ...agentTopics]) {
       this.subscriptions.push(handle.subscribe(topic, { emitSnapshot: true, onEvent: (event) => this.onEvent(event), onError }));
     }
@@ -255,6 +255,7 @@ class Demo {
 
   private printMetrics(): void {
     const now = Date.now();
+    this.lastMetricsAt = now;
     const open = [...this.openRequests.values()];
     const unassigned = open.filter((r) => r.status === 100);
     const waits = unassigned.map((r) => now - Date.parse(String(r.createdAt))).filter((ms) => Number.isFinite(ms) && ms >= 0);
@@ -279,11 +280,20 @@ class Demo {
           : '  network cut: the demo ended before the connection came back',
       );
     }
-    this.printMetrics();
+    // The periodic line may have been printed a moment ago, at the same tick as the end.
+    if (Date.now() - this.lastMetricsAt >= 1_000) this.printMetrics();
     this.print('');
-    this.print('Next: run `pingstreams emulator --simulate 1` and, in another terminal,');
-    this.print('  PINGSTREAMS_TOKEN=<owner token it prints> pingstreams listen --endpoint <its URL> --project <its project id>');
+    const cli = cliCommand();
+    this.print(`Next: run \`${cli} emulator --simulate 1\` and, in another terminal,`);
+    this.print(`  PINGSTREAMS_TOKEN=<owner token it prints> ${cli} listen --endpoint <its URL> --project <its project id>`);
   }
+}
+
+/** How to run this CLI again from where the user is: `npx pingstreams` when installed, the built file in a clone. */
+export function cliCommand(script = process.argv[1] ?? '', cwd = process.cwd()): string {
+  if (!script || script.split(sep).includes('node_modules')) return 'npx pingstreams';
+  const path = relative(cwd, script);
+  return `node ${path.startsWith('..') || isAbsolute(path) ? script : path}`;
 }
 
 function isOpen(request: Element): boolean {
@@ -310,12 +320,13 @@ function participantCount(request: Element): string {
   return n === 0 ? 'none' : String(n);
 }
 
+/** support-group-<uuid> shown with 8 hex digits of the uuid: 4 were too few, two requests looked like one. */
 function shortRequestId(requestId: string): string {
-  return requestId.length > 18 ? `${requestId.slice(0, 18)}…` : requestId;
+  return requestId.length > 23 ? `${requestId.slice(0, 22)}…` : requestId;
 }
 
 function shortId(id: string): string {
-  return id.length > 8 ? `…${id.slice(-4)}` : id;
+  return id.length > 10 ? `…${id.slice(-6)}` : id;
 }
 
 function truncate(text: string, max: number): string {

@@ -9,6 +9,7 @@ import {
   createEventPipeline,
   DEFAULT_ENDPOINT,
   describeEndpoint,
+  InsecureEndpointError,
   METHODS,
   PingstreamsError,
   redact,
@@ -148,7 +149,12 @@ export function parseListenArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
   const token = (flags.token ?? env.PINGSTREAMS_TOKEN ?? '').trim();
   if (!token) throw new UsageError('No access token: set the PINGSTREAMS_TOKEN environment variable to your Pingstreams JWT.');
   const endpoint = flags.endpoint ?? (env.PINGSTREAMS_ENDPOINT?.trim() || DEFAULT_ENDPOINT);
-  checkEndpoint(endpoint, flags.insecure === true);
+  try {
+    checkEndpoint(endpoint, flags.insecure === true);
+  } catch (error) {
+    if (error instanceof InsecureEndpointError) throw new UsageError(`${error.message} To allow it anyway, pass --insecure.`);
+    throw error;
+  }
 
   return {
     topics: [...new Set(topics)],
@@ -239,8 +245,8 @@ async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal |
       subscribeTimeoutMs: config.subscribeTimeoutMs,
       onEvent: (event) => pipeline.push(event),
       onError: (error) => {
-        // Before `ready`, the rejection below reports it; connection trouble is already a status line.
-        if (!ready || stopping || error === handle.status.error) return;
+        // Before `ready`, the rejection below reports it.
+        if (!ready || stopping) return;
         say(`warning: ${topic}: ${error.message}`);
       },
     });

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { redact } from '../core';
 import { runDemo, DEMO_USAGE } from './demo';
 import { runEmulatorCommand, EMULATOR_USAGE, type CommandIo } from './emulator-command';
+import { watchStdoutReaders } from './stdout-readers';
 import { EXIT, LISTEN_USAGE, runListen } from './listen';
 import { FORECAST_USAGE, runForecast } from './forecast';
 import { METRICS_USAGE, runMetrics } from './metrics';
@@ -95,6 +96,9 @@ function run(): void {
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') controller.abort();
   });
+  // ... or before the next write, when it can be seen going.
+  const stopWatching = watchStdoutReaders(() => controller.abort());
+  controller.signal.addEventListener('abort', stopWatching, { once: true });
   const io: CommandIo = {
     stdout: { write: (text: string) => !process.stdout.destroyed && process.stdout.write(text) },
     stderr: { write: (text: string) => process.stderr.write(text) },

@@ -309,8 +309,8 @@ export class RealtimeConnection {
       return;
     }
     const delay = Math.max(this.backoff.next(), minDelayMs, this.budget.waitMs());
+    // Transient trouble is the connection's status, not the subscriptions' concern: they resume after it.
     this.scheduleReconnect(delay, error);
-    for (const channel of this.channels.values()) for (const holder of channel.holders) holder.connectionTrouble(error);
   }
 
   private scheduleReconnect(delayMs: number, error?: Error): void {
@@ -583,7 +583,7 @@ export class SubscriptionImpl {
             connection.failure() ??
               new HandshakeError(
                 `Could not connect to ${connection.endpointForDisplay} within ${Math.round(limit / 1000)} s` +
-                  `${lastErrorText(connection)}. Still retrying in the background.`,
+                  `${lastErrorText(connection)}.`,
               ),
           );
         }
@@ -732,11 +732,6 @@ export class SubscriptionImpl {
     const state: ResumeState = { topic: this.topic, seen: Object.fromEntries(this.seen) };
     if (this.requestIds.size) state.requestIds = Object.fromEntries(this.requestIds);
     return state;
-  }
-
-  /** Transient trouble (reconnecting): reported, subscription kept. */
-  connectionTrouble(error: Error): void {
-    if (this.readyState === 'ready') this.reportError(error);
   }
 
   /** Permanent failure (token refused, gave up, closed). */

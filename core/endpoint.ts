@@ -16,7 +16,7 @@ export function checkEndpoint(endpoint: string, allowInsecure = false): URL {
   } catch {
     throw new InvalidEndpointError(endpoint, 'it is not a valid URL');
   }
-  if (url.protocol !== 'wss:' && url.protocol !== 'ws:') throw new InvalidEndpointError(endpoint, `the scheme must be wss:// (got ${url.protocol}//)`);
+  if (url.protocol !== 'wss:' && url.protocol !== 'ws:') throw new InvalidEndpointError(endpoint, `the scheme must be wss://, or ws:// for a server on this machine such as the local emulator (got ${url.protocol}//)`);
   if (url.searchParams.has('token')) throw new InvalidEndpointError(url.origin + url.pathname, 'it must not contain the token; put the token in the credentials');
   if (url.protocol === 'ws:' && !allowInsecure && !isLoopbackHost(url.hostname)) throw new InsecureEndpointError(endpoint);
   return url;

@@ -14,12 +14,15 @@ export class PingstreamsError extends Error {
 export class TokenRefusedError extends PingstreamsError {
   readonly expiredAt?: Date;
   constructor(expiredAt?: Date, serverReason?: string) {
-    const expiry = expiredAt && expiredAt.getTime() <= Date.now() ? ` The token expired at ${expiredAt.toISOString()}.` : '';
-    const reason = serverReason ? ` Server said: ${serverReason.replace(/[.\s]+$/, '')}.` : '';
+    const expired = expiredAt !== undefined && expiredAt.getTime() <= Date.now();
+    const expiry = expired ? ` The token expired at ${expiredAt.toISOString()}.` : '';
+    // A server reason that only states the expiry again is left out: the expiry is said once.
+    const reason = serverReason && !(expired && /expire/i.test(serverReason)) ? ` Server said: ${serverReason.replace(/[.\s]+$/, '')}.` : '';
     super(
       'TOKEN_REFUSED',
       `The Pingstreams server refused the access token (HTTP 401).${expiry}${reason} ` +
-        'Create a new JWT in Pingstreams and update the credentials; the connection will not be retried with this token.',
+        `${expired ? 'Create a new JWT in Pingstreams' : 'Check the token, or create a new JWT in Pingstreams,'} and use it in place of this one; ` +
+        'the connection is not retried with this token.',
     );
     this.expiredAt = expiredAt;
   }
@@ -74,7 +77,7 @@ export class InsecureEndpointError extends PingstreamsError {
   constructor(endpoint: string) {
     super(
       'INSECURE_ENDPOINT',
-      `Refusing to send the token over unencrypted ${endpoint}: use a wss:// endpoint, or explicitly allow insecure transport (only for a trusted network).`,
+      `Refusing to send the token over unencrypted ${endpoint}: use a wss:// endpoint, or explicitly allow insecure transport (only for a trusted network; ws:// to this machine, such as the local emulator, is always allowed).`,
     );
   }
 }

@@ -41,7 +41,7 @@ export function openSocket(options: HandshakeOptions): SocketAttempt {
       reject(redactError(error, options.token));
     };
     const onOpen = () => settle();
-    const onError = (error: Error) => settle(new HandshakeError(`Could not connect to ${endpoint}: ${error.message}. Check the endpoint and the network; retrying.`));
+    const onError = (error: Error) => settle(new HandshakeError(`Could not connect to ${endpoint}: ${error.message}. ${connectHint(options.endpoint, error)}`));
     const onRefused = (request: ClientRequest, response: IncomingMessage) => {
       void readBody(response).then((body) => {
         request.destroy();
@@ -55,6 +55,15 @@ export function openSocket(options: HandshakeOptions): SocketAttempt {
   return { socket, opened };
 }
 
+/** What to check after a network error: a TLS failure on wss:// usually means a plain ws:// server. */
+function connectHint(endpoint: string, error: Error & { code?: string }): string {
+  const tlsFailed = error.code === 'EPROTO' || /SSL|TLS|wrong version number|packet length/i.test(error.message);
+  if (endpoint.startsWith('wss:') && tlsFailed) {
+    return 'The server did not answer with TLS: if it serves plain ws:// (the local emulator does), use a ws:// endpoint.';
+  }
+  return 'Check the endpoint and the network.';
+}
+
 function classifyRefusal(response: IncomingMessage, body: string, options: HandshakeOptions, endpoint: string): Error {
   const status = response.statusCode ?? 0;
   const reason = redact(extractReason(body), options.token);
@@ -64,7 +73,7 @@ function classifyRefusal(response: IncomingMessage, body: string, options: Hands
     return new RateLimitedError(status, reason, retryAfterMs);
   }
   return new HandshakeError(
-    `The Pingstreams server refused the connection to ${endpoint} with HTTP ${status}${reason ? `: ${reason}` : ''}. Check the endpoint URL; retrying.`,
+    `The Pingstreams server refused the connection to ${endpoint} with HTTP ${status}${reason ? `: ${reason}` : ''}. Check the endpoint URL.`,
     status,
   );
 }

@@ -1,4 +1,4 @@
-// The emulator: an http server whose upgrades speak the Pingstreams realtime protocol (PROTOCOL-NOTES.md).
+// The emulator: an http server whose upgrades speak the Pingstreams realtime protocol (docs/protocol.md).
 import { createServer, IncomingMessage, Server, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';

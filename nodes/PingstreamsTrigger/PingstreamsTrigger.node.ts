@@ -394,11 +394,9 @@ export class PingstreamsTrigger implements INodeType {
 				onEvent: (event) => pipeline?.push(event),
 				onError: (error) => {
 					if (closed) return;
-					// Connection trouble is already logged by the status listener and retried by the core; permanent
-					// failures arrive as status 'failed'. A topic refused after a reconnect (no snapshot) is worth a
-					// failed execution the user can see.
-					const connected = handle?.status.state === 'connected';
-					if (connected || error instanceof SubscriptionTimeoutError) this.logger.warn(`[Pingstreams] ${node.name}: ${redact(error.message, token)}`);
+					// Only this subscription's trouble arrives here (connection trouble is a status, logged above). A topic
+					// refused after a reconnect (no snapshot) is worth a failed execution the user can see.
+					this.logger.warn(`[Pingstreams] ${node.name}: ${redact(error.message, token)}`);
 					if (!manual && activated && error instanceof SubscriptionTimeoutError) this.saveFailedExecution(fail(error));
 				},
 				emitSnapshot: options.emitSnapshot === true,

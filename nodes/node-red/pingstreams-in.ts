@@ -2,7 +2,7 @@
 // the optional "only when" condition becomes one message. Reconnects, snapshots and recovery are the core's.
 import { buildTopic, createEventPipeline } from '../../core';
 import type { ResumeState, Subscription, TopicKind } from '../../core';
-import { configNode, CONNECTION_ERROR_CODES, errorCode, eventToMessage, safeError, selectedMethods, startupFailure, StatusReporter, t, typedValue, userError } from './red';
+import { configNode, errorCode, eventToMessage, safeError, selectedMethods, startupFailure, StatusReporter, t, typedValue, userError } from './red';
 import type { ConnectionUser, Node, NodeAPI, NodeDef } from './red';
 
 interface InDef extends NodeDef {
@@ -90,10 +90,10 @@ export = function register(RED: NodeAPI): void {
       return startupFailure(RED, node, handle);
     }
 
-    // The core reports a subscription's own failures (no snapshot: refused topic) and connection trouble
-    // through onError; the latter is already shown by the connection status and logged by the config node.
+    // Only this subscription's trouble arrives here: a refused topic (no snapshot), a callback error, or the
+    // connection's end for good (token refused), which its status shows and the config node logs once.
     const onError = (err: Error): void => {
-      if (closed || CONNECTION_ERROR_CODES.has(errorCode(err) ?? '')) return;
+      if (closed || handle.status.state === 'failed') return;
       const safe = safeError(err);
       safe.message = config.redact(safe.message);
       status.setProblem(safe);

@@ -2,7 +2,7 @@
 // on the shared connection; emits the events of every topic it holds, shaped like "pingstreams in".
 import { buildTopic, createEventPipeline, TOPIC_KINDS } from '../../core';
 import type { ConnectionHandle, Subscription, TopicKind } from '../../core';
-import { configNode, CONNECTION_ERROR_CODES, errorCode, eventToMessage, safeError, selectedMethods, startupFailure, StatusReporter, t, userError } from './red';
+import { configNode, errorCode, eventToMessage, safeError, selectedMethods, startupFailure, StatusReporter, t, userError } from './red';
 import type { ConnectionUser, PingstreamsConfigNode, DoneFn, Node, NodeAPI, NodeDef, NodeMessage, SendFn } from './red';
 
 interface SubscriptionDef extends NodeDef {
@@ -90,7 +90,7 @@ export = function register(RED: NodeAPI): void {
             // Before the snapshot, failures end the subscribe message (done(err)); after it, only the
             // subscription's own trouble is news: the connection status covers the rest.
             onError: (err) => {
-              if (closed || held.get(topic) !== created || !confirmed.has(created) || CONNECTION_ERROR_CODES.has(errorCode(err) ?? '')) return;
+              if (closed || held.get(topic) !== created || !confirmed.has(created)) return;
               node.error(config.redact(safeError(err).message), { topic, payload: { code: errorCode(err), message: err.message } });
             },
             emitSnapshot,

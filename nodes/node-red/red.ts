@@ -131,9 +131,6 @@ export function connectionStatus(RED: NodeAPI, status: ConnectionStatus, connect
   }
 }
 
-/** Errors about the shared connection: its status (and the config node's log) already tell the user. */
-export const CONNECTION_ERROR_CODES: ReadonlySet<string> = new Set(['TOKEN_REFUSED', 'TOKEN_MISSING', 'RATE_LIMITED', 'HANDSHAKE_FAILED', 'CONNECTION_CLOSED', 'INSECURE_ENDPOINT', 'INVALID_ENDPOINT']);
-
 export function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' ? code : undefined;

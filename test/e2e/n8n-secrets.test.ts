@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type Emulator } from '../../emulator';
 import { loadHostileCorpus } from '../fixtures/hostile';
+import { Resources } from '../helpers/resources';
 import { waitFor } from '../helpers/wait';
 import { canaryClaim, leakedForms } from '../helpers/secret-forms';
 import { HttpSink, N8n, buildAndPack, databaseFile, freePort, newArtifactsDir, provision, type E2EPaths, type SinkRequest } from './n8n/harness';
@@ -31,6 +32,7 @@ let token: string;
 let refused: string;
 let canary: string;
 /** Everything n8n said or returned during the test, with where it came from. */
+const resources = new Resources();
 const collected: Array<{ where: string; text: string }> = [];
 
 const collect = (where: string, value: unknown) => collected.push({ where, text: typeof value === 'string' ? value : JSON.stringify(value) });
@@ -64,21 +66,21 @@ function filesUnder(dir: string, skip = /[\\/]\.n8n[\\/]nodes[\\/]/): Array<{ fi
 beforeAll(async () => {
 	artifacts = newArtifactsDir('n8n-secrets');
 	paths = provision('n8n');
-	emu = await startEmulator();
+	emu = resources.add('emulator', await startEmulator(), (e) => e.close());
 	canary = canaryClaim();
 	token = emu.signToken({ _id: emu.users.owner, email: `${canary}@example.com` });
 	const [header, payload, signature] = token.split('.');
 	refused = `${header}.${payload}.${signature.slice(0, -8)}AAAAAAAA`;
-	sink = new HttpSink();
+	sink = resources.add('sink', new HttpSink(), (s) => s.close());
 	await sink.start();
-	n8n = new N8n(paths, artifacts, { http: await freePort(), broker: await freePort() }, {
+	n8n = resources.add('n8n', new N8n(paths, artifacts, { http: await freePort(), broker: await freePort() }, {
 		// As much logging and stored data as n8n offers: more places a token could end up.
 		N8N_LOG_LEVEL: 'debug',
 		EXECUTIONS_DATA_SAVE_ON_SUCCESS: 'all',
 		EXECUTIONS_DATA_SAVE_ON_ERROR: 'all',
 		EXECUTIONS_DATA_SAVE_MANUAL_EXECUTIONS: 'true',
-	});
-	packDir = mkdtempSync(join(tmpdir(), 'pingstreams-pack-'));
+	}), (n) => n.dispose());
+	packDir = resources.add('pack folder', mkdtempSync(join(tmpdir(), 'pingstreams-pack-')), (dir) => rmSync(dir, { recursive: true, force: true }));
 	await n8n.installPackage(await buildAndPack(packDir, join(artifacts, 'package')));
 	const credentials = [
 		...credential(emu.url, `JWT ${token}`),
@@ -99,12 +101,7 @@ beforeAll(async () => {
 	await waitFor(() => emu.stats().subscriptionsByTopic[`/${emu.projectId}/requests`] === 1, 'n8n subscribed', 120_000);
 }, 20 * 60_000);
 
-afterAll(async () => {
-	await n8n?.dispose();
-	await sink?.close();
-	await emu?.close();
-	if (packDir) rmSync(packDir, { recursive: true, force: true });
-}, 2 * 60_000);
+afterAll(() => resources.closeAll(), 2 * 60_000);
 
 test('live events, a 429 whose reason echoes the token, a malformed frame holding it: events flow, the reason is logged redacted', async () => {
 	const first = emu.createRequest(emu.projectId, { first_text: 'secret audit 1' });
@@ -144,7 +141,7 @@ test('the refused token: an activation error that explains it, without the token
 	const problem = () => readFileSync(log, 'utf8').split('\n').find((line) => line.includes('There was a problem activating the workflow'));
 	const line = await waitFor(problem, 'the activation error in n8n\'s log', 120_000, 500);
 	collect('activation error', line);
-	expect(line).toMatch(/refused the access token \(HTTP 401\).*Create a new JWT in Pingstreams and update the credentials/);
+	expect(line).toMatch(/refused the access token \(HTTP 401\).*Check the token, or create a new JWT in Pingstreams, and use it in place of this one/);
 	expectNoLeak('activation error', line);
 	expect(sink.on('/refused')).toEqual([]);
 });

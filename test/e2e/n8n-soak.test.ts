@@ -8,6 +8,7 @@ import { mkdirSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NO_FAILURES, exactlyOnceFailures, maxInRollingWindow, runSoak, type SoakReport } from '../integration/soak-harness';
+import { Resources } from '../helpers/resources';
 import { ARTIFACTS, N8n, buildAndPack, freePort, newArtifactsDir, provision } from './n8n/harness';
 import { SOAK_N8N_ENV, n8nConsumer, type N8nSoakStats } from './n8n/soak';
 
@@ -32,15 +33,15 @@ jest.setTimeout(Math.max(15 * 60_000, (EVENTS / RATE) * 3_000 + FAULTS * 30_000)
 
 let report: SoakReport;
 let n8nStats: N8nSoakStats;
-let rss: { beforeMb?: number; afterMb?: number };
+let rss: { beforeMb?: number; afterMb?: number } = {};
 let n8n: N8n;
-let packDir: string;
+const resources = new Resources();
 
 beforeAll(async () => {
 	const artifacts = newArtifactsDir('n8n-soak');
 	const paths = provision('n8n');
-	n8n = new N8n(paths, artifacts, { http: await freePort(), broker: await freePort() }, SOAK_N8N_ENV);
-	packDir = mkdtempSync(join(tmpdir(), 'pingstreams-pack-'));
+	n8n = resources.add('n8n', new N8n(paths, artifacts, { http: await freePort(), broker: await freePort() }, SOAK_N8N_ENV), (n) => n.dispose());
+	const packDir = resources.add('pack folder', mkdtempSync(join(tmpdir(), 'pingstreams-pack-')), (dir) => rmSync(dir, { recursive: true, force: true }));
 	await n8n.installPackage(await buildAndPack(packDir, join(artifacts, 'package')));
 	const log = (line: string) => process.stderr.write(`[n8n soak] ${line}\n`);
 	const consumer = n8nConsumer(n8n, log);
@@ -70,10 +71,7 @@ beforeAll(async () => {
 	process.stdout.write(`\nn8n soak report: ${JSON.stringify(full)}\n`);
 }, 60 * 60_000);
 
-afterAll(async () => {
-	await n8n?.dispose();
-	if (packDir) rmSync(packDir, { recursive: true, force: true });
-}, 2 * 60_000);
+afterAll(() => resources.closeAll(), 2 * 60_000);
 
 test(`at least ${EVENTS} changes on about 40 topics through n8n, with at least ${FAULTS} faults`, () => {
 	expect(report.changes).toBeGreaterThanOrEqual(EVENTS);

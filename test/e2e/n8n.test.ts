@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type Emulator } from '../../emulator';
+import { Resources } from '../helpers/resources';
 import { waitFor, sleep } from '../helpers/wait';
 import { HttpSink, N8n, buildAndPack, freePort, lockDatabase, newArtifactsDir, provision, readStaticData, type E2EPaths, type SinkRequest } from './n8n/harness';
 import { ACTION_WORKFLOW_ID, CREDENTIAL_ID, TRIGGER_WORKFLOW_ID, credential, snapshotWorkflow, triggerWorkflow } from './n8n/workflows';
@@ -19,6 +20,7 @@ let n8n: N8n;
 let packDir: string;
 let artifacts: string;
 const timings: Record<string, number> = {};
+const resources = new Resources();
 const suiteStarted = Date.now();
 
 async function timed<T>(label: string, step: () => T | Promise<T>): Promise<T> {
@@ -54,11 +56,11 @@ const subscribedOnce = (acceptedBefore = 0) =>
 beforeAll(async () => {
 	artifacts = newArtifactsDir('n8n-e2e');
 	paths = await timed('provision', () => provision('n8n'));
-	emu = await startEmulator();
-	sink = new HttpSink();
+	emu = resources.add('emulator', await startEmulator(), (e) => e.close());
+	sink = resources.add('sink', new HttpSink(), (s) => s.close());
 	await sink.start();
-	n8n = new N8n(paths, artifacts, { http: await freePort(), broker: await freePort() });
-	packDir = mkdtempSync(join(tmpdir(), 'pingstreams-pack-'));
+	n8n = resources.add('n8n', new N8n(paths, artifacts, { http: await freePort(), broker: await freePort() }), (n) => n.dispose());
+	packDir = resources.add('pack folder', mkdtempSync(join(tmpdir(), 'pingstreams-pack-')), (dir) => rmSync(dir, { recursive: true, force: true }));
 	const tarball = await timed('build+pack', () => buildAndPack(packDir, join(artifacts, 'package')));
 	await timed('npm install into ~/.n8n/nodes', () => n8n.installPackage(tarball));
 	await timed('n8n import + publish', async () => {
@@ -74,10 +76,7 @@ beforeAll(async () => {
 }, 20 * 60_000);
 
 afterAll(async () => {
-	await n8n?.dispose();
-	await sink?.close();
-	await emu?.close();
-	if (packDir) rmSync(packDir, { recursive: true, force: true });
+	await resources.closeAll();
 	timings.total = Date.now() - suiteStarted;
 	console.log(`n8n e2e timings (ms): ${JSON.stringify(timings)}; sink requests: ${sink?.requests.length}; artifacts: ${artifacts}`);
 }, 2 * 60_000);

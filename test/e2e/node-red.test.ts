@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startEmulator, type Emulator } from '../../emulator';
+import { Resources } from '../helpers/resources';
 import { waitFor } from '../helpers/wait';
 import { ARTIFACTS, buildAndPack, Comms, freePort, HttpSink, NodeRed, provision, REPO, type Json, type Target } from './node-red/harness';
 
@@ -60,28 +61,28 @@ describe.each([
   let browser: Browser | undefined;
   /** The example flows as shipped in the installed package, by file name. */
   const examples: Record<string, Flow> = {};
+  const resources = new Resources();
 
   beforeAll(async () => {
-    emu = await startEmulator();
-    sink = new HttpSink();
+    emu = resources.add('emulator', await startEmulator(), (e) => e.close());
+    sink = resources.add('sink', new HttpSink(), (s) => s.close());
     await sink.start();
-    nodeRed = new NodeRed(target(), await freePort(), { PINGSTREAMS_PROJECT_ID: emu.projectId, SLACK_WEBHOOK_URL: sink.url('/slack') });
+    nodeRed = resources.add('Node-RED', new NodeRed(target(), await freePort(), { PINGSTREAMS_PROJECT_ID: emu.projectId, SLACK_WEBHOOK_URL: sink.url('/slack') }), async (n) => {
+      await n.stop();
+      n.cleanup();
+    });
     nodeRed.install(tarball);
     nodeRed.writeSettings();
     // The examples exactly as the installed package ships them.
     const shipped = join(nodeRed.userDir, 'node_modules', MODULE, 'examples', 'node-red');
     for (const file of readdirSync(shipped)) examples[file.replace(/\.json$/, '')] = JSON.parse(readFileSync(join(shipped, file), 'utf8')) as Flow;
     await nodeRed.start();
-    comms = await Comms.connect(nodeRed.url);
+    comms = resources.add('comms', await Comms.connect(nodeRed.url), (c) => c.close());
   }, 5 * 60_000);
 
   afterAll(async () => {
     await browser?.close().catch(() => undefined);
-    comms?.close();
-    await nodeRed?.stop();
-    await sink?.close();
-    await emu?.close();
-    nodeRed?.cleanup();
+    await resources.closeAll();
   }, 60_000);
 
   test('loads the four node types, their icon and their en-US messages', async () => {

@@ -45,6 +45,10 @@ test('an expired token: exit 3 with the expiry time, the token nowhere', async (
   const cli = listen([], { PINGSTREAMS_TOKEN: expired });
   expect(await cli.exitCode(30_000)).toBe(3);
   expect(cli.stderr).toMatch(/expired at/);
+  // Once, though the server's reason states the expiry too; and in words that fit the CLI, not n8n's.
+  expect(cli.stderr.match(/expired at/g)).toHaveLength(1);
+  expect(cli.stderr).toMatch(/Create a new JWT in Pingstreams and use it in place of this one/);
+  expect(cli.stderr).not.toMatch(/credentials/);
   expectClean(cli, expired);
 });
 

@@ -2,7 +2,8 @@
 // process on a loopback port, stdout/stderr/exit codes observed from outside.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cli, ROOT, ensureBuilt, running } from '../helpers/cli';
+import { spawn } from 'node:child_process';
+import { BIN, Cli, ROOT, ensureBuilt, running } from '../helpers/cli';
 import { waitFor } from '../helpers/wait';
 
 const UNKNOWN_PROJECT = '000000000000000000000000';
@@ -57,7 +58,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const cli of running) if (cli !== emulator) cli.child.kill('SIGKILL');
+  const others = [...running].filter((cli) => cli !== emulator);
+  for (const cli of others) cli.child.kill('SIGKILL');
+  await Promise.all(others.map((cli) => cli.exited));
   if (emulator && emulator.child.exitCode === null) {
     emulator.child.kill('SIGINT');
     const stopped = await Promise.race([emulator.exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 5_000))]);
@@ -149,7 +152,9 @@ describe('pingstreams listen', () => {
     });
     expect(await cli.exitCode(40_000)).toBe(1);
     expect(cli.stderr).toMatch(/retrying in \d+ s: Could not connect to ws:\/\/127\.0\.0\.1:9\/api\//);
-    expect(cli.stderr).toMatch(/^error: Could not connect/m);
+    expect(cli.stderr).toMatch(/^error: Could not connect to ws:\/\/127\.0\.0\.1:9\/api\/ within \d+ s/m);
+    // It exits: it does not claim to keep retrying.
+    expect(cli.stderr).not.toMatch(/in the background|; retrying/);
     expectNoSecret(cli);
   });
 
@@ -193,6 +198,55 @@ describe('pingstreams listen', () => {
     expectNoSecret(cli, forged);
   });
 
+  test('endpoint mistakes are explained with what to do: the scheme, insecure transport, wss:// to a ws:// server', async () => {
+    const at = (endpoint: string, args: string[]) => new Cli(['listen', '--endpoint', endpoint, ...args], { PINGSTREAMS_TOKEN: emu.token });
+    const http = at('http://127.0.0.1:9/api/', ['--project', emu.projectId]);
+    expect(await http.exitCode()).toBe(2);
+    expect(http.stderr).toMatch(/the scheme must be wss:\/\/, or ws:\/\/ for a server on this machine such as the local emulator/);
+
+    const insecure = at('ws://pingstreams.example.com/api/', ['--project', emu.projectId]);
+    expect(await insecure.exitCode()).toBe(2);
+    expect(insecure.stderr).toMatch(/Refusing to send the token over unencrypted.*pass --insecure/);
+
+    // The emulator speaks plain ws://: a wss:// endpoint fails its TLS handshake.
+    const tls = at(emu.url.replace(/^ws:/, 'wss:'), ['--project', emu.projectId, '--subscribe-timeout', '1000']);
+    await tls.waitForStderr(/did not answer with TLS/, 30_000);
+    expect(tls.stderr).toMatch(/if it serves plain ws:\/\/ \(the local emulator does\), use a ws:\/\/ endpoint/);
+    tls.child.kill('SIGTERM');
+    expect(await tls.exitCode()).toBe(0);
+    for (const cli of [http, insecure, tls]) expectNoSecret(cli);
+  });
+
+  test('`listen | head -1` ends once head has its line, without waiting for another event', async () => {
+    // One request: its snapshot is one line, and nothing else is written after it.
+    const requests = (await admin('GET', `/projects/${emu.projectId}/requests`)) as unknown as Array<{ request_id: string }>;
+    const script = `"${process.execPath}" "${BIN}" listen --endpoint ${emu.url} --project ${emu.projectId} --request ${requests[0].request_id} --snapshot | head -n 1`;
+    const started = Date.now();
+    // Its own process group, so a listen that never ends is killed with the shell.
+    const shell = spawn('sh', ['-c', script], { env: { ...process.env, PINGSTREAMS_TOKEN: emu.token }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const killGroup = () => {
+      try {
+        process.kill(-shell.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    let out = '';
+    let err = '';
+    shell.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    shell.stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
+    const timer = setTimeout(killGroup, 20_000);
+    const code = await new Promise<number | null>((resolve) => shell.on('close', resolve));
+    clearTimeout(timer);
+    killGroup();
+    // sh waits for both ends of the pipe: it returns once listen has exited too.
+    expect({ code, seconds: (Date.now() - started) / 1000 < 15 }).toEqual({ code: 0, seconds: true });
+    expect(out.trim().split('\n')).toHaveLength(1);
+    expect(JSON.parse(out)).toMatchObject({ snapshot: true, kind: 'request' });
+    expect(err).toMatch(/stopping/);
+    expect(err).not.toContain(emu.token);
+  });
+
   test('exits 4 when a subscription gets no snapshot (unknown project)', async () => {
     const cli = listen(['--project', UNKNOWN_PROJECT, '--subscribe-timeout', '1500']);
     expect(await cli.exitCode()).toBe(4);
@@ -214,6 +268,12 @@ describe('pingstreams demo, help and version', () => {
     // Changes made during the outage come back as recovered events, never as duplicates.
     expect(cli.stdout).toMatch(/\[recovered after reconnect\]/);
     expect(cli.stdout).toMatch(/events: \d+ \(.*\), 0 duplicates/);
+    // Request ids distinct enough that two requests never look like one (8 hex digits of the uuid).
+    expect(cli.stdout).toMatch(/request\s+support-group-[0-9a-f]{8}/);
+    // The final queue line once, and a next step that runs from a clone.
+    const summary = cli.stdout.slice(cli.stdout.indexOf('Demo finished after'));
+    expect(summary.match(/== queue:/g)).toHaveLength(1);
+    expect(cli.stdout).toMatch(/Next: run `node \S*dist\/cli\/pingstreams\.js emulator --simulate 1`/);
   });
 
   test('--help, help <command> and --version', async () => {

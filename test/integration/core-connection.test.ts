@@ -304,3 +304,24 @@ test('the token never appears in statuses, errors or warnings', async () => {
   expect(text).not.toContain(secret.split('.')[1]);
   expect(text).toContain('refused the access token');
 });
+
+test('errors have a scope: drops, restarts and refusals go to the status only; a refused token ends the subscription with its error', async () => {
+  const { subscription, errors, statuses } = collect(requestsTopic());
+  await subscription.ready;
+  emu.faults.dropAll();
+  await waitFor(() => statuses.filter((s) => s.state === 'connected').length >= 2, 'reconnected after the drop');
+  await emu.faults.restart({ downMs: 300 });
+  await waitFor(() => statuses.filter((s) => s.state === 'connected').length >= 3, 'reconnected after the restart');
+  emu.faults.refuseNext(1, 429, { retryAfterSec: 0, reason: 'slow down' });
+  emu.faults.dropAll();
+  await waitFor(() => statuses.some((s) => s.error instanceof RateLimitedError), 'the 429 in the status');
+  await waitFor(() => statuses.filter((s) => s.state === 'connected').length >= 4, 'reconnected after the 429', 10_000);
+  expect(statuses.filter((s) => s.state === 'reconnecting' && s.error).length).toBeGreaterThanOrEqual(3);
+  expect(errors).toEqual([]);
+
+  emu.faults.refuseNext(1, 401);
+  emu.faults.dropAll();
+  await waitFor(() => statuses.some((s) => s.state === 'failed'), 'the connection failed for good');
+  expect(errors).toHaveLength(1);
+  expect(errors[0]).toBeInstanceOf(TokenRefusedError);
+});

@@ -309,239 +309,250 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       if (/^client #\d+ connected/.test(line) || /^refused upgrade/.test(line)) serverAttempts.push(Date.now());
     },
   });
-  const ledger = new Ledger();
-  const observed: ObservedEvent[] = [];
-  const clientAttempts: number[] = [];
-  const state = (await (await fetch(`${emu.adminUrl}/state`)).json()) as Required<SeedData>;
-  const projectIds = state.projects.map((p) => String(p._id));
+  // Whatever fails below (a consumer that cannot start, a wait that times out), the generator stops and the
+  // consumer and the emulator are closed, so the test run can end and report the failure.
+  let stopped = false;
+  let aborted = false;
+  try {
+    const ledger = new Ledger();
+    const observed: ObservedEvent[] = [];
+    const clientAttempts: number[] = [];
+    const state = (await (await fetch(`${emu.adminUrl}/state`)).json()) as Required<SeedData>;
+    const projectIds = state.projects.map((p) => String(p._id));
 
-  // Topics: every project's open requests, some single requests, some messages, the project users.
-  const requests = new Map<string, RequestInfo>();
-  for (const r of state.requests) {
-    const info = { projectId: String(r.id_project), requestId: String(r.request_id), _id: String(r._id), status: Number(r.status), messages: 0 };
-    requests.set(info._id, info);
-  }
-  for (const m of state.messages) {
-    const r = [...requests.values()].find((x) => x.requestId === m.recipient && x.projectId === m.id_project);
-    if (r) r.messages += 1;
-  }
-  const topics: string[] = [];
-  const requestTopicIds = new Set<string>();
-  const messageTopics = new Map<string, RequestInfo>();
-  for (const pid of projectIds) {
-    topics.push(`/${pid}/requests`);
-    const open = [...requests.values()].filter((r) => r.projectId === pid && r.status < CLOSED && r.status !== 150 && r.status > 50);
-    for (const r of open.slice(0, REQUEST_TOPICS_PER_PROJECT)) {
-      topics.push(`/${pid}/requests/${r.requestId}`);
-      requestTopicIds.add(r._id);
+    // Topics: every project's open requests, some single requests, some messages, the project users.
+    const requests = new Map<string, RequestInfo>();
+    for (const r of state.requests) {
+      const info = { projectId: String(r.id_project), requestId: String(r.request_id), _id: String(r._id), status: Number(r.status), messages: 0 };
+      requests.set(info._id, info);
     }
-    for (const r of open.slice(REQUEST_TOPICS_PER_PROJECT, REQUEST_TOPICS_PER_PROJECT + MESSAGE_TOPICS_PER_PROJECT)) {
-      const topic = `/${pid}/requests/${r.requestId}/messages`;
-      topics.push(topic);
-      messageTopics.set(topic, r);
+    for (const m of state.messages) {
+      const r = [...requests.values()].find((x) => x.requestId === m.recipient && x.projectId === m.id_project);
+      if (r) r.messages += 1;
     }
-    for (const pu of state.project_users.filter((x) => x.id_project === pid)) topics.push(`/${pid}/project_users/${String(pu._id)}`);
-  }
-  const agentTopics = topics.filter((t) => t.includes('/project_users/'));
+    const topics: string[] = [];
+    const requestTopicIds = new Set<string>();
+    const messageTopics = new Map<string, RequestInfo>();
+    for (const pid of projectIds) {
+      topics.push(`/${pid}/requests`);
+      const open = [...requests.values()].filter((r) => r.projectId === pid && r.status < CLOSED && r.status !== 150 && r.status > 50);
+      for (const r of open.slice(0, REQUEST_TOPICS_PER_PROJECT)) {
+        topics.push(`/${pid}/requests/${r.requestId}`);
+        requestTopicIds.add(r._id);
+      }
+      for (const r of open.slice(REQUEST_TOPICS_PER_PROJECT, REQUEST_TOPICS_PER_PROJECT + MESSAGE_TOPICS_PER_PROJECT)) {
+        const topic = `/${pid}/requests/${r.requestId}/messages`;
+        topics.push(topic);
+        messageTopics.set(topic, r);
+      }
+      for (const pu of state.project_users.filter((x) => x.id_project === pid)) topics.push(`/${pid}/project_users/${String(pu._id)}`);
+    }
+    const agentTopics = topics.filter((t) => t.includes('/project_users/'));
 
-  // Initial truth: what each topic holds at subscribe time.
-  const isOpen = (r: { status?: unknown; preflight?: unknown }) => {
-    const s = Number(r.status);
-    return s > 50 && s < CLOSED && s !== 150 && r.preflight !== true;
-  };
-  for (const r of state.requests) {
-    if (isOpen(r)) ledger.add(`/${String(r.id_project)}/requests`, String(r._id), String(r.updatedAt), true);
-    ledger.add(`/${String(r.id_project)}/requests/${String(r.request_id)}`, String(r._id), String(r.updatedAt), true);
-  }
-  for (const m of state.messages) ledger.add(`/${String(m.id_project)}/requests/${String(m.recipient)}/messages`, String(m._id), String(m.updatedAt), true);
-  for (const pu of state.project_users) ledger.add(`/${String(pu.id_project)}/project_users/${String(pu._id)}`, String(pu._id), String(pu.updatedAt), true);
+    // Initial truth: what each topic holds at subscribe time.
+    const isOpen = (r: { status?: unknown; preflight?: unknown }) => {
+      const s = Number(r.status);
+      return s > 50 && s < CLOSED && s !== 150 && r.preflight !== true;
+    };
+    for (const r of state.requests) {
+      if (isOpen(r)) ledger.add(`/${String(r.id_project)}/requests`, String(r._id), String(r.updatedAt), true);
+      ledger.add(`/${String(r.id_project)}/requests/${String(r.request_id)}`, String(r._id), String(r.updatedAt), true);
+    }
+    for (const m of state.messages) ledger.add(`/${String(m.id_project)}/requests/${String(m.recipient)}/messages`, String(m._id), String(m.updatedAt), true);
+    for (const pu of state.project_users) ledger.add(`/${String(pu.id_project)}/project_users/${String(pu._id)}`, String(pu._id), String(pu.updatedAt), true);
 
-  const recordRequest = (r: { _id: string; id_project: string; request_id: string; updatedAt: string; status: number }, method: Method) => {
-    const key = method === 'DELETE' ? 'DELETE' : r.updatedAt;
-    const visibleInList = method !== 'DELETE' && isOpen(r);
-    ledger.add(`/${r.id_project}/requests`, r._id, key, visibleInList);
-    ledger.add(`/${r.id_project}/requests/${r.request_id}`, r._id, key, method !== 'DELETE');
-  };
+    const recordRequest = (r: { _id: string; id_project: string; request_id: string; updatedAt: string; status: number }, method: Method) => {
+      const key = method === 'DELETE' ? 'DELETE' : r.updatedAt;
+      const visibleInList = method !== 'DELETE' && isOpen(r);
+      ledger.add(`/${r.id_project}/requests`, r._id, key, visibleInList);
+      ledger.add(`/${r.id_project}/requests/${r.request_id}`, r._id, key, method !== 'DELETE');
+    };
 
-  const byKind: Record<string, number> = {};
-  let changes = 0;
-  const change = (kind: string, fn: () => void) => {
-    fn();
-    changes += 1;
-    byKind[kind] = (byKind[kind] ?? 0) + 1;
-  };
-  const openOf = (pid: string) => [...requests.values()].filter((r) => r.projectId === pid && r.status < CLOSED);
-  const step = () => {
-    const pid = pick(projectIds);
-    const open = openOf(pid);
-    const roll = random();
-    if ((roll < 0.1 && open.length < MAX_OPEN_PER_PROJECT) || open.length < MIN_OPEN_PER_PROJECT) {
-      return change('request create', () => {
-        const r = emu.createRequest(pid, { first_text: `soak ${changes}` });
-        requests.set(r._id, { projectId: pid, requestId: r.request_id, _id: r._id, status: r.status, messages: 0 });
-        recordRequest(r, 'CREATE');
-      });
-    }
-    if (roll < 0.14) {
-      const target = pick(open);
-      return change('request close', () => {
-        const r = emu.closeRequest(pid, target.requestId);
-        target.status = r.status;
-        recordRequest(r, 'UPDATE');
-      });
-    }
-    if (roll < 0.15) {
-      // Held single-request topics may be deleted (their DELETE must be recovered); requests whose messages are
-      // held are not: a deleted request's messages vanish from the snapshot, which no client could notice.
-      const deletable = open.filter((r) => ![...messageTopics.values()].includes(r));
-      if (!deletable.length) return;
-      const target = pick(deletable);
-      return change('request delete', () => {
-        const r = emu.deleteRequest(pid, target.requestId);
-        requests.delete(target._id);
-        recordRequest(r, 'DELETE');
-      });
-    }
-    if (roll < 0.6) {
-      // A third of the updates go to requests that also have their own topic.
-      const held = open.filter((r) => requestTopicIds.has(r._id));
-      const target = held.length && random() < 0.33 ? pick(held) : pick(open);
-      return change('request update', () => {
-        const patch = random() < 0.5 ? { status: pick(OPEN_STATUSES) } : { first_text: `edited ${changes}` };
-        const r = emu.updateRequest(pid, target.requestId, patch);
-        target.status = r.status;
-        recordRequest(r, 'UPDATE');
-      });
-    }
-    if (roll < 0.85) {
-      const candidates = [...messageTopics.entries()].filter(([, r]) => r.messages < MAX_MESSAGES_PER_TOPIC && requests.has(r._id));
-      if (candidates.length) {
-        const [topic, r] = pick(candidates);
-        return change('message', () => {
-          const m = emu.addMessage(r.projectId, r.requestId, { text: `message ${changes}` });
-          r.messages += 1;
-          ledger.add(topic, m._id, m.updatedAt, true);
+    const byKind: Record<string, number> = {};
+    let changes = 0;
+    const change = (kind: string, fn: () => void) => {
+      fn();
+      changes += 1;
+      byKind[kind] = (byKind[kind] ?? 0) + 1;
+    };
+    const openOf = (pid: string) => [...requests.values()].filter((r) => r.projectId === pid && r.status < CLOSED);
+    const step = () => {
+      const pid = pick(projectIds);
+      const open = openOf(pid);
+      const roll = random();
+      if ((roll < 0.1 && open.length < MAX_OPEN_PER_PROJECT) || open.length < MIN_OPEN_PER_PROJECT) {
+        return change('request create', () => {
+          const r = emu.createRequest(pid, { first_text: `soak ${changes}` });
+          requests.set(r._id, { projectId: pid, requestId: r.request_id, _id: r._id, status: r.status, messages: 0 });
+          recordRequest(r, 'CREATE');
         });
       }
-    }
-    const topic = pick(agentTopics);
-    const [, projectId, , projectUserId] = topic.split('/');
-    return change('agent update', () => {
-      const pu = emu.updateProjectUser(projectId, projectUserId, random() < 0.5 ? { user_available: random() < 0.5 } : { isBusy: random() < 0.5 });
-      ledger.add(topic, pu._id, pu.updatedAt, true);
-    });
-  };
-
-  const memoryBefore = process.memoryUsage();
-  const started = Date.now();
-  const consumer = options.consumer;
-  await consumer.start({
-    endpoint: emu.url,
-    token: emu.tokens.owner,
-    topics,
-    maxConnectsPerMinute: budget,
-    onEvent: (event) => observed.push(event),
-    onConnectAttempt: (at) => clientAttempts.push(at),
-  });
-  log(`${consumer.name}: ${topics.length} topics ready`);
-
-  // Every topic subscribed by a live (not half-open) socket. Counted per socket: a socket made half-open
-  // while it was still subscribing holds only some topics.
-  const allSubscribed = () => {
-    const live = emu.stats().liveSubscriptionsByTopic;
-    return topics.every((t) => (live[t] ?? 0) > 0);
-  };
-
-  let generating = true;
-  const generator = (async () => {
-    const tickMs = 10;
-    let due = 0;
-    let last = Date.now();
-    while (changes < options.events) {
-      const now = Date.now();
-      due += ((now - last) * rate) / 1000;
-      last = now;
-      while (due >= 1 && changes < options.events) {
-        step();
-        due -= 1;
+      if (roll < 0.14) {
+        const target = pick(open);
+        return change('request close', () => {
+          const r = emu.closeRequest(pid, target.requestId);
+          target.status = r.status;
+          recordRequest(r, 'UPDATE');
+        });
       }
-      await sleep(tickMs);
-    }
-    generating = false;
-  })();
+      if (roll < 0.15) {
+        // Held single-request topics may be deleted (their DELETE must be recovered); requests whose messages are
+        // held are not: a deleted request's messages vanish from the snapshot, which no client could notice.
+        const deletable = open.filter((r) => ![...messageTopics.values()].includes(r));
+        if (!deletable.length) return;
+        const target = pick(deletable);
+        return change('request delete', () => {
+          const r = emu.deleteRequest(pid, target.requestId);
+          requests.delete(target._id);
+          recordRequest(r, 'DELETE');
+        });
+      }
+      if (roll < 0.6) {
+        // A third of the updates go to requests that also have their own topic.
+        const held = open.filter((r) => requestTopicIds.has(r._id));
+        const target = held.length && random() < 0.33 ? pick(held) : pick(open);
+        return change('request update', () => {
+          const patch = random() < 0.5 ? { status: pick(OPEN_STATUSES) } : { first_text: `edited ${changes}` };
+          const r = emu.updateRequest(pid, target.requestId, patch);
+          target.status = r.status;
+          recordRequest(r, 'UPDATE');
+        });
+      }
+      if (roll < 0.85) {
+        const candidates = [...messageTopics.entries()].filter(([, r]) => r.messages < MAX_MESSAGES_PER_TOPIC && requests.has(r._id));
+        if (candidates.length) {
+          const [topic, r] = pick(candidates);
+          return change('message', () => {
+            const m = emu.addMessage(r.projectId, r.requestId, { text: `message ${changes}` });
+            r.messages += 1;
+            ledger.add(topic, m._id, m.updatedAt, true);
+          });
+        }
+      }
+      const topic = pick(agentTopics);
+      const [, projectId, , projectUserId] = topic.split('/');
+      return change('agent update', () => {
+        const pu = emu.updateProjectUser(projectId, projectUserId, random() < 0.5 ? { user_available: random() < 0.5 } : { isBusy: random() < 0.5 });
+        ledger.add(topic, pu._id, pu.updatedAt, true);
+      });
+    };
 
-  const faults: Record<string, number> = {};
-  let faultsTotal = 0;
-  const count = (kind: string, effective: boolean) => {
-    if (!effective) return;
-    faults[kind] = (faults[kind] ?? 0) + 1;
-    faultsTotal += 1;
-  };
-  const kinds = ['drop', 'half-open', 'restart', 'refuse 429', 'drop', 'refuse 429', 'restart', 'refuse 503'];
-  while (faultsTotal < options.faults || generating) {
-    await waitFor(allSubscribed, 'every topic subscribed again', 150_000, 25);
-    await sleep(250 + random() * 650);
-    if (faultsTotal >= options.faults) {
-      await sleep(100);
-      continue;
+    const memoryBefore = process.memoryUsage();
+    const started = Date.now();
+    const consumer = options.consumer;
+    await consumer.start({
+      endpoint: emu.url,
+      token: emu.tokens.owner,
+      topics,
+      maxConnectsPerMinute: budget,
+      onEvent: (event) => observed.push(event),
+      onConnectAttempt: (at) => clientAttempts.push(at),
+    });
+    log(`${consumer.name}: ${topics.length} topics ready`);
+
+    // Every topic subscribed by a live (not half-open) socket. Counted per socket: a socket made half-open
+    // while it was still subscribing holds only some topics.
+    const allSubscribed = () => {
+      const live = emu.stats().liveSubscriptionsByTopic;
+      return topics.every((t) => (live[t] ?? 0) > 0);
+    };
+
+    let generating = true;
+    const generator = (async () => {
+      const tickMs = 10;
+      let due = 0;
+      let last = Date.now();
+      while (changes < options.events && !aborted) {
+        const now = Date.now();
+        due += ((now - last) * rate) / 1000;
+        last = now;
+        while (due >= 1 && changes < options.events && !aborted) {
+          step();
+          due -= 1;
+        }
+        await sleep(tickMs);
+      }
+      generating = false;
+    })();
+
+    const faults: Record<string, number> = {};
+    let faultsTotal = 0;
+    const count = (kind: string, effective: boolean) => {
+      if (!effective) return;
+      faults[kind] = (faults[kind] ?? 0) + 1;
+      faultsTotal += 1;
+    };
+    const kinds = ['drop', 'half-open', 'restart', 'refuse 429', 'drop', 'refuse 429', 'restart', 'refuse 503'];
+    while (faultsTotal < options.faults || generating) {
+      await waitFor(allSubscribed, 'every topic subscribed again', 150_000, 25);
+      await sleep(250 + random() * 650);
+      if (faultsTotal >= options.faults) {
+        await sleep(100);
+        continue;
+      }
+      const kind = kinds[faultsTotal % kinds.length];
+      log(`t=${Date.now() - started} ms: ${kind} (changes ${changes})`);
+      if (kind === 'drop') count(kind, emu.faults.dropAll() > 0);
+      else if (kind === 'half-open') count(kind, emu.faults.halfOpen() > 0);
+      else if (kind === 'restart') {
+        await emu.faults.restart({ downMs: 200 + Math.round(random() * 600) });
+        count(kind, true);
+      } else {
+        const status = kind === 'refuse 503' ? 503 : 429;
+        const n = 1 + Math.floor(random() * 2);
+        const refusedBefore = emu.stats().connectionsRefused[String(status)] ?? 0;
+        emu.faults.refuseNext(n, status, { retryAfterSec: 1, reason: 'soak: too many connections' });
+        emu.faults.dropAll();
+        await waitFor(() => (emu.stats().connectionsRefused[String(status)] ?? 0) >= refusedBefore + n, `${n} refusals`, 60_000, 25);
+        count(kind, true);
+      }
     }
-    const kind = kinds[faultsTotal % kinds.length];
-    log(`t=${Date.now() - started} ms: ${kind} (changes ${changes})`);
-    if (kind === 'drop') count(kind, emu.faults.dropAll() > 0);
-    else if (kind === 'half-open') count(kind, emu.faults.halfOpen() > 0);
-    else if (kind === 'restart') {
-      await emu.faults.restart({ downMs: 200 + Math.round(random() * 600) });
-      count(kind, true);
-    } else {
-      const status = kind === 'refuse 503' ? 503 : 429;
-      const n = 1 + Math.floor(random() * 2);
-      const refusedBefore = emu.stats().connectionsRefused[String(status)] ?? 0;
-      emu.faults.refuseNext(n, status, { retryAfterSec: 1, reason: 'soak: too many connections' });
-      emu.faults.dropAll();
-      await waitFor(() => (emu.stats().connectionsRefused[String(status)] ?? 0) >= refusedBefore + n, `${n} refusals`, 60_000, 25);
-      count(kind, true);
-    }
+    await generator;
+    log(`${consumer.name}: ${changes} changes and ${faultsTotal} faults injected in ${Date.now() - started} ms`);
+
+    // Quiescence: connected again, then wait until everything observable was observed (or give up and report).
+    await waitFor(allSubscribed, 'every topic subscribed after the last fault', 90_000, 25);
+    await consumer.drain?.();
+    await waitFor(() => account(ledger, observed, topics).lost === 0 || undefined, 'every final state', 30_000, 200).catch(() => undefined);
+    await sleep(1_000); // late duplicates would show up here
+    const accounting = account(ledger, observed, topics);
+    const warnings = consumer.warnings();
+    stopped = true;
+    await consumer.stop();
+    await emu.close();
+    const memoryAfter = process.memoryUsage();
+    const mb = (n: number) => Math.round((n / 1024 / 1024) * 10) / 10;
+    return {
+      consumer: consumer.name,
+      changes,
+      byKind,
+      faults,
+      faultsTotal,
+      durationMs: Date.now() - started,
+      topics: topics.length,
+      observed: observed.length,
+      delivered: {
+        live: observed.filter((e) => !e.recovered && !e.snapshot).length,
+        recovered: observed.filter((e) => e.recovered).length,
+        snapshot: observed.filter((e) => e.snapshot).length,
+      },
+      accounting,
+      connects: {
+        budget,
+        serverAttempts: serverAttempts.length,
+        clientAttempts: clientAttempts.length,
+        maxServerPerRollingMinute: maxInRollingWindow(serverAttempts),
+        maxClientPerRollingMinute: maxInRollingWindow(clientAttempts),
+        serverTimes: serverAttempts,
+      },
+      memory: { rssBeforeMb: mb(memoryBefore.rss), rssAfterMb: mb(memoryAfter.rss), heapBeforeMb: mb(memoryBefore.heapUsed), heapAfterMb: mb(memoryAfter.heapUsed) },
+      warnings: warnings.length,
+    };
+  } finally {
+    aborted = true;
+    if (!stopped) await Promise.resolve().then(() => options.consumer.stop()).catch(() => undefined);
+    await emu.close();
   }
-  await generator;
-  log(`${consumer.name}: ${changes} changes and ${faultsTotal} faults injected in ${Date.now() - started} ms`);
-
-  // Quiescence: connected again, then wait until everything observable was observed (or give up and report).
-  await waitFor(allSubscribed, 'every topic subscribed after the last fault', 90_000, 25);
-  await consumer.drain?.();
-  await waitFor(() => account(ledger, observed, topics).lost === 0 || undefined, 'every final state', 30_000, 200).catch(() => undefined);
-  await sleep(1_000); // late duplicates would show up here
-  const accounting = account(ledger, observed, topics);
-  const warnings = consumer.warnings();
-  await consumer.stop();
-  await emu.close();
-  const memoryAfter = process.memoryUsage();
-  const mb = (n: number) => Math.round((n / 1024 / 1024) * 10) / 10;
-  return {
-    consumer: consumer.name,
-    changes,
-    byKind,
-    faults,
-    faultsTotal,
-    durationMs: Date.now() - started,
-    topics: topics.length,
-    observed: observed.length,
-    delivered: {
-      live: observed.filter((e) => !e.recovered && !e.snapshot).length,
-      recovered: observed.filter((e) => e.recovered).length,
-      snapshot: observed.filter((e) => e.snapshot).length,
-    },
-    accounting,
-    connects: {
-      budget,
-      serverAttempts: serverAttempts.length,
-      clientAttempts: clientAttempts.length,
-      maxServerPerRollingMinute: maxInRollingWindow(serverAttempts),
-      maxClientPerRollingMinute: maxInRollingWindow(clientAttempts),
-      serverTimes: serverAttempts,
-    },
-    memory: { rssBeforeMb: mb(memoryBefore.rss), rssAfterMb: mb(memoryAfter.rss), heapBeforeMb: mb(memoryBefore.heapUsed), heapAfterMb: mb(memoryAfter.heapUsed) },
-    warnings: warnings.length,
-  };
 }
 
 /** The core itself: one handle, one subscription per topic, snapshots emitted. */

@@ -1,7 +1,7 @@
 // The Pingstreams action node in a faked n8n execute context, against the real emulator over loopback.
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 import type { IDataObject } from 'n8n-workflow';
-import { closeAllConnections } from '../../core';
+import { acquireConnection, closeAllConnections, type ConnectionHandle } from '../../core';
 import { startEmulator, type Emulator } from '../../emulator';
 import { waitFor } from '../helpers/wait';
 import { runAction } from './n8n-fakes';
@@ -114,6 +114,53 @@ describe('Wait for Event', () => {
 		expect(Date.now() - started).toBeGreaterThanOrEqual(900);
 		const { output } = await runAction({ credentials: creds(), params: waitParams({ timeout: 1 }), continueOnFail: true });
 		expect(output).toEqual([{ json: { error: expect.stringMatching(/No matching event/), description: null }, pairedItem: { item: 0 } }]);
+	});
+
+	describe('survives connection faults while waiting', () => {
+		// The wait shares the connection of this handle (same endpoint and token), whose heartbeats and backoff
+		// are short so a half-open socket is found in about a second.
+		let shared: ConnectionHandle;
+		beforeEach(() => {
+			shared = acquireConnection({ endpoint: emu.url, token: emu.tokens.owner, pingIntervalMs: 400, pongTimeoutMs: 800, backoffInitialMs: 100, backoffMaxMs: 400 });
+		});
+		afterEach(() => shared.release());
+
+		const subscribedOn = async (acceptedBefore: number) =>
+			waitFor(() => emu.stats().connectionsAccepted > acceptedBefore && emu.stats().liveSubscriptionsByTopic[`/${emu.projectId}/requests`] === 1, 'subscribed again', 20_000);
+
+		const faults: Array<[string, () => Promise<unknown> | unknown]> = [
+			['every socket dropped', () => emu.faults.dropAll()],
+			['the server restarted', () => emu.faults.restart({ downMs: 500 })],
+			['the socket left half-open', () => emu.faults.halfOpen()],
+		];
+
+		test.each(faults)('%s: the change made during the gap completes the wait, flagged recovered', async (_label, fault) => {
+			const target = openRequests()[0];
+			const pending = runAction({ credentials: creds(), params: waitParams() });
+			await subscribedOn(0);
+			const accepted = emu.stats().connectionsAccepted;
+			await fault();
+			emu.closeRequest(emu.projectId, String(target._id)); // never published to the cut-off client
+			const { output } = await pending;
+			expect(output).toEqual([
+				{ json: expect.objectContaining({ method: 'UPDATE', recovered: true, data: expect.objectContaining({ _id: target._id, status: 1000 }) }), pairedItem: { item: 0 } },
+			]);
+			expect(emu.stats().connectionsAccepted).toBeGreaterThan(accepted);
+		});
+
+		test.each(faults)('%s: a change made after the reconnect completes the wait, live', async (_label, fault) => {
+			const target = openRequests()[0];
+			const pending = runAction({ credentials: creds(), params: waitParams() });
+			await subscribedOn(0);
+			const accepted = emu.stats().connectionsAccepted;
+			await fault();
+			await subscribedOn(accepted);
+			emu.closeRequest(emu.projectId, String(target._id));
+			const { output } = await pending;
+			expect(output).toEqual([
+				{ json: expect.objectContaining({ method: 'UPDATE', recovered: false, data: expect.objectContaining({ _id: target._id, status: 1000 }) }), pairedItem: { item: 0 } },
+			]);
+		});
 	});
 
 	test('a cancelled execution stops waiting at once and unsubscribes', async () => {
