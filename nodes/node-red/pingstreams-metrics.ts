@@ -4,7 +4,7 @@
 // tables take them. Any input message asks for the figures at once. The model is the core's (docs/metrics.md).
 import { forecastFromMetrics, LiveMetricsSession, type ForecastInput } from '../../core';
 import { formatWait, metricMessages } from './metrics-output';
-import { configNode, CONNECTION_ERROR_CODES, errorCode, safeError, startupFailure, StatusReporter, t, typedValue, userError } from './red';
+import { configNode, errorCode, safeError, startupFailure, StatusReporter, t, typedValue, userError } from './red';
 import type { ConnectionUser, Node, NodeAPI, NodeDef, NodeMessage } from './red';
 
 interface MetricsDef extends NodeDef {
@@ -134,7 +134,8 @@ export = function register(RED: NodeAPI): void {
         schedule();
       },
       (err: Error) => {
-        if (closed || CONNECTION_ERROR_CODES.has(errorCode(err) ?? '')) return;
+        // The connection's end for good (token refused) is shown by its status and logged once by the config node.
+        if (closed || handle.status.state === 'failed') return;
         const safe = safeError(err);
         safe.message = config.redact(safe.message);
         status.setProblem(safe);
