@@ -168,7 +168,7 @@
       cursor: { drag: { x: false, y: false } },
       legend: { live: false },
       scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(1, max * 1.15)]; } } },
-      axes: [axis, Object.assign({ size: 45 }, axis)],
+      axes: [axis, Object.assign({ size: 60 }, axis)],
       series: [{}].concat(lines.map(function (l) { return { label: l.label, stroke: css(l.color), width: 2, points: { show: false }, spanGaps: false }; })),
       hooks: { drawClear: [downBands] },
     };
