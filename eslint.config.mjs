@@ -44,6 +44,8 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.js', '**/*.cjs'], languageOptions: { sourceType: 'commonjs' }, rules: { '@typescript-eslint/no-require-imports': 'off' } },
+  // The dashboard page's script runs in the browser, as a classic script (uPlot is a global there).
+  { files: ['cli/dashboard-page/**/*.js'], languageOptions: { sourceType: 'script', globals: { ...globals.browser, uPlot: 'readonly' } } },
   // Tests read JSON off the wire; `any` there is the honest type of a frame under inspection.
   { files: ['test/**/*.ts'], languageOptions: { globals: { ...globals.node, ...globals.jest } }, rules: { '@typescript-eslint/no-explicit-any': 'off' } },
   {

@@ -15,23 +15,29 @@ import { isAbsolute, relative, sep } from 'node:path';
 import { parseArgs, UsageError } from './args';
 import type { CommandIo } from './emulator-command';
 import { EXIT, withinLimit } from './listen';
+import { Dashboard, parseDashboardArgs } from './dashboard';
 
-export const DEMO_USAGE = `Usage: pingstreams demo [--rate N] [--duration S]
+export const DEMO_USAGE = `Usage: pingstreams demo [--rate N] [--duration S] [--port N | --no-dashboard]
 
-Starts a local emulator with simulated customer-support traffic, connects to it like any
-Pingstreams client, and prints every event as it arrives, queue metrics every 5 s, and how
-the connection recovers from a network cut injected halfway. No account or network needed.
+Starts a local emulator with a simulated support queue, connects to it like any Pingstreams
+client, and prints every event as it arrives, queue metrics every 5 s, and how the connection
+recovers from a network cut injected halfway. A live wall of the same queue is served at the
+address it prints (see "pingstreams help dashboard"). No account or network needed.
 
 Options:
-  --rate N       simulated changes per second (default 3)
-  --duration S   stop after S seconds and print a summary (default: run until Ctrl+C;
-                 the network cut happens after half the duration, or after 10 s)
-  -h, --help     show this help
+  --rate N        simulated changes per second, about (default 3)
+  --duration S    stop after S seconds and print a summary (default: run until Ctrl+C;
+                  the network cut happens after half the duration, or after 10 s)
+  --port N        port of the live wall (default 8790; a free one when it is taken)
+  --no-dashboard  no live wall, the terminal only
+  -h, --help      show this help
 `;
 
 const FLAGS = {
   rate: { type: 'number', min: 0.1, max: 1_000 },
   duration: { type: 'number', min: 1, max: 604_800 },
+  port: { type: 'number', min: 0, max: 65_535, integer: true },
+  dashboard: { type: 'boolean', negatable: true },
 } as const;
 
 const METRICS_EVERY_MS = 5_000;
@@ -45,6 +51,7 @@ const STATUS_NAMES: Record<number, string> = { 50: 'temporary', 100: 'unassigned
 export async function runDemo(argv: readonly string[], io: CommandIo, control: { signal?: AbortSignal } = {}): Promise<number> {
   let rate: number;
   let durationMs: number | undefined;
+  let wallPort: number | undefined;
   try {
     const { flags, positionals, help } = parseArgs(argv, FLAGS);
     if (help) {
@@ -54,6 +61,8 @@ export async function runDemo(argv: readonly string[], io: CommandIo, control: {
     if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}".`);
     rate = flags.rate ?? 3;
     durationMs = flags.duration !== undefined ? flags.duration * 1000 : undefined;
+    if (flags.port !== undefined && flags.port > 65535) throw new UsageError(`--port needs a whole number from 0 to 65535 (got "${flags.port}").`);
+    wallPort = flags.dashboard === false ? undefined : (flags.port ?? 8790);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     io.stderr.write(`pingstreams demo: ${error.message}\n\n${DEMO_USAGE.split('\n')[0]}\nRun "pingstreams help demo" for all options.\n`);
@@ -63,16 +72,44 @@ export async function runDemo(argv: readonly string[], io: CommandIo, control: {
 
   let emu: Emulator;
   try {
-    emu = await startEmulator({ port: 0, simulate: { ratePerSecond: rate } });
+    // A queue a supervisor would recognise (waits, assignments, replies, abandonment): each arrival makes about four
+    // changes, so `rate` changes per second are about 15 x rate arrivals a minute, for 4 agents of 2 chats.
+    const queue = { arrivalsPerMinute: rate * 4, ahtSeconds: 30, firstResponseSeconds: 5, patienceSeconds: 60, agents: 4, chatsPerAgent: 2, availabilityChangesPerMinute: 2 };
+    emu = await startEmulator({ port: 0, simulate: { ratePerSecond: rate, queue } });
   } catch (error) {
     io.stderr.write(`pingstreams demo: could not start the embedded emulator: ${(error as Error).message}\n`);
     return EXIT.FATAL;
   }
-  const demo = new Demo(emu, io, rate);
+  let wall: Dashboard | undefined;
+  try {
+    if (wallPort !== undefined) wall = await startWall(emu, wallPort);
+  } catch (error) {
+    io.stderr.write(`pingstreams demo: the live wall could not start (${(error as Error).message}); going on without it.\n`);
+  }
+  const demo = new Demo(emu, io, rate, wall?.url);
   try {
     return await demo.run(durationMs, control.signal);
   } finally {
-    await withinLimit(() => emu.close());
+    await withinLimit(async () => {
+      await wall?.close();
+      await emu.close();
+    });
+  }
+}
+
+/** The dashboard of the demo's project, on the same connection as the feed (one socket: the cut shows on both). */
+async function startWall(emu: Emulator, port: number): Promise<Dashboard> {
+  const config = (p: number) => {
+    const parsed = parseDashboardArgs(['--project', emu.projectId, '--endpoint', emu.url, '--port', String(p), '--window', '5m', ...emu.simulation!.truth().agentIds.flatMap((id) => ['--agent', id])], { PINGSTREAMS_TOKEN: emu.tokens.owner });
+    if (parsed === 'help') throw new Error('unexpected help');
+    return parsed;
+  };
+  const quiet = (): void => undefined; // the feed already tells what the connection does
+  try {
+    return await Dashboard.start(config(port), quiet);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw error;
+    return Dashboard.start(config(0), quiet);
   }
 }
 
@@ -101,6 +138,7 @@ class Demo {
     private readonly emu: Emulator,
     private readonly io: CommandIo,
     private readonly rate: number,
+    private readonly wallUrl?: string,
   ) {
     this.agentRoles = { [emu.projectUsers.agent]: 'agent', [emu.projectUsers.agent2]: 'agent2' };
   }
@@ -115,6 +153,7 @@ class Demo {
     const agentTopics = Object.keys(this.agentRoles).map((projectUserId) => buildTopic({ kind: 'agent', projectId: emu.projectId, projectUserId }));
     this.print(`Pingstreams demo: emulator at ${emu.url}, project ${emu.projectId}, about ${this.rate} change(s)/s.`);
     this.print(`Watching ${requestsTopic} and ${agentTopics.length} agents through the realtime core. ${durationMs ? `Ends after ${durationMs / 1000} s.` : 'Ctrl+C to stop.'}`);
+    if (this.wallUrl) this.print(`Live wall of the same queue (open it in a browser): ${this.wallUrl}`);
     this.print('');
 
     // Exactly what a user's program does: one shared connection, a subscription per topic.
@@ -286,6 +325,7 @@ class Demo {
     const cli = cliCommand();
     this.print(`Next: run \`${cli} emulator --simulate 1\` and, in another terminal,`);
     this.print(`  PINGSTREAMS_TOKEN=<owner token it prints> ${cli} listen --endpoint <its URL> --project <its project id>`);
+    this.print(`  or its wall: PINGSTREAMS_TOKEN=<owner token> ${cli} dashboard --endpoint <its URL> --project <its project id>`);
   }
 }
 

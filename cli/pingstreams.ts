@@ -9,6 +9,7 @@ import { watchStdoutReaders } from './stdout-readers';
 import { EXIT, LISTEN_USAGE, runListen } from './listen';
 import { FORECAST_USAGE, runForecast } from './forecast';
 import { METRICS_USAGE, runMetrics } from './metrics';
+import { DASHBOARD_USAGE, runDashboard } from './dashboard';
 
 export const MAIN_USAGE = `Usage: pingstreams <command> [options]
 
@@ -18,6 +19,7 @@ Commands:
   demo       watch a live support queue on the built-in emulator (no account needed)
   metrics    print a project's live support metrics (queue, waits, service level, agents)
   forecast   compute the agents needed for a service-level target (Erlang C / Erlang A)
+  dashboard  serve a live wall of a project's support metrics on a web page
   help CMD   show the options of a command
 
 Options:
@@ -34,10 +36,10 @@ Examples:
   pingstreams listen --topic /PROJECT_ID/requests --map '{"id": request_id, "status": status}' | jq .
 `;
 
-const USAGES: Record<string, string> = { listen: LISTEN_USAGE, emulator: EMULATOR_USAGE, demo: DEMO_USAGE, metrics: METRICS_USAGE, forecast: FORECAST_USAGE };
+const USAGES: Record<string, string> = { listen: LISTEN_USAGE, emulator: EMULATOR_USAGE, demo: DEMO_USAGE, metrics: METRICS_USAGE, forecast: FORECAST_USAGE, dashboard: DASHBOARD_USAGE };
 
 type Command = (argv: string[], io: CommandIo, control: { signal?: AbortSignal }) => Promise<number>;
-const COMMANDS: Record<string, Command> = { listen: runListen, emulator: runEmulatorCommand, demo: runDemo, metrics: runMetrics, forecast: runForecast };
+const COMMANDS: Record<string, Command> = { listen: runListen, emulator: runEmulatorCommand, demo: runDemo, metrics: runMetrics, forecast: runForecast, dashboard: runDashboard };
 
 /** The package version, read at run time (dist/cli/ or cli/ under ts-jest): no JSON copied into dist. */
 export function packageVersion(): string {

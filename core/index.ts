@@ -22,7 +22,7 @@ export { createEventPipeline, type EventPipeline, type PipelineOptions, type Out
 export { markUndelivered, UNDELIVERED_FINGERPRINT } from './resume';
 export { redact, redactUrl, redactError, decodeJwtExpiry } from './redact';
 export { DEFAULT_ENDPOINT, checkEndpoint, describeEndpoint } from './endpoint';
-export { MetricsEngine, REQUEST_STATUS, type MetricsOptions, type LiveMetrics, type DepartmentMetrics, type RequestFigures, type WindowFigures, type AgentFigures, type WaitingRequest } from './metrics';
+export { MetricsEngine, REQUEST_STATUS, type MetricsOptions, type LiveMetrics, type DepartmentMetrics, type RequestFigures, type WindowFigures, type AgentFigures, type WaitingRequest, type AgentRow } from './metrics';
 export { forecastStaffing, erlangB, erlangC, type ForecastInput, type Forecast, type QueueFigures, type StaffingResult } from './forecast';
 export { LiveMetricsSession, forecastFromMetrics, type LiveMetricsOptions } from './live-metrics';
 export { MetricAlert, METRIC_CONDITIONS, evaluateCondition, type MetricCondition } from './metric-alert';

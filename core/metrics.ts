@@ -88,6 +88,16 @@ export interface AgentFigures {
   occupancy: number | null;
 }
 
+/** One agent as a dashboard's table shows it. */
+export interface AgentRow {
+  userId: string;
+  state: 'available' | 'busy' | 'unavailable';
+  /** Requests assigned now (number_assigned_requests). */
+  assigned: number;
+  /** Chats at once; 0 when not known. */
+  capacity: number;
+}
+
 export interface DepartmentMetrics {
   requests: RequestFigures;
   window: WindowFigures;
@@ -408,6 +418,21 @@ export class MetricsEngine {
     if (!known) return;
     this.addAgent(known, -1);
     this.agents.delete(userId);
+  }
+
+  /** The agents with a record: available, then busy, then unavailable, by user id within each; at most `limit`. */
+  agentList(limit = 100): AgentRow[] {
+    const order = { available: 0, busy: 1, unavailable: 2 } as const;
+    const rows: AgentRow[] = [];
+    for (const [userId, a] of this.agents) rows.push({ userId, state: !a.available ? 'unavailable' : a.busy ? 'busy' : 'available', assigned: a.assigned, capacity: a.capacity });
+    return rows.sort((x, y) => order[x.state] - order[y.state] || x.userId.localeCompare(y.userId)).slice(0, Math.max(0, limit));
+  }
+
+  /** Arrivals (createdAt) from `fromMs` to now, within the window: a chart's recent arrivals. O(window samples). */
+  arrivalsSince(fromMs: number): number {
+    let n = 0;
+    this.arrivals.forEachSince(Math.max(fromMs, this.windowFrom(this.now())), () => n++);
+    return n;
   }
 
   metrics(): LiveMetrics {

@@ -109,7 +109,7 @@ export = function register(RED: NodeAPI): void {
       const prediction = forecast ? forecastFromMetrics(metrics, forecast) : undefined;
       const payload = prediction ? { ...metrics, forecast: prediction } : metrics;
       // An array in an output's place sends each of its messages in turn on that output.
-      node.send([{ topic: `pingstreams/metrics/${projectId}`, payload }, def.perMetric === false ? null : (metricMessages(metrics, prediction) as unknown as NodeMessage)]);
+      node.send([{ topic: `pingstreams/metrics/${projectId}`, payload }, def.perMetric === false ? null : (metricMessages(metrics, prediction, session.engine.agentList(50)) as unknown as NodeMessage)]);
       status.bump();
     };
     const schedule = (): void => {

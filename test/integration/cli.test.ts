@@ -266,8 +266,16 @@ describe('pingstreams listen', () => {
 
 describe('pingstreams demo, help and version', () => {
   test('demo --duration 8 shows the feed, metrics and the recovery, then ends with 0', async () => {
-    const cli = new Cli(['demo', '--duration', '8']);
+    const cli = new Cli(['demo', '--duration', '8', '--port', '0']);
+    // The live wall of the same queue is served while the demo runs.
+    await waitFor(() => /Live wall of the same queue \(open it in a browser\): (http:\/\/127\.0\.0\.1:\d+\/)/.exec(cli.stdout) || cli.child.exitCode !== null, 'the wall address', 30_000);
+    const wall = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(cli.stdout)![1];
+    const page = await fetch(wall);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('Support wall');
     expect(await cli.exitCode(60_000)).toBe(0);
+    // Closed with the demo.
+    await expect(fetch(wall)).rejects.toThrow();
     expect(cli.stdout).toMatch(/SNAPSHOT request\s+support-group-/);
     expect(cli.stdout).toMatch(/== queue: \d+ open, \d+ unassigned, average wait \S+, agents available \d\/2/);
     expect(cli.stdout).toMatch(/!! fault injected: 1 socket\(s\) dropped/);

@@ -53,6 +53,10 @@ test('sends the metrics object and one message per figure, on change at most onc
   expect(typeof byTopic.get('longestWaitSeconds')).toBe('number');
   expect(byTopic.get('waiting')).toEqual([expect.objectContaining({ request: expect.stringMatching(/^support-group-/), waitSeconds: expect.any(Number) })]);
   expect(figures.every((m) => typeof m.payload === 'number' || Array.isArray(m.payload))).toBe(true);
+  expect(byTopic.get('agentsOnLine')).toBe(first.payload.agents.available + first.payload.agents.busy);
+  // The agents table, once their records came: one row per agent with a record.
+  const agents = await waitFor(() => figures.find((m) => m.topic === 'agents' && m.payload.length > 0), 'the agents table');
+  expect(agents.payload).toEqual(expect.arrayContaining([{ agent: expect.any(String), state: expect.stringMatching(/^(available|busy|unavailable)$/), assigned: expect.any(Number), capacity: expect.any(Number) }]));
   // Status: the queue and the longest wait (the seeded waiting request is 20 minutes old).
   await waitFor(() => seen.some((s) => /^queue 1 · longest wait 20m \d\ds$/.test(s.text ?? '')), 'the queue in the status');
 

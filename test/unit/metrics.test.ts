@@ -171,6 +171,23 @@ describe('metrics engine: sliding window', () => {
   });
 });
 
+describe('metrics engine: recent arrivals', () => {
+  test('counts arrivals since a time, within the window, each once', () => {
+    const { engine, at, send, request } = setup({ windowMs: 10 * MIN });
+    at(5 * MIN);
+    send('CREATE', request('r1', { status: 100, createdAt: iso(1 * MIN) }));
+    send('CREATE', request('r2', { status: 100, createdAt: iso(4.5 * MIN) }));
+    send('UPDATE', request('r2', { status: 200, createdAt: iso(4.5 * MIN) }));
+    send('CREATE', request('r3', { status: 100, createdAt: iso(4.9 * MIN) }));
+    // Before the engine started (T0) nothing counts: the window starts there.
+    send('CREATE', request('r0', { status: 100, createdAt: iso(-1 * MIN) }));
+    expect(engine.arrivalsSince(T0 + 4 * MIN)).toBe(2);
+    expect(engine.arrivalsSince(T0 - 60 * MIN)).toBe(3);
+    at(12 * MIN); // r1 left the 10-minute window
+    expect(engine.arrivalsSince(T0 - 60 * MIN)).toBe(2);
+  });
+});
+
 describe('metrics engine: agents', () => {
   const agent = (user: string, fields: Element) => ({ _id: `pu-${user}`, id_user: user, role: 'agent', ...fields });
 
@@ -187,6 +204,19 @@ describe('metrics engine: agents', () => {
     expect(engine.metrics().agents).toEqual({ known: 4, available: 2, busy: 0, unavailable: 2, assigned: 1, capacity: 4, occupancy: 0.25 });
     engine.removeAgent('u1');
     expect(engine.metrics().agents).toMatchObject({ known: 3, available: 1, assigned: 0, capacity: 0, occupancy: null });
+  });
+
+  test('the agents as table rows: available, then busy, then away, each with its load', () => {
+    const { engine } = setup();
+    engine.applyAgentRecord(agent('u3', { user_available: false, number_assigned_requests: 0, max_assigned_chat: 2 }));
+    engine.applyAgentRecord(agent('u2', { user_available: true, isBusy: true, number_assigned_requests: 2, max_assigned_chat: 2 }));
+    engine.applyAgentRecord(agent('u1', { user_available: true, isBusy: false, number_assigned_requests: 1 }));
+    expect(engine.agentList()).toEqual([
+      { userId: 'u1', state: 'available', assigned: 1, capacity: 0 },
+      { userId: 'u2', state: 'busy', assigned: 2, capacity: 2 },
+      { userId: 'u3', state: 'unavailable', assigned: 0, capacity: 2 },
+    ]);
+    expect(engine.agentList(1).map((a) => a.userId)).toEqual(['u1']);
   });
 
   test("the project's chat limit is the capacity when larger than the agent's own", () => {

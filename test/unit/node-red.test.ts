@@ -246,7 +246,7 @@ describe('editor files, help, locales, examples and package.json agree', () => {
   test('examples: Node-RED flows only, one connection without credentials, map expressions = the presets', () => {
     const dir = join(__dirname, '..', '..', 'examples', 'node-red');
     const files = readdirSync(dir);
-    expect(files.sort()).toEqual(['follow-request-messages.json', 'live-metrics-dashboard.json', 'live-queue-to-debug.json', 'new-request-to-slack.json']);
+    expect(files.sort()).toEqual(['follow-request-messages.json', 'live-metrics-dashboard.json', 'live-queue-to-debug.json', 'new-request-to-slack.json', 'supervisor-dashboard.json']);
     for (const file of files) {
       const flow = JSON.parse(read(dir, file)) as Array<Record<string, Json>>;
       const ids = new Set(flow.map((n) => n.id));
@@ -261,6 +261,12 @@ describe('editor files, help, locales, examples and package.json agree', () => {
         if (node.type === 'pingstreams map') expect(node.expression).toBe(MAP_PRESETS.find((p) => p.id === node.preset)?.expression);
       }
     }
+    // The supervisor wall: no function node does a package node's work; every widget's group and page exist.
+    const wall = JSON.parse(read(dir, 'supervisor-dashboard.json')) as Array<Record<string, Json>>;
+    const wallIds = new Set(wall.map((n) => n.id));
+    expect(wall.filter((n) => n.type === 'function')).toEqual([]);
+    for (const node of wall) for (const ref of ['group', 'page', 'ui', 'theme']) if (node[ref] !== undefined) expect([node.name, ref, wallIds.has(node[ref])]).toEqual([node.name, ref, true]);
+    expect(new Set(wall.map((n) => n.type))).toEqual(new Set(['comment', 'pingstreams metrics', 'pingstreams in', 'switch', 'ui-gauge', 'ui-text', 'ui-chart', 'ui-table', 'ui-base', 'ui-theme', 'ui-page', 'ui-group', 'pingstreams-config']));
     // Node-RED offers every .json under examples/: anything else must stay out of the published package.
     expect(existsSync(join(__dirname, '..', '..', 'examples', 'n8n')) ? (JSON.parse(read(__dirname, '..', '..', 'package.json')) as { files: string[] }).files : ['!examples/n8n']).toContain('!examples/n8n');
   });

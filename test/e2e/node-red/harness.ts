@@ -113,10 +113,10 @@ export class NodeRed {
     return { ...inherited, PATH: `${dirname(this.target.node)}:${process.env.PATH ?? ''}`, NO_PROXY: '127.0.0.1,localhost', ...this.extraEnv };
   }
 
-  /** What a user does: `npm install <package>` in the Node-RED user directory (with the target's node first on PATH). */
-  install(tarball: string): void {
+  /** What a user does: `npm install <package> [companions...]` in the Node-RED user directory (with the target's node first on PATH). */
+  install(tarball: string, ...companions: string[]): void {
     writeFileSync(join(this.userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true, dependencies: {} }, null, 2));
-    run('npm', ['install', tarball, '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline'], {
+    run('npm', ['install', tarball, ...companions, '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline'], {
       cwd: this.userDir,
       env: this.env,
       timeoutMs: 5 * 60_000,
