@@ -85,13 +85,13 @@ describe.each([
     await resources.closeAll();
   }, 60_000);
 
-  test('loads the four node types, their icon and their en-US messages', async () => {
+  test('loads the five node types, their icon and their en-US messages', async () => {
     const { body: sets } = await nodeRed.api<Array<Record<string, Json>>>('GET', '/nodes');
     const ours = sets.filter((s) => s.module === MODULE);
-    expect(ours.map((s) => s.name).sort()).toEqual(['pingstreams-config', 'pingstreams-in', 'pingstreams-map', 'pingstreams-subscription']);
+    expect(ours.map((s) => s.name).sort()).toEqual(['pingstreams-config', 'pingstreams-in', 'pingstreams-map', 'pingstreams-metrics', 'pingstreams-subscription']);
     for (const set of ours) expect(set).toMatchObject({ enabled: true, version: expect.any(String) });
     expect(ours.some((s) => s.err)).toBe(false);
-    expect(ours.flatMap((s) => s.types).sort()).toEqual(['pingstreams in', 'pingstreams map', 'pingstreams subscription', 'pingstreams-config']);
+    expect(ours.flatMap((s) => s.types).sort()).toEqual(['pingstreams in', 'pingstreams map', 'pingstreams metrics', 'pingstreams subscription', 'pingstreams-config']);
 
     const { body: icons } = await nodeRed.api<Record<string, string[]>>('GET', '/icons');
     expect(icons[MODULE]).toEqual(['pingstreams.svg']);
@@ -103,7 +103,7 @@ describe.each([
     expect(catalog.kinds.messages).toBe('Messages of a request');
   });
 
-  test('the import menu lists exactly the three Node-RED example flows, as shipped', async () => {
+  test('the import menu lists exactly the five Node-RED example flows, as shipped', async () => {
     const list = async (path: string): Promise<string[]> => {
       const { status, body } = await nodeRed.api<Array<string | { fn: string }>>('GET', `/library/examples/flows/${path}`);
       expect(status).toBe(200);
@@ -116,7 +116,13 @@ describe.each([
     };
     // Node-RED offers every .json under the package's examples/ folder: nothing but Node-RED flows may be there.
     const files = (await list(MODULE)).sort();
-    expect(files.map((f) => f.slice(MODULE.length + 1))).toEqual(['node-red/follow-request-messages', 'node-red/live-queue-to-debug', 'node-red/new-request-to-slack']);
+    expect(files.map((f) => f.slice(MODULE.length + 1))).toEqual([
+      'node-red/follow-request-messages',
+      'node-red/live-metrics-dashboard',
+      'node-red/live-queue-to-debug',
+      'node-red/new-request-to-slack',
+      'node-red/supervisor-dashboard',
+    ]);
     for (const file of files) {
       const { body } = await nodeRed.api<Flow>('GET', `/library/examples/flows/${file}`);
       expect(body).toEqual(examples[file.split('/').pop()!]);
@@ -125,31 +131,43 @@ describe.each([
     }
   });
 
-  /** The examples on one tab each, sharing one connection pointed at the emulator, token as a credential. */
+  /**
+   * The examples that need nothing but this package (the supervisor wall needs FlowFuse Dashboard: its own e2e test,
+   * test/e2e/node-red-dashboard.test.ts, installs it).
+   */
+  const deployable = () => Object.fromEntries(Object.entries(examples).filter(([, nodes]) => !nodes.some((n) => String(n.type).startsWith('ui-'))));
+
+  /** The deployable examples on one tab each, sharing one connection pointed at the emulator, token as a credential. */
   function deployment(): Flow {
     const flows: Flow = [];
     let config: Record<string, Json> | undefined;
-    for (const [name, nodes] of Object.entries(examples)) {
+    // Each example brings its own connection (ids differ): all of them become the first one.
+    const configIds = new Set(Object.values(deployable()).flat().filter((n) => n.type === 'pingstreams-config').map((n) => n.id));
+    for (const [name, nodes] of Object.entries(deployable())) {
       flows.push({ id: `tab-${name}`, type: 'tab', label: name });
       for (const node of nodes) {
         if (node.type === 'pingstreams-config') config ??= { ...node, endpoint: emu.url, credentials: { token: emu.tokens.owner } };
         else flows.push({ ...node, z: `tab-${name}` });
       }
     }
+    for (const node of flows) if (configIds.has(node.server)) node.server = config!.id;
     return [...flows, config!];
   }
 
   const byName = (file: string, name: string) => examples[file].find((n) => n.name === name)!;
 
-  test('the deployed examples turn emulator events into a Slack post, a live queue and followed messages', async () => {
-    expect(Object.keys(examples)).toHaveLength(3);
+  test('the deployed examples turn emulator events into a Slack post, a live queue, followed messages and live figures', async () => {
+    expect(Object.keys(deployable()).sort()).toEqual(['follow-request-messages', 'live-metrics-dashboard', 'live-queue-to-debug', 'new-request-to-slack']);
     await nodeRed.deploy(deployment());
-    const inNodes = Object.values(examples).flat().filter((n) => n.type === 'pingstreams in');
+    const inNodes = Object.values(deployable()).flat().filter((n) => n.type === 'pingstreams in');
     expect(inNodes).toHaveLength(4);
     for (const node of inNodes) {
       await waitFor(() => comms.statusesOf(node.id).find((s) => s.fill === 'green'), `green status of "${node.name}"`, 30_000);
     }
-    // One shared socket for the four "in" nodes and the subscription node.
+    // The metrics node shows the queue once the snapshot gave it figures.
+    const metrics = byName('live-metrics-dashboard', 'Support metrics');
+    await waitFor(() => comms.statusesOf(metrics.id).find((s) => s.fill === 'green' && /queue/.test(s.text ?? '')), 'the metrics node showing the queue', 30_000);
+    // One shared socket for the four "in" nodes, the subscription node and the metrics node.
     expect(emu.stats().clients).toBe(1);
 
     const request = emu.createRequest(emu.projectId, { first_text: 'My order #1234 never arrived' });
@@ -226,9 +244,9 @@ describe.each([
     }, 'tab-follow-request-messages');
     await page.waitForTimeout(500);
 
-    // Palette: our category and its three nodes.
+    // Palette: our category and its four nodes.
     const palette = await page.$$eval('.red-ui-palette-node[data-palette-type^="pingstreams"]', (els) => els.map((e) => e.getAttribute('data-palette-type')));
-    expect(palette.sort()).toEqual(['pingstreams in', 'pingstreams map', 'pingstreams subscription']);
+    expect(palette.sort()).toEqual(['pingstreams in', 'pingstreams map', 'pingstreams metrics', 'pingstreams subscription']);
     // The palette filter reacts to key strokes.
     await page.click('#red-ui-palette-search input');
     await page.keyboard.type('pingstreams');
@@ -273,6 +291,11 @@ describe.each([
     await shot(page, nodeRed.artifacts, '04-edit-pingstreams-map');
     await closeEditor(page);
 
+    // The metrics node.
+    await openEditor(page, byName('live-metrics-dashboard', 'Support metrics').id);
+    await shot(page, nodeRed.artifacts, '04b-edit-pingstreams-metrics');
+    await closeEditor(page);
+
     // The connection: the editor only ever holds a placeholder for the token.
     const configId = Object.values(examples).flat().find((n) => n.type === 'pingstreams-config')!.id;
     await page.evaluate((id) => (window as Json).RED.editor.editConfig('', 'pingstreams-config', id), configId);
@@ -295,7 +318,13 @@ describe.each([
     expect(status.text).toMatch(/^connected · events: \d+$/);
 
     // Sidebar help of every node.
-    const titles = { 'pingstreams in': 'pingstreams in', 'pingstreams subscription': 'pingstreams subscription', 'pingstreams map': 'pingstreams map', 'pingstreams-config': 'Pingstreams connection' };
+    const titles = {
+      'pingstreams in': 'pingstreams in',
+      'pingstreams subscription': 'pingstreams subscription',
+      'pingstreams map': 'pingstreams map',
+      'pingstreams metrics': 'pingstreams metrics',
+      'pingstreams-config': 'Pingstreams connection',
+    };
     for (const [type, title] of Object.entries(titles)) {
       await page.evaluate((t) => (window as Json).RED.sidebar.help.show(t), type);
       await page.waitForFunction((t) => {
@@ -308,7 +337,7 @@ describe.each([
     await page.waitForTimeout(300);
     await shot(page, nodeRed.artifacts, '06-help-pingstreams-in');
 
-    // Import > Examples shows our three flows.
+    // Import > Examples shows our flows.
     await page.evaluate(() => (window as Json).RED.actions.invoke('core:show-examples-import-dialog'));
     await page.waitForSelector('#red-ui-clipboard-dialog', { state: 'visible' });
     await page.locator('#red-ui-clipboard-dialog .red-ui-treeList-label', { hasText: MODULE }).first().click();

@@ -247,10 +247,17 @@ describe('editor files, help, locales, examples and package.json agree', () => {
     const dir = join(__dirname, '..', '..', 'examples', 'node-red');
     const files = readdirSync(dir);
     expect(files.sort()).toEqual(['follow-request-messages.json', 'live-metrics-dashboard.json', 'live-queue-to-debug.json', 'new-request-to-slack.json', 'supervisor-dashboard.json']);
+    // A user may import several examples: apart from a shared connection, no two examples may share a node id.
+    const owners = new Map<string, string>();
     for (const file of files) {
       const flow = JSON.parse(read(dir, file)) as Array<Record<string, Json>>;
       const ids = new Set(flow.map((n) => n.id));
       expect(ids.size).toBe(flow.length);
+      for (const node of flow) {
+        if (node.type === 'pingstreams-config') continue;
+        expect([node.id, owners.get(node.id) ?? file]).toEqual([node.id, file]);
+        owners.set(node.id, file);
+      }
       const configs = flow.filter((n) => n.type === 'pingstreams-config');
       expect(configs).toHaveLength(1);
       expect(configs[0]).not.toHaveProperty('credentials');

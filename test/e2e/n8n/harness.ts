@@ -8,7 +8,7 @@ import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, r
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export const REPO = join(__dirname, '..', '..', '..');
 export const ARTIFACTS = join(REPO, 'test-artifacts');
@@ -72,7 +72,15 @@ function run(command: string, args: string[], options: RunOptions): Promise<stri
 		child.on('close', (code, signal) => {
 			clearTimeout(timer);
 			killGroup(child, 'SIGKILL'); // a task runner the command may have left behind
-			if (options.log) writeFileSync(options.log, `$ ${command} ${args.join(' ')}\n${stdout}\n--- stderr ---\n${stderr}`);
+			// A log that cannot be written (its folder missing) must not leave the promise unsettled: the run would hang.
+			if (options.log) {
+				try {
+					mkdirSync(dirname(options.log), { recursive: true });
+					writeFileSync(options.log, `$ ${command} ${args.join(' ')}\n${stdout}\n--- stderr ---\n${stderr}`);
+				} catch (error) {
+					stderr += `\n(could not write ${options.log}: ${(error as Error).message})`;
+				}
+			}
 			if (code === 0) resolve(stdout);
 			else reject(failure(command, args, String(code ?? signal), stdout, stderr));
 		});
