@@ -21,7 +21,7 @@ import { connectionView, History, subscriptionFailedView, wallView, type Connect
 import { DashboardServer, newAccessKey } from './dashboard-server';
 import type { CommandIo } from './emulator-command';
 import { FORECAST_FLAGS, forecastOptions } from './forecast';
-import { EXIT, exitCodeFor, withinLimit, type ListenControl } from './listen';
+import { EXIT, exitCodeFor, usageError, withinLimit, type ListenControl } from './listen';
 import { parseDuration } from './units';
 
 export const DASHBOARD_USAGE = `Usage: pingstreams dashboard --project ID [options]
@@ -91,8 +91,7 @@ export async function runDashboard(argv: readonly string[], io: CommandIo, contr
     config = parseDashboardArgs(argv, env);
   } catch (error) {
     if (!(error instanceof UsageError || error instanceof PingstreamsError)) throw error;
-    io.stderr.write(`pingstreams dashboard: ${redact(error.message, env.PINGSTREAMS_TOKEN)}\n\n${DASHBOARD_USAGE.split('\n\n')[0]}\nRun "pingstreams help dashboard" for all options.\n`);
-    return EXIT.USAGE;
+    return usageError('dashboard', DASHBOARD_USAGE, error.message, io, argv, env);
   }
   if (config === 'help') {
     io.stdout.write(DASHBOARD_USAGE);

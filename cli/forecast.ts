@@ -2,7 +2,7 @@
 import { forecastStaffing, PingstreamsError, type ForecastInput } from '../core';
 import { parseArgs, UsageError } from './args';
 import type { CommandIo } from './emulator-command';
-import { EXIT } from './listen';
+import { EXIT, usageError } from './listen';
 import { parseDuration, parsePercent, parseRate, parseTarget } from './units';
 
 export const FORECAST_USAGE = `Usage: pingstreams forecast --rate N/PERIOD --aht DURATION --target PERCENT/SECONDS [options]
@@ -72,7 +72,6 @@ export async function runForecast(argv: readonly string[], io: CommandIo): Promi
     return EXIT.OK;
   } catch (error) {
     if (!(error instanceof UsageError || error instanceof PingstreamsError)) throw error;
-    io.stderr.write(`pingstreams forecast: ${error.message}\n\n${FORECAST_USAGE.split('\n\n')[0]}\nRun "pingstreams help forecast" for all options.\n`);
-    return EXIT.USAGE;
+    return usageError('forecast', FORECAST_USAGE, error.message, io, argv, process.env);
   }
 }

@@ -67,9 +67,17 @@ Exit codes: 0 stopped by Ctrl+C/SIGTERM (or the reader of stdout went away), 1 o
 `;
 
 /** Printed after a usage error: the synopsis, and where to find the rest. */
-export const LISTEN_SHORT_USAGE = `${LISTEN_USAGE.split('\n\n')[0]}
-Run "pingstreams help listen" for all options.
-`;
+const shortUsage = (name: string, usage: string): string => `${usage.split('\n\n')[0]}\nRun "pingstreams help ${name}" for all options.\n`;
+export const LISTEN_SHORT_USAGE = shortUsage('listen', LISTEN_USAGE);
+
+/**
+ * A mistake in a command line: `pingstreams NAME: message` with the token removed (also one given with --token),
+ * then the synopsis. Returns the usage exit code. Every command reports its usage errors through this.
+ */
+export function usageError(name: string, usage: string, message: string, io: CommandIo, argv: readonly string[], env: NodeJS.ProcessEnv): number {
+  io.stderr.write(`pingstreams ${name}: ${redact(message, tokenFrom(argv, env))}\n\n${shortUsage(name, usage)}`);
+  return EXIT.USAGE;
+}
 
 const FLAGS = {
   topic: { type: 'string', multiple: true },
@@ -119,8 +127,7 @@ export async function runListen(argv: readonly string[], io: CommandIo, control:
   } catch (error) {
     if (!(error instanceof UsageError || error instanceof PingstreamsError)) throw error;
     // Endpoint and topic errors come from the core; they are mistakes in the command line too.
-    io.stderr.write(`pingstreams listen: ${redact(error.message, tokenFrom(argv, env))}\n\n${LISTEN_SHORT_USAGE}`);
-    return EXIT.USAGE;
+    return usageError('listen', LISTEN_USAGE, error.message, io, argv, env);
   }
   if (config === 'help') {
     io.stdout.write(LISTEN_USAGE);

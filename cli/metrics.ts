@@ -15,7 +15,7 @@ import {
 import { parseArgs, UsageError } from './args';
 import type { CommandIo } from './emulator-command';
 import { FORECAST_FLAGS, forecastOptions } from './forecast';
-import { EXIT, exitCodeFor, reportStatus, withinLimit, type ListenControl } from './listen';
+import { EXIT, exitCodeFor, reportStatus, usageError, withinLimit, type ListenControl } from './listen';
 import { parseDuration } from './units';
 
 export const METRICS_USAGE = `Usage: pingstreams metrics --project ID [options]
@@ -79,8 +79,7 @@ export async function runMetrics(argv: readonly string[], io: CommandIo, control
     config = parseMetricsArgs(argv, env);
   } catch (error) {
     if (!(error instanceof UsageError || error instanceof PingstreamsError)) throw error;
-    io.stderr.write(`pingstreams metrics: ${redact(error.message, env.PINGSTREAMS_TOKEN)}\n\n${METRICS_USAGE.split('\n\n')[0]}\nRun "pingstreams help metrics" for all options.\n`);
-    return EXIT.USAGE;
+    return usageError('metrics', METRICS_USAGE, error.message, io, argv, env);
   }
   if (config === 'help') {
     io.stdout.write(METRICS_USAGE);

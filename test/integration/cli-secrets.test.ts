@@ -116,6 +116,16 @@ test('an opaque (not JWT-shaped) token given with --token, echoed by a 429 reaso
   }
 });
 
+test('usage errors of every command that takes a token leave out an opaque --token they would echo', async () => {
+  const opaque = `opaque-${canary}-usage`;
+  for (const command of ['listen', 'metrics', 'dashboard']) {
+    const cli = new Cli([command, '--project', emu.projectId, '--token', opaque, opaque]);
+    expect(await cli.exitCode()).toBe(2);
+    expect(cli.stderr).toContain(`pingstreams ${command}: Unexpected argument "[REDACTED]"`);
+    expect(cli.stderr + cli.stdout).not.toContain(opaque);
+  }
+});
+
 test('--help, help listen, --version and an unreachable endpoint with the token in the environment', async () => {
   for (const args of [['--help'], ['help', 'listen'], ['--version']]) {
     const cli = new Cli(args, { PINGSTREAMS_TOKEN: token });
