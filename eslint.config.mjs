@@ -13,7 +13,13 @@ const n8nPlugin = { 'n8n-nodes-base': n8nNodesBase };
 const packageJsonParser = {
   meta: { name: 'package-json-as-expression' },
   parseForESLint(code) {
-    const ast = espree.parse(`(${code})`, { ecmaVersion: 'latest', range: true, loc: true, tokens: true, comment: true });
+    const ast = espree.parse(`(${code})`, {
+      ecmaVersion: 'latest',
+      range: true,
+      loc: true,
+      tokens: true,
+      comment: true,
+    });
     const seen = new Set();
     const shift = (node) => {
       if (!node || typeof node !== 'object' || seen.has(node)) return;
@@ -21,7 +27,8 @@ const packageJsonParser = {
       if (Array.isArray(node.range)) node.range = [Math.max(0, node.range[0] - 1), Math.max(0, node.range[1] - 1)];
       if (typeof node.start === 'number') node.start = Math.max(0, node.start - 1);
       if (typeof node.end === 'number') node.end = Math.max(0, node.end - 1);
-      if (node.loc) for (const at of [node.loc.start, node.loc.end]) if (at.line === 1) at.column = Math.max(0, at.column - 1);
+      if (node.loc)
+        for (const at of [node.loc.start, node.loc.end]) if (at.line === 1) at.column = Math.max(0, at.column - 1);
       for (const [key, value] of Object.entries(node)) {
         if (key === 'loc' || key === 'parent') continue;
         if (Array.isArray(value)) value.forEach(shift);
@@ -40,14 +47,28 @@ export default tseslint.config(
   {
     languageOptions: { globals: { ...globals.node } },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
     },
   },
-  { files: ['**/*.js', '**/*.cjs'], languageOptions: { sourceType: 'commonjs' }, rules: { '@typescript-eslint/no-require-imports': 'off' } },
+  {
+    files: ['**/*.js', '**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
   // The dashboard page's script runs in the browser, as a classic script (uPlot is a global there).
-  { files: ['cli/dashboard-page/**/*.js'], languageOptions: { sourceType: 'script', globals: { ...globals.browser, uPlot: 'readonly' } } },
+  {
+    files: ['cli/dashboard-page/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { ...globals.browser, uPlot: 'readonly' } },
+  },
   // Tests read JSON off the wire; `any` there is the honest type of a frame under inspection.
-  { files: ['test/**/*.ts'], languageOptions: { globals: { ...globals.node, ...globals.jest } }, rules: { '@typescript-eslint/no-explicit-any': 'off' } },
+  {
+    files: ['test/**/*.ts'],
+    languageOptions: { globals: { ...globals.node, ...globals.jest } },
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
   {
     files: ['credentials/**/*.ts'],
     plugins: n8nPlugin,

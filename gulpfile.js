@@ -2,11 +2,17 @@
 const { src, dest, parallel } = require('gulp');
 
 function n8nIcons() {
-  return src(['nodes/**/*.{png,svg}', 'credentials/**/*.{png,svg}', 'icons/**/*.{png,svg}'], { base: '.', encoding: false }).pipe(dest('dist'));
+  return src(['nodes/**/*.{png,svg}', 'credentials/**/*.{png,svg}', 'icons/**/*.{png,svg}'], {
+    base: '.',
+    encoding: false,
+  }).pipe(dest('dist'));
 }
 
 function nodeRedEditorFiles() {
-  return src(['nodes/**/*.html', 'nodes/**/locales/**/*.{json,html}', 'nodes/**/icons/**/*', 'nodes/**/*.node.json'], { base: '.', encoding: false }).pipe(dest('dist'));
+  return src(['nodes/**/*.html', 'nodes/**/locales/**/*.{json,html}', 'nodes/**/icons/**/*', 'nodes/**/*.node.json'], {
+    base: '.',
+    encoding: false,
+  }).pipe(dest('dist'));
 }
 
 // The page of `pingstreams dashboard` (uPlot is served from node_modules, a dependency).

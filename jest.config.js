@@ -1,6 +1,10 @@
 /** Three projects: unit (no sockets), integration (real loopback sockets against the emulator), e2e (real n8n / Node-RED). */
 const tsJest = ['ts-jest', { diagnostics: false }];
-const base = { testEnvironment: 'node', transform: { '^.+\\.ts$': tsJest }, moduleFileExtensions: ['ts', 'js', 'json'] };
+const base = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': tsJest },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+};
 module.exports = {
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   projects: [

@@ -12,7 +12,8 @@ const ROOT = path.join(__dirname, '..');
 const quick = process.env.BENCH_QUICK === '1';
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : undefined;
 
-const format = (v) => (typeof v === 'number' ? (Number.isInteger(v) ? v.toLocaleString('en') : v.toFixed(2)) : String(v));
+const format = (v) =>
+  typeof v === 'number' ? (Number.isInteger(v) ? v.toLocaleString('en') : v.toFixed(2)) : String(v);
 
 function table(columns, rows) {
   const head = `| ${columns.join(' | ')} |`;
@@ -30,31 +31,63 @@ function machine() {
     node: process.version,
     date: new Date().toISOString(),
     // Other jobs on the box skew absolute numbers; the side-by-side ratios much less.
-    load: os.loadavg().map((l) => l.toFixed(2)).join(' / '),
+    load: os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' / '),
   };
 }
 
 function soakSection() {
   const file = path.join(ROOT, 'test-artifacts', 'soak-report.json');
-  if (!fs.existsSync(file)) return '_No soak report found: run `npx jest test/integration/soak.test.ts` first (it writes test-artifacts/soak-report.json)._';
+  if (!fs.existsSync(file))
+    return '_No soak report found: run `npx jest test/integration/soak.test.ts` first (it writes test-artifacts/soak-report.json)._';
   const r = JSON.parse(fs.readFileSync(file, 'utf8'));
   const a = r.accounting;
   return [
     `Last soak run: ${r.finishedAt ?? 'unknown date'}, consumer \`${r.consumer}\`, ${Math.round(r.durationMs / 1000)} s.`,
     '',
-    table(['measure', 'value'], [
-      { measure: 'store changes generated', value: `${r.changes} (${Object.entries(r.byKind).map(([k, v]) => `${k} ${v}`).join(', ')})` },
-      { measure: 'topics on one connection', value: r.topics },
-      { measure: 'faults injected', value: `${r.faultsTotal} (${Object.entries(r.faults).map(([k, v]) => `${k} ${v}`).join(', ')})` },
-      { measure: 'events emitted', value: `${r.observed}: live ${r.delivered.live}, recovered ${r.delivered.recovered}, snapshot ${r.delivered.snapshot}` },
-      { measure: 'elements checked / with an observable final state', value: `${a.elements} / ${a.required}` },
-      { measure: 'lost / duplicated / phantom / out of order / unexplained gaps / wrong method', value: `${a.lost} / ${a.duplicate} / ${a.phantom} / ${a.regression} / ${a.unexplainedGap} / ${a.wrongMethod}` },
-      { measure: 'intermediate states collapsed by recovery (expected)', value: a.collapsed },
-      { measure: 'elements never observable (born and gone while disconnected)', value: a.unobservable },
-      { measure: 'connection attempts (server / client)', value: `${r.connects.serverAttempts} / ${r.connects.clientAttempts}` },
-      { measure: 'max attempts in any rolling minute (server / client) vs budget', value: `${r.connects.maxServerPerRollingMinute} / ${r.connects.maxClientPerRollingMinute} vs ${r.connects.budget}` },
-      { measure: 'RSS before -> after (MB); bound asserted', value: `${r.memory.rssBeforeMb} -> ${r.memory.rssAfterMb} (growth < ${r.rssGrowthLimitMb ?? 200} MB)` },
-    ]),
+    table(
+      ['measure', 'value'],
+      [
+        {
+          measure: 'store changes generated',
+          value: `${r.changes} (${Object.entries(r.byKind)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')})`,
+        },
+        { measure: 'topics on one connection', value: r.topics },
+        {
+          measure: 'faults injected',
+          value: `${r.faultsTotal} (${Object.entries(r.faults)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')})`,
+        },
+        {
+          measure: 'events emitted',
+          value: `${r.observed}: live ${r.delivered.live}, recovered ${r.delivered.recovered}, snapshot ${r.delivered.snapshot}`,
+        },
+        { measure: 'elements checked / with an observable final state', value: `${a.elements} / ${a.required}` },
+        {
+          measure: 'lost / duplicated / phantom / out of order / unexplained gaps / wrong method',
+          value: `${a.lost} / ${a.duplicate} / ${a.phantom} / ${a.regression} / ${a.unexplainedGap} / ${a.wrongMethod}`,
+        },
+        { measure: 'intermediate states collapsed by recovery (expected)', value: a.collapsed },
+        { measure: 'elements never observable (born and gone while disconnected)', value: a.unobservable },
+        {
+          measure: 'connection attempts (server / client)',
+          value: `${r.connects.serverAttempts} / ${r.connects.clientAttempts}`,
+        },
+        {
+          measure: 'max attempts in any rolling minute (server / client) vs budget',
+          value: `${r.connects.maxServerPerRollingMinute} / ${r.connects.maxClientPerRollingMinute} vs ${r.connects.budget}`,
+        },
+        {
+          measure: 'RSS before -> after (MB); bound asserted',
+          value: `${r.memory.rssBeforeMb} -> ${r.memory.rssAfterMb} (growth < ${r.rssGrowthLimitMb ?? 200} MB)`,
+        },
+      ],
+    ),
   ].join('\n');
 }
 
@@ -91,7 +124,9 @@ async function main() {
     .map((f) => require(path.join(__dirname, 'suites', f)))
     .filter((s) => !only || only.has(s.id));
   const info = machine();
-  console.log(`Pingstreams benchmarks on ${info.cpu} (${info.cores} cores), Node ${info.node}${quick ? ' [quick]' : ''}`);
+  console.log(
+    `Pingstreams benchmarks on ${info.cpu} (${info.cores} cores), Node ${info.node}${quick ? ' [quick]' : ''}`,
+  );
   const publisher = await new harness.Publisher().start();
   const results = [];
   const started = Date.now();
@@ -125,10 +160,13 @@ async function main() {
   const memory = results.find((r) => r.suite.id === 'memory')?.result.summary;
   const metrics = results.find((r) => r.suite.id === 'metrics')?.result.summary;
   const headline = [
-    throughput && `- Core at max rate: **${throughput.coreMaxEventsPerSec.toLocaleString('en')} events/s**, ${Math.round(throughput.coreToCeilingRatio * 100)}% of the raw ws + JSON.parse ceiling (${throughput.rawMaxEventsPerSec.toLocaleString('en')} events/s) measured in the same run (goal 70%: ${throughput.goalMet ? 'met' : 'NOT met'}), median of ${throughput.realistic.rounds} rounds (spread ${Math.round(throughput.realistic.ratioMin * 100)}-${Math.round(throughput.realistic.ratioMax * 100)}%)${throughput.realistic.rawPublisherBoundRounds ? `; in ${throughput.realistic.rawPublisherBoundRounds} of them the raw consumer took frames as fast as the publisher sent them, so there the ceiling measured the publisher` : ''}. Worst case, every frame a new request: ${Math.round(throughput.worstCase.ratio * 100)}% (spread ${Math.round(throughput.worstCase.ratioMin * 100)}-${Math.round(throughput.worstCase.ratioMax * 100)}%).`,
-    memory && `- Memory: ${memory.bytesPerTrackedRequest} bytes of heap per tracked request; RSS ${memory.rssStartMb} MB -> peak ${memory.rssPeakMb} MB over the long run, ${memory.rssGrowthSecondHalfMb} MB growth from its middle to its end.`,
+    throughput &&
+      `- Core at max rate: **${throughput.coreMaxEventsPerSec.toLocaleString('en')} events/s**, ${Math.round(throughput.coreToCeilingRatio * 100)}% of the raw ws + JSON.parse ceiling (${throughput.rawMaxEventsPerSec.toLocaleString('en')} events/s) measured in the same run (goal 70%: ${throughput.goalMet ? 'met' : 'NOT met'}), median of ${throughput.realistic.rounds} rounds (spread ${Math.round(throughput.realistic.ratioMin * 100)}-${Math.round(throughput.realistic.ratioMax * 100)}%)${throughput.realistic.rawPublisherBoundRounds ? `; in ${throughput.realistic.rawPublisherBoundRounds} of them the raw consumer took frames as fast as the publisher sent them, so there the ceiling measured the publisher` : ''}. Worst case, every frame a new request: ${Math.round(throughput.worstCase.ratio * 100)}% (spread ${Math.round(throughput.worstCase.ratioMin * 100)}-${Math.round(throughput.worstCase.ratioMax * 100)}%).`,
+    memory &&
+      `- Memory: ${memory.bytesPerTrackedRequest} bytes of heap per tracked request; RSS ${memory.rssStartMb} MB -> peak ${memory.rssPeakMb} MB over the long run, ${memory.rssGrowthSecondHalfMb} MB growth from its middle to its end.`,
     sockets && `- ${sockets.subscribers} subscribers on one account use **${sockets.serverSockets} socket** (goal 1).`,
-    metrics && `- Live metrics engine at 10,000 open requests / 1,000 agents: **${metrics.engineNsPerEventAt10k} ns per event**, ${metrics.engineToTrackerAt10k}x the core tracker's own work on the same events, ${metrics.costRatio10kTo100}x its cost at 100 open requests (O(1) per event); ${metrics.heapBytesPerOpenRequest} bytes of heap per open request; one metrics object in ${metrics.metricsMsAt10k} ms.`,
+    metrics &&
+      `- Live metrics engine at 10,000 open requests / 1,000 agents: **${metrics.engineNsPerEventAt10k} ns per event**, ${metrics.engineToTrackerAt10k}x the core tracker's own work on the same events, ${metrics.costRatio10kTo100}x its cost at 100 open requests (O(1) per event); ${metrics.heapBytesPerOpenRequest} bytes of heap per open request; one metrics object in ${metrics.metricsMsAt10k} ms.`,
   ].filter(Boolean);
 
   const doc = `# Benchmarks

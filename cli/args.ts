@@ -12,7 +12,12 @@ export class UsageError extends Error {
 export type FlagSpec =
   | { type: 'string'; multiple?: boolean }
   | { type: 'boolean'; /** Also accept --no-NAME (sets false). */ negatable?: boolean }
-  | { type: 'number'; min: number; /** Required: an unbounded number overflows timers or memory. */ max: number; integer?: boolean };
+  | {
+      type: 'number';
+      min: number;
+      /** Required: an unbounded number overflows timers or memory. */ max: number;
+      integer?: boolean;
+    };
 
 export type FlagSpecs = Record<string, FlagSpec>;
 
@@ -90,7 +95,13 @@ export function parseArgs<T extends FlagSpecs>(argv: readonly string[], specs: T
 
 function parseNumber(name: string, value: string, spec: { min: number; max: number; integer?: boolean }): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < spec.min || n > spec.max || (spec.integer && !Number.isInteger(n))) {
+  if (
+    value.trim() === '' ||
+    !Number.isFinite(n) ||
+    n < spec.min ||
+    n > spec.max ||
+    (spec.integer && !Number.isInteger(n))
+  ) {
     const kind = spec.integer ? 'a whole number' : 'a number';
     throw new UsageError(`--${name} needs ${kind} from ${spec.min} to ${spec.max} (got "${value}").`);
   }
@@ -98,7 +109,9 @@ function parseNumber(name: string, value: string, spec: { min: number; max: numb
 }
 
 function suggest(name: string, specs: FlagSpecs): string {
-  const close = Object.keys(specs).find((known) => known.startsWith(name) || name.startsWith(known) || distance(known, name) <= 2);
+  const close = Object.keys(specs).find(
+    (known) => known.startsWith(name) || name.startsWith(known) || distance(known, name) <= 2,
+  );
   return close ? ` Did you mean --${close}?` : '';
 }
 
@@ -107,7 +120,8 @@ function distance(a: string, b: string): number {
   let row = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
     row = next;
   }
   return row[b.length];

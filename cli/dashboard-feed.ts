@@ -1,9 +1,17 @@
 // What the dashboard page is sent: the connection's state in plain words, the figures of the wall (from the live
 // metrics session, computed once per tick whatever the number of pages) and a bounded history for the charts.
-import { RateLimitedError, SubscriptionTimeoutError, TokenRefusedError, type ConnectionStatus, type Forecast, type LiveMetrics } from '../core';
+import {
+  RateLimitedError,
+  SubscriptionTimeoutError,
+  TokenRefusedError,
+  type ConnectionStatus,
+  type Forecast,
+  type LiveMetrics,
+} from '../core';
 import type { AgentRow } from '../core';
 
-export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'token-refused' | 'rate-limited' | 'subscription-refused' | 'failed';
+export type ConnectionState =
+  'connecting' | 'connected' | 'reconnecting' | 'token-refused' | 'rate-limited' | 'subscription-refused' | 'failed';
 
 export interface ConnectionView {
   state: ConnectionState;
@@ -32,10 +40,37 @@ export interface WallView {
   open: number;
   longestWaitSeconds: number | null;
   serviceLevel: { percent: number | null; thresholdSeconds: number; answered: number; waitingPastThreshold: number };
-  window: { minutes: number; arrivals: number; arrivalsPerHour: number; abandoned: number; closed: number; p50Seconds: number | null; p90Seconds: number | null };
+  window: {
+    minutes: number;
+    arrivals: number;
+    arrivalsPerHour: number;
+    abandoned: number;
+    closed: number;
+    p50Seconds: number | null;
+    p90Seconds: number | null;
+  };
   waiting: Array<{ request: string; department: string; waitSeconds: number }>;
-  agents: { known: number; available: number; busy: number; unavailable: number; assigned: number; capacity: number; occupancyPercent: number | null; list: AgentRow[] };
-  forecast: { required: number | null; scheduled: number | null; onLine: number; shortfall: number | null; serviceLevelNowPercent: number | null; summary: string } | { error: string } | null;
+  agents: {
+    known: number;
+    available: number;
+    busy: number;
+    unavailable: number;
+    assigned: number;
+    capacity: number;
+    occupancyPercent: number | null;
+    list: AgentRow[];
+  };
+  forecast:
+    | {
+        required: number | null;
+        scheduled: number | null;
+        onLine: number;
+        shortfall: number | null;
+        serviceLevelNowPercent: number | null;
+        summary: string;
+      }
+    | { error: string }
+    | null;
   /** Requests still being confirmed after a reconnect (0: exact as far as visible). */
   confirming: number;
   point: HistoryPoint;
@@ -50,18 +85,34 @@ export function connectionView(status: ConnectionStatus, at = new Date()): Conne
   else if (error instanceof RateLimitedError) state = 'rate-limited';
   else if (status.state === 'failed') state = 'failed';
   else state = status.state === 'reconnecting' ? 'reconnecting' : 'connecting';
-  return { state, retryInSeconds: state === 'connected' ? null : retryInSeconds, message: state === 'connected' ? null : (error?.message ?? null), at: at.toISOString() };
+  return {
+    state,
+    retryInSeconds: state === 'connected' ? null : retryInSeconds,
+    message: state === 'connected' ? null : (error?.message ?? null),
+    at: at.toISOString(),
+  };
 }
 
 /** The state when the open-requests subscription itself failed (refused: no snapshot ever came). */
 export function subscriptionFailedView(error: Error, at = new Date()): ConnectionView {
-  const state: ConnectionState = error instanceof SubscriptionTimeoutError ? 'subscription-refused' : error instanceof TokenRefusedError ? 'token-refused' : 'failed';
+  const state: ConnectionState =
+    error instanceof SubscriptionTimeoutError
+      ? 'subscription-refused'
+      : error instanceof TokenRefusedError
+        ? 'token-refused'
+        : 'failed';
   return { state, retryInSeconds: null, message: error.message, at: at.toISOString() };
 }
 
 const percent = (share: number | null): number | null => (share === null ? null : Math.round(share * 1000) / 10);
 
-export function wallView(metrics: LiveMetrics, agents: AgentRow[], arrivalsLastMinute: number, connected: boolean, forecast: Forecast | { error: string } | undefined): WallView {
+export function wallView(
+  metrics: LiveMetrics,
+  agents: AgentRow[],
+  arrivalsLastMinute: number,
+  connected: boolean,
+  forecast: Forecast | { error: string } | undefined,
+): WallView {
   const w = metrics.window;
   const a = metrics.agents;
   const onLine = a.available + a.busy;
@@ -71,10 +122,36 @@ export function wallView(metrics: LiveMetrics, agents: AgentRow[], arrivalsLastM
     queue: metrics.requests.queue,
     open: metrics.requests.open,
     longestWaitSeconds: metrics.requests.longestWaitSeconds,
-    serviceLevel: { percent: percent(w.serviceLevel.value), thresholdSeconds: w.serviceLevel.thresholdSeconds, answered: w.serviceLevel.answered, waitingPastThreshold: w.serviceLevel.waitingPastThreshold },
-    window: { minutes: w.minutes, arrivals: w.arrivals, arrivalsPerHour: w.arrivalsPerHour, abandoned: w.abandoned, closed: w.closed, p50Seconds: w.firstResponse.p50Seconds, p90Seconds: w.firstResponse.p90Seconds },
-    waiting: metrics.requests.waiting.map((r) => ({ request: r.requestId ?? r.id, department: r.department ?? '', waitSeconds: r.waitSeconds })),
-    agents: { known: a.known, available: a.available, busy: a.busy, unavailable: a.unavailable, assigned: a.assigned, capacity: a.capacity, occupancyPercent: percent(a.occupancy), list: agents },
+    serviceLevel: {
+      percent: percent(w.serviceLevel.value),
+      thresholdSeconds: w.serviceLevel.thresholdSeconds,
+      answered: w.serviceLevel.answered,
+      waitingPastThreshold: w.serviceLevel.waitingPastThreshold,
+    },
+    window: {
+      minutes: w.minutes,
+      arrivals: w.arrivals,
+      arrivalsPerHour: w.arrivalsPerHour,
+      abandoned: w.abandoned,
+      closed: w.closed,
+      p50Seconds: w.firstResponse.p50Seconds,
+      p90Seconds: w.firstResponse.p90Seconds,
+    },
+    waiting: metrics.requests.waiting.map((r) => ({
+      request: r.requestId ?? r.id,
+      department: r.department ?? '',
+      waitSeconds: r.waitSeconds,
+    })),
+    agents: {
+      known: a.known,
+      available: a.available,
+      busy: a.busy,
+      unavailable: a.unavailable,
+      assigned: a.assigned,
+      capacity: a.capacity,
+      occupancyPercent: percent(a.occupancy),
+      list: agents,
+    },
     forecast: !forecast
       ? null
       : 'error' in forecast
@@ -115,6 +192,13 @@ export class History {
 
   columns(): { [K in keyof HistoryPoint]: Array<HistoryPoint[K]> } {
     const pick = <K extends keyof HistoryPoint>(k: K): Array<HistoryPoint[K]> => this.points.map((p) => p[k]);
-    return { t: pick('t'), queue: pick('queue'), p50: pick('p50'), p90: pick('p90'), arrivalsLastMinute: pick('arrivalsLastMinute'), connected: pick('connected') };
+    return {
+      t: pick('t'),
+      queue: pick('queue'),
+      p50: pick('p50'),
+      p90: pick('p90'),
+      arrivalsLastMinute: pick('arrivalsLastMinute'),
+      connected: pick('connected'),
+    };
   }
 }

@@ -38,7 +38,8 @@ const HEADERS = {
   'Referrer-Policy': 'no-referrer',
   'X-Frame-Options': 'DENY',
   // Everything comes from this server: no CDN, no inline script, no other origin.
-  'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
 };
 
 /** A random access key, printed at start when the dashboard listens beyond loopback. */
@@ -137,21 +138,36 @@ export class DashboardServer {
       return plain(res, 405, 'Only GET is served here.');
     }
     // On loopback, a Host other than a loopback name is a page of another site reaching us through DNS rebinding.
-    if (this.loopback && !isLoopbackHost(hostnameOf(req.headers.host))) return plain(res, 403, 'This dashboard answers only on this machine (open it with 127.0.0.1 or localhost).');
+    if (this.loopback && !isLoopbackHost(hostnameOf(req.headers.host)))
+      return plain(res, 403, 'This dashboard answers only on this machine (open it with 127.0.0.1 or localhost).');
     if (this.options.accessKey) {
       const given = url.searchParams.get('key');
       if (given !== null && url.pathname === '/' && sameKey(given, this.options.accessKey)) {
         // Remembered in a cookie, then taken out of the address bar (a TV shows it to the whole room).
-        res.writeHead(303, { ...HEADERS, Location: '/', 'Set-Cookie': `${KEY_COOKIE}=${this.options.accessKey}; HttpOnly; SameSite=Strict; Path=/`, 'Cache-Control': 'no-store' });
+        res.writeHead(303, {
+          ...HEADERS,
+          Location: '/',
+          'Set-Cookie': `${KEY_COOKIE}=${this.options.accessKey}; HttpOnly; SameSite=Strict; Path=/`,
+          'Cache-Control': 'no-store',
+        });
         return void res.end();
       }
       if (!sameKey(cookieOf(req, KEY_COOKIE) ?? '', this.options.accessKey)) {
-        return plain(res, 401, 'This dashboard needs its access key: open the address that "pingstreams dashboard" printed when it started (it ends with ?key=...).');
+        return plain(
+          res,
+          401,
+          'This dashboard needs its access key: open the address that "pingstreams dashboard" printed when it started (it ends with ?key=...).',
+        );
       }
     }
     if (route === 'asset') {
       const asset = this.assets.get(url.pathname)!;
-      res.writeHead(200, { ...HEADERS, 'Content-Type': asset.type, 'Content-Length': asset.body.length, 'Cache-Control': 'no-cache' });
+      res.writeHead(200, {
+        ...HEADERS,
+        'Content-Type': asset.type,
+        'Content-Length': asset.body.length,
+        'Cache-Control': 'no-cache',
+      });
       return void res.end(req.method === 'HEAD' ? undefined : asset.body);
     }
     this.openStream(req, res);
@@ -162,7 +178,12 @@ export class DashboardServer {
       res.setHeader('Retry-After', '10');
       return plain(res, 503, 'Too many dashboards are open on this server; close one and reload.');
     }
-    res.writeHead(200, { ...HEADERS, 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
+    res.writeHead(200, {
+      ...HEADERS,
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+    });
     if (req.method === 'HEAD') return void res.end();
     req.socket.setNoDelay(true);
     this.clients.add(res);

@@ -17,7 +17,14 @@ import {
 } from '../core';
 import { isLoopbackHost } from '../core/endpoint';
 import { parseArgs, UsageError } from './args';
-import { connectionView, History, subscriptionFailedView, wallView, type ConnectionView, type WallView } from './dashboard-feed';
+import {
+  connectionView,
+  History,
+  subscriptionFailedView,
+  wallView,
+  type ConnectionView,
+  type WallView,
+} from './dashboard-feed';
 import { DashboardServer, newAccessKey } from './dashboard-server';
 import type { CommandIo } from './emulator-command';
 import { FORECAST_FLAGS, forecastOptions } from './forecast';
@@ -84,7 +91,11 @@ export interface DashboardConfig {
   insecure: boolean;
 }
 
-export async function runDashboard(argv: readonly string[], io: CommandIo, control: ListenControl = {}): Promise<number> {
+export async function runDashboard(
+  argv: readonly string[],
+  io: CommandIo,
+  control: ListenControl = {},
+): Promise<number> {
   const env = control.env ?? process.env;
   let config: DashboardConfig | 'help';
   try {
@@ -103,12 +114,18 @@ export async function runDashboard(argv: readonly string[], io: CommandIo, contr
     wall = await Dashboard.start(config, say);
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
-    const hint = e.code === 'EADDRINUSE' ? ' Another program uses this port: pick another one with --port, or --port 0 for a free one.' : '';
+    const hint =
+      e.code === 'EADDRINUSE'
+        ? ' Another program uses this port: pick another one with --port, or --port 0 for a free one.'
+        : '';
     say(`pingstreams dashboard: could not start: ${e.message}.${hint}`);
     return EXIT.FATAL;
   }
   io.stdout.write(`Pingstreams dashboard of project ${config.projectId}: ${wall.url}\n`);
-  if (config.accessKey) say(`Listening on ${config.host}: anyone who can reach this machine and has the address above (with its key) sees the figures.`);
+  if (config.accessKey)
+    say(
+      `Listening on ${config.host}: anyone who can reach this machine and has the address above (with its key) sees the figures.`,
+    );
   await new Promise<void>((resolve) => {
     if (control.signal?.aborted) return resolve();
     control.signal?.addEventListener('abort', () => resolve(), { once: true });
@@ -123,16 +140,20 @@ export function parseDashboardArgs(argv: readonly string[], env: NodeJS.ProcessE
   if (help) return 'help';
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}".`);
   if (flags.project === undefined) throw new UsageError('--project is required: the id of the project to show.');
-  if (flags.port !== undefined && flags.port > 65535) throw new UsageError(`--port needs a whole number from 0 to 65535 (got "${flags.port}").`);
+  if (flags.port !== undefined && flags.port > 65535)
+    throw new UsageError(`--port needs a whole number from 0 to 65535 (got "${flags.port}").`);
   const host = flags.host ?? '127.0.0.1';
   if (host === '') throw new UsageError('--host needs a value.');
   const remote = !isLoopbackHost(host);
   if (remote && flags['allow-remote'] !== true) {
-    throw new UsageError(`--host ${host} makes the figures reachable from other machines: add --allow-remote to confirm (an access key is then required).`);
+    throw new UsageError(
+      `--host ${host} makes the figures reachable from other machines: add --allow-remote to confirm (an access key is then required).`,
+    );
   }
   const forecast = forecastOptions({ target: '80/20', ...flags });
   const token = (flags.token ?? env.PINGSTREAMS_TOKEN ?? '').trim();
-  if (!token) throw new UsageError('No access token: set the PINGSTREAMS_TOKEN environment variable to your Pingstreams JWT.');
+  if (!token)
+    throw new UsageError('No access token: set the PINGSTREAMS_TOKEN environment variable to your Pingstreams JWT.');
   const endpoint = flags.endpoint ?? (env.PINGSTREAMS_ENDPOINT?.trim() || DEFAULT_ENDPOINT);
   checkEndpoint(endpoint, flags.insecure === true);
   return {
@@ -170,7 +191,11 @@ export class Dashboard {
     readonly url: string,
   ) {}
 
-  static async start(config: DashboardConfig, say: (line: string) => void, pageDir = join(__dirname, 'dashboard-page')): Promise<Dashboard> {
+  static async start(
+    config: DashboardConfig,
+    say: (line: string) => void,
+    pageDir = join(__dirname, 'dashboard-page'),
+  ): Promise<Dashboard> {
     // The server asks for the initial events of a page only once the dashboard exists.
     const holder: { dashboard?: Dashboard } = {};
     const server = new DashboardServer({
@@ -181,7 +206,12 @@ export class Dashboard {
       initialEvents: () => holder.dashboard?.initialEvents() ?? [],
     });
     const port = await server.start();
-    const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '<this machine>' : config.host.includes(':') ? `[${config.host}]` : config.host;
+    const shownHost =
+      config.host === '0.0.0.0' || config.host === '::'
+        ? '<this machine>'
+        : config.host.includes(':')
+          ? `[${config.host}]`
+          : config.host;
     const url = `http://${shownHost}:${port}/${config.accessKey ? `?key=${config.accessKey}` : ''}`;
     say(`connecting to ${describeEndpoint(config.endpoint)}`);
     let handle: ConnectionHandle;
@@ -205,7 +235,10 @@ export class Dashboard {
 
   /** What a page that just opened the stream gets: the state, the charts' history, the last figures. */
   initialEvents(): Array<[string, unknown]> {
-    const events: Array<[string, unknown]> = [['state', this.connection], ['history', this.history.columns()]];
+    const events: Array<[string, unknown]> = [
+      ['state', this.connection],
+      ['history', this.history.columns()],
+    ];
     if (this.last) events.push(['metrics', this.last]);
     return events;
   }
@@ -251,9 +284,14 @@ export class Dashboard {
   private onStatus(status: ConnectionStatus): void {
     const view = connectionView(status);
     if (view.state === 'connected') this.say('connected');
-    else if (view.retryInSeconds !== null) this.say(`${view.state === 'rate-limited' ? 'rate limited, retrying' : 'reconnecting'} in ${view.retryInSeconds} s${view.message ? `: ${view.message}` : ''}`);
+    else if (view.retryInSeconds !== null)
+      this.say(
+        `${view.state === 'rate-limited' ? 'rate limited, retrying' : 'reconnecting'} in ${view.retryInSeconds} s${view.message ? `: ${view.message}` : ''}`,
+      );
     else if (status.state === 'failed') {
-      this.say(`error: ${view.message ?? 'the connection failed for good'}; the page shows it until you stop this command`);
+      this.say(
+        `error: ${view.message ?? 'the connection failed for good'}; the page shows it until you stop this command`,
+      );
       if (status.error) this.exitCode = exitCodeFor(status.error);
     }
     this.setConnection(view);
@@ -270,7 +308,13 @@ export class Dashboard {
     const metrics = this.session.metrics();
     const engine = this.session.engine;
     const forecast = forecastFromMetrics(metrics, this.config.forecast);
-    this.last = wallView(metrics, engine.agentList(50), engine.arrivalsSince(Date.parse(metrics.at) - 60_000), this.connection.state === 'connected', forecast);
+    this.last = wallView(
+      metrics,
+      engine.agentList(50),
+      engine.arrivalsSince(Date.parse(metrics.at) - 60_000),
+      this.connection.state === 'connected',
+      forecast,
+    );
     this.history.add(this.last.point);
     this.server.publish('metrics', this.last);
   }

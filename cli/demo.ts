@@ -45,10 +45,21 @@ const FAULT_AFTER_MS_WITHOUT_DURATION = 10_000;
 /** After reconnecting, recovered changes arrive with the new snapshots (and probes of vanished requests). */
 const RECOVERY_REPORT_AFTER_MS = 2_000;
 
-const STATUS_NAMES: Record<number, string> = { 50: 'temporary', 100: 'unassigned', 150: 'abandoned', 200: 'assigned', 300: 'served', 1000: 'closed' };
+const STATUS_NAMES: Record<number, string> = {
+  50: 'temporary',
+  100: 'unassigned',
+  150: 'abandoned',
+  200: 'assigned',
+  300: 'served',
+  1000: 'closed',
+};
 
 /** Runs the demo; resolves with the exit code: 0 when it ends (duration or Ctrl+C), 1 on failure, 2 on usage errors. */
-export async function runDemo(argv: readonly string[], io: CommandIo, control: { signal?: AbortSignal } = {}): Promise<number> {
+export async function runDemo(
+  argv: readonly string[],
+  io: CommandIo,
+  control: { signal?: AbortSignal } = {},
+): Promise<number> {
   let rate: number;
   let durationMs: number | undefined;
   let wallPort: number | undefined;
@@ -61,11 +72,14 @@ export async function runDemo(argv: readonly string[], io: CommandIo, control: {
     if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}".`);
     rate = flags.rate ?? 3;
     durationMs = flags.duration !== undefined ? flags.duration * 1000 : undefined;
-    if (flags.port !== undefined && flags.port > 65535) throw new UsageError(`--port needs a whole number from 0 to 65535 (got "${flags.port}").`);
+    if (flags.port !== undefined && flags.port > 65535)
+      throw new UsageError(`--port needs a whole number from 0 to 65535 (got "${flags.port}").`);
     wallPort = flags.dashboard === false ? undefined : (flags.port ?? 8790);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    io.stderr.write(`pingstreams demo: ${error.message}\n\n${DEMO_USAGE.split('\n')[0]}\nRun "pingstreams help demo" for all options.\n`);
+    io.stderr.write(
+      `pingstreams demo: ${error.message}\n\n${DEMO_USAGE.split('\n')[0]}\nRun "pingstreams help demo" for all options.\n`,
+    );
     return EXIT.USAGE;
   }
   if (control.signal?.aborted) return EXIT.OK;
@@ -74,7 +88,15 @@ export async function runDemo(argv: readonly string[], io: CommandIo, control: {
   try {
     // A queue a supervisor would recognise (waits, assignments, replies, abandonment): each arrival makes about four
     // changes, so `rate` changes per second are about 15 x rate arrivals a minute, for 4 agents of 2 chats.
-    const queue = { arrivalsPerMinute: rate * 4, ahtSeconds: 30, firstResponseSeconds: 5, patienceSeconds: 60, agents: 4, chatsPerAgent: 2, availabilityChangesPerMinute: 2 };
+    const queue = {
+      arrivalsPerMinute: rate * 4,
+      ahtSeconds: 30,
+      firstResponseSeconds: 5,
+      patienceSeconds: 60,
+      agents: 4,
+      chatsPerAgent: 2,
+      availabilityChangesPerMinute: 2,
+    };
     emu = await startEmulator({ port: 0, simulate: { ratePerSecond: rate, queue } });
   } catch (error) {
     io.stderr.write(`pingstreams demo: could not start the embedded emulator: ${(error as Error).message}\n`);
@@ -84,7 +106,9 @@ export async function runDemo(argv: readonly string[], io: CommandIo, control: {
   try {
     if (wallPort !== undefined) wall = await startWall(emu, wallPort);
   } catch (error) {
-    io.stderr.write(`pingstreams demo: the live wall could not start (${(error as Error).message}); going on without it.\n`);
+    io.stderr.write(
+      `pingstreams demo: the live wall could not start (${(error as Error).message}); going on without it.\n`,
+    );
   }
   const demo = new Demo(emu, io, rate, wall?.url);
   try {
@@ -100,7 +124,20 @@ export async function runDemo(argv: readonly string[], io: CommandIo, control: {
 /** The dashboard of the demo's project, on the same connection as the feed (one socket: the cut shows on both). */
 async function startWall(emu: Emulator, port: number): Promise<Dashboard> {
   const config = (p: number) => {
-    const parsed = parseDashboardArgs(['--project', emu.projectId, '--endpoint', emu.url, '--port', String(p), '--window', '5m', ...emu.simulation!.truth().agentIds.flatMap((id) => ['--agent', id])], { PINGSTREAMS_TOKEN: emu.tokens.owner });
+    const parsed = parseDashboardArgs(
+      [
+        '--project',
+        emu.projectId,
+        '--endpoint',
+        emu.url,
+        '--port',
+        String(p),
+        '--window',
+        '5m',
+        ...emu.simulation!.truth().agentIds.flatMap((id) => ['--agent', id]),
+      ],
+      { PINGSTREAMS_TOKEN: emu.tokens.owner },
+    );
     if (parsed === 'help') throw new Error('unexpected help');
     return parsed;
   };
@@ -150,9 +187,13 @@ class Demo {
   async run(durationMs: number | undefined, signal: AbortSignal | undefined): Promise<number> {
     const emu = this.emu;
     const requestsTopic = buildTopic({ kind: 'requests', projectId: emu.projectId });
-    const agentTopics = Object.keys(this.agentRoles).map((projectUserId) => buildTopic({ kind: 'agent', projectId: emu.projectId, projectUserId }));
+    const agentTopics = Object.keys(this.agentRoles).map((projectUserId) =>
+      buildTopic({ kind: 'agent', projectId: emu.projectId, projectUserId }),
+    );
     this.print(`Pingstreams demo: emulator at ${emu.url}, project ${emu.projectId}, about ${this.rate} change(s)/s.`);
-    this.print(`Watching ${requestsTopic} and ${agentTopics.length} agents through the realtime core. ${durationMs ? `Ends after ${durationMs / 1000} s.` : 'Ctrl+C to stop.'}`);
+    this.print(
+      `Watching ${requestsTopic} and ${agentTopics.length} agents through the realtime core. ${durationMs ? `Ends after ${durationMs / 1000} s.` : 'Ctrl+C to stop.'}`,
+    );
     if (this.wallUrl) this.print(`Live wall of the same queue (open it in a browser): ${this.wallUrl}`);
     this.print('');
 
@@ -162,7 +203,9 @@ class Demo {
     handle.onWarning((message) => this.print(`         warning: ${message}`));
     const onError = (error: Error): void => this.print(`         error: ${error.message}`);
     for (const topic of [requestsTopic, ...agentTopics]) {
-      this.subscriptions.push(handle.subscribe(topic, { emitSnapshot: true, onEvent: (event) => this.onEvent(event), onError }));
+      this.subscriptions.push(
+        handle.subscribe(topic, { emitSnapshot: true, onEvent: (event) => this.onEvent(event), onError }),
+      );
     }
 
     let stop!: () => void;
@@ -241,8 +284,10 @@ class Demo {
     let detail: string;
     if (event.method === 'DELETE') detail = 'deleted';
     else if (before && before.status !== data.status) detail = `status ${before.status} -> ${statusText(data.status)}`;
-    else if (event.method === 'CREATE') detail = `status ${statusText(data.status)}  "${truncate(String(data.first_text ?? ''), 40)}"`;
-    else if (before && JSON.stringify(before.participants) !== JSON.stringify(data.participants)) detail = `participants ${participantCount(data)}`;
+    else if (event.method === 'CREATE')
+      detail = `status ${statusText(data.status)}  "${truncate(String(data.first_text ?? ''), 40)}"`;
+    else if (before && JSON.stringify(before.participants) !== JSON.stringify(data.participants))
+      detail = `participants ${participantCount(data)}`;
     else detail = 'updated';
     return `${time}  ${method} request  ${who.padEnd(20)}  ${detail}${flag}`;
   }
@@ -253,7 +298,9 @@ class Demo {
     if (status.state === 'connected' && this.drop && this.drop.reconnectedAt === undefined) {
       this.drop.reconnectedAt = Date.now();
       this.reconnects += 1;
-      this.print(`${clock(new Date())}  -- reconnected after ${seconds(this.drop.reconnectedAt - this.drop.at)}; subscribing again and comparing snapshots`);
+      this.print(
+        `${clock(new Date())}  -- reconnected after ${seconds(this.drop.reconnectedAt - this.drop.at)}; subscribing again and comparing snapshots`,
+      );
       this.after(RECOVERY_REPORT_AFTER_MS, () => this.reportRecovery());
     } else if ((status.state === 'reconnecting' || status.state === 'connecting') && status.retryInMs !== undefined) {
       const reason = status.error ? `${status.error.message.replace(/; reconnecting\.?$/, '')}; ` : '';
@@ -270,11 +317,16 @@ class Demo {
     // comparison after reconnecting can reveal them.
     const P = this.emu.projectId;
     const created = this.emu.createRequest(P, { first_text: 'Hello? Is anyone there? (sent during the outage)' });
-    const waiting = [...this.openRequests.values()].find((r) => r.status === 100 && r.request_id !== created.request_id);
-    if (waiting) this.emu.updateRequest(P, String(waiting.request_id), { status: 200, participants: [this.emu.users.agent] });
+    const waiting = [...this.openRequests.values()].find(
+      (r) => r.status === 100 && r.request_id !== created.request_id,
+    );
+    if (waiting)
+      this.emu.updateRequest(P, String(waiting.request_id), { status: 200, participants: [this.emu.users.agent] });
     const changes = waiting ? 'a new request and an assignment' : 'a new request';
     this.print('');
-    this.print(`${clock(new Date())}  !! fault injected: ${dropped} socket(s) dropped without a close frame (a network cut); ${changes} happen meanwhile`);
+    this.print(
+      `${clock(new Date())}  !! fault injected: ${dropped} socket(s) dropped without a close frame (a network cut); ${changes} happen meanwhile`,
+    );
   }
 
   private reportRecovery(): void {
@@ -297,7 +349,9 @@ class Demo {
     this.lastMetricsAt = now;
     const open = [...this.openRequests.values()];
     const unassigned = open.filter((r) => r.status === 100);
-    const waits = unassigned.map((r) => now - Date.parse(String(r.createdAt))).filter((ms) => Number.isFinite(ms) && ms >= 0);
+    const waits = unassigned
+      .map((r) => now - Date.parse(String(r.createdAt)))
+      .filter((ms) => Number.isFinite(ms) && ms >= 0);
     const averageWait = waits.length ? duration(waits.reduce((a, b) => a + b, 0) / waits.length) : '-';
     const available = [...this.agents.values()].filter((a) => a.user_available === true).length;
     this.print(
@@ -311,7 +365,9 @@ class Demo {
     const total = c.snapshot + c.live + c.recovered;
     this.print('');
     this.print(`Demo finished after ${seconds(Date.now() - this.startedAt)}.`);
-    this.print(`  events: ${total} (${c.snapshot} from snapshots, ${c.live} live, ${c.recovered} recovered after reconnect), ${plural(c.duplicates, 'duplicate')}`);
+    this.print(
+      `  events: ${total} (${c.snapshot} from snapshots, ${c.live} live, ${c.recovered} recovered after reconnect), ${plural(c.duplicates, 'duplicate')}`,
+    );
     if (this.drop) {
       this.print(
         this.drop.reconnectedAt !== undefined
@@ -324,8 +380,12 @@ class Demo {
     this.print('');
     const cli = cliCommand();
     this.print(`Next: run \`${cli} emulator --simulate 1\` and, in another terminal,`);
-    this.print(`  PINGSTREAMS_TOKEN=<owner token it prints> ${cli} listen --endpoint <its URL> --project <its project id>`);
-    this.print(`  or its wall: PINGSTREAMS_TOKEN=<owner token> ${cli} dashboard --endpoint <its URL> --project <its project id>`);
+    this.print(
+      `  PINGSTREAMS_TOKEN=<owner token it prints> ${cli} listen --endpoint <its URL> --project <its project id>`,
+    );
+    this.print(
+      `  or its wall: PINGSTREAMS_TOKEN=<owner token> ${cli} dashboard --endpoint <its URL> --project <its project id>`,
+    );
   }
 }
 

@@ -51,16 +51,23 @@ function toOptions(argv: string[]): EmulatorOptions | 'help' {
   if (flags.host === '') throw new UsageError('--host needs a value.');
   if (flags.secret === '') throw new UsageError('--secret must not be empty.');
   if (flags.simulate === 0) throw new UsageError('--simulate needs a rate greater than 0 (changes per second).');
-  if (flags.simulate !== undefined && flags['simulate-queue'] !== undefined) throw new UsageError('--simulate and --simulate-queue exclude each other: choose one.');
-  const queueFlag = (['queue-agents', 'queue-chats', 'queue-aht', 'queue-patience'] as const).find((f) => flags[f] !== undefined);
-  if (queueFlag && flags['simulate-queue'] === undefined) throw new UsageError(`--${queueFlag} needs --simulate-queue RATE.`);
-  const queue = flags['simulate-queue'] === undefined ? undefined : {
-    arrivalsPerMinute: flags['simulate-queue'],
-    ...(flags['queue-agents'] !== undefined ? { agents: flags['queue-agents'] } : {}),
-    ...(flags['queue-chats'] !== undefined ? { chatsPerAgent: flags['queue-chats'] } : {}),
-    ...(flags['queue-aht'] !== undefined ? { ahtSeconds: flags['queue-aht'] } : {}),
-    ...(flags['queue-patience'] !== undefined ? { patienceSeconds: flags['queue-patience'] } : {}),
-  };
+  if (flags.simulate !== undefined && flags['simulate-queue'] !== undefined)
+    throw new UsageError('--simulate and --simulate-queue exclude each other: choose one.');
+  const queueFlag = (['queue-agents', 'queue-chats', 'queue-aht', 'queue-patience'] as const).find(
+    (f) => flags[f] !== undefined,
+  );
+  if (queueFlag && flags['simulate-queue'] === undefined)
+    throw new UsageError(`--${queueFlag} needs --simulate-queue RATE.`);
+  const queue =
+    flags['simulate-queue'] === undefined
+      ? undefined
+      : {
+          arrivalsPerMinute: flags['simulate-queue'],
+          ...(flags['queue-agents'] !== undefined ? { agents: flags['queue-agents'] } : {}),
+          ...(flags['queue-chats'] !== undefined ? { chatsPerAgent: flags['queue-chats'] } : {}),
+          ...(flags['queue-aht'] !== undefined ? { ahtSeconds: flags['queue-aht'] } : {}),
+          ...(flags['queue-patience'] !== undefined ? { patienceSeconds: flags['queue-patience'] } : {}),
+        };
   return {
     port: flags.port ?? 8787,
     ...(flags.host !== undefined ? { host: flags.host } : {}),
@@ -76,7 +83,11 @@ function toOptions(argv: string[]): EmulatorOptions | 'help' {
  * Starts the emulator, prints how to connect, and runs until SIGINT/SIGTERM (or `signal` aborts).
  * Returns the exit code: 0 after a clean stop, 1 when it cannot start, 2 on usage errors.
  */
-export async function runEmulatorCommand(argv: string[], io: CommandIo, control: { signal?: AbortSignal } = {}): Promise<number> {
+export async function runEmulatorCommand(
+  argv: string[],
+  io: CommandIo,
+  control: { signal?: AbortSignal } = {},
+): Promise<number> {
   let opts: EmulatorOptions | 'help';
   try {
     opts = toOptions(argv);
@@ -94,7 +105,10 @@ export async function runEmulatorCommand(argv: string[], io: CommandIo, control:
     emu = await startEmulator(opts);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const hint = e.code === 'EADDRINUSE' ? ' Another program uses this port: pick another one with --port, or --port 0 for a free one.' : '';
+    const hint =
+      e.code === 'EADDRINUSE'
+        ? ' Another program uses this port: pick another one with --port, or --port 0 for a free one.'
+        : '';
     io.stderr.write(`pingstreams emulator: could not start: ${e.message}.${hint}\n`);
     return 1;
   }

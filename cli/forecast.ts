@@ -45,7 +45,8 @@ export function forecastOptions(flags: ForecastFlags): Partial<ForecastInput> {
     options.targetServiceLevel = target.serviceLevel;
     options.targetSeconds = target.seconds;
   }
-  if (flags['max-occupancy'] !== undefined) options.maxOccupancy = parsePercent('max-occupancy', flags['max-occupancy'], { allowZero: false });
+  if (flags['max-occupancy'] !== undefined)
+    options.maxOccupancy = parsePercent('max-occupancy', flags['max-occupancy'], { allowZero: false });
   if (flags.shrinkage !== undefined) {
     if (flags.shrinkage >= 100) throw new UsageError(`--shrinkage must be below 100 (got ${flags.shrinkage}).`);
     options.shrinkage = parsePercent('shrinkage', flags.shrinkage, { allowZero: true });

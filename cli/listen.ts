@@ -67,14 +67,22 @@ Exit codes: 0 stopped by Ctrl+C/SIGTERM (or the reader of stdout went away), 1 o
 `;
 
 /** Printed after a usage error: the synopsis, and where to find the rest. */
-const shortUsage = (name: string, usage: string): string => `${usage.split('\n\n')[0]}\nRun "pingstreams help ${name}" for all options.\n`;
+const shortUsage = (name: string, usage: string): string =>
+  `${usage.split('\n\n')[0]}\nRun "pingstreams help ${name}" for all options.\n`;
 export const LISTEN_SHORT_USAGE = shortUsage('listen', LISTEN_USAGE);
 
 /**
  * A mistake in a command line: `pingstreams NAME: message` with the token removed (also one given with --token),
  * then the synopsis. Returns the usage exit code. Every command reports its usage errors through this.
  */
-export function usageError(name: string, usage: string, message: string, io: CommandIo, argv: readonly string[], env: NodeJS.ProcessEnv): number {
+export function usageError(
+  name: string,
+  usage: string,
+  message: string,
+  io: CommandIo,
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): number {
   io.stderr.write(`pingstreams ${name}: ${redact(message, tokenFrom(argv, env))}\n\n${shortUsage(name, usage)}`);
   return EXIT.USAGE;
 }
@@ -94,8 +102,18 @@ const FLAGS = {
   token: { type: 'string' },
   insecure: { type: 'boolean' },
   'subscribe-timeout': { type: 'number', min: 1, max: 3_600_000, integer: true },
-  'expression-timeout': { type: 'number', min: EXPRESSION_BUDGET_BOUNDS.timeMs[0], max: EXPRESSION_BUDGET_BOUNDS.timeMs[1], integer: true },
-  'expression-depth': { type: 'number', min: EXPRESSION_BUDGET_BOUNDS.depth[0], max: EXPRESSION_BUDGET_BOUNDS.depth[1], integer: true },
+  'expression-timeout': {
+    type: 'number',
+    min: EXPRESSION_BUDGET_BOUNDS.timeMs[0],
+    max: EXPRESSION_BUDGET_BOUNDS.timeMs[1],
+    integer: true,
+  },
+  'expression-depth': {
+    type: 'number',
+    min: EXPRESSION_BUDGET_BOUNDS.depth[0],
+    max: EXPRESSION_BUDGET_BOUNDS.depth[1],
+    integer: true,
+  },
 } as const;
 
 export interface ListenControl {
@@ -145,29 +163,35 @@ function tokenFrom(argv: readonly string[], env: NodeJS.ProcessEnv): string | un
 export function parseListenArgs(argv: readonly string[], env: NodeJS.ProcessEnv): ListenConfig | 'help' {
   const { flags, positionals, help } = parseArgs(argv, FLAGS);
   if (help) return 'help';
-  if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}": topics are given with --topic or --project.`);
+  if (positionals.length)
+    throw new UsageError(`Unexpected argument "${positionals[0]}": topics are given with --topic or --project.`);
 
   const topics = (flags.topic ?? []).map((topic) => buildTopic({ kind: 'custom', topic }));
   if (flags.project !== undefined) {
     const projectId = flags.project;
-    if (flags.messages && flags.request === undefined) throw new UsageError('--messages needs --request: the messages of which request?');
+    if (flags.messages && flags.request === undefined)
+      throw new UsageError('--messages needs --request: the messages of which request?');
     if (flags.request !== undefined) {
       topics.push(buildTopic({ kind: flags.messages ? 'messages' : 'request', projectId, requestId: flags.request }));
     }
     if (flags.agent !== undefined) topics.push(buildTopic({ kind: 'agent', projectId, projectUserId: flags.agent }));
-    if (flags.request === undefined && flags.agent === undefined) topics.push(buildTopic({ kind: 'requests', projectId }));
+    if (flags.request === undefined && flags.agent === undefined)
+      topics.push(buildTopic({ kind: 'requests', projectId }));
   } else if (flags.request !== undefined || flags.agent !== undefined || flags.messages) {
     throw new UsageError('--request, --messages and --agent need --project (the project id).');
   }
-  if (topics.length === 0) throw new UsageError('No topic: give --topic /PROJECT_ID/requests, or --project PROJECT_ID.');
+  if (topics.length === 0)
+    throw new UsageError('No topic: give --topic /PROJECT_ID/requests, or --project PROJECT_ID.');
 
   const token = (flags.token ?? env.PINGSTREAMS_TOKEN ?? '').trim();
-  if (!token) throw new UsageError('No access token: set the PINGSTREAMS_TOKEN environment variable to your Pingstreams JWT.');
+  if (!token)
+    throw new UsageError('No access token: set the PINGSTREAMS_TOKEN environment variable to your Pingstreams JWT.');
   const endpoint = flags.endpoint ?? (env.PINGSTREAMS_ENDPOINT?.trim() || DEFAULT_ENDPOINT);
   try {
     checkEndpoint(endpoint, flags.insecure === true);
   } catch (error) {
-    if (error instanceof InsecureEndpointError) throw new UsageError(`${error.message} To allow it anyway, pass --insecure.`);
+    if (error instanceof InsecureEndpointError)
+      throw new UsageError(`${error.message} To allow it anyway, pass --insecure.`);
     throw error;
   }
 
@@ -188,7 +212,10 @@ export function parseListenArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
 
 function parseMethods(values: readonly string[] | undefined): Method[] | undefined {
   if (!values) return undefined;
-  const methods = values.flatMap((v) => v.split(',')).map((m) => m.trim().toUpperCase()).filter(Boolean);
+  const methods = values
+    .flatMap((v) => v.split(','))
+    .map((m) => m.trim().toUpperCase())
+    .filter(Boolean);
   const unknown = methods.find((m) => !(METHODS as readonly string[]).includes(m));
   if (unknown) throw new UsageError(`Unknown method "${unknown}": use ${METHODS.join(', ')} (comma-separated).`);
   if (methods.length === 0) throw new UsageError(`--method needs at least one of ${METHODS.join(', ')}.`);
@@ -357,7 +384,11 @@ class OutputFlow {
   }
 }
 
-export function reportStatus(status: ConnectionStatus, say: (line: string) => void, fail: (error: Error) => void): void {
+export function reportStatus(
+  status: ConnectionStatus,
+  say: (line: string) => void,
+  fail: (error: Error) => void,
+): void {
   switch (status.state) {
     case 'connected':
       say('connected');

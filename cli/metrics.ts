@@ -95,11 +95,14 @@ function parseMetricsArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Metr
   if (flags.project === undefined) throw new UsageError('--project is required: the id of the project to watch.');
   const forecast = forecastOptions(flags);
   if (forecast.targetServiceLevel === undefined) {
-    const extra = (['rate', 'aht', 'max-occupancy', 'shrinkage', 'chats', 'patience', 'agents'] as const).find((f) => flags[f] !== undefined);
+    const extra = (['rate', 'aht', 'max-occupancy', 'shrinkage', 'chats', 'patience', 'agents'] as const).find(
+      (f) => flags[f] !== undefined,
+    );
     if (extra) throw new UsageError(`--${extra} belongs to the forecast, which needs --target (e.g. --target 80/20).`);
   }
   const token = (flags.token ?? env.PINGSTREAMS_TOKEN ?? '').trim();
-  if (!token) throw new UsageError('No access token: set the PINGSTREAMS_TOKEN environment variable to your Pingstreams JWT.');
+  if (!token)
+    throw new UsageError('No access token: set the PINGSTREAMS_TOKEN environment variable to your Pingstreams JWT.');
   const endpoint = flags.endpoint ?? (env.PINGSTREAMS_ENDPOINT?.trim() || DEFAULT_ENDPOINT);
   checkEndpoint(endpoint, flags.insecure === true);
   return {

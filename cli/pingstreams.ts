@@ -36,10 +36,24 @@ Examples:
   pingstreams listen --topic /PROJECT_ID/requests --map '{"id": request_id, "status": status}' | jq .
 `;
 
-const USAGES: Record<string, string> = { listen: LISTEN_USAGE, emulator: EMULATOR_USAGE, demo: DEMO_USAGE, metrics: METRICS_USAGE, forecast: FORECAST_USAGE, dashboard: DASHBOARD_USAGE };
+const USAGES: Record<string, string> = {
+  listen: LISTEN_USAGE,
+  emulator: EMULATOR_USAGE,
+  demo: DEMO_USAGE,
+  metrics: METRICS_USAGE,
+  forecast: FORECAST_USAGE,
+  dashboard: DASHBOARD_USAGE,
+};
 
 type Command = (argv: string[], io: CommandIo, control: { signal?: AbortSignal }) => Promise<number>;
-const COMMANDS: Record<string, Command> = { listen: runListen, emulator: runEmulatorCommand, demo: runDemo, metrics: runMetrics, forecast: runForecast, dashboard: runDashboard };
+const COMMANDS: Record<string, Command> = {
+  listen: runListen,
+  emulator: runEmulatorCommand,
+  demo: runDemo,
+  metrics: runMetrics,
+  forecast: runForecast,
+  dashboard: runDashboard,
+};
 
 /** The package version, read at run time (dist/cli/ or cli/ under ts-jest): no JSON copied into dist. */
 export function packageVersion(): string {

@@ -36,6 +36,7 @@ export function parseTarget(flag: string, text: string): { serviceLevel: number;
 
 /** A percentage from 0 to 100 (85 = 85 %), returned as a share. */
 export function parsePercent(flag: string, value: number, { allowZero }: { allowZero: boolean }): number {
-  if (value > 100 || (!allowZero && value === 0)) throw new UsageError(`--${flag} is a percentage ${allowZero ? 'from 0' : 'above 0'} to 100 (got ${value}).`);
+  if (value > 100 || (!allowZero && value === 0))
+    throw new UsageError(`--${flag} is a percentage ${allowZero ? 'from 0' : 'above 0'} to 100 (got ${value}).`);
   return value / 100;
 }

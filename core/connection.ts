@@ -203,7 +203,12 @@ export class RealtimeConnection {
       channel = {
         topic,
         parsed,
-        tracker: new TopicTracker(parsed.kind, this.options.maxTrackedPerTopic, this.options.requestsSnapshotLimit, this.options.maxTrackedBytesPerTopic),
+        tracker: new TopicTracker(
+          parsed.kind,
+          this.options.maxTrackedPerTopic,
+          this.options.requestsSnapshotLimit,
+          this.options.maxTrackedBytesPerTopic,
+        ),
         holders: new Set(),
         awaitingSnapshot: false,
         snapshotWaiters: [],
@@ -311,7 +316,9 @@ export class RealtimeConnection {
         });
         socket.on('close', (code: number, reason: Buffer) => {
           // Redacted before it is shortened: a cut through the token would hide it from the patterns.
-          const detail = reason.length ? `${code} ${redact(reason.toString('utf8'), this.options.token).slice(0, 200)}` : String(code);
+          const detail = reason.length
+            ? `${code} ${redact(reason.toString('utf8'), this.options.token).slice(0, 200)}`
+            : String(code);
           end(new ConnectionClosedError(`The Pingstreams connection closed (${detail}); reconnecting.`));
         });
         this.onOpen(socket);
@@ -391,7 +398,12 @@ export class RealtimeConnection {
 
   private scheduleReconnect(delayMs: number, error?: Error): void {
     clearTimeout(this.reconnectTimer);
-    this.setStatus({ state: this.everOpened ? 'reconnecting' : 'connecting', retryInMs: delayMs, error, attempt: this.backoff.attempts });
+    this.setStatus({
+      state: this.everOpened ? 'reconnecting' : 'connecting',
+      retryInMs: delayMs,
+      error,
+      attempt: this.backoff.attempts,
+    });
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       if (!this.stopped) this.connect();
@@ -443,7 +455,9 @@ export class RealtimeConnection {
     // Counted before parsing: 30 MB of "{}," is ten million objects and gigabytes once parsed.
     const nodes = countNodesUpTo(data as Buffer, this.options.maxFrameNodes);
     if (nodes > this.options.maxFrameNodes) {
-      return this.malformed(`a frame of ${(data as Buffer).length} bytes holds more than ${this.options.maxFrameNodes} objects and arrays (maxFrameNodes); refused unparsed`);
+      return this.malformed(
+        `a frame of ${(data as Buffer).length} bytes holds more than ${this.options.maxFrameNodes} objects and arrays (maxFrameNodes); refused unparsed`,
+      );
     }
     const frame = parseFrame(data.toString());
     switch (frame.type) {
@@ -457,14 +471,26 @@ export class RealtimeConnection {
       case 'malformed':
         return this.malformed(frame.reason);
       case 'publish': {
-        if (frame.rejected) this.malformed(`${frame.rejected} element(s) of a publish on ${frame.topic} are not objects and were skipped`);
+        if (frame.rejected)
+          this.malformed(
+            `${frame.rejected} element(s) of a publish on ${frame.topic} are not objects and were skipped`,
+          );
         const channel = this.channels.get(frame.topic);
         if (!channel) return; // late frames for a topic nobody holds any more
-        if (channel.awaitingSnapshot && !frame.wasArray && frame.elements.length === 1 && LIST_KINDS.has(channel.parsed.kind)) {
+        if (
+          channel.awaitingSnapshot &&
+          !frame.wasArray &&
+          frame.elements.length === 1 &&
+          LIST_KINDS.has(channel.parsed.kind)
+        ) {
           // Some servers register the subscriber before sending the snapshot, so a live event can come first.
           channel.earlyLive ??= [];
-          if (channel.earlyLive.length < MAX_EARLY_LIVE) channel.earlyLive.push({ method: frame.method, elements: frame.elements, receivedAt });
-          else this.warn(`More than ${MAX_EARLY_LIVE} live events arrived on ${channel.topic} before its snapshot; the later ones are left to the snapshot.`);
+          if (channel.earlyLive.length < MAX_EARLY_LIVE)
+            channel.earlyLive.push({ method: frame.method, elements: frame.elements, receivedAt });
+          else
+            this.warn(
+              `More than ${MAX_EARLY_LIVE} live events arrived on ${channel.topic} before its snapshot; the later ones are left to the snapshot.`,
+            );
           return;
         }
         if (channel.awaitingSnapshot) return this.onSnapshot(channel, frame.elements, receivedAt);
@@ -478,7 +504,9 @@ export class RealtimeConnection {
     // Logged for the first ones, then sparsely, so a flood of garbage cannot flood the host's log.
     const n = this.stats.malformedFrames;
     if (n <= 10 || n % 1000 === 0) {
-      this.warn(`Ignored a malformed frame from ${this.endpointForDisplay} (${reason}); ${n} so far. Later events are unaffected.`);
+      this.warn(
+        `Ignored a malformed frame from ${this.endpointForDisplay} (${reason}); ${n} so far. Later events are unaffected.`,
+      );
     }
   }
 
@@ -519,7 +547,8 @@ export class RealtimeConnection {
         this.stats.duplicatesDropped += 1;
         continue;
       }
-      for (const holder of channel.holders) if (holder.isReady) holder.deliver(change, { snapshot: false, recovered: false, receivedAt });
+      for (const holder of channel.holders)
+        if (holder.isReady) holder.deliver(change, { snapshot: false, recovered: false, receivedAt });
     }
   }
 
@@ -530,7 +559,9 @@ export class RealtimeConnection {
   private resolveMissing(channel: Channel, missing: Element[], emit: (changes: Change[]) => void): void {
     const probed = missing.slice(0, MAX_PROBES_PER_SNAPSHOT);
     if (missing.length > probed.length) {
-      this.warn(`${missing.length} requests left ${channel.topic} while disconnected; only the first ${probed.length} are looked up.`);
+      this.warn(
+        `${missing.length} requests left ${channel.topic} while disconnected; only the first ${probed.length} are looked up.`,
+      );
       for (const element of missing.slice(probed.length)) forgetElement(channel, element);
     }
     const askable: Element[] = [];
@@ -545,7 +576,9 @@ export class RealtimeConnection {
       if (outcome.state === 'unknown') return undefined;
       forgetElement(channel, known);
       if (outcome.state === 'gone') return { method: 'DELETE', data: known, previous: known };
-      return sameState(outcome.element, known) ? undefined : { method: 'UPDATE', data: outcome.element, previous: known };
+      return sameState(outcome.element, known)
+        ? undefined
+        : { method: 'UPDATE', data: outcome.element, previous: known };
     });
   }
 
@@ -560,7 +593,9 @@ export class RealtimeConnection {
     emit: (changes: Change[]) => void,
     judge: (request: Element, outcome: ProbeOutcome) => Change | undefined,
   ): void {
-    mapLimited(requests, PROBE_CONCURRENCY, async (request) => judge(request, await this.probe(`/${projectId}/requests/${String(request.request_id)}`)))
+    mapLimited(requests, PROBE_CONCURRENCY, async (request) =>
+      judge(request, await this.probe(`/${projectId}/requests/${String(request.request_id)}`)),
+    )
       .then((results) => {
         const changes = results.filter((change): change is Change => change !== undefined);
         if (changes.length && !this.stopped) emit(changes);
@@ -574,7 +609,8 @@ export class RealtimeConnection {
    */
   probe(topic: string): Promise<ProbeOutcome> {
     let channel = this.channels.get(topic);
-    if (channel?.tracker.hasSnapshot && !channel.awaitingSnapshot) return Promise.resolve(outcomeOf(channel.tracker.elements()));
+    if (channel?.tracker.hasSnapshot && !channel.awaitingSnapshot)
+      return Promise.resolve(outcomeOf(channel.tracker.elements()));
     if (!channel) {
       let parsed: ParsedTopic;
       try {
@@ -583,7 +619,14 @@ export class RealtimeConnection {
         // A request_id from the server that cannot form a topic: nothing to ask, and nothing proven.
         return Promise.resolve({ state: 'unknown' });
       }
-      channel = { topic, parsed, tracker: new TopicTracker(parsed.kind, 1, 1), holders: new Set(), awaitingSnapshot: false, snapshotWaiters: [] };
+      channel = {
+        topic,
+        parsed,
+        tracker: new TopicTracker(parsed.kind, 1, 1),
+        holders: new Set(),
+        awaitingSnapshot: false,
+        snapshotWaiters: [],
+      };
       this.channels.set(topic, channel);
     }
     const target = channel;
@@ -757,7 +800,8 @@ export class SubscriptionImpl {
     if (this.closed || this.readyState === 'ready') return;
     this.stopSnapshotTimer();
     clearTimeout(this.connectTimer);
-    const resume = this.options.resumeState?.topic === this.topic ? readResumeState(this.options.resumeState) : undefined;
+    const resume =
+      this.options.resumeState?.topic === this.topic ? readResumeState(this.options.resumeState) : undefined;
     if (resume) {
       const changes: Change[] = [];
       const present = new Set<string>();
@@ -777,7 +821,8 @@ export class SubscriptionImpl {
       this.readyState = 'ready';
       for (const element of elements) {
         this.remember(element);
-        if (this.options.emitSnapshot) this.deliver({ method: 'CREATE', data: element }, { snapshot: true, recovered: false, receivedAt });
+        if (this.options.emitSnapshot)
+          this.deliver({ method: 'CREATE', data: element }, { snapshot: true, recovered: false, receivedAt });
       }
     }
     this.resolveReady();
@@ -785,7 +830,8 @@ export class SubscriptionImpl {
 
   /** Requests seen before the downtime and absent now: look each up, as after a reconnect. */
   private resumeMissing(resume: ResumeRecord, present: Set<string>, snapshotSize: number, receivedAt: string): void {
-    if (this.channel.parsed.kind !== 'requests' || snapshotSize >= this.connection.options.requestsSnapshotLimit) return;
+    if (this.channel.parsed.kind !== 'requests' || snapshotSize >= this.connection.options.requestsSnapshotLimit)
+      return;
     const missing: Element[] = [];
     for (const id of resume.seen.keys()) {
       const requestId = resume.requestIds.get(id);
@@ -794,17 +840,25 @@ export class SubscriptionImpl {
     if (!missing.length) return;
     const { projectId } = this.channel.parsed;
     const emit = (changes: Change[]) => this.receiveRecovered(changes, receivedAt);
-    this.connection.lookUpRequests(this.topic, projectId, missing.slice(0, MAX_PROBES_PER_SNAPSHOT), emit, (stub, outcome) => {
-      const id = String(stub._id);
-      if (this.closed || this.seen.has(id)) return undefined;
-      if (outcome.state === 'unknown') {
-        // Keep it in the record so the next resume asks again.
-        this.rememberFingerprint(id, resume.seen.get(id) ?? UNDELIVERED_FINGERPRINT, String(stub.request_id));
-        return undefined;
-      }
-      if (outcome.state === 'gone') return { method: 'DELETE', data: { _id: id, id, request_id: stub.request_id } };
-      return fingerprint(outcome.element) !== resume.seen.get(id) ? { method: 'UPDATE', data: outcome.element } : undefined;
-    });
+    this.connection.lookUpRequests(
+      this.topic,
+      projectId,
+      missing.slice(0, MAX_PROBES_PER_SNAPSHOT),
+      emit,
+      (stub, outcome) => {
+        const id = String(stub._id);
+        if (this.closed || this.seen.has(id)) return undefined;
+        if (outcome.state === 'unknown') {
+          // Keep it in the record so the next resume asks again.
+          this.rememberFingerprint(id, resume.seen.get(id) ?? UNDELIVERED_FINGERPRINT, String(stub.request_id));
+          return undefined;
+        }
+        if (outcome.state === 'gone') return { method: 'DELETE', data: { _id: id, id, request_id: stub.request_id } };
+        return fingerprint(outcome.element) !== resume.seen.get(id)
+          ? { method: 'UPDATE', data: outcome.element }
+          : undefined;
+      },
+    );
   }
 
   receiveRecovered(changes: Change[], receivedAt: string): void {
@@ -850,7 +904,12 @@ export class SubscriptionImpl {
 
   private remember(element: Element): void {
     const id = elementId(element);
-    if (id !== undefined) this.rememberFingerprint(id, fingerprint(element), typeof element.request_id === 'string' ? element.request_id : undefined);
+    if (id !== undefined)
+      this.rememberFingerprint(
+        id,
+        fingerprint(element),
+        typeof element.request_id === 'string' ? element.request_id : undefined,
+      );
   }
 
   private rememberFingerprint(id: string, print: string, requestId?: string): void {
@@ -902,7 +961,9 @@ export class SubscriptionImpl {
   private reportError(error: Error): void {
     if (this.closed) return;
     try {
-      this.options.onError?.(error instanceof PingstreamsError ? error : redactError(error, this.connection.options.token));
+      this.options.onError?.(
+        error instanceof PingstreamsError ? error : redactError(error, this.connection.options.token),
+      );
     } catch {
       // A host's error callback must never break the connection.
     }

@@ -17,10 +17,23 @@ export function checkEndpoint(endpoint: string, allowInsecure = false): URL {
     throw new InvalidEndpointError(withoutUserInfo(endpoint), 'it is not a valid URL');
   }
   // Checked first, so no later message repeats the password; the server authenticates with the token alone.
-  if (url.username || url.password) throw new InvalidEndpointError(describeEndpoint(endpoint), 'it contains a user name or password before the host; the Pingstreams server authenticates with the token only, so remove the "user:password@" part');
-  if (url.protocol !== 'wss:' && url.protocol !== 'ws:') throw new InvalidEndpointError(endpoint, `the scheme must be wss://, or ws:// for a server on this machine such as the local emulator (got ${url.protocol}//)`);
-  if (url.searchParams.has('token')) throw new InvalidEndpointError(url.origin + url.pathname, 'it must not contain the token; put the token in the credentials');
-  if (url.protocol === 'ws:' && !allowInsecure && !isLoopbackHost(url.hostname)) throw new InsecureEndpointError(describeEndpoint(endpoint));
+  if (url.username || url.password)
+    throw new InvalidEndpointError(
+      describeEndpoint(endpoint),
+      'it contains a user name or password before the host; the Pingstreams server authenticates with the token only, so remove the "user:password@" part',
+    );
+  if (url.protocol !== 'wss:' && url.protocol !== 'ws:')
+    throw new InvalidEndpointError(
+      endpoint,
+      `the scheme must be wss://, or ws:// for a server on this machine such as the local emulator (got ${url.protocol}//)`,
+    );
+  if (url.searchParams.has('token'))
+    throw new InvalidEndpointError(
+      url.origin + url.pathname,
+      'it must not contain the token; put the token in the credentials',
+    );
+  if (url.protocol === 'ws:' && !allowInsecure && !isLoopbackHost(url.hostname))
+    throw new InsecureEndpointError(describeEndpoint(endpoint));
   return url;
 }
 

@@ -28,7 +28,10 @@ export class TokenRefusedError extends PingstreamsError {
     const expired = expiredAt !== undefined && expiredAt.getTime() <= Date.now();
     const expiry = expired ? ` The token expired at ${expiredAt.toISOString()}.` : '';
     // A server reason that only states the expiry again is left out: the expiry is said once.
-    const reason = serverReason && !(expired && /expire/i.test(serverReason)) ? ` Server said: ${serverReason.replace(/[.\s]+$/, '')}.` : '';
+    const reason =
+      serverReason && !(expired && /expire/i.test(serverReason))
+        ? ` Server said: ${serverReason.replace(/[.\s]+$/, '')}.`
+        : '';
     super(
       'TOKEN_REFUSED',
       `The Pingstreams server refused the access token (HTTP 401).${expiry}${reason} ` +
@@ -48,9 +51,10 @@ export class RateLimitedError extends PingstreamsError {
   readonly reason: string;
   readonly statusCode: number;
   constructor(statusCode: number, reason: string, retryAfterMs: number, requestedRetryAfterMs?: number) {
-    const wait = requestedRetryAfterMs !== undefined && requestedRetryAfterMs > retryAfterMs
-      ? `The server asked to wait ${describeWait(requestedRetryAfterMs)}; this client waits at most ${describeWait(retryAfterMs)}, so it retries in ${describeWait(retryAfterMs)}.`
-      : `Retrying in ${describeWait(retryAfterMs)}.`;
+    const wait =
+      requestedRetryAfterMs !== undefined && requestedRetryAfterMs > retryAfterMs
+        ? `The server asked to wait ${describeWait(requestedRetryAfterMs)}; this client waits at most ${describeWait(retryAfterMs)}, so it retries in ${describeWait(retryAfterMs)}.`
+        : `Retrying in ${describeWait(retryAfterMs)}.`;
     super(
       'RATE_LIMITED',
       `The Pingstreams server is limiting connections (HTTP ${statusCode}): ${reason || 'no reason given'}. ` +
@@ -59,7 +63,8 @@ export class RateLimitedError extends PingstreamsError {
     this.statusCode = statusCode;
     this.reason = reason;
     this.retryAfterMs = retryAfterMs;
-    if (requestedRetryAfterMs !== undefined && requestedRetryAfterMs > retryAfterMs) this.requestedRetryAfterMs = requestedRetryAfterMs;
+    if (requestedRetryAfterMs !== undefined && requestedRetryAfterMs > retryAfterMs)
+      this.requestedRetryAfterMs = requestedRetryAfterMs;
   }
 }
 
@@ -79,7 +84,7 @@ export class SubscriptionTimeoutError extends PingstreamsError {
     super(
       'SUBSCRIPTION_TIMEOUT',
       `No snapshot arrived for topic ${topic} within ${Math.round(timeoutMs / 1000)} s. The server ignores subscriptions ` +
-        'to projects or requests the token cannot see: check the project and request ids and that the token\'s user is a member of the project with a role that can see them.',
+        "to projects or requests the token cannot see: check the project and request ids and that the token's user is a member of the project with a role that can see them.",
     );
     this.topic = topic;
   }
@@ -102,7 +107,10 @@ export class InsecureEndpointError extends PingstreamsError {
 
 export class InvalidEndpointError extends PingstreamsError {
   constructor(endpoint: string, why: string) {
-    super('INVALID_ENDPOINT', `The endpoint "${endpoint}" is not usable: ${why}. Expected a URL such as wss://eu.rtmv3.pingstreams.com/api/.`);
+    super(
+      'INVALID_ENDPOINT',
+      `The endpoint "${endpoint}" is not usable: ${why}. Expected a URL such as wss://eu.rtmv3.pingstreams.com/api/.`,
+    );
   }
 }
 

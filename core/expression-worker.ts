@@ -56,7 +56,10 @@ function startWorker(): Promise<Worker> {
   w.unref(); // an idle worker never keeps the host process alive
   worker = w;
   ready = new Promise<Worker>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the expression worker did not start in time')), WORKER_START_LIMIT_MS);
+    const timer = setTimeout(
+      () => reject(new Error('the expression worker did not start in time')),
+      WORKER_START_LIMIT_MS,
+    );
     timer.unref?.();
     w.once('message', () => {
       clearTimeout(timer);
@@ -83,7 +86,12 @@ function discard(w: Worker): void {
 }
 
 /** One evaluation at a time: terminating the worker for one runaway must not take other evaluations with it. */
-export function evaluateInWorker(source: string, input: unknown, bindings: Record<string, unknown>, budget: Required<ExpressionBudget>): Promise<unknown> {
+export function evaluateInWorker(
+  source: string,
+  input: unknown,
+  bindings: Record<string, unknown>,
+  budget: Required<ExpressionBudget>,
+): Promise<unknown> {
   return new Promise((resolve, reject) => {
     queue.push({ source, input, bindings, budget, resolve, reject });
     void drain();
@@ -105,7 +113,9 @@ async function run(job: Job): Promise<void> {
   try {
     w = await startWorker();
   } catch (error) {
-    job.reject({ message: `the expression could not be evaluated off the main thread (${error instanceof Error ? error.message : String(error)})` });
+    job.reject({
+      message: `the expression could not be evaluated off the main thread (${error instanceof Error ? error.message : String(error)})`,
+    });
     return;
   }
   const id = nextId++;
@@ -122,7 +132,8 @@ async function run(job: Job): Promise<void> {
       if (message.id !== id) return;
       finish(() => (message.ok ? job.resolve(message.value) : job.reject(message.error)));
     };
-    const onExit = () => finish(() => job.reject({ message: 'the expression worker stopped (it may have run out of memory)' }));
+    const onExit = () =>
+      finish(() => job.reject({ message: 'the expression worker stopped (it may have run out of memory)' }));
     // The hard bound: past the budget the thread is terminated, whatever it is doing.
     const timer = setTimeout(() => {
       finish(() => job.reject({ code: WORKER_TIMEOUT_CODE }));
@@ -134,7 +145,11 @@ async function run(job: Job): Promise<void> {
     try {
       w.postMessage({ id, source: job.source, input: job.input, bindings: job.bindings, budget: job.budget });
     } catch (error) {
-      finish(() => job.reject({ message: `the event could not be handed to the expression worker (${error instanceof Error ? error.message : String(error)})` }));
+      finish(() =>
+        job.reject({
+          message: `the event could not be handed to the expression worker (${error instanceof Error ? error.message : String(error)})`,
+        }),
+      );
     }
   });
 }

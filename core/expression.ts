@@ -78,7 +78,12 @@ class BudgetSpent {
   constructor(readonly what: 'time' | 'depth') {}
 }
 
-function toExpressionError(source: string, error: unknown, phase: 'compile' | 'evaluate', budget: Required<ExpressionBudget>): ExpressionError {
+function toExpressionError(
+  source: string,
+  error: unknown,
+  phase: 'compile' | 'evaluate',
+  budget: Required<ExpressionBudget>,
+): ExpressionError {
   if (error instanceof ExpressionError) return error;
   if (error instanceof BudgetSpent) return new ExpressionBudgetError(source, error.what, budget);
   const failure = (error ?? {}) as JsonataFailure;
@@ -137,7 +142,10 @@ function installHooks(expression: AssignableExpression): void {
  * The same budget for a host that evaluates with its own JSONata (Node-RED's map node, for $flowContext and
  * friends). `arm()` before each evaluation; evaluations of one expression must then run one at a time.
  */
-export function guardExpression(expression: AssignableExpression, budgetOptions?: ExpressionBudget): { readonly budget: Required<ExpressionBudget>; arm(): void } {
+export function guardExpression(
+  expression: AssignableExpression,
+  budgetOptions?: ExpressionBudget,
+): { readonly budget: Required<ExpressionBudget>; arm(): void } {
   const budget = resolveBudget(budgetOptions);
   installHooks(expression);
   return { budget, arm: () => expression.assign(METER, newMeter(budget)) };
@@ -153,7 +161,11 @@ export function expressionUsesRegex(source: string): boolean {
 }
 
 /** Past the budget, the error hosts report (for a host's own evaluation failing with the hook's signal). */
-export function budgetErrorOf(source: string, error: unknown, budget: Required<ExpressionBudget>): ExpressionError | undefined {
+export function budgetErrorOf(
+  source: string,
+  error: unknown,
+  budget: Required<ExpressionBudget>,
+): ExpressionError | undefined {
   return error instanceof BudgetSpent ? new ExpressionBudgetError(source, error.what, budget) : undefined;
 }
 
@@ -165,7 +177,10 @@ export function resolveBudget(budget: ExpressionBudget = {}): Required<Expressio
     const [min, max] = EXPRESSION_BUDGET_BOUNDS[key];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
       const label = key === 'timeMs' ? 'expression time limit (ms)' : 'expression depth limit';
-      throw new ExpressionError('', `The ${label} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)}).`);
+      throw new ExpressionError(
+        '',
+        `The ${label} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)}).`,
+      );
     }
     resolved[key] = value;
   }

@@ -50,7 +50,10 @@ export interface StaffingResult {
 
 export interface Forecast {
   model: 'erlang-c' | 'erlang-a';
-  input: Required<Omit<ForecastInput, 'patienceSeconds' | 'agents'>> & { patienceSeconds: number | null; agents: number | null };
+  input: Required<Omit<ForecastInput, 'patienceSeconds' | 'agents'>> & {
+    patienceSeconds: number | null;
+    agents: number | null;
+  };
   /** Offered load in Erlangs (arrival rate x handle time), in chats. */
   trafficErlangs: number;
   /** Erlang C staffing. */
@@ -82,9 +85,22 @@ function erlangCFromB(servers: number, traffic: number, b: number): number {
 }
 
 /** Erlang C figures for n servers carrying `traffic` Erlangs (aht and target in seconds). */
-function erlangCFigures(servers: number, traffic: number, ahtSeconds: number, targetSeconds: number, b = erlangB(servers, traffic)): QueueFigures {
+function erlangCFigures(
+  servers: number,
+  traffic: number,
+  ahtSeconds: number,
+  targetSeconds: number,
+  b = erlangB(servers, traffic),
+): QueueFigures {
   if (traffic >= servers) {
-    return { agents: servers, overloaded: true, serviceLevel: 0, probabilityOfWaiting: 1, averageSpeedOfAnswerSeconds: null, occupancy: 1 };
+    return {
+      agents: servers,
+      overloaded: true,
+      serviceLevel: 0,
+      probabilityOfWaiting: 1,
+      averageSpeedOfAnswerSeconds: null,
+      occupancy: 1,
+    };
   }
   const pw = traffic > 0 ? erlangCFromB(servers, traffic, b) : 0;
   const serviceLevel = 1 - pw * Math.exp((-(servers - traffic) * targetSeconds) / ahtSeconds);
@@ -120,9 +136,24 @@ function logA(x: number, y: number): number {
 }
 
 /** Erlang A (M/M/n+M) figures: n servers, arrival rate and service rate per second, patience rate theta per second. */
-function erlangAFigures(servers: number, lambda: number, mu: number, theta: number, targetSeconds: number, b = erlangB(servers, lambda / mu)): QueueFigures {
+function erlangAFigures(
+  servers: number,
+  lambda: number,
+  mu: number,
+  theta: number,
+  targetSeconds: number,
+  b = erlangB(servers, lambda / mu),
+): QueueFigures {
   if (lambda <= 0) {
-    return { agents: servers, overloaded: false, serviceLevel: 1, probabilityOfWaiting: 0, averageSpeedOfAnswerSeconds: 0, occupancy: 0, probabilityOfAbandoning: 0 };
+    return {
+      agents: servers,
+      overloaded: false,
+      serviceLevel: 1,
+      probabilityOfWaiting: 0,
+      averageSpeedOfAnswerSeconds: 0,
+      occupancy: 0,
+      probabilityOfAbandoning: 0,
+    };
   }
   const x = (servers * mu) / theta;
   const y = lambda / theta;
@@ -154,23 +185,66 @@ function erlangAFigures(servers: number, lambda: number, mu: number, theta: numb
 export function normaliseForecastInput(input: ForecastInput): Forecast['input'] {
   const need = (name: string, value: unknown, ok: (v: number) => boolean, rule: string): number => {
     if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value)) {
-      throw new PingstreamsError('FORECAST_INPUT', `The forecast's ${name} is ${JSON.stringify(value) ?? 'missing'}: it must be ${rule}.`);
+      throw new PingstreamsError(
+        'FORECAST_INPUT',
+        `The forecast's ${name} is ${JSON.stringify(value) ?? 'missing'}: it must be ${rule}.`,
+      );
     }
     return value;
   };
   const optional = (name: string, value: unknown, fallback: number, ok: (v: number) => boolean, rule: string) =>
     value === undefined || value === null ? fallback : need(name, value, ok, rule);
   return {
-    arrivalsPerHour: need('arrival rate', input.arrivalsPerHour, (v) => v >= 0, 'a number of arrivals per hour, 0 or more'),
+    arrivalsPerHour: need(
+      'arrival rate',
+      input.arrivalsPerHour,
+      (v) => v >= 0,
+      'a number of arrivals per hour, 0 or more',
+    ),
     ahtSeconds: need('average handle time', input.ahtSeconds, (v) => v > 0, 'a number of seconds above 0'),
-    targetServiceLevel: need('service-level target', input.targetServiceLevel, (v) => v > 0 && v < 1, 'a share between 0 and 1 (0.8 for 80 %)'),
+    targetServiceLevel: need(
+      'service-level target',
+      input.targetServiceLevel,
+      (v) => v > 0 && v < 1,
+      'a share between 0 and 1 (0.8 for 80 %)',
+    ),
     targetSeconds: need('target answer time', input.targetSeconds, (v) => v >= 0, 'a number of seconds, 0 or more'),
-    maxOccupancy: optional('maximum occupancy', input.maxOccupancy, 1, (v) => v > 0 && v <= 1, 'a share above 0 and at most 1 (0.85 for 85 %)'),
-    shrinkage: optional('shrinkage', input.shrinkage, 0, (v) => v >= 0 && v < 1, 'a share from 0 to below 1 (0.3 for 30 %)'),
-    chatsPerAgent: optional('chats per agent', input.chatsPerAgent, 1, (v) => Number.isInteger(v) && v >= 1 && v <= 100, 'a whole number from 1 to 100'),
-    patienceSeconds: input.patienceSeconds === undefined || input.patienceSeconds === null ? null : need('average patience', input.patienceSeconds, (v) => v > 0, 'a number of seconds above 0'),
-    agents: input.agents === undefined || input.agents === null ? null : need('number of agents', input.agents, (v) => Number.isInteger(v) && v >= 0, 'a whole number, 0 or more'),
-    maxAgents: optional('search limit', input.maxAgents, 10_000, (v) => Number.isInteger(v) && v >= 1 && v <= 1_000_000, 'a whole number from 1 to 1 000 000'),
+    maxOccupancy: optional(
+      'maximum occupancy',
+      input.maxOccupancy,
+      1,
+      (v) => v > 0 && v <= 1,
+      'a share above 0 and at most 1 (0.85 for 85 %)',
+    ),
+    shrinkage: optional(
+      'shrinkage',
+      input.shrinkage,
+      0,
+      (v) => v >= 0 && v < 1,
+      'a share from 0 to below 1 (0.3 for 30 %)',
+    ),
+    chatsPerAgent: optional(
+      'chats per agent',
+      input.chatsPerAgent,
+      1,
+      (v) => Number.isInteger(v) && v >= 1 && v <= 100,
+      'a whole number from 1 to 100',
+    ),
+    patienceSeconds:
+      input.patienceSeconds === undefined || input.patienceSeconds === null
+        ? null
+        : need('average patience', input.patienceSeconds, (v) => v > 0, 'a number of seconds above 0'),
+    agents:
+      input.agents === undefined || input.agents === null
+        ? null
+        : need('number of agents', input.agents, (v) => Number.isInteger(v) && v >= 0, 'a whole number, 0 or more'),
+    maxAgents: optional(
+      'search limit',
+      input.maxAgents,
+      10_000,
+      (v) => Number.isInteger(v) && v >= 1 && v <= 1_000_000,
+      'a whole number from 1 to 1 000 000',
+    ),
   };
 }
 
@@ -184,9 +258,12 @@ export function forecastStaffing(raw: ForecastInput): Forecast {
 
   // Servers are chat slots; an agent is `c` slots. Erlang B grows by one slot per step, so the search is O(slots).
   const slotFigures = (slots: number, b: number, model: 'c' | 'a'): QueueFigures =>
-    model === 'c' ? erlangCFigures(slots, traffic, input.ahtSeconds, input.targetSeconds, b) : erlangAFigures(slots, lambda, mu, theta, input.targetSeconds, b);
+    model === 'c'
+      ? erlangCFigures(slots, traffic, input.ahtSeconds, input.targetSeconds, b)
+      : erlangAFigures(slots, lambda, mu, theta, input.targetSeconds, b);
   const perAgent = (f: QueueFigures, agents: number): QueueFigures => ({ ...f, agents });
-  const meets = (f: QueueFigures) => !f.overloaded && f.serviceLevel >= input.targetServiceLevel && f.occupancy <= input.maxOccupancy;
+  const meets = (f: QueueFigures) =>
+    !f.overloaded && f.serviceLevel >= input.targetServiceLevel && f.occupancy <= input.maxOccupancy;
   const search = (model: 'c' | 'a'): StaffingResult => {
     let b = 1;
     let slots = 0;
@@ -198,7 +275,8 @@ export function forecastStaffing(raw: ForecastInput): Forecast {
       // Erlang C cannot meet anything below the load; skip the costly Erlang A series there too.
       if (model === 'c' && slots <= traffic) continue;
       const f = slotFigures(slots, b, model);
-      if (meets(f)) return { agents, scheduled: Math.ceil(agents / (1 - input.shrinkage) - 1e-9), figures: perAgent(f, agents) };
+      if (meets(f))
+        return { agents, scheduled: Math.ceil(agents / (1 - input.shrinkage) - 1e-9), figures: perAgent(f, agents) };
     }
     return { agents: null, scheduled: null, figures: null };
   };
@@ -257,7 +335,8 @@ function roundForecast(f: Forecast): Forecast {
       ...q,
       serviceLevel: round(q.serviceLevel, 7),
       probabilityOfWaiting: round(q.probabilityOfWaiting, 7),
-      averageSpeedOfAnswerSeconds: q.averageSpeedOfAnswerSeconds === null ? null : round(q.averageSpeedOfAnswerSeconds, 3),
+      averageSpeedOfAnswerSeconds:
+        q.averageSpeedOfAnswerSeconds === null ? null : round(q.averageSpeedOfAnswerSeconds, 3),
       occupancy: round(q.occupancy, 7),
     };
     if (q.probabilityOfAbandoning !== undefined) out.probabilityOfAbandoning = round(q.probabilityOfAbandoning, 7);
@@ -269,7 +348,12 @@ function roundForecast(f: Forecast): Forecast {
     trafficErlangs: round(f.trafficErlangs, 7),
     required: staffing(f.required),
     now: f.now ? { ...figures(f.now), shortfall: f.now.shortfall } : null,
-    erlangA: f.erlangA ? { required: staffing(f.erlangA.required), now: f.erlangA.now ? { ...figures(f.erlangA.now), shortfall: f.erlangA.now.shortfall } : null } : null,
+    erlangA: f.erlangA
+      ? {
+          required: staffing(f.erlangA.required),
+          now: f.erlangA.now ? { ...figures(f.erlangA.now), shortfall: f.erlangA.now.shortfall } : null,
+        }
+      : null,
   };
 }
 

@@ -34,7 +34,11 @@ export function openSocket(options: HandshakeOptions): SocketAttempt {
   const opened = new Promise<void>((resolve, reject) => {
     // ws's handshakeTimeout is an idle timeout: a 101 dribbled a byte at a time never trips it. This one is total.
     const deadline = setTimeout(() => {
-      settle(new HandshakeError(`The server at ${endpoint} did not complete the WebSocket handshake within ${options.handshakeTimeoutMs} ms (it may be overloaded, or not a Pingstreams server); retrying.`));
+      settle(
+        new HandshakeError(
+          `The server at ${endpoint} did not complete the WebSocket handshake within ${options.handshakeTimeoutMs} ms (it may be overloaded, or not a Pingstreams server); retrying.`,
+        ),
+      );
     }, timerDelay(options.handshakeTimeoutMs));
     deadline.unref?.();
     let settled = false;
@@ -51,7 +55,12 @@ export function openSocket(options: HandshakeOptions): SocketAttempt {
       reject(redactError(error, options.token));
     };
     const onOpen = () => settle();
-    const onError = (error: Error) => settle(new HandshakeError(`Could not connect to ${endpoint}: ${error.message}. ${connectHint(options.endpoint, error)}`));
+    const onError = (error: Error) =>
+      settle(
+        new HandshakeError(
+          `Could not connect to ${endpoint}: ${error.message}. ${connectHint(options.endpoint, error)}`,
+        ),
+      );
     const onRefused = (request: ClientRequest, response: IncomingMessage) => {
       clearTimeout(deadline); // an answer came; reading its body has its own bound
       void readBody(response).then((body) => {

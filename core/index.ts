@@ -1,7 +1,13 @@
 // The host-independent Pingstreams realtime core. n8n, Node-RED and the CLI use only what is exported here.
 export * from './types';
 export * from './errors';
-export { acquireConnection, connectionStats, closeAllConnections, type ConnectionHandle, type Subscription } from './registry';
+export {
+  acquireConnection,
+  connectionStats,
+  closeAllConnections,
+  type ConnectionHandle,
+  type Subscription,
+} from './registry';
 export { testConnection } from './test-connection';
 export { buildTopic, parseTopic, TOPIC_KINDS, type TopicSpec, type ParsedTopic } from './topics';
 export {
@@ -22,7 +28,26 @@ export { createEventPipeline, type EventPipeline, type PipelineOptions, type Out
 export { markUndelivered, UNDELIVERED_FINGERPRINT } from './resume';
 export { redact, redactUrl, redactError, decodeJwtExpiry } from './redact';
 export { DEFAULT_ENDPOINT, checkEndpoint, describeEndpoint } from './endpoint';
-export { MetricsEngine, REQUEST_STATUS, type MetricsOptions, type LiveMetrics, type DepartmentMetrics, type RequestFigures, type WindowFigures, type AgentFigures, type WaitingRequest, type AgentRow } from './metrics';
-export { forecastStaffing, erlangB, erlangC, type ForecastInput, type Forecast, type QueueFigures, type StaffingResult } from './forecast';
+export {
+  MetricsEngine,
+  REQUEST_STATUS,
+  type MetricsOptions,
+  type LiveMetrics,
+  type DepartmentMetrics,
+  type RequestFigures,
+  type WindowFigures,
+  type AgentFigures,
+  type WaitingRequest,
+  type AgentRow,
+} from './metrics';
+export {
+  forecastStaffing,
+  erlangB,
+  erlangC,
+  type ForecastInput,
+  type Forecast,
+  type QueueFigures,
+  type StaffingResult,
+} from './forecast';
 export { LiveMetricsSession, forecastFromMetrics, type LiveMetricsOptions } from './live-metrics';
 export { MetricAlert, METRIC_CONDITIONS, evaluateCondition, type MetricCondition } from './metric-alert';

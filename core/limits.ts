@@ -37,6 +37,9 @@ export function checkBound(name: keyof typeof OPTION_BOUNDS, value: unknown): vo
   if (value === undefined) return;
   const [min, max] = OPTION_BOUNDS[name];
   if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) {
-    throw new PingstreamsError('INVALID_OPTION', `The option ${name} must be a number from ${min} to ${max} (got ${JSON.stringify(value)?.slice(0, 40)}).`);
+    throw new PingstreamsError(
+      'INVALID_OPTION',
+      `The option ${name} must be a number from ${min} to ${max} (got ${JSON.stringify(value)?.slice(0, 40)}).`,
+    );
   }
 }

@@ -75,7 +75,9 @@ export class LiveMetricsSession {
   }
 
   /** The forecast for the live figures (arrival rate and handle time from the window unless given). */
-  forecast(input: Partial<ForecastInput> & Pick<ForecastInput, 'targetServiceLevel' | 'targetSeconds'>): Forecast | { error: string } {
+  forecast(
+    input: Partial<ForecastInput> & Pick<ForecastInput, 'targetServiceLevel' | 'targetSeconds'>,
+  ): Forecast | { error: string } {
     return forecastFromMetrics(this.metrics(), input);
   }
 
@@ -124,7 +126,9 @@ export class LiveMetricsSession {
     this.agentSubs.set(userId, sub);
     sub.ready.catch((error: Error) => {
       if (this.closed) return;
-      this.warn(`The agent record of user ${userId} is not available (${error.message}); that agent is left out of the agent figures.`);
+      this.warn(
+        `The agent record of user ${userId} is not available (${error.message}); that agent is left out of the agent figures.`,
+      );
       sub.close();
       this.engine.removeAgent(userId);
     });
@@ -149,7 +153,8 @@ export class LiveMetricsSession {
     const queued = new Set(this.confirmQueue.map((c) => c.id));
     for (const known of this.engine.knownRequests()) {
       if (this.confirmQueue.length >= max) break;
-      if (known.requestId && !queued.has(known.id)) this.confirmQueue.push({ id: known.id, requestId: known.requestId });
+      if (known.requestId && !queued.has(known.id))
+        this.confirmQueue.push({ id: known.id, requestId: known.requestId });
     }
     if (this.confirmTimer || this.confirmQueue.length === 0) return;
     const perSecond = Math.max(1, this.options.confirmPerSecond ?? 50);
@@ -157,21 +162,24 @@ export class LiveMetricsSession {
     // A budget that grows with elapsed time keeps the average pace at perSecond whatever the timer's granularity.
     const startedAt = Date.now();
     let started = 0;
-    this.confirmTimer = setInterval(() => {
-      if (this.confirmQueue.length === 0) {
-        if (this.confirmSubs.size === 0) {
-          clearInterval(this.confirmTimer);
-          this.confirmTimer = undefined;
-          this.options.onChange?.();
+    this.confirmTimer = setInterval(
+      () => {
+        if (this.confirmQueue.length === 0) {
+          if (this.confirmSubs.size === 0) {
+            clearInterval(this.confirmTimer);
+            this.confirmTimer = undefined;
+            this.options.onChange?.();
+          }
+          return;
         }
-        return;
-      }
-      const allowed = Math.floor(((Date.now() - startedAt) * perSecond) / 1000) + 1 - started;
-      for (let i = 0; i < allowed && this.confirmQueue.length && this.confirmSubs.size < concurrency; i++) {
-        started++;
-        this.confirmOne(this.confirmQueue.shift()!);
-      }
-    }, Math.max(5, Math.min(100, Math.floor(1000 / perSecond))));
+        const allowed = Math.floor(((Date.now() - startedAt) * perSecond) / 1000) + 1 - started;
+        for (let i = 0; i < allowed && this.confirmQueue.length && this.confirmSubs.size < concurrency; i++) {
+          started++;
+          this.confirmOne(this.confirmQueue.shift()!);
+        }
+      },
+      Math.max(5, Math.min(100, Math.floor(1000 / perSecond))),
+    );
     this.confirmTimer.unref?.();
   }
 
@@ -179,16 +187,19 @@ export class LiveMetricsSession {
     let found = false;
     let sub: Subscription;
     try {
-      sub = this.handle.subscribe(buildTopic({ kind: 'request', projectId: this.options.projectId, requestId: item.requestId }), {
-        emitSnapshot: true,
-        subscribeTimeoutMs: this.options.subscribeTimeoutMs,
-        onEvent: (event) => {
-          found = true;
-          if (this.closed) return;
-          this.engine.applyRequestEvent({ method: event.method, data: event.data });
-          this.options.onChange?.();
+      sub = this.handle.subscribe(
+        buildTopic({ kind: 'request', projectId: this.options.projectId, requestId: item.requestId }),
+        {
+          emitSnapshot: true,
+          subscribeTimeoutMs: this.options.subscribeTimeoutMs,
+          onEvent: (event) => {
+            found = true;
+            if (this.closed) return;
+            this.engine.applyRequestEvent({ method: event.method, data: event.data });
+            this.options.onChange?.();
+          },
         },
-      });
+      );
     } catch {
       this.confirmations.unknown += 1;
       return;
@@ -234,10 +245,18 @@ export function forecastFromMetrics(
   const arrivalsPerHour = input.arrivalsPerHour ?? metrics.window.arrivalsPerHour;
   const ahtSeconds = input.ahtSeconds ?? metrics.window.handleTime.avgSeconds ?? undefined;
   if (ahtSeconds === undefined || ahtSeconds <= 0) {
-    return { error: 'No handle time is known yet (no request was closed after an assignment in the window): give the average handle time.' };
+    return {
+      error:
+        'No handle time is known yet (no request was closed after an assignment in the window): give the average handle time.',
+    };
   }
   try {
-    return forecastStaffing({ ...input, arrivalsPerHour, ahtSeconds, agents: input.agents ?? metrics.agents.available + metrics.agents.busy });
+    return forecastStaffing({
+      ...input,
+      arrivalsPerHour,
+      ahtSeconds,
+      agents: input.agents ?? metrics.agents.available + metrics.agents.busy,
+    });
   } catch (error) {
     return { error: (error as Error).message };
   }

@@ -5,16 +5,39 @@ import type { LiveMetrics } from './metrics';
 
 export type MetricCondition = 'queueAbove' | 'longestWaitAbove' | 'serviceLevelBelow' | 'agentsAvailableBelow';
 
-export const METRIC_CONDITIONS: Record<MetricCondition, { text: (value: number) => string; read: (m: LiveMetrics) => number | null; test: (v: number, limit: number) => boolean }> = {
+export const METRIC_CONDITIONS: Record<
+  MetricCondition,
+  {
+    text: (value: number) => string;
+    read: (m: LiveMetrics) => number | null;
+    test: (v: number, limit: number) => boolean;
+  }
+> = {
   queueAbove: { text: (v) => `queue longer than ${v}`, read: (m) => m.requests.queue, test: (v, limit) => v > limit },
-  longestWaitAbove: { text: (v) => `longest wait over ${v} s`, read: (m) => m.requests.longestWaitSeconds ?? 0, test: (v, limit) => v > limit },
+  longestWaitAbove: {
+    text: (v) => `longest wait over ${v} s`,
+    read: (m) => m.requests.longestWaitSeconds ?? 0,
+    test: (v, limit) => v > limit,
+  },
   // No answer and nobody waiting past the threshold yet: no service level, so the condition is not met.
-  serviceLevelBelow: { text: (v) => `service level under ${v}%`, read: (m) => (m.window.serviceLevel.value === null ? null : m.window.serviceLevel.value * 100), test: (v, limit) => v < limit },
-  agentsAvailableBelow: { text: (v) => `fewer than ${v} agents available`, read: (m) => m.agents.available, test: (v, limit) => v < limit },
+  serviceLevelBelow: {
+    text: (v) => `service level under ${v}%`,
+    read: (m) => (m.window.serviceLevel.value === null ? null : m.window.serviceLevel.value * 100),
+    test: (v, limit) => v < limit,
+  },
+  agentsAvailableBelow: {
+    text: (v) => `fewer than ${v} agents available`,
+    read: (m) => m.agents.available,
+    test: (v, limit) => v < limit,
+  },
 };
 
 /** The value a condition looks at, and whether it holds, for one metrics object. */
-export function evaluateCondition(condition: MetricCondition, limit: number, metrics: LiveMetrics): { value: number | null; holds: boolean } {
+export function evaluateCondition(
+  condition: MetricCondition,
+  limit: number,
+  metrics: LiveMetrics,
+): { value: number | null; holds: boolean } {
   const spec = METRIC_CONDITIONS[condition];
   const value = spec.read(metrics);
   return { value, holds: value !== null && spec.test(value, limit) };

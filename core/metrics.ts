@@ -5,7 +5,14 @@
 import type { Element, RealtimeEvent } from './types';
 
 /** Request status codes of the server (see PROTOCOL-NOTES). */
-export const REQUEST_STATUS = { temporary: 50, unassigned: 100, abandoned: 150, assigned: 200, served: 300, closed: 1000 } as const;
+export const REQUEST_STATUS = {
+  temporary: 50,
+  unassigned: 100,
+  abandoned: 150,
+  assigned: 200,
+  served: 300,
+  closed: 1000,
+} as const;
 
 export interface MetricsOptions {
   /** Sliding window of the rates, waits and service level. Default 30 min. */
@@ -40,7 +47,14 @@ export interface WaitingRequest {
 export interface RequestFigures {
   /** Open requests known (every status below 1000). */
   open: number;
-  byStatus: { temporary: number; unassigned: number; assigned: number; served: number; abandoned: number; other: number };
+  byStatus: {
+    temporary: number;
+    unassigned: number;
+    assigned: number;
+    served: number;
+    abandoned: number;
+    other: number;
+  };
   /** Unassigned requests (status 100). */
   queue: number;
   /** Now minus createdAt of the oldest unassigned request; null with an empty queue. */
@@ -59,7 +73,13 @@ export interface WindowFigures {
   arrivalsPerHour: number;
   closedPerHour: number;
   abandonedPerHour: number;
-  firstResponse: { count: number; avgSeconds: number | null; p50Seconds: number | null; p90Seconds: number | null; maxSeconds: number | null };
+  firstResponse: {
+    count: number;
+    avgSeconds: number | null;
+    p50Seconds: number | null;
+    p90Seconds: number | null;
+    maxSeconds: number | null;
+  };
   handleTime: { count: number; avgSeconds: number | null };
   serviceLevel: {
     thresholdSeconds: number;
@@ -192,12 +212,14 @@ class WindowSeries {
 
   prune(from: number): void {
     const fromKey = Math.floor(from / this.widthMs);
-    for (let slot = 0; slot < this.buckets.length; slot++) if (this.buckets[slot] && this.buckets[slot]!.key < fromKey) this.drop(slot);
+    for (let slot = 0; slot < this.buckets.length; slot++)
+      if (this.buckets[slot] && this.buckets[slot]!.key < fromKey) this.drop(slot);
   }
 
   /** Every sample at or after `from`, in no particular order. */
   forEachSince(from: number, fn: (sample: Sample) => void): void {
-    for (const bucket of this.buckets) if (bucket) for (const sample of bucket.samples) if (sample.t >= from) fn(sample);
+    for (const bucket of this.buckets)
+      if (bucket) for (const sample of bucket.samples) if (sample.t >= from) fn(sample);
   }
 
   get size(): number {
@@ -237,10 +259,25 @@ interface Tally {
   handles: number[];
 }
 
-const emptyTally = (): Tally => ({ waiting: [], longestWaitMs: null, waitingPastThreshold: 0, arrivals: 0, closed: 0, abandoned: 0, waits: [], handles: [] });
+const emptyTally = (): Tally => ({
+  waiting: [],
+  longestWaitMs: null,
+  waitingPastThreshold: 0,
+  arrivals: 0,
+  closed: 0,
+  abandoned: 0,
+  waits: [],
+  handles: [],
+});
 
 function waitingEntry(id: string, state: RequestState, now: number): WaitingRequest {
-  return { id, requestId: state.requestId, department: state.department, createdAt: state.createdAt, waitSeconds: round(Math.max(0, now - state.createdAtMs) / 1000, 3) };
+  return {
+    id,
+    requestId: state.requestId,
+    department: state.department,
+    createdAt: state.createdAt,
+    waitSeconds: round(Math.max(0, now - state.createdAtMs) / 1000, 3),
+  };
 }
 
 export class MetricsEngine {
@@ -316,7 +353,10 @@ export class MetricsEngine {
     const now = this.now();
     const department = departmentOf(data) ?? known?.department ?? NO_DEPARTMENT;
     // Parsed once per request: later events of a known request carry the same createdAt.
-    const createdAtMs = known && (data.createdAt === undefined || data.createdAt === known.createdAt) ? known.createdAtMs : (timeOf(data.createdAt) ?? now);
+    const createdAtMs =
+      known && (data.createdAt === undefined || data.createdAt === known.createdAt)
+        ? known.createdAtMs
+        : (timeOf(data.createdAt) ?? now);
     const windowFrom = this.windowFrom(now);
     // A server clock ahead of ours must not place a sample in the future (the window ring would wrap onto old ones).
     const past = (t: number) => Math.min(t, now);
@@ -329,7 +369,11 @@ export class MetricsEngine {
       if (t >= windowFrom) this.responses.add({ t, id, department, value: wait / 1000 });
     }
     const everAssigned =
-      Boolean(known?.everAssigned) || status === REQUEST_STATUS.assigned || status === REQUEST_STATUS.served || (data.assigned_at !== undefined && data.assigned_at !== null) || wait !== undefined;
+      Boolean(known?.everAssigned) ||
+      status === REQUEST_STATUS.assigned ||
+      status === REQUEST_STATUS.served ||
+      (data.assigned_at !== undefined && data.assigned_at !== null) ||
+      wait !== undefined;
     const previousStatus = known?.status;
 
     if (status === REQUEST_STATUS.abandoned && previousStatus !== REQUEST_STATUS.abandoned) {
@@ -342,7 +386,8 @@ export class MetricsEngine {
         // Left the queue without ever reaching an agent: abandoned, once.
         if (!everAssigned) this.abandons.add({ t: closedAt, id, department, value: 0 });
         const assignedAt = timeOf(data.assigned_at);
-        if (assignedAt !== undefined && closedAt >= assignedAt) this.handles.add({ t: closedAt, id, department, value: (closedAt - assignedAt) / 1000 });
+        if (assignedAt !== undefined && closedAt >= assignedAt)
+          this.handles.add({ t: closedAt, id, department, value: (closedAt - assignedAt) / 1000 });
       }
       if (known) this.remove(id, known);
       return true;
@@ -399,11 +444,15 @@ export class MetricsEngine {
       this.truncated = true;
       return false;
     }
-    const own = typeof record.max_assigned_chat === 'number' && record.max_assigned_chat > 0 ? record.max_assigned_chat : 0;
+    const own =
+      typeof record.max_assigned_chat === 'number' && record.max_assigned_chat > 0 ? record.max_assigned_chat : 0;
     const state: AgentState = {
       available: record.user_available === true,
       busy: record.isBusy === true,
-      assigned: typeof record.number_assigned_requests === 'number' && record.number_assigned_requests > 0 ? record.number_assigned_requests : 0,
+      assigned:
+        typeof record.number_assigned_requests === 'number' && record.number_assigned_requests > 0
+          ? record.number_assigned_requests
+          : 0,
       capacity: Math.max(own, this.projectMaxChats),
       updatedAt,
     };
@@ -424,8 +473,16 @@ export class MetricsEngine {
   agentList(limit = 100): AgentRow[] {
     const order = { available: 0, busy: 1, unavailable: 2 } as const;
     const rows: AgentRow[] = [];
-    for (const [userId, a] of this.agents) rows.push({ userId, state: !a.available ? 'unavailable' : a.busy ? 'busy' : 'available', assigned: a.assigned, capacity: a.capacity });
-    return rows.sort((x, y) => order[x.state] - order[y.state] || x.userId.localeCompare(y.userId)).slice(0, Math.max(0, limit));
+    for (const [userId, a] of this.agents)
+      rows.push({
+        userId,
+        state: !a.available ? 'unavailable' : a.busy ? 'busy' : 'available',
+        assigned: a.assigned,
+        capacity: a.capacity,
+      });
+    return rows
+      .sort((x, y) => order[x.state] - order[y.state] || x.userId.localeCompare(y.userId))
+      .slice(0, Math.max(0, limit));
   }
 
   /** Arrivals (createdAt) from `fromMs` to now, within the window: a chart's recent arrivals. O(window samples). */
@@ -471,7 +528,10 @@ export class MetricsEngine {
     const departments: Record<string, DepartmentMetrics> = {};
     for (const name of [...byDepartment.keys()].sort()) {
       const t = byDepartment.get(name)!;
-      departments[name] = { requests: this.requestFigures(t, this.counts.get(name)), window: this.windowFigures(now, from, t) };
+      departments[name] = {
+        requests: this.requestFigures(t, this.counts.get(name)),
+        window: this.windowFigures(now, from, t),
+      };
     }
     const agents = this.agentTotals;
     const onLine = agents.available + agents.busy;
@@ -491,7 +551,9 @@ export class MetricsEngine {
       },
       departments,
       confirming: this.confirming,
-      truncated: this.truncated || [this.arrivals, this.closes, this.abandons, this.responses, this.handles].some((s) => s.truncated),
+      truncated:
+        this.truncated ||
+        [this.arrivals, this.closes, this.abandons, this.responses, this.handles].some((s) => s.truncated),
     };
   }
 
@@ -502,7 +564,8 @@ export class MetricsEngine {
   /** Counts of one department (`counts`), or of all when omitted. */
   private requestFigures(t: Tally, counts?: Map<number, number>): RequestFigures {
     const byStatus = { temporary: 0, unassigned: 0, assigned: 0, served: 0, abandoned: 0, other: 0 };
-    for (const c of counts ? [counts] : this.counts.values()) for (const [status, n] of c) byStatus[statusName(status)] += n;
+    for (const c of counts ? [counts] : this.counts.values())
+      for (const [status, n] of c) byStatus[statusName(status)] += n;
     return {
       open: Object.values(byStatus).reduce((a, b) => a + b, 0),
       byStatus,
@@ -535,7 +598,10 @@ export class MetricsEngine {
         p90Seconds: percentile(waits, 0.9),
         maxSeconds: waits.length ? round(waits[waits.length - 1], 3) : null,
       },
-      handleTime: { count: t.handles.length, avgSeconds: t.handles.length ? round(sum(t.handles) / t.handles.length, 3) : null },
+      handleTime: {
+        count: t.handles.length,
+        avgSeconds: t.handles.length ? round(sum(t.handles) / t.handles.length, 3) : null,
+      },
       serviceLevel: {
         thresholdSeconds,
         value: denominator ? round(answeredWithin / denominator, 4) : null,
@@ -608,7 +674,8 @@ export function departmentOf(data: Element): string | undefined {
 
 /** Milliseconds to the first agent reply: `waiting_time`, else first_response_at minus createdAt. */
 export function firstResponseWait(data: Element, createdAtMs: number): number | undefined {
-  if (typeof data.waiting_time === 'number' && Number.isFinite(data.waiting_time) && data.waiting_time >= 0) return data.waiting_time;
+  if (typeof data.waiting_time === 'number' && Number.isFinite(data.waiting_time) && data.waiting_time >= 0)
+    return data.waiting_time;
   const first = timeOf(data.first_response_at);
   return first !== undefined && first >= createdAtMs ? first - createdAtMs : undefined;
 }

@@ -30,9 +30,12 @@ export function createEventPipeline(
   onError: (error: Error, event: RealtimeEvent) => void,
 ): EventPipeline {
   const methods = options.methods?.length ? new Set(options.methods) : undefined;
-  const when: CompiledExpression | undefined = options.when?.trim() ? compileExpression(options.when, options.expressionBudget) : undefined;
+  const when: CompiledExpression | undefined = options.when?.trim()
+    ? compileExpression(options.when, options.expressionBudget)
+    : undefined;
   const output = options.output ?? 'event';
-  const map: CompiledExpression | undefined = typeof output === 'object' ? compileExpression(output.map, options.expressionBudget) : undefined;
+  const map: CompiledExpression | undefined =
+    typeof output === 'object' ? compileExpression(output.map, options.expressionBudget) : undefined;
   const synchronous = !when && !map;
   let tail: Promise<void> = Promise.resolve();
   let pending = 0;
@@ -56,9 +59,11 @@ export function createEventPipeline(
         return;
       }
       pending += 1;
-      tail = tail.then(() => handle(event)).finally(() => {
-        pending -= 1;
-      });
+      tail = tail
+        .then(() => handle(event))
+        .finally(() => {
+          pending -= 1;
+        });
     },
     get pending() {
       return pending;

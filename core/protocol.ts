@@ -10,8 +10,10 @@ export type IncomingFrame =
   | { type: 'malformed'; reason: string };
 
 export const subscribeFrame = (topic: string): string => JSON.stringify({ action: 'subscribe', payload: { topic } });
-export const unsubscribeFrame = (topic: string): string => JSON.stringify({ action: 'unsubscribe', payload: { topic } });
-export const heartbeatFrame = (text: 'ping' | 'pong'): string => JSON.stringify({ action: 'heartbeat', payload: { message: { text } } });
+export const unsubscribeFrame = (topic: string): string =>
+  JSON.stringify({ action: 'unsubscribe', payload: { topic } });
+export const heartbeatFrame = (text: 'ping' | 'pong'): string =>
+  JSON.stringify({ action: 'heartbeat', payload: { message: { text } } });
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -27,7 +29,8 @@ export function parseFrame(text: string): IncomingFrame {
   if (!isPlainObject(frame)) return { type: 'malformed', reason: 'frame is not a JSON object' };
   const { action, payload } = frame;
   if (typeof action !== 'string') return { type: 'malformed', reason: 'frame has no "action" string' };
-  if (!isPlainObject(payload)) return { type: 'malformed', reason: `"${action.slice(0, 40)}" frame has no "payload" object` };
+  if (!isPlainObject(payload))
+    return { type: 'malformed', reason: `"${action.slice(0, 40)}" frame has no "payload" object` };
   if (action === 'heartbeat') {
     const message = payload.message;
     const text = isPlainObject(message) ? message.text : undefined;
@@ -37,9 +40,13 @@ export function parseFrame(text: string): IncomingFrame {
   }
   if (action !== 'publish') return { type: 'ignored', action: action.slice(0, 40) };
   const { topic, method, message } = payload;
-  if (typeof topic !== 'string' || topic.length === 0) return { type: 'malformed', reason: 'publish frame without a topic' };
+  if (typeof topic !== 'string' || topic.length === 0)
+    return { type: 'malformed', reason: 'publish frame without a topic' };
   if (typeof method !== 'string' || !(METHODS as readonly string[]).includes(method)) {
-    return { type: 'malformed', reason: `publish frame on ${topic.slice(0, 200)} with unknown method ${JSON.stringify(method)?.slice(0, 40)}` };
+    return {
+      type: 'malformed',
+      reason: `publish frame on ${topic.slice(0, 200)} with unknown method ${JSON.stringify(method)?.slice(0, 40)}`,
+    };
   }
   if (message === null || message === undefined) {
     // A single-object snapshot is null when the object is not visible: a valid, empty answer.
@@ -49,7 +56,11 @@ export function parseFrame(text: string): IncomingFrame {
   const candidates: unknown[] = wasArray ? (message as unknown[]) : [message];
   const elements = candidates.filter(isPlainObject) as Element[];
   const rejected = candidates.length - elements.length;
-  if (!wasArray && rejected) return { type: 'malformed', reason: `publish frame on ${topic.slice(0, 200)} whose message is ${typeof message}, not an object` };
+  if (!wasArray && rejected)
+    return {
+      type: 'malformed',
+      reason: `publish frame on ${topic.slice(0, 200)} whose message is ${typeof message}, not an object`,
+    };
   return { type: 'publish', topic, method: method as Method, elements, wasArray, rejected };
 }
 

@@ -69,7 +69,10 @@ export function acquireConnection(options: ConnectionOptions): ConnectionHandle 
   const key = keyOf(resolved);
   let entry = entries.get(key);
   if (!entry || entry.connection.status.state === 'closed') {
-    entry = { connection: new RealtimeConnection(resolved, sharedBudget(key, resolved.maxConnectsPerMinute)), handles: 0 };
+    entry = {
+      connection: new RealtimeConnection(resolved, sharedBudget(key, resolved.maxConnectsPerMinute)),
+      handles: 0,
+    };
     entries.set(key, entry);
   }
   const current = entry;
@@ -100,7 +103,11 @@ function createHandle(key: string, entry: Entry): ConnectionHandle {
       return off;
     },
     subscribe(topic, subscribeOptions) {
-      if (released) throw new PingstreamsError('HANDLE_RELEASED', 'This Pingstreams connection handle was released; acquire a new one.');
+      if (released)
+        throw new PingstreamsError(
+          'HANDLE_RELEASED',
+          'This Pingstreams connection handle was released; acquire a new one.',
+        );
       const subscription = connection.subscribe(topic, subscribeOptions);
       subscriptions.add(subscription);
       const close = subscription.close.bind(subscription);

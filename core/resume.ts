@@ -21,7 +21,9 @@ export function readResumeState(state: ResumeState): ResumeRecord {
   const entries = (record: unknown) =>
     new Map(
       record !== null && typeof record === 'object'
-        ? Object.entries(record as Record<string, unknown>).filter((entry): entry is [string, string] => typeof entry[1] === 'string')
+        ? Object.entries(record as Record<string, unknown>).filter(
+            (entry): entry is [string, string] => typeof entry[1] === 'string',
+          )
         : [],
     );
   return { seen: entries(state.seen), requestIds: entries(state.requestIds) };

@@ -40,7 +40,11 @@ export async function testConnection(options: ConnectionOptions): Promise<{ late
       });
       socket.on('close', () => {
         clearTimeout(timer);
-        reject(new HandshakeError(`The server at ${describeEndpoint(resolved.endpoint)} closed the connection during the test.`));
+        reject(
+          new HandshakeError(
+            `The server at ${describeEndpoint(resolved.endpoint)} closed the connection during the test.`,
+          ),
+        );
       });
       socket.send(heartbeatFrame('ping'));
     });

@@ -68,11 +68,21 @@ export function buildTopic(spec: TopicSpec): string {
 }
 
 function checkCustomTopic(topic: string | undefined): string {
-  if (typeof topic !== 'string' || topic.length === 0) throw new InvalidTopicError('The topic is missing: enter a topic such as /PROJECT_ID/requests.');
-  if (!topic.startsWith('/')) throw new InvalidTopicError(`The topic "${printable(topic)}" must start with "/", e.g. /PROJECT_ID/requests.`);
+  if (typeof topic !== 'string' || topic.length === 0)
+    throw new InvalidTopicError('The topic is missing: enter a topic such as /PROJECT_ID/requests.');
+  if (!topic.startsWith('/'))
+    throw new InvalidTopicError(`The topic "${printable(topic)}" must start with "/", e.g. /PROJECT_ID/requests.`);
   const bad = FORBIDDEN_IN_TOPIC.exec(topic);
-  if (bad) throw new InvalidTopicError(`The topic "${printable(topic)}" contains ${describeChar(bad[0])}, which is not allowed in a topic.`);
-  if (topic.slice(1).split('/').some((segment) => segment.length === 0)) {
+  if (bad)
+    throw new InvalidTopicError(
+      `The topic "${printable(topic)}" contains ${describeChar(bad[0])}, which is not allowed in a topic.`,
+    );
+  if (
+    topic
+      .slice(1)
+      .split('/')
+      .some((segment) => segment.length === 0)
+  ) {
     throw new InvalidTopicError(`The topic "${printable(topic)}" has an empty segment ("//" or a trailing "/").`);
   }
   return topic;
@@ -86,7 +96,8 @@ export function parseTopic(topic: string): ParsedTopic {
     if (a === 'requests' && b === undefined) return { kind: 'requests', projectId };
     if (a === 'requests' && b !== undefined && c === undefined) return { kind: 'request', projectId, requestId: b };
     if (a === 'requests' && b !== undefined && c === 'messages') return { kind: 'messages', projectId, requestId: b };
-    if (a === 'project_users' && b !== undefined && c === undefined && b !== 'users') return { kind: 'agent', projectId, projectUserId: b };
+    if (a === 'project_users' && b !== undefined && c === undefined && b !== 'users')
+      return { kind: 'agent', projectId, projectUserId: b };
   }
   return { kind: 'custom', projectId };
 }

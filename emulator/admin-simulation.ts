@@ -8,21 +8,27 @@ type Route = { method: string; pattern: RegExp; run: (emu: EmulatorServer) => un
 
 function simulationOf(emu: EmulatorServer): QueueSimulation {
   const sim = emu.simulation;
-  if (!sim) throw new EmulatorError(409, 'No queueing simulation is running: start the emulator with --simulate-queue RATE (arrivals per minute).');
+  if (!sim)
+    throw new EmulatorError(
+      409,
+      'No queueing simulation is running: start the emulator with --simulate-queue RATE (arrivals per minute).',
+    );
   return sim;
 }
 
 export const simulationRoutes: Route[] = [
   { method: 'GET', pattern: /^\/simulation$/, run: (emu) => simulationOf(emu).truth() },
   {
-    method: 'POST', pattern: /^\/simulation\/pause$/,
+    method: 'POST',
+    pattern: /^\/simulation\/pause$/,
     run: (emu) => {
       simulationOf(emu).pause();
       return { paused: true };
     },
   },
   {
-    method: 'POST', pattern: /^\/simulation\/resume$/,
+    method: 'POST',
+    pattern: /^\/simulation\/resume$/,
     run: (emu) => {
       simulationOf(emu).resume();
       return { paused: false };

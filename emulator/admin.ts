@@ -9,58 +9,117 @@ const MAX_BODY_BYTES = 16 * 1024 * 1024; // room for a 10 MB raw test frame
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 type Body = Record<string, unknown>;
-type Route = { method: string; pattern: RegExp; run: (emu: EmulatorServer, params: string[], body: Body) => unknown | Promise<unknown>; status?: number };
+type Route = {
+  method: string;
+  pattern: RegExp;
+  run: (emu: EmulatorServer, params: string[], body: Body) => unknown | Promise<unknown>;
+  status?: number;
+};
 
 const P = '([^/]+)';
 const routes: Route[] = [
   ...simulationRoutes,
   { method: 'GET', pattern: /^\/stats$/, run: (emu) => emu.stats() },
-  { method: 'GET', pattern: /^\/state$/, run: (emu) => ({ demo: { projectId: emu.projectId, users: emu.users, projectUsers: emu.projectUsers }, ...emu.store.dump() }) },
-  { method: 'GET', pattern: new RegExp(`^/projects/${P}/requests$`), run: (emu, [p]) => emu.getRequests(p) },
-  { method: 'POST', pattern: new RegExp(`^/projects/${P}/requests$`), status: 201, run: (emu, [p], b) => emu.createRequest(p, b) },
-  { method: 'PATCH', pattern: new RegExp(`^/projects/${P}/requests/${P}$`), run: (emu, [p, r], b) => emu.updateRequest(p, r, b) },
-  { method: 'POST', pattern: new RegExp(`^/projects/${P}/requests/${P}/close$`), run: (emu, [p, r]) => emu.closeRequest(p, r) },
-  { method: 'DELETE', pattern: new RegExp(`^/projects/${P}/requests/${P}$`), run: (emu, [p, r]) => emu.deleteRequest(p, r) },
-  { method: 'GET', pattern: new RegExp(`^/projects/${P}/requests/${P}/messages$`), run: (emu, [p, r]) => emu.getMessages(p, r) },
   {
-    method: 'POST', pattern: new RegExp(`^/projects/${P}/requests/${P}/messages$`), status: 201,
+    method: 'GET',
+    pattern: /^\/state$/,
+    run: (emu) => ({
+      demo: { projectId: emu.projectId, users: emu.users, projectUsers: emu.projectUsers },
+      ...emu.store.dump(),
+    }),
+  },
+  { method: 'GET', pattern: new RegExp(`^/projects/${P}/requests$`), run: (emu, [p]) => emu.getRequests(p) },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/projects/${P}/requests$`),
+    status: 201,
+    run: (emu, [p], b) => emu.createRequest(p, b),
+  },
+  {
+    method: 'PATCH',
+    pattern: new RegExp(`^/projects/${P}/requests/${P}$`),
+    run: (emu, [p, r], b) => emu.updateRequest(p, r, b),
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/projects/${P}/requests/${P}/close$`),
+    run: (emu, [p, r]) => emu.closeRequest(p, r),
+  },
+  {
+    method: 'DELETE',
+    pattern: new RegExp(`^/projects/${P}/requests/${P}$`),
+    run: (emu, [p, r]) => emu.deleteRequest(p, r),
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^/projects/${P}/requests/${P}/messages$`),
+    run: (emu, [p, r]) => emu.getMessages(p, r),
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^/projects/${P}/requests/${P}/messages$`),
+    status: 201,
     run: (emu, [p, r], b) => emu.addMessage(p, r, b as { text: string }),
   },
-  { method: 'PATCH', pattern: new RegExp(`^/projects/${P}/project_users/${P}$`), run: (emu, [p, pu], b) => emu.updateProjectUser(p, pu, b) },
+  {
+    method: 'PATCH',
+    pattern: new RegExp(`^/projects/${P}/project_users/${P}$`),
+    run: (emu, [p, pu], b) => emu.updateProjectUser(p, pu, b),
+  },
   { method: 'POST', pattern: /^\/tokens$/, status: 201, run: (emu, _p, b) => issueToken(emu, b) },
   { method: 'POST', pattern: /^\/faults\/drop$/, run: (emu) => ({ dropped: emu.faults.dropAll() }) },
   { method: 'POST', pattern: /^\/faults\/half-open$/, run: (emu) => ({ halfOpen: emu.faults.halfOpen() }) },
   {
-    method: 'POST', pattern: /^\/faults\/refuse$/,
+    method: 'POST',
+    pattern: /^\/faults\/refuse$/,
     run: (emu, _p, b) => {
       const count = b.count ?? 1;
-      if (typeof count !== 'number' || typeof b.status !== 'number') throw new EmulatorError(400, 'Send {"count": 1, "status": 429, "retryAfterSec": 5, "reason": "..."}: count and status must be numbers.');
-      if (b.reason !== undefined && typeof b.reason !== 'string') throw new EmulatorError(400, '"reason" must be a string.');
-      return emu.faults.refuseNext(count, b.status, { retryAfterSec: b.retryAfterSec as number | undefined, reason: b.reason as string | undefined });
+      if (typeof count !== 'number' || typeof b.status !== 'number')
+        throw new EmulatorError(
+          400,
+          'Send {"count": 1, "status": 429, "retryAfterSec": 5, "reason": "..."}: count and status must be numbers.',
+        );
+      if (b.reason !== undefined && typeof b.reason !== 'string')
+        throw new EmulatorError(400, '"reason" must be a string.');
+      return emu.faults.refuseNext(count, b.status, {
+        retryAfterSec: b.retryAfterSec as number | undefined,
+        reason: b.reason as string | undefined,
+      });
     },
   },
   {
-    method: 'POST', pattern: /^\/faults\/restart$/,
+    method: 'POST',
+    pattern: /^\/faults\/restart$/,
     run: async (emu, _p, b) => {
-      if (b.downMs !== undefined && typeof b.downMs !== 'number') throw new EmulatorError(400, '"downMs" must be a number of milliseconds.');
+      if (b.downMs !== undefined && typeof b.downMs !== 'number')
+        throw new EmulatorError(400, '"downMs" must be a number of milliseconds.');
       const downMs = (b.downMs as number | undefined) ?? 500;
       await emu.faults.restart({ downMs });
       return { restarted: true, downMs, port: emu.port };
     },
   },
   {
-    method: 'POST', pattern: /^\/faults\/ignore-subscribe$/,
+    method: 'POST',
+    pattern: /^\/faults\/ignore-subscribe$/,
     run: (emu, _p, b) => {
-      if (typeof b.topic !== 'string') throw new EmulatorError(400, 'Send {"topic": "/P/requests/R", "count": 1}: "topic" must be a string.');
-      if (b.count !== undefined && typeof b.count !== 'number') throw new EmulatorError(400, '"count" must be a number.');
+      if (typeof b.topic !== 'string')
+        throw new EmulatorError(400, 'Send {"topic": "/P/requests/R", "count": 1}: "topic" must be a string.');
+      if (b.count !== undefined && typeof b.count !== 'number')
+        throw new EmulatorError(400, '"count" must be a number.');
       return emu.faults.ignoreSubscribe(b.topic, b.count as number | undefined);
     },
   },
   {
-    method: 'POST', pattern: /^\/faults\/raw$/,
+    method: 'POST',
+    pattern: /^\/faults\/raw$/,
     run: (emu, _p, b) => {
-      if (typeof b.frame !== 'string') throw new EmulatorError(400, 'Send {"frame": "<text to send as is>", "topic": "/P/requests"}: "frame" must be a string.');
-      if (b.topic !== undefined && typeof b.topic !== 'string') throw new EmulatorError(400, '"topic" must be a string.');
+      if (typeof b.frame !== 'string')
+        throw new EmulatorError(
+          400,
+          'Send {"frame": "<text to send as is>", "topic": "/P/requests"}: "frame" must be a string.',
+        );
+      if (b.topic !== undefined && typeof b.topic !== 'string')
+        throw new EmulatorError(400, '"topic" must be a string.');
       return { sent: emu.faults.sendRaw(b.frame, { topic: b.topic as string | undefined }) };
     },
   },
@@ -68,7 +127,10 @@ const routes: Route[] = [
 
 function issueToken(emu: EmulatorServer, b: Body): unknown {
   if (b.expiresInSec !== undefined && (typeof b.expiresInSec !== 'number' || !Number.isFinite(b.expiresInSec))) {
-    throw new EmulatorError(400, '"expiresInSec" must be a number of seconds (negative gives an already expired token).');
+    throw new EmulatorError(
+      400,
+      '"expiresInSec" must be a number of seconds (negative gives an already expired token).',
+    );
   }
   let userId: string;
   if (typeof b.userId === 'string') {
@@ -77,10 +139,16 @@ function issueToken(emu: EmulatorServer, b: Body): unknown {
   } else if (typeof b.role === 'string' && (DEMO_ROLES as readonly string[]).includes(b.role)) {
     userId = emu.users[b.role as DemoRole];
   } else {
-    throw new EmulatorError(400, `Send {"role": "${DEMO_ROLES.join('" | "')}"} or {"userId": "<24-hex user id>"}, optionally with "expiresInSec".`);
+    throw new EmulatorError(
+      400,
+      `Send {"role": "${DEMO_ROLES.join('" | "')}"} or {"userId": "<24-hex user id>"}, optionally with "expiresInSec".`,
+    );
   }
   const expiresInSec = b.expiresInSec as number | undefined;
-  const token = emu.signToken({ _id: userId, email: String(emu.store.users.get(userId)?.email ?? '') }, { expiresInSec });
+  const token = emu.signToken(
+    { _id: userId, email: String(emu.store.users.get(userId)?.email ?? '') },
+    { expiresInSec },
+  );
   const exp = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')).exp as number;
   return { token, userId, expiresAt: new Date(exp * 1000).toISOString() };
 }
@@ -89,7 +157,11 @@ export function handleAdmin(emu: EmulatorServer, req: IncomingMessage, res: Serv
   const reply = (status: number, body: unknown): void => {
     if (res.headersSent || res.destroyed) return;
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+    res.writeHead(status, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(text),
+      'Cache-Control': 'no-store',
+    });
     res.end(text);
   };
   if (!LOOPBACK.has(req.socket.remoteAddress ?? '')) {
@@ -101,7 +173,8 @@ export function handleAdmin(emu: EmulatorServer, req: IncomingMessage, res: Serv
     reply(403, { success: false, msg: refusal });
     return;
   }
-  const path = new URL(req.url ?? '/', 'http://emulator.invalid').pathname.replace(/^\/admin/, '').replace(/\/+$/, '') || '/';
+  const path =
+    new URL(req.url ?? '/', 'http://emulator.invalid').pathname.replace(/^\/admin/, '').replace(/\/+$/, '') || '/';
   const matches = routes.filter((r) => r.pattern.test(path));
   if (matches.length === 0) {
     reply(404, { success: false, msg: `Unknown admin endpoint ${path}. See docs/emulator.md for the list.` });
@@ -110,7 +183,10 @@ export function handleAdmin(emu: EmulatorServer, req: IncomingMessage, res: Serv
   const route = matches.find((r) => r.method === req.method);
   if (!route) {
     res.setHeader('Allow', matches.map((r) => r.method).join(', '));
-    reply(405, { success: false, msg: `${req.method} is not supported on ${path} (use ${matches.map((r) => r.method).join(' or ')}).` });
+    reply(405, {
+      success: false,
+      msg: `${req.method} is not supported on ${path} (use ${matches.map((r) => r.method).join(' or ')}).`,
+    });
     return;
   }
   const params = (route.pattern.exec(path) ?? []).slice(1).map((p) => decodeURIComponent(p));
@@ -140,9 +216,13 @@ function crossSiteRefusal(req: IncomingMessage): string | undefined {
   if (origin !== undefined && !sameLoopbackOrigin(origin, host)) {
     return `The admin API refuses requests from web pages (Origin ${JSON.stringify(origin.slice(0, 100))}): call it from curl or a script on this machine.`;
   }
-  if (req.headers['sec-fetch-site'] === 'cross-site') return 'The admin API refuses cross-site requests from web pages: call it from curl or a script on this machine.';
+  if (req.headers['sec-fetch-site'] === 'cross-site')
+    return 'The admin API refuses cross-site requests from web pages: call it from curl or a script on this machine.';
   if (req.method === 'POST' || req.method === 'PATCH' || req.method === 'PUT') {
-    const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    const type = String(req.headers['content-type'] ?? '')
+      .split(';')[0]
+      .trim()
+      .toLowerCase();
     if (type !== 'application/json') {
       return `The admin API needs a JSON body declared as such: send the header "Content-Type: application/json" (got ${JSON.stringify(type || 'none')}).`;
     }
@@ -182,7 +262,8 @@ function readBody(req: IncomingMessage): Promise<Body> {
       } catch {
         return reject(new EmulatorError(400, 'The request body is not valid JSON.'));
       }
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return reject(new EmulatorError(400, 'The request body must be a JSON object.'));
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        return reject(new EmulatorError(400, 'The request body must be a JSON object.'));
       resolve(parsed as Body);
     });
   });

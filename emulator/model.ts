@@ -4,19 +4,56 @@ import { randomBytes, randomUUID } from 'node:crypto';
 export type Role = 'owner' | 'admin' | 'agent';
 export type Obj = Record<string, unknown>;
 
-export interface Project extends Obj { _id: string; id: string; name: string; createdAt: string; updatedAt: string }
-export interface User extends Obj { _id: string; id: string; email: string; firstname: string; lastname: string; disabled?: boolean }
+export interface Project extends Obj {
+  _id: string;
+  id: string;
+  name: string;
+  createdAt: string;
+  updatedAt: string;
+}
+export interface User extends Obj {
+  _id: string;
+  id: string;
+  email: string;
+  firstname: string;
+  lastname: string;
+  disabled?: boolean;
+}
 export interface ProjectUser extends Obj {
-  _id: string; id: string; id_project: string; id_user: string; role: Role | string;
-  user_available: boolean; isBusy: boolean; status: string; createdAt: string; updatedAt: string;
+  _id: string;
+  id: string;
+  id_project: string;
+  id_user: string;
+  role: Role | string;
+  user_available: boolean;
+  isBusy: boolean;
+  status: string;
+  createdAt: string;
+  updatedAt: string;
 }
 export interface Request extends Obj {
-  _id: string; id: string; request_id: string; id_project: string; status: number; preflight: boolean;
-  participants: string[]; first_text: string; createdAt: string; updatedAt: string;
+  _id: string;
+  id: string;
+  request_id: string;
+  id_project: string;
+  status: number;
+  preflight: boolean;
+  participants: string[];
+  first_text: string;
+  createdAt: string;
+  updatedAt: string;
 }
 export interface Message extends Obj {
-  _id: string; id: string; id_project: string; recipient: string; sender: string; senderFullname: string;
-  text: string; type: string; createdAt: string; updatedAt: string;
+  _id: string;
+  id: string;
+  id_project: string;
+  recipient: string;
+  sender: string;
+  senderFullname: string;
+  text: string;
+  type: string;
+  createdAt: string;
+  updatedAt: string;
 }
 
 export interface SeedData {
@@ -28,7 +65,14 @@ export interface SeedData {
 }
 
 /** Request status codes of the reference server. */
-export const STATUS = { TEMPORARY: 50, UNASSIGNED: 100, ABANDONED: 150, ASSIGNED: 200, SERVED: 300, CLOSED: 1000 } as const;
+export const STATUS = {
+  TEMPORARY: 50,
+  UNASSIGNED: 100,
+  ABANDONED: 150,
+  ASSIGNED: 200,
+  SERVED: 300,
+  CLOSED: 1000,
+} as const;
 
 /** Random source; seeded for deterministic simulations (mulberry32), crypto otherwise. */
 export interface Rng {
@@ -57,7 +101,9 @@ export function makeIdFactory(rng: Rng): { objectId(): string; uuid(): string } 
   return {
     objectId() {
       counter = (counter + 1) & 0xffffff;
-      const secs = Math.floor(Date.now() / 1000).toString(16).padStart(8, '0');
+      const secs = Math.floor(Date.now() / 1000)
+        .toString(16)
+        .padStart(8, '0');
       return secs + process5 + counter.toString(16).padStart(6, '0');
     },
     uuid() {

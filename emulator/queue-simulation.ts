@@ -31,7 +31,14 @@ export interface QueueTruth {
   at: string;
   paused: boolean;
   open: number;
-  byStatus: { temporary: number; unassigned: number; assigned: number; served: number; abandoned: number; other: number };
+  byStatus: {
+    temporary: number;
+    unassigned: number;
+    assigned: number;
+    served: number;
+    abandoned: number;
+    other: number;
+  };
   queue: number;
   longestWaitSeconds: number | null;
   /** Unassigned requests, oldest first (ids). */
@@ -75,7 +82,8 @@ export class QueueSimulation {
     options: QueueSimulationOptions,
     private readonly rng: Rng,
   ) {
-    if (!(options.arrivalsPerMinute >= 0) || !Number.isFinite(options.arrivalsPerMinute)) throw new Error('simulate.queue.arrivalsPerMinute must be a number, 0 or more.');
+    if (!(options.arrivalsPerMinute >= 0) || !Number.isFinite(options.arrivalsPerMinute))
+      throw new Error('simulate.queue.arrivalsPerMinute must be a number, 0 or more.');
     this.o = {
       ahtSeconds: 180,
       firstResponseSeconds: 10,
@@ -132,7 +140,13 @@ export class QueueSimulation {
   /** The state as the store holds it: what any correct client must report. */
   truth(now = Date.now()): QueueTruth {
     const byStatus = { temporary: 0, unassigned: 0, assigned: 0, served: 0, abandoned: 0, other: 0 };
-    const names: Record<number, keyof typeof byStatus> = { 50: 'temporary', 100: 'unassigned', 150: 'abandoned', 200: 'assigned', 300: 'served' };
+    const names: Record<number, keyof typeof byStatus> = {
+      50: 'temporary',
+      100: 'unassigned',
+      150: 'abandoned',
+      200: 'assigned',
+      300: 'served',
+    };
     const waiting: Array<{ id: string; created: number }> = [];
     let open = 0;
     for (const r of this.store.requestsOf(this.projectId)) {
@@ -196,11 +210,27 @@ export class QueueSimulation {
     for (let i = 0; i < this.o.agents; i++) {
       const userId = this.store.objectId();
       const projectUserId = this.store.objectId();
-      const user: User = { _id: userId, id: userId, email: `sim-agent-${i + 1}@demo.pingstreams.test`, firstname: 'Agent', lastname: String(i + 1) };
+      const user: User = {
+        _id: userId,
+        id: userId,
+        email: `sim-agent-${i + 1}@demo.pingstreams.test`,
+        firstname: 'Agent',
+        lastname: String(i + 1),
+      };
       this.store.users.set(userId, user);
       const pu: ProjectUser = {
-        _id: projectUserId, id: projectUserId, id_project: this.projectId, id_user: userId, role: 'agent', status: 'active',
-        user_available: true, isBusy: false, number_assigned_requests: 0, max_assigned_chat: this.o.chatsPerAgent, createdAt: now, updatedAt: now,
+        _id: projectUserId,
+        id: projectUserId,
+        id_project: this.projectId,
+        id_user: userId,
+        role: 'agent',
+        status: 'active',
+        user_available: true,
+        isBusy: false,
+        number_assigned_requests: 0,
+        max_assigned_chat: this.o.chatsPerAgent,
+        createdAt: now,
+        updatedAt: now,
       };
       this.store.projectUsers.set(projectUserId, pu);
       this.agents.push({ userId, projectUserId, capacity: this.o.chatsPerAgent, chats: new Set() });
@@ -208,10 +238,17 @@ export class QueueSimulation {
   }
 
   private arrive(): void {
-    const r = this.store.createRequest(this.projectId, { status: STATUS.UNASSIGNED, first_text: 'Hello, I need some help.' });
+    const r = this.store.createRequest(this.projectId, {
+      status: STATUS.UNASSIGNED,
+      first_text: 'Hello, I need some help.',
+    });
     this.totals.arrivals++;
     this.waiting.push(r._id);
-    this.pending.set(r._id, { at: Date.now() + this.exp(this.o.patienceSeconds * 1000), requestId: r._id, action: 'abandon' });
+    this.pending.set(r._id, {
+      at: Date.now() + this.exp(this.o.patienceSeconds * 1000),
+      requestId: r._id,
+      action: 'abandon',
+    });
   }
 
   private assign(now: number): void {
@@ -224,7 +261,11 @@ export class QueueSimulation {
       this.store.updateRequest(this.projectId, id, { status: STATUS.ASSIGNED, participants: [agent.userId] });
       this.totals.assigned++;
       this.publishLoad(agent);
-      this.pending.set(id, { at: now + this.exp(this.o.firstResponseSeconds * 1000), requestId: id, action: 'respond' });
+      this.pending.set(id, {
+        at: now + this.exp(this.o.firstResponseSeconds * 1000),
+        requestId: id,
+        action: 'respond',
+      });
     }
   }
 
@@ -242,9 +283,16 @@ export class QueueSimulation {
       this.pending.set(p.requestId, { at: now + this.o.abandonedCloseMs, requestId: p.requestId, action: 'close' });
     } else if (p.action === 'respond') {
       const first = this.store.stamp();
-      this.store.updateRequest(this.projectId, p.requestId, { first_response_at: first, waiting_time: Date.parse(first) - Date.parse(request.createdAt) });
+      this.store.updateRequest(this.projectId, p.requestId, {
+        first_response_at: first,
+        waiting_time: Date.parse(first) - Date.parse(request.createdAt),
+      });
       this.totals.firstResponses++;
-      this.pending.set(p.requestId, { at: now + this.exp(this.o.ahtSeconds * 1000), requestId: p.requestId, action: 'close' });
+      this.pending.set(p.requestId, {
+        at: now + this.exp(this.o.ahtSeconds * 1000),
+        requestId: p.requestId,
+        action: 'close',
+      });
     } else {
       this.store.closeRequest(this.projectId, p.requestId);
       this.totals.closed++;
@@ -260,7 +308,10 @@ export class QueueSimulation {
   }
 
   private publishLoad(agent: Agent): void {
-    this.store.updateProjectUser(this.projectId, agent.projectUserId, { number_assigned_requests: agent.chats.size, isBusy: agent.chats.size >= agent.capacity });
+    this.store.updateProjectUser(this.projectId, agent.projectUserId, {
+      number_assigned_requests: agent.chats.size,
+      isBusy: agent.chats.size >= agent.capacity,
+    });
   }
 
   private leastLoadedAvailable(): Agent | undefined {

@@ -5,8 +5,18 @@ import { Obj, SeedData } from './model';
 export const DEMO_IDS = {
   project: '5eb45fbc1f9e1f0012d62207',
   department: '5eb45fbc1f9e1f0012d62209',
-  users: { owner: '5eb45fb21f9e1f0012d62201', admin: '5eb45fb21f9e1f0012d62202', agent: '5eb45fb21f9e1f0012d62203', agent2: '5eb45fb21f9e1f0012d62204' },
-  projectUsers: { owner: '5eb45fbc1f9e1f0012d6220a', admin: '5eb45fbc1f9e1f0012d6220b', agent: '5eb45fbc1f9e1f0012d6220c', agent2: '5eb45fbc1f9e1f0012d6220d' },
+  users: {
+    owner: '5eb45fb21f9e1f0012d62201',
+    admin: '5eb45fb21f9e1f0012d62202',
+    agent: '5eb45fb21f9e1f0012d62203',
+    agent2: '5eb45fb21f9e1f0012d62204',
+  },
+  projectUsers: {
+    owner: '5eb45fbc1f9e1f0012d6220a',
+    admin: '5eb45fbc1f9e1f0012d6220b',
+    agent: '5eb45fbc1f9e1f0012d6220c',
+    agent2: '5eb45fbc1f9e1f0012d6220d',
+  },
 } as const;
 
 export type DemoRole = 'owner' | 'admin' | 'agent' | 'agent2';
@@ -24,7 +34,15 @@ export function defaultSeed(now = Date.now()): SeedData {
   const at = (minutesAgo: number): string => new Date(now - minutesAgo * 60_000).toISOString();
   const P = DEMO_IDS.project;
   const U = DEMO_IDS.users;
-  const req = (n: number, uuid: string, status: number, participants: string[], text: string, created: number, updated: number): Obj => ({
+  const req = (
+    n: number,
+    uuid: string,
+    status: number,
+    participants: string[],
+    text: string,
+    created: number,
+    updated: number,
+  ): Obj => ({
     _id: `5eb4fc911f9e1f0012d6224${n}`,
     request_id: `support-group-${uuid}`,
     id_project: P,
@@ -59,9 +77,18 @@ export function defaultSeed(now = Date.now()): SeedData {
   const [r1, r2, r3, r4] = requests;
   return {
     projects: [{ _id: P, name: 'Demo support', default_department: DEMO_IDS.department }],
-    users: DEMO_ROLES.map((role) => ({ _id: U[role], email: PEOPLE[role].email, firstname: PEOPLE[role].firstname, lastname: PEOPLE[role].lastname })),
+    users: DEMO_ROLES.map((role) => ({
+      _id: U[role],
+      email: PEOPLE[role].email,
+      firstname: PEOPLE[role].firstname,
+      lastname: PEOPLE[role].lastname,
+    })),
     project_users: DEMO_ROLES.map((role) => ({
-      _id: DEMO_IDS.projectUsers[role], id_project: P, id_user: U[role], role: PEOPLE[role].role, user_available: role !== 'agent2',
+      _id: DEMO_IDS.projectUsers[role],
+      id_project: P,
+      id_user: U[role],
+      role: PEOPLE[role].role,
+      user_available: role !== 'agent2',
     })),
     requests,
     messages: [
@@ -93,7 +120,9 @@ export function loadSeed(seed: SeedData | string | undefined): SeedData {
     }
   }
   if (typeof seed !== 'object' || seed === null || Array.isArray(seed)) {
-    throw new Error('The seed must be a JSON object with "projects", "users", "project_users", "requests" and "messages" arrays.');
+    throw new Error(
+      'The seed must be a JSON object with "projects", "users", "project_users", "requests" and "messages" arrays.',
+    );
   }
   return seed;
 }
@@ -102,22 +131,35 @@ export function loadSeed(seed: SeedData | string | undefined): SeedData {
  * Demo identities in the first project: the first owner, the first admin, the first two agents.
  * Roles a custom seed lacks are added (with new users) so every demo token always exists.
  */
-export function completeDemoRoles(seed: SeedData, newId: () => string): { seed: SeedData; projectId: string; users: Record<DemoRole, string>; projectUsers: Record<DemoRole, string> } {
+export function completeDemoRoles(
+  seed: SeedData,
+  newId: () => string,
+): { seed: SeedData; projectId: string; users: Record<DemoRole, string>; projectUsers: Record<DemoRole, string> } {
   const projects = [...(seed.projects ?? [])];
   if (projects.length === 0) projects.push({ _id: newId(), name: 'Demo support' });
   if (typeof projects[0]._id !== 'string') projects[0] = { ...projects[0], _id: newId() };
   const projectId = projects[0]._id as string;
   const users = [...(seed.users ?? [])];
-  const projectUsers = (seed.project_users ?? []).map((pu) => (typeof pu._id === 'string' && pu._id ? pu : { ...pu, _id: newId() }));
-  const inProject = projectUsers.filter((pu) => pu.id_project === projectId && (pu.status === undefined || pu.status === 'active'));
-  const pick = (role: string, index: number): Obj | undefined => inProject.filter((pu) => (pu.role ?? 'agent') === role)[index];
+  const projectUsers = (seed.project_users ?? []).map((pu) =>
+    typeof pu._id === 'string' && pu._id ? pu : { ...pu, _id: newId() },
+  );
+  const inProject = projectUsers.filter(
+    (pu) => pu.id_project === projectId && (pu.status === undefined || pu.status === 'active'),
+  );
+  const pick = (role: string, index: number): Obj | undefined =>
+    inProject.filter((pu) => (pu.role ?? 'agent') === role)[index];
   const outUsers = {} as Record<DemoRole, string>;
   const outPUs = {} as Record<DemoRole, string>;
   for (const role of DEMO_ROLES) {
     let pu = role === 'agent2' ? pick('agent', 1) : pick(PEOPLE[role].role, 0);
     if (!pu || typeof pu._id !== 'string' || typeof pu.id_user !== 'string') {
       const userId = newId();
-      users.push({ _id: userId, email: `${role}@emulator.pingstreams.test`, firstname: PEOPLE[role].firstname, lastname: PEOPLE[role].lastname });
+      users.push({
+        _id: userId,
+        email: `${role}@emulator.pingstreams.test`,
+        firstname: PEOPLE[role].firstname,
+        lastname: PEOPLE[role].lastname,
+      });
       pu = { _id: newId(), id_project: projectId, id_user: userId, role: PEOPLE[role].role, user_available: true };
       projectUsers.push(pu);
       inProject.push(pu);
@@ -125,5 +167,10 @@ export function completeDemoRoles(seed: SeedData, newId: () => string): { seed: 
     outUsers[role] = pu.id_user as string;
     outPUs[role] = pu._id as string;
   }
-  return { seed: { ...seed, projects, users, project_users: projectUsers }, projectId, users: outUsers, projectUsers: outPUs };
+  return {
+    seed: { ...seed, projects, users, project_users: projectUsers },
+    projectId,
+    users: outUsers,
+    projectUsers: outPUs,
+  };
 }

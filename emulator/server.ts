@@ -90,7 +90,11 @@ export class EmulatorServer implements Emulator {
       concurrent: limit(opts.rateLimits?.concurrentPerUser ?? 20, 'rateLimits.concurrentPerUser'),
     };
     this.log = opts.log ?? (() => undefined);
-    if (opts.simulate !== undefined && !opts.simulate.queue && !(typeof opts.simulate.ratePerSecond === 'number' && opts.simulate.ratePerSecond > 0)) {
+    if (
+      opts.simulate !== undefined &&
+      !opts.simulate.queue &&
+      !(typeof opts.simulate.ratePerSecond === 'number' && opts.simulate.ratePerSecond > 0)
+    ) {
       throw new Error('simulate.ratePerSecond must be a number greater than 0.');
     }
     const rng = opts.simulate?.randomSeed !== undefined ? seededRng(opts.simulate.randomSeed) : cryptoRng;
@@ -103,7 +107,10 @@ export class EmulatorServer implements Emulator {
     this.projectUsers = Object.freeze(demo.projectUsers);
     const tokens = {} as Record<DemoRole, string>;
     for (const role of DEMO_ROLES) {
-      tokens[role] = this.signToken({ _id: demo.users[role], email: String(this.store.users.get(demo.users[role])?.email ?? '') });
+      tokens[role] = this.signToken({
+        _id: demo.users[role],
+        email: String(this.store.users.get(demo.users[role])?.email ?? ''),
+      });
     }
     this.tokens = Object.freeze(tokens);
 
@@ -113,7 +120,12 @@ export class EmulatorServer implements Emulator {
         return;
       }
       res.writeHead(404, { 'Content-Type': 'application/json; charset=utf-8' });
-      res.end(JSON.stringify({ success: false, msg: `Nothing here. WebSocket endpoint: ${this.url}?token=<JWT>, admin API: ${this.adminUrl}/stats` }));
+      res.end(
+        JSON.stringify({
+          success: false,
+          msg: `Nothing here. WebSocket endpoint: ${this.url}?token=<JWT>, admin API: ${this.adminUrl}/stats`,
+        }),
+      );
     });
     this.http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
     this.http.on('clientError', (_err, socket) => socket.destroy());
@@ -144,8 +156,12 @@ export class EmulatorServer implements Emulator {
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatIntervalMs);
     this.heartbeatTimer.unref();
     if (this.opts.simulate) {
-      const agents = (['agent', 'agent2'] as const).map((r) => ({ userId: this.users[r], projectUserId: this.projectUsers[r] }));
-      const rng = this.opts.simulate.randomSeed !== undefined ? seededRng(this.opts.simulate.randomSeed ^ 0x5eed) : cryptoRng;
+      const agents = (['agent', 'agent2'] as const).map((r) => ({
+        userId: this.users[r],
+        projectUserId: this.projectUsers[r],
+      }));
+      const rng =
+        this.opts.simulate.randomSeed !== undefined ? seededRng(this.opts.simulate.randomSeed ^ 0x5eed) : cryptoRng;
       this.simulator = this.opts.simulate.queue
         ? new QueueSimulation(this.store, this.projectId, this.opts.simulate.queue, rng)
         : new Simulator(this.store, this.projectId, agents, this.opts.simulate.ratePerSecond, rng);
@@ -253,7 +269,12 @@ export class EmulatorServer implements Emulator {
       }[verdict.reason];
       return this.refuse(socket, 401, why);
     }
-    const userId = typeof verdict.claims._id === 'string' ? verdict.claims._id : typeof verdict.claims.sub === 'string' ? verdict.claims.sub : '';
+    const userId =
+      typeof verdict.claims._id === 'string'
+        ? verdict.claims._id
+        : typeof verdict.claims.sub === 'string'
+          ? verdict.claims.sub
+          : '';
     const user = this.store.users.get(userId);
     if (!user || user.disabled === true) {
       return this.refuse(socket, 401, 'The token belongs to an unknown or disabled user.');
@@ -264,13 +285,22 @@ export class EmulatorServer implements Emulator {
     attempts.push(now);
     this.attempts.set(userId, attempts);
     if (attempts.length > this.rate.perMinute) {
-      const retryAfterSec = Math.max(1, Math.ceil((attempts[attempts.length - this.rate.perMinute] + 60_000 - now) / 1000));
-      return this.refuse(socket, 429, `Too many new connections: at most ${this.rate.perMinute} per minute per user. Retry in ${retryAfterSec} s.`, retryAfterSec);
+      const retryAfterSec = Math.max(
+        1,
+        Math.ceil((attempts[attempts.length - this.rate.perMinute] + 60_000 - now) / 1000),
+      );
+      return this.refuse(
+        socket,
+        429,
+        `Too many new connections: at most ${this.rate.perMinute} per minute per user. Retry in ${retryAfterSec} s.`,
+        retryAfterSec,
+      );
     }
     const concurrent = [...this.clients].filter((c) => c.userId === userId).length;
     if (concurrent >= this.rate.concurrent) {
       return this.refuse(
-        socket, 429,
+        socket,
+        429,
         `Too many concurrent connections: at most ${this.rate.concurrent} open connections per user. Close one and retry.`,
         CONCURRENT_RETRY_AFTER_SEC,
       );
@@ -295,7 +325,15 @@ export class EmulatorServer implements Emulator {
   }
 
   private onConnection(ws: WebSocket, socket: Socket, userId: string): void {
-    const client: Client = { id: this.nextClientId++, ws, socket, userId, topics: new Set(), alive: true, halfOpen: false };
+    const client: Client = {
+      id: this.nextClientId++,
+      ws,
+      socket,
+      userId,
+      topics: new Set(),
+      alive: true,
+      halfOpen: false,
+    };
     this.clients.add(client);
     this.accepted++;
     this.log(`client #${client.id} connected (user ${userId})`);
@@ -345,13 +383,16 @@ export class EmulatorServer implements Emulator {
       return this.log(`client #${client.id}: subscription to ${topic} ignored (fault)`);
     }
     const seg = topic.split('/');
-    if (topic.length > MAX_TOPIC_LENGTH || seg.length < 3 || seg[0] !== '' || seg.slice(1).some((s) => s === '')) return;
+    if (topic.length > MAX_TOPIC_LENGTH || seg.length < 3 || seg[0] !== '' || seg.slice(1).some((s) => s === ''))
+      return;
     const projectId = seg[1];
     const member = this.store.projects.has(projectId) ? this.store.membership(projectId, client.userId) : undefined;
-    if (!member) return this.log(`client #${client.id}: subscription to ${topic} refused (not a member of the project)`);
+    if (!member)
+      return this.log(`client #${client.id}: subscription to ${topic} refused (not a member of the project)`);
     const rest = seg.slice(2);
     const privileged = member.role === 'owner' || member.role === 'admin';
-    const visible = (r: Request): boolean => privileged || r.participants.includes(client.userId) || r.status === STATUS.UNASSIGNED;
+    const visible = (r: Request): boolean =>
+      privileged || r.participants.includes(client.userId) || r.status === STATUS.UNASSIGNED;
     let snapshot: unknown;
     let publish = true;
     if (rest.length === 1 && rest[0] === 'requests') {
@@ -365,7 +406,8 @@ export class EmulatorServer implements Emulator {
       snapshot = r && visible(r) ? r : null;
     } else if (rest.length === 3 && rest[0] === 'requests' && rest[2] === 'messages') {
       const r = this.store.findRequest(projectId, rest[1]);
-      if (r && !visible(r)) return this.log(`client #${client.id}: subscription to ${topic} refused (request not visible)`);
+      if (r && !visible(r))
+        return this.log(`client #${client.id}: subscription to ${topic} refused (request not visible)`);
       snapshot = r ? this.store.messagesOf(r).slice(0, this.limits.messages) : [];
     } else if (rest.length === 3 && rest[0] === 'project_users' && rest[1] === 'users') {
       // An agent's record by user id: visible to any member of the project (PROTOCOL-NOTES).
@@ -459,7 +501,8 @@ export class EmulatorServer implements Emulator {
   }
 
   private ignoreSubscribe(topic: string, count = 1): { topic: string; count: number } {
-    if (typeof topic !== 'string' || !topic.startsWith('/')) throw new Error('ignoreSubscribe: topic must start with "/", e.g. /P/requests/R.');
+    if (typeof topic !== 'string' || !topic.startsWith('/'))
+      throw new Error('ignoreSubscribe: topic must start with "/", e.g. /P/requests/R.');
     if (!Number.isInteger(count) || count < 0) throw new Error('ignoreSubscribe: count must be an integer >= 0.');
     if (count === 0) this.ignoredSubscribes.delete(topic);
     else this.ignoredSubscribes.set(topic, count);
@@ -468,11 +511,13 @@ export class EmulatorServer implements Emulator {
 
   private refuseNext(count: number, status: number, o: RefuseOptions = {}): { count: number; status: number } {
     if (!Number.isInteger(count) || count < 0) throw new Error('refuseNext: count must be an integer >= 0.');
-    if (!Number.isInteger(status) || status < 400 || status > 599) throw new Error('refuseNext: status must be an HTTP error code (400-599), e.g. 401, 429, 500, 503.');
+    if (!Number.isInteger(status) || status < 400 || status > 599)
+      throw new Error('refuseNext: status must be an HTTP error code (400-599), e.g. 401, 429, 500, 503.');
     if (o.retryAfterSec !== undefined && !(Number.isInteger(o.retryAfterSec) && o.retryAfterSec >= 0)) {
       throw new Error('refuseNext: retryAfterSec must be an integer >= 0.');
     }
-    this.refusal = count === 0 ? undefined : { remaining: count, status, retryAfterSec: o.retryAfterSec, reason: o.reason };
+    this.refusal =
+      count === 0 ? undefined : { remaining: count, status, retryAfterSec: o.retryAfterSec, reason: o.reason };
     return { count, status };
   }
 
@@ -545,7 +590,9 @@ export class EmulatorServer implements Emulator {
 }
 
 function isOpen(r: Request): boolean {
-  return r.status > STATUS.TEMPORARY && r.status < STATUS.CLOSED && r.status !== STATUS.ABANDONED && r.preflight !== true;
+  return (
+    r.status > STATUS.TEMPORARY && r.status < STATUS.CLOSED && r.status !== STATUS.ABANDONED && r.preflight !== true
+  );
 }
 
 function isObj(v: unknown): v is Record<string, unknown> {
@@ -558,7 +605,8 @@ function rawToString(data: WebSocket.RawData): string {
 }
 
 function positiveInt(v: number, name: string, allowZero = false): number {
-  if (!Number.isInteger(v) || v < (allowZero ? 0 : 1)) throw new Error(`${name} must be an integer ${allowZero ? '>= 0' : '> 0'} (got ${v}).`);
+  if (!Number.isInteger(v) || v < (allowZero ? 0 : 1))
+    throw new Error(`${name} must be an integer ${allowZero ? '>= 0' : '> 0'} (got ${v}).`);
   return v;
 }
 

@@ -18,8 +18,19 @@ const OPENERS = [
   'Do you ship to Canada?',
   'The app crashes when I open the cart.',
 ];
-const CUSTOMER_LINES = ['It is order #%.', 'Yes, that is right.', 'Thank you!', 'Still not working, sorry.', 'Perfect, thanks a lot.'];
-const AGENT_LINES = ['Thanks, let me check that for you.', 'I have updated it, can you try again?', 'Could you give me your order number?', 'Done! Anything else?'];
+const CUSTOMER_LINES = [
+  'It is order #%.',
+  'Yes, that is right.',
+  'Thank you!',
+  'Still not working, sorry.',
+  'Perfect, thanks a lot.',
+];
+const AGENT_LINES = [
+  'Thanks, let me check that for you.',
+  'I have updated it, can you try again?',
+  'Could you give me your order number?',
+  'Done! Anything else?',
+];
 const MAX_OPEN = 5;
 
 export class Simulator {
@@ -66,7 +77,12 @@ export class Simulator {
       const text = this.fill(this.pick(OPENERS));
       const req = this.store.createRequest(this.projectId, { first_text: text, status: STATUS.UNASSIGNED });
       this.store.addMessage(this.projectId, req.request_id, { text, senderFullname: 'Customer' });
-      this.open.push({ requestId: req.request_id, requester: String(req.requester), messagesLeft: 1 + Math.floor(this.rng.next() * 4), agentTurn: true });
+      this.open.push({
+        requestId: req.request_id,
+        requester: String(req.requester),
+        messagesLeft: 1 + Math.floor(this.rng.next() * 4),
+        agentTurn: true,
+      });
       return;
     }
     const index = Math.floor(this.rng.next() * this.open.length);
@@ -84,9 +100,13 @@ export class Simulator {
       life.messagesLeft--;
       const fromAgent = life.agentTurn;
       life.agentTurn = !life.agentTurn;
-      this.store.addMessage(this.projectId, life.requestId, fromAgent
-        ? { text: this.fill(this.pick(AGENT_LINES)), sender: life.agent.userId, senderFullname: life.agent.fullname }
-        : { text: this.fill(this.pick(CUSTOMER_LINES)), sender: life.requester, senderFullname: 'Customer' });
+      this.store.addMessage(
+        this.projectId,
+        life.requestId,
+        fromAgent
+          ? { text: this.fill(this.pick(AGENT_LINES)), sender: life.agent.userId, senderFullname: life.agent.fullname }
+          : { text: this.fill(this.pick(CUSTOMER_LINES)), sender: life.requester, senderFullname: 'Customer' },
+      );
     } else {
       this.store.closeRequest(this.projectId, life.requestId);
       this.open.splice(index, 1);

@@ -1,11 +1,24 @@
 // In-memory state of the emulator and the change events the socket layer turns into publishes.
 import {
-  makeIdFactory, Message, Obj, OBJECT_ID, Project, ProjectUser, Request, Rng, SeedData, STATUS, User,
+  makeIdFactory,
+  Message,
+  Obj,
+  OBJECT_ID,
+  Project,
+  ProjectUser,
+  Request,
+  Rng,
+  SeedData,
+  STATUS,
+  User,
 } from './model';
 
 /** Error with an HTTP status, used by the admin API to answer 400/404 with a clear message. */
 export class EmulatorError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'EmulatorError';
   }
@@ -18,7 +31,14 @@ export type StoreChange =
 
 // Fields a patch may not touch: identity and creation data.
 const FROZEN_REQUEST_FIELDS = new Set(['_id', 'id', 'request_id', 'id_project', 'createdAt', 'updatedAt', '__v']);
-const PROJECT_USER_FIELDS = new Set(['user_available', 'isBusy', 'profileStatus', 'max_assigned_chat', 'number_assigned_requests', 'role']);
+const PROJECT_USER_FIELDS = new Set([
+  'user_available',
+  'isBusy',
+  'profileStatus',
+  'max_assigned_chat',
+  'number_assigned_requests',
+  'role',
+]);
 
 const clone = <T>(v: T): T => structuredClone(v);
 
@@ -107,11 +127,19 @@ export class Store {
     const now = this.stamp();
     const _id = typeof fields._id === 'string' && OBJECT_ID.test(fields._id) ? fields._id : this.ids.objectId();
     if (this.findRequest(projectId, _id)) throw new EmulatorError(409, `Request ${_id} already exists.`);
-    const requestId = typeof fields.request_id === 'string' && fields.request_id ? fields.request_id : `support-group-${this.ids.uuid()}`;
+    const requestId =
+      typeof fields.request_id === 'string' && fields.request_id
+        ? fields.request_id
+        : `support-group-${this.ids.uuid()}`;
     if (this.findRequest(projectId, requestId)) throw new EmulatorError(409, `Request ${requestId} already exists.`);
     const participants = fields.participants === undefined ? [] : stringArray(fields.participants, 'participants');
     const requester = typeof fields.requester === 'string' ? fields.requester : this.ids.objectId();
-    const status = fields.status === undefined ? (participants.length ? STATUS.ASSIGNED : STATUS.UNASSIGNED) : statusOf(fields.status);
+    const status =
+      fields.status === undefined
+        ? participants.length
+          ? STATUS.ASSIGNED
+          : STATUS.UNASSIGNED
+        : statusOf(fields.status);
     const request: Request = {
       _id,
       status,
@@ -156,7 +184,8 @@ export class Store {
     }
     if ('participants' in next) next.participants = stringArray(next.participants, 'participants');
     if ('status' in next) next.status = statusOf(next.status);
-    if ('preflight' in next && typeof next.preflight !== 'boolean') throw new EmulatorError(400, '"preflight" must be true or false.');
+    if ('preflight' in next && typeof next.preflight !== 'boolean')
+      throw new EmulatorError(400, '"preflight" must be true or false.');
     const wasAssigned = request.participants.length > 0;
     Object.assign(request, next);
     const now = this.stamp();
@@ -185,8 +214,12 @@ export class Store {
   addMessage(projectId: string, requestId: string, input: Obj): Message {
     const request = this.request(projectId, requestId);
     assertObject(input, 'Message');
-    if (typeof input.text !== 'string' || input.text === '') throw new EmulatorError(400, 'A message needs a non-empty "text" string.');
-    const sender = typeof input.sender === 'string' && input.sender ? input.sender : String(request.requester ?? request.createdBy ?? '');
+    if (typeof input.text !== 'string' || input.text === '')
+      throw new EmulatorError(400, 'A message needs a non-empty "text" string.');
+    const sender =
+      typeof input.sender === 'string' && input.sender
+        ? input.sender
+        : String(request.requester ?? request.createdBy ?? '');
     const senderUser = this.users.get(sender);
     const now = this.stamp();
     const _id = this.ids.objectId();
@@ -215,9 +248,13 @@ export class Store {
     assertObject(patch, 'Project user patch');
     for (const [k, v] of Object.entries(patch)) {
       if (!PROJECT_USER_FIELDS.has(k)) {
-        throw new EmulatorError(400, `Field "${k}" of a project user cannot be changed (allowed: ${[...PROJECT_USER_FIELDS].join(', ')}).`);
+        throw new EmulatorError(
+          400,
+          `Field "${k}" of a project user cannot be changed (allowed: ${[...PROJECT_USER_FIELDS].join(', ')}).`,
+        );
       }
-      if ((k === 'user_available' || k === 'isBusy') && typeof v !== 'boolean') throw new EmulatorError(400, `"${k}" must be true or false.`);
+      if ((k === 'user_available' || k === 'isBusy') && typeof v !== 'boolean')
+        throw new EmulatorError(400, `"${k}" must be true or false.`);
       pu[k] = clone(v);
     }
     pu.updatedAt = this.stamp();
@@ -254,25 +291,49 @@ export class Store {
     const idOf = (o: Obj): string => (typeof o._id === 'string' && o._id ? o._id : this.ids.objectId());
     for (const raw of list(seed.projects, 'projects')) {
       const _id = idOf(raw);
-      this.projects.set(_id, { name: 'Project', createdAt: now, updatedAt: now, ...clone(raw), _id, id: _id } as Project);
+      this.projects.set(_id, {
+        name: 'Project',
+        createdAt: now,
+        updatedAt: now,
+        ...clone(raw),
+        _id,
+        id: _id,
+      } as Project);
     }
     for (const raw of list(seed.users, 'users')) {
       const _id = idOf(raw);
-      this.users.set(_id, { email: `${_id}@example.com`, firstname: 'User', lastname: _id.slice(-4), ...clone(raw), _id, id: _id } as User);
+      this.users.set(_id, {
+        email: `${_id}@example.com`,
+        firstname: 'User',
+        lastname: _id.slice(-4),
+        ...clone(raw),
+        _id,
+        id: _id,
+      } as User);
     }
     for (const raw of list(seed.project_users, 'project_users')) {
       const _id = idOf(raw);
       const pu = {
-        role: 'agent', user_available: true, isBusy: false, status: 'active', createdAt: now, updatedAt: now,
-        ...clone(raw), _id, id: _id,
+        role: 'agent',
+        user_available: true,
+        isBusy: false,
+        status: 'active',
+        createdAt: now,
+        updatedAt: now,
+        ...clone(raw),
+        _id,
+        id: _id,
       } as ProjectUser;
-      if (!this.projects.has(pu.id_project)) throw new Error(`Seed: project user ${_id} refers to unknown project "${String(pu.id_project)}".`);
-      if (!this.users.has(pu.id_user)) throw new Error(`Seed: project user ${_id} refers to unknown user "${String(pu.id_user)}".`);
+      if (!this.projects.has(pu.id_project))
+        throw new Error(`Seed: project user ${_id} refers to unknown project "${String(pu.id_project)}".`);
+      if (!this.users.has(pu.id_user))
+        throw new Error(`Seed: project user ${_id} refers to unknown user "${String(pu.id_user)}".`);
       this.projectUsers.set(_id, pu);
     }
     for (const raw of list(seed.requests, 'requests')) {
       const pid = String(raw.id_project);
-      if (!this.projects.has(pid)) throw new Error(`Seed: request ${String(raw._id ?? raw.request_id)} refers to unknown project "${pid}".`);
+      if (!this.projects.has(pid))
+        throw new Error(`Seed: request ${String(raw._id ?? raw.request_id)} refers to unknown project "${pid}".`);
       const created = this.withoutEvents(() => this.createRequest(pid, raw));
       // Keep seeded timestamps so snapshots have a realistic order.
       const stored = this.findRequest(pid, created._id) as Request;
@@ -289,8 +350,18 @@ export class Store {
       const { request_id: _ignored, ...rest } = raw;
       void _ignored;
       const m = {
-        type: 'text', status: 150, sender: request.requester, senderFullname: 'Guest', text: '', createdAt: now, updatedAt: now,
-        ...clone(rest), _id, id: _id, id_project: pid, recipient: request.request_id,
+        type: 'text',
+        status: 150,
+        sender: request.requester,
+        senderFullname: 'Guest',
+        text: '',
+        createdAt: now,
+        updatedAt: now,
+        ...clone(rest),
+        _id,
+        id: _id,
+        id_project: pid,
+        recipient: request.request_id,
       } as Message;
       this.messages.get(request._id)?.push(m);
     }
@@ -313,11 +384,13 @@ export class Store {
 }
 
 function assertObject(v: unknown, what: string): asserts v is Obj {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new EmulatorError(400, `${what} must be a JSON object.`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new EmulatorError(400, `${what} must be a JSON object.`);
 }
 
 function stringArray(v: unknown, name: string): string[] {
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new EmulatorError(400, `"${name}" must be an array of user id strings.`);
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+    throw new EmulatorError(400, `"${name}" must be an array of user id strings.`);
   return [...(v as string[])];
 }
 

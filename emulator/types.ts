@@ -4,7 +4,18 @@ import type { DemoRole } from './seed';
 import type { JwtClaims } from './jwt';
 import type { QueueSimulation, QueueSimulationOptions, QueueTruth } from './queue-simulation';
 
-export type { Message, Obj, ProjectUser, Request, SeedData, DemoRole, JwtClaims, QueueSimulation, QueueSimulationOptions, QueueTruth };
+export type {
+  Message,
+  Obj,
+  ProjectUser,
+  Request,
+  SeedData,
+  DemoRole,
+  JwtClaims,
+  QueueSimulation,
+  QueueSimulationOptions,
+  QueueTruth,
+};
 
 export interface EmulatorOptions {
   /** TCP port; 0 (default) picks a free one. */

@@ -101,7 +101,11 @@ function percentile(sorted, p) {
  * Publishes `count` frames at `rate` (0 = max) to one consumer and measures what it receives:
  * throughput from first to last element received, latency from send to the consumer's callback.
  */
-async function measure(publisher, consumer, { rate, count, distinct = 0, topic = '/5eb45fbc1f9e1f0012d62207/requests', offset = 0, timeoutMs = 60_000 }) {
+async function measure(
+  publisher,
+  consumer,
+  { rate, count, distinct = 0, topic = '/5eb45fbc1f9e1f0012d62207/requests', offset = 0, timeoutMs = 60_000 },
+) {
   const latencies = new Float64Array(count);
   let received = 0;
   let first = 0;

@@ -23,7 +23,14 @@ function benchSink(RED) {
 
 const NODE_MODULES = [
   ...['pingstreams-config', 'pingstreams-in', 'pingstreams-map'].map((f) => require(path.join(DIST, `${f}.js`))),
-  ...['network/22-websocket.js', 'parsers/70-JSON.js', 'sequence/17-split.js', 'function/10-switch.js', 'function/15-change.js', 'common/20-inject.js'].map((f) => require(path.join(CORE, 'core', f))),
+  ...[
+    'network/22-websocket.js',
+    'parsers/70-JSON.js',
+    'sequence/17-split.js',
+    'function/10-switch.js',
+    'function/15-change.js',
+    'common/20-inject.js',
+  ].map((f) => require(path.join(CORE, 'core', f))),
   benchSink,
 ];
 
@@ -57,7 +64,9 @@ class EmbeddedNodeRed {
 
   harvest() {
     // Warnings and errors of this package's nodes (the helper itself warns about a deprecated call on each load).
-    for (const [entry] of this.helper.log().args) if (entry && entry.level <= 30 && /^pingstreams/.test(String(entry.type))) this.warnings.push(String(entry.msg).slice(0, 300));
+    for (const [entry] of this.helper.log().args)
+      if (entry && entry.level <= 30 && /^pingstreams/.test(String(entry.type)))
+        this.warnings.push(String(entry.msg).slice(0, 300));
   }
 
   getNode(id) {

@@ -92,7 +92,13 @@ function run({ topic, rate, count, distinct, offset = 0 }) {
           burst += 1;
         }
       }
-      if (sent >= count) return resolve({ sent, ms: Number(process.hrtime.bigint() - started) / 1e6, stalls, subscribers: targets.length });
+      if (sent >= count)
+        return resolve({
+          sent,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+          stalls,
+          subscribers: targets.length,
+        });
       if (rate > 0) setTimeout(tick, 1);
       else setImmediate(tick);
     };

@@ -34,7 +34,8 @@ module.exports = {
     // Realistic traffic: changes to a working set of open requests, each with a new updatedAt.
     const UPDATES = 1_000;
     const seconds = quick ? 1 : 3;
-    for (const rate of [1_000, 5_000, 20_000]) rows.push(...(await each({ rate, count: rate * seconds, distinct: UPDATES, offset: next(rate * seconds) })));
+    for (const rate of [1_000, 5_000, 20_000])
+      rows.push(...(await each({ rate, count: rate * seconds, distinct: UPDATES, offset: next(rate * seconds) })));
 
     // At max: the same, and the worst case for the core: every frame a new request, so the tracker (5 000)
     // and the resume record (2 000) evict an entry on every event. Several rounds, raw and core alternating on
@@ -69,7 +70,19 @@ module.exports = {
     const realistic = ratios[`updates of ${UPDATES} requests`];
     const worst = ratios['new requests'];
     return {
-      columns: ['consumer', 'workload', 'rate', 'sent', 'received', 'eventsPerSec', 'publisherEventsPerSec', 'publisherBound', 'p50Ms', 'p99Ms', 'maxMs'],
+      columns: [
+        'consumer',
+        'workload',
+        'rate',
+        'sent',
+        'received',
+        'eventsPerSec',
+        'publisherEventsPerSec',
+        'publisherBound',
+        'p50Ms',
+        'p99Ms',
+        'maxMs',
+      ],
       rows,
       summary: {
         rawMaxEventsPerSec: realistic.raw,

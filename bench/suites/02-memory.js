@@ -35,8 +35,16 @@ module.exports = {
     gc();
     const heapAfter = process.memoryUsage().heapUsed;
     const perRequest = (heapAfter - heapBefore) / tracked;
-    rows.push({ measure: 'heap per tracked request', value: `${Math.round(perRequest)} bytes`, detail: `${tracked} requests of ~700 B JSON, tracker + resume record, after GC` });
-    rows.push({ measure: 'heap for a full topic (5 000 tracked)', value: `${mb(heapAfter - heapBefore)} MB`, detail: 'bound set by maxTrackedPerTopic' });
+    rows.push({
+      measure: 'heap per tracked request',
+      value: `${Math.round(perRequest)} bytes`,
+      detail: `${tracked} requests of ~700 B JSON, tracker + resume record, after GC`,
+    });
+    rows.push({
+      measure: 'heap for a full topic (5 000 tracked)',
+      value: `${mb(heapAfter - heapBefore)} MB`,
+      detail: 'bound set by maxTrackedPerTopic',
+    });
 
     const total = quick ? 200_000 : 1_000_000;
     const samples = [];
@@ -50,8 +58,16 @@ module.exports = {
     const end = process.memoryUsage();
     await consumer.close();
     const peak = Math.max(rssStart, ...samples);
-    rows.push({ measure: `RSS over ${total.toLocaleString('en')} events`, value: `${mb(rssStart)} -> peak ${mb(peak)} -> ${mb(samples[samples.length - 1] ?? rssStart)} MB`, detail: `samples every 10%: ${samples.map(mb).join(', ')} MB` });
-    rows.push({ measure: 'heap after the run (GC)', value: `${mb(end.heapUsed)} MB`, detail: `${Math.round(total / seconds)} events/s during the run` });
+    rows.push({
+      measure: `RSS over ${total.toLocaleString('en')} events`,
+      value: `${mb(rssStart)} -> peak ${mb(peak)} -> ${mb(samples[samples.length - 1] ?? rssStart)} MB`,
+      detail: `samples every 10%: ${samples.map(mb).join(', ')} MB`,
+    });
+    rows.push({
+      measure: 'heap after the run (GC)',
+      value: `${mb(end.heapUsed)} MB`,
+      detail: `${Math.round(total / seconds)} events/s during the run`,
+    });
     // Growth over the second half: the last sample minus the middle one (what the words say, not a peak).
     const middle = samples[Math.floor(samples.length / 2) - 1] ?? rssStart;
     const growthSecondHalf = (samples[samples.length - 1] ?? rssStart) - middle;
@@ -64,7 +80,9 @@ module.exports = {
         rssPeakMb: mb(peak),
         rssGrowthSecondHalfMb: mb(growthSecondHalf),
       },
-      notes: ['RSS growth over the second half of the run (the last sample minus the one at 50%) shows whether memory is bounded (trackers and records are capped); negative when it shrank.'],
+      notes: [
+        'RSS growth over the second half of the run (the last sample minus the one at 50%) shows whether memory is bounded (trackers and records are capped); negative when it shrank.',
+      ],
     };
   },
 };

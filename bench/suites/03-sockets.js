@@ -40,7 +40,12 @@ module.exports = {
           { measure: 'wire subscriptions (one per distinct topic)', value: server.subscriptions, goal: topics.length },
           { measure: 'connections accepted by the server', value: server.connectionsAccepted, goal: 1 },
         ],
-        summary: { subscribers: handles.length, serverSockets: server.clients, coreSockets: client.sockets, goalMet: server.clients === 1 && client.sockets === 1 },
+        summary: {
+          subscribers: handles.length,
+          serverSockets: server.clients,
+          coreSockets: client.sockets,
+          goalMet: server.clients === 1 && client.sockets === 1,
+        },
         notes: [],
       };
     } finally {

@@ -7,7 +7,8 @@ const { measure, requireDist, sleep } = require('../lib/harness');
 const { EmbeddedNodeRed } = require('../lib/node-red');
 
 /** The same mapping in both chains (the `t` field carries the publisher's send time for the latency). */
-const EXPRESSION = '{ "id": payload._id, "requestId": payload.request_id, "status": payload.status, "text": payload.first_text, "open": payload.status < 1000, "t": payload.t }';
+const EXPRESSION =
+  '{ "id": payload._id, "requestId": payload.request_id, "status": payload.status, "text": payload.first_text, "open": payload.status < 1000, "t": payload.t }';
 
 function pingstreamsChain(nodeRed) {
   return {
@@ -17,8 +18,19 @@ function pingstreamsChain(nodeRed) {
       await nodeRed.deploy([
         { id: 'cfg', type: 'pingstreams-config', name: 'bench', endpoint: url, credentials: { token: 'bench-token' } },
         {
-          id: 'in', type: 'pingstreams in', server: 'cfg', kind: 'requests', projectId: topic.split('/')[1], projectIdType: 'str',
-          methodCreate: true, methodUpdate: true, methodDelete: false, snapshot: false, recovered: true, when: '', wires: [['map']],
+          id: 'in',
+          type: 'pingstreams in',
+          server: 'cfg',
+          kind: 'requests',
+          projectId: topic.split('/')[1],
+          projectIdType: 'str',
+          methodCreate: true,
+          methodUpdate: true,
+          methodDelete: false,
+          snapshot: false,
+          recovered: true,
+          when: '',
+          wires: [['map']],
         },
         { id: 'map', type: 'pingstreams map', expression: EXPRESSION, property: 'payload', wires: [['sink']] },
         { id: 'sink', type: 'bench sink', wires: [] },
@@ -52,18 +64,57 @@ function coreNodesChain(nodeRed) {
     async open(url, topic, onElement) {
       nodeRed.setSink(onElement);
       await nodeRed.deploy([
-        { id: 'ws-client', type: 'websocket-client', path: `${url}?token=bench-token`, tls: '', wholemsg: 'false', hb: '0', subprotocol: '' },
+        {
+          id: 'ws-client',
+          type: 'websocket-client',
+          path: `${url}?token=bench-token`,
+          tls: '',
+          wholemsg: 'false',
+          hb: '0',
+          subprotocol: '',
+        },
         { id: 'ws-in', type: 'websocket in', name: '', server: '', client: 'ws-client', wires: [['json']] },
         // websocket out drops what it gets before the socket is open: the subscribe goes out a second after the deploy.
-        { id: 'subscribe', type: 'inject', name: 'subscribe', props: [{ p: 'payload' }], repeat: '', crontab: '', once: true, onceDelay: 1, topic: '', payload: JSON.stringify({ action: 'subscribe', payload: { topic } }), payloadType: 'str', wires: [['ws-out']] },
-        { id: 'ws-out', type: 'websocket out', name: '', server: '', client: 'ws-client', wires: [] },
-        { id: 'json', type: 'json', name: '', property: 'payload', action: 'obj', pretty: false, wires: [['is-publish']] },
         {
-          id: 'is-publish', type: 'switch', name: 'publish frames', property: 'payload.action', propertyType: 'msg',
-          rules: [{ t: 'eq', v: 'publish', vt: 'str' }], checkall: 'true', repair: false, outputs: 1, wires: [['unwrap']],
+          id: 'subscribe',
+          type: 'inject',
+          name: 'subscribe',
+          props: [{ p: 'payload' }],
+          repeat: '',
+          crontab: '',
+          once: true,
+          onceDelay: 1,
+          topic: '',
+          payload: JSON.stringify({ action: 'subscribe', payload: { topic } }),
+          payloadType: 'str',
+          wires: [['ws-out']],
+        },
+        { id: 'ws-out', type: 'websocket out', name: '', server: '', client: 'ws-client', wires: [] },
+        {
+          id: 'json',
+          type: 'json',
+          name: '',
+          property: 'payload',
+          action: 'obj',
+          pretty: false,
+          wires: [['is-publish']],
         },
         {
-          id: 'unwrap', type: 'change', name: 'method, elements',
+          id: 'is-publish',
+          type: 'switch',
+          name: 'publish frames',
+          property: 'payload.action',
+          propertyType: 'msg',
+          rules: [{ t: 'eq', v: 'publish', vt: 'str' }],
+          checkall: 'true',
+          repair: false,
+          outputs: 1,
+          wires: [['unwrap']],
+        },
+        {
+          id: 'unwrap',
+          type: 'change',
+          name: 'method, elements',
           rules: [
             { t: 'set', p: 'method', pt: 'msg', to: 'payload.payload.method', tot: 'msg' },
             // M is one object or an array of them: always an array for split.
@@ -71,17 +122,46 @@ function coreNodesChain(nodeRed) {
           ],
           wires: [['split']],
         },
-        { id: 'split', type: 'split', name: '', splt: '\\n', spltType: 'str', arraySplt: 1, arraySpltType: 'len', stream: false, addname: '', wires: [['by-method']] },
         {
-          id: 'by-method', type: 'switch', name: 'CREATE or UPDATE', property: 'method', propertyType: 'msg',
-          rules: [{ t: 'eq', v: 'CREATE', vt: 'str' }, { t: 'eq', v: 'UPDATE', vt: 'str' }], checkall: 'false', repair: false, outputs: 2, wires: [['map'], ['map']],
+          id: 'split',
+          type: 'split',
+          name: '',
+          splt: '\\n',
+          spltType: 'str',
+          arraySplt: 1,
+          arraySpltType: 'len',
+          stream: false,
+          addname: '',
+          wires: [['by-method']],
         },
-        { id: 'map', type: 'change', name: 'same JSONata', rules: [{ t: 'set', p: 'payload', pt: 'msg', to: EXPRESSION, tot: 'jsonata' }], wires: [['sink']] },
+        {
+          id: 'by-method',
+          type: 'switch',
+          name: 'CREATE or UPDATE',
+          property: 'method',
+          propertyType: 'msg',
+          rules: [
+            { t: 'eq', v: 'CREATE', vt: 'str' },
+            { t: 'eq', v: 'UPDATE', vt: 'str' },
+          ],
+          checkall: 'false',
+          repair: false,
+          outputs: 2,
+          wires: [['map'], ['map']],
+        },
+        {
+          id: 'map',
+          type: 'change',
+          name: 'same JSONata',
+          rules: [{ t: 'set', p: 'payload', pt: 'msg', to: EXPRESSION, tot: 'jsonata' }],
+          wires: [['sink']],
+        },
         { id: 'sink', type: 'bench sink', wires: [] },
       ]);
       // Socket open, then the inject's subscribe sent and answered (loopback: well within the extra second).
       for (let i = 0; i < 500 && nodeRed.getNode('ws-client')?.server?.readyState !== 1; i++) await sleep(10);
-      if (nodeRed.getNode('ws-client')?.server?.readyState !== 1) throw new Error('the websocket client did not connect within 5 s');
+      if (nodeRed.getNode('ws-client')?.server?.readyState !== 1)
+        throw new Error('the websocket client did not connect within 5 s');
       await sleep(1_500);
     },
     async close() {
@@ -103,13 +183,35 @@ async function sockets(nodeRed) {
       ...requests.map((r) => ({ kind: 'messages', requestId: r.request_id })),
       { kind: 'agent', projectUserId: emu.projectUsers.owner },
     ];
-    const nodes = [{ id: 'cfg', type: 'pingstreams-config', name: 'emulator', endpoint: emu.url, credentials: { token: emu.tokens.owner } }];
+    const nodes = [
+      {
+        id: 'cfg',
+        type: 'pingstreams-config',
+        name: 'emulator',
+        endpoint: emu.url,
+        credentials: { token: emu.tokens.owner },
+      },
+    ];
     for (let i = 0; i < 50; i++) {
       const spec = specs[i % specs.length];
       nodes.push({
-        id: `in-${i}`, type: 'pingstreams in', server: 'cfg', kind: spec.kind, projectId: emu.projectId, projectIdType: 'str',
-        requestId: spec.requestId ?? '', requestIdType: 'str', projectUserId: spec.projectUserId ?? '', projectUserIdType: 'str',
-        methodCreate: true, methodUpdate: true, methodDelete: true, snapshot: false, recovered: true, when: '', wires: [['sink']],
+        id: `in-${i}`,
+        type: 'pingstreams in',
+        server: 'cfg',
+        kind: spec.kind,
+        projectId: emu.projectId,
+        projectIdType: 'str',
+        requestId: spec.requestId ?? '',
+        requestIdType: 'str',
+        projectUserId: spec.projectUserId ?? '',
+        projectUserIdType: 'str',
+        methodCreate: true,
+        methodUpdate: true,
+        methodDelete: true,
+        snapshot: false,
+        recovered: true,
+        when: '',
+        wires: [['sink']],
       });
     }
     nodes.push({ id: 'sink', type: 'bench sink', wires: [] });
@@ -130,7 +232,12 @@ async function sockets(nodeRed) {
         { measure: 'wire subscriptions (one per distinct topic)', value: server.subscriptions, goal: specs.length },
         { measure: 'connections accepted by the server', value: server.connectionsAccepted, goal: 1 },
       ],
-      summary: { nodes: 50, serverSockets: server.clients, coreSockets: client.sockets, goalMet: server.clients === 1 && client.sockets === 1 },
+      summary: {
+        nodes: 50,
+        serverSockets: server.clients,
+        coreSockets: client.sockets,
+        goalMet: server.clients === 1 && client.sockets === 1,
+      },
     };
   } finally {
     await emu.close();
@@ -150,17 +257,32 @@ module.exports = {
         offset += count;
         return start;
       };
-      for (const make of makers) await measure(publisher, make(), { rate: 0, count: 5_000, distinct: 1_000, offset: next(5_000) });
+      for (const make of makers)
+        await measure(publisher, make(), { rate: 0, count: 5_000, distinct: 1_000, offset: next(5_000) });
       const rows = [];
       const seconds = quick ? 1 : 3;
       for (const rate of [1_000, 3_000]) {
-        for (const make of makers) rows.push(await measure(publisher, make(), { rate, count: rate * seconds, distinct: 1_000, offset: next(rate * seconds) }));
+        for (const make of makers)
+          rows.push(
+            await measure(publisher, make(), {
+              rate,
+              count: rate * seconds,
+              distinct: 1_000,
+              offset: next(rate * seconds),
+            }),
+          );
       }
       const maxCount = quick ? 10_000 : 40_000;
       const best = {};
       for (let round = 0; round < 2; round++) {
         for (const make of makers) {
-          const row = await measure(publisher, make(), { rate: 0, count: maxCount, distinct: 1_000, offset: next(maxCount), timeoutMs: 120_000 });
+          const row = await measure(publisher, make(), {
+            rate: 0,
+            count: maxCount,
+            distinct: 1_000,
+            offset: next(maxCount),
+            timeoutMs: 120_000,
+          });
           if (!best[row.consumer] || row.eventsPerSec > best[row.consumer].eventsPerSec) best[row.consumer] = row;
         }
       }
@@ -171,7 +293,14 @@ module.exports = {
       const ratio = Math.round((ours.eventsPerSec / theirs.eventsPerSec) * 100) / 100;
       return {
         columns: ['consumer', 'workload', 'rate', 'sent', 'received', 'eventsPerSec', 'p50Ms', 'p99Ms', 'maxMs'],
-        rows: [...rows, ...socketResult.rows.map((r) => ({ consumer: r.measure, workload: `value ${r.value}`, rate: r.goal === '' ? '' : `goal ${r.goal}` }))],
+        rows: [
+          ...rows,
+          ...socketResult.rows.map((r) => ({
+            consumer: r.measure,
+            workload: `value ${r.value}`,
+            rate: r.goal === '' ? '' : `goal ${r.goal}`,
+          })),
+        ],
         summary: {
           pingstreamsMaxEventsPerSec: ours.eventsPerSec,
           coreNodesMaxEventsPerSec: theirs.eventsPerSec,
@@ -185,8 +314,10 @@ module.exports = {
           nodeRedWarnings: nodeRed.warnings.length,
         },
         notes: [
-          'One Node-RED 4.1.8 runtime in the bench process, loaded through node-red-node-test-helper with the built nodes of this package and Node-RED\'s own nodes (the helper\'s spies removed after each deploy); chains deployed one after the other; the sink is a one-line node calling back the harness.',
-          'Same frames from the same publisher thread (updates of 1 000 requests, about 700 bytes each), latency from the publisher\'s send to the sink node; max rate = best of 2 rounds of ' + maxCount + ' frames.',
+          "One Node-RED 4.1.8 runtime in the bench process, loaded through node-red-node-test-helper with the built nodes of this package and Node-RED's own nodes (the helper's spies removed after each deploy); chains deployed one after the other; the sink is a one-line node calling back the harness.",
+          "Same frames from the same publisher thread (updates of 1 000 requests, about 700 bytes each), latency from the publisher's send to the sink node; max rate = best of 2 rounds of " +
+            maxCount +
+            ' frames.',
           'The core-nodes chain is the happy path only: it answers no server heartbeat (the bench publisher sends none; the real server closes such a socket after one heartbeat period), has no reconnect with recovery, no dedupe and no snapshot diff. The pingstreams chain does all of that in the same run.',
           'Last rows: 50 `pingstreams in` nodes (8 topics) on one config node against the emulator: sockets used.',
         ],

@@ -21,7 +21,17 @@ function workload(open, agents, count) {
   const req = (n, status, extra) => {
     if (!created.has(n)) created.set(n, t);
     const at = created.get(n);
-    return { _id: `r${n}`, id: `r${n}`, request_id: `support-group-${n}`, status, department: `d${n % 5}`, createdAt: iso(at), updatedAt: iso(t++), participants: [], ...extra };
+    return {
+      _id: `r${n}`,
+      id: `r${n}`,
+      request_id: `support-group-${n}`,
+      status,
+      department: `d${n % 5}`,
+      createdAt: iso(at),
+      updatedAt: iso(t++),
+      participants: [],
+      ...extra,
+    };
   };
   for (let i = 0; i < open; i++) {
     live.push(next);
@@ -32,16 +42,42 @@ function workload(open, agents, count) {
     const r = i % 5;
     if (r === 4) {
       const a = i % agents;
-      events.push({ kind: 'agent', method: 'UPDATE', data: { _id: `pu${a}`, id_user: `u${a}`, user_available: i % 3 !== 0, isBusy: i % 7 === 0, number_assigned_requests: i % 4, max_assigned_chat: 4, updatedAt: iso(t++) } });
+      events.push({
+        kind: 'agent',
+        method: 'UPDATE',
+        data: {
+          _id: `pu${a}`,
+          id_user: `u${a}`,
+          user_available: i % 3 !== 0,
+          isBusy: i % 7 === 0,
+          number_assigned_requests: i % 4,
+          max_assigned_chat: 4,
+          updatedAt: iso(t++),
+        },
+      });
       continue;
     }
     const slot = (i * 7919) % live.length;
     const n = live[slot];
-    if (r === 0) events.push({ kind: 'request', method: 'UPDATE', data: req(n, 200, { participants: [`u${n % agents}`], assigned_at: iso(t) }) });
-    else if (r === 1) events.push({ kind: 'request', method: 'UPDATE', data: req(n, 200, { first_response_at: iso(t), waiting_time: t - created.get(n) }) });
+    if (r === 0)
+      events.push({
+        kind: 'request',
+        method: 'UPDATE',
+        data: req(n, 200, { participants: [`u${n % agents}`], assigned_at: iso(t) }),
+      });
+    else if (r === 1)
+      events.push({
+        kind: 'request',
+        method: 'UPDATE',
+        data: req(n, 200, { first_response_at: iso(t), waiting_time: t - created.get(n) }),
+      });
     else if (r === 2) {
       // Closed, and a new arrival takes its place: the open count stays put.
-      events.push({ kind: 'request', method: 'UPDATE', data: req(n, 1000, { assigned_at: iso(created.get(n) + 5), closed_at: iso(t) }) });
+      events.push({
+        kind: 'request',
+        method: 'UPDATE',
+        data: req(n, 1000, { assigned_at: iso(created.get(n) + 5), closed_at: iso(t) }),
+      });
       live[slot] = next;
       events.push({ kind: 'request', method: 'CREATE', data: req(next++, 100) });
     } else events.push({ kind: 'request', method: 'UPDATE', data: req(n, 100) });
@@ -67,12 +103,22 @@ module.exports = {
     // Both sizes are prepared first, then timed in alternating rounds, each round on fresh events (a replayed event
     // would be a cheap duplicate): the ratios compare paths measured side by side under the same machine load.
     const rounds = quick ? 2 : 4;
-    const sizes = [[100, 10], [10_000, 1_000]].map(([open, agents]) => {
+    const sizes = [
+      [100, 10],
+      [10_000, 1_000],
+    ].map(([open, agents]) => {
       const { seed, timed } = workload(open, agents, count * rounds);
       let clock = T0;
       const engine = new MetricsEngine(P, { now: () => clock, windowMs: 30 * 60_000 });
       const tracker = new TopicTracker('requests', 50_000, 100);
-      for (let a = 0; a < agents; a++) engine.applyAgentRecord({ _id: `pu${a}`, id_user: `u${a}`, user_available: true, max_assigned_chat: 4, updatedAt: new Date(T0).toISOString() });
+      for (let a = 0; a < agents; a++)
+        engine.applyAgentRecord({
+          _id: `pu${a}`,
+          id_user: `u${a}`,
+          user_available: true,
+          max_assigned_chat: 4,
+          updatedAt: new Date(T0).toISOString(),
+        });
       gc();
       const heap0 = process.memoryUsage().heapUsed;
       for (const e of seed) engine.applyRequestEvent(e);
@@ -109,16 +155,30 @@ module.exports = {
         'core tracker ns/event': Math.round(trackerEvent),
         'engine / tracker': Math.round((engineEvent / trackerEvent) * 100) / 100,
         // A hundred requests are below what a heap reading after GC can resolve.
-        'engine heap per open request (B)': size.open >= 1_000 ? Math.round(size.heapEngine / size.open) : 'too few to measure',
+        'engine heap per open request (B)':
+          size.open >= 1_000 ? Math.round(size.heapEngine / size.open) : 'too few to measure',
         'metrics() ms': Math.round(metricsMs * 100) / 100,
         'open at the end': metrics.requests.open,
-        'window samples': metrics.window.arrivals + metrics.window.closed + metrics.window.firstResponse.count + metrics.window.handleTime.count,
+        'window samples':
+          metrics.window.arrivals +
+          metrics.window.closed +
+          metrics.window.firstResponse.count +
+          metrics.window.handleTime.count,
       });
     }
     const small = results[100];
     const big = results[10_000];
     return {
-      columns: ['open requests / agents', 'engine ns/event', 'core tracker ns/event', 'engine / tracker', 'engine heap per open request (B)', 'metrics() ms', 'open at the end', 'window samples'],
+      columns: [
+        'open requests / agents',
+        'engine ns/event',
+        'core tracker ns/event',
+        'engine / tracker',
+        'engine heap per open request (B)',
+        'metrics() ms',
+        'open at the end',
+        'window samples',
+      ],
       rows,
       summary: {
         engineNsPerEventAt10k: Math.round(big.engineEvent),

@@ -3,9 +3,13 @@
 (function () {
   'use strict';
   var MAX_POINTS = 1800;
-  var $ = function (sel) { return document.querySelector(sel); };
+  var $ = function (sel) {
+    return document.querySelector(sel);
+  };
   var metricEls = {};
-  document.querySelectorAll('[data-metric]').forEach(function (el) { metricEls[el.getAttribute('data-metric')] = el; });
+  document.querySelectorAll('[data-metric]').forEach(function (el) {
+    metricEls[el.getAttribute('data-metric')] = el;
+  });
 
   var state = { connection: null, connectionAt: 0, stream: 'connecting', last: null, lastAt: 0 };
   var series = { t: [], queue: [], p50: [], p90: [], arrivals: [], connected: [] };
@@ -32,18 +36,40 @@
   // ---- connection ---------------------------------------------------------------------------------
   function connectionText() {
     if (state.stream === 'unreachable') return ['server-unreachable', 'Dashboard server not reachable: retrying'];
-    if (state.stream === 'refused') return ['stream-refused', 'The dashboard server refused this page: open the address it printed'];
+    if (state.stream === 'refused')
+      return ['stream-refused', 'The dashboard server refused this page: open the address it printed'];
     var c = state.connection;
     if (!c) return ['connecting', 'Connecting…'];
-    var left = c.retryInSeconds === null ? null : Math.max(0, Math.ceil(c.retryInSeconds - (Date.now() - state.connectionAt) / 1000));
+    var left =
+      c.retryInSeconds === null
+        ? null
+        : Math.max(0, Math.ceil(c.retryInSeconds - (Date.now() - state.connectionAt) / 1000));
     switch (c.state) {
-      case 'connected': return ['connected', state.last && state.last.confirming > 0 ? 'Connected · confirming ' + state.last.confirming + ' requests' : 'Connected'];
-      case 'reconnecting': return ['reconnecting', left === null ? 'Reconnecting…' : left > 0 ? 'Reconnecting in ' + left + ' s' : 'Reconnecting…'];
-      case 'rate-limited': return ['rate-limited', left === null || left === 0 ? 'Rate limited: retrying' : 'Rate limited: retrying in ' + left + ' s'];
-      case 'token-refused': return ['token-refused', 'Token refused: set a valid PINGSTREAMS_TOKEN and restart'];
-      case 'subscription-refused': return ['subscription-refused', 'No access to this project’s requests'];
-      case 'failed': return ['failed', 'Connection failed'];
-      default: return ['connecting', 'Connecting…'];
+      case 'connected':
+        return [
+          'connected',
+          state.last && state.last.confirming > 0
+            ? 'Connected · confirming ' + state.last.confirming + ' requests'
+            : 'Connected',
+        ];
+      case 'reconnecting':
+        return [
+          'reconnecting',
+          left === null ? 'Reconnecting…' : left > 0 ? 'Reconnecting in ' + left + ' s' : 'Reconnecting…',
+        ];
+      case 'rate-limited':
+        return [
+          'rate-limited',
+          left === null || left === 0 ? 'Rate limited: retrying' : 'Rate limited: retrying in ' + left + ' s',
+        ];
+      case 'token-refused':
+        return ['token-refused', 'Token refused: set a valid PINGSTREAMS_TOKEN and restart'];
+      case 'subscription-refused':
+        return ['subscription-refused', 'No access to this project’s requests'];
+      case 'failed':
+        return ['failed', 'Connection failed'];
+      default:
+        return ['connecting', 'Connecting…'];
     }
   }
 
@@ -67,7 +93,8 @@
     set('longest-wait', formatWait(v.longestWaitSeconds === null ? null : v.longestWaitSeconds + extra));
     var sl = v.serviceLevel.percent;
     set('service-level', sl === null ? '–' : sl.toFixed(1).replace(/\.0$/, '') + '%');
-    metricEls['service-level'].className = 'big' + (sl === null ? '' : sl >= 80 ? ' good' : sl >= 60 ? ' warn' : ' bad');
+    metricEls['service-level'].className =
+      'big' + (sl === null ? '' : sl >= 80 ? ' good' : sl >= 60 ? ' warn' : ' bad');
     $('#sl-fill').style.width = (sl === null ? 0 : Math.min(100, sl)) + '%';
     set('threshold', formatWait(v.serviceLevel.thresholdSeconds));
     set('arrivals-minute', String(v.point.arrivalsLastMinute));
@@ -87,7 +114,15 @@
       metricEls['forecast-detail'].title = f.error;
     } else {
       set('forecast-required', String(f.required));
-      set('forecast-detail', f.onLine + ' on line · ' + (f.shortfall === null ? 'target out of reach' : f.shortfall > 0 ? f.shortfall + ' short' : 'enough') + ' · ' + f.scheduled + ' scheduled');
+      set(
+        'forecast-detail',
+        f.onLine +
+          ' on line · ' +
+          (f.shortfall === null ? 'target out of reach' : f.shortfall > 0 ? f.shortfall + ' short' : 'enough') +
+          ' · ' +
+          f.scheduled +
+          ' scheduled',
+      );
       metricEls['forecast-detail'].title = f.summary;
       metricEls['forecast-required'].className = 'big' + (f.shortfall === null || f.shortfall > 0 ? ' bad' : ' good');
     }
@@ -95,7 +130,16 @@
     $('#updated').textContent = new Date(v.at).toLocaleTimeString();
     renderWaiting(v, extra);
     renderAgents(v);
-    $('#footnote').textContent = 'Window: last ' + formatWait(v.window.minutes * 60) + ' · ' + v.window.arrivals + ' arrivals, ' + v.window.closed + ' closed, ' + v.window.abandoned + ' abandoned.';
+    $('#footnote').textContent =
+      'Window: last ' +
+      formatWait(v.window.minutes * 60) +
+      ' · ' +
+      v.window.arrivals +
+      ' arrivals, ' +
+      v.window.closed +
+      ' closed, ' +
+      v.window.abandoned +
+      ' abandoned.';
   }
 
   function row(tbody, index, cells) {
@@ -131,7 +175,11 @@
     var tbody = $('#agents tbody');
     var names = { available: 'available', busy: 'busy', unavailable: 'away' };
     v.agents.list.forEach(function (a, i) {
-      row(tbody, i, [[a.userId], [names[a.state], 'state-' + a.state], [a.capacity ? a.assigned + ' / ' + a.capacity : String(a.assigned), 'num']]);
+      row(tbody, i, [
+        [a.userId],
+        [names[a.state], 'state-' + a.state],
+        [a.capacity ? a.assigned + ' / ' + a.capacity : String(a.assigned), 'num'],
+      ]);
     });
     trim(tbody, v.agents.list.length);
     $('#agents-empty').hidden = v.agents.list.length > 0;
@@ -161,33 +209,78 @@
   }
 
   function makeChart(el, lines) {
-    var axis = { stroke: css('--muted'), grid: { stroke: css('--line'), width: 1 }, ticks: { stroke: css('--line'), width: 1 } };
+    var axis = {
+      stroke: css('--muted'),
+      grid: { stroke: css('--line'), width: 1 },
+      ticks: { stroke: css('--line'), width: 1 },
+    };
     var opts = {
       width: Math.max(200, el.clientWidth),
       height: Math.max(120, el.clientHeight - 30),
       cursor: { drag: { x: false, y: false } },
       legend: { live: false },
-      scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(1, max * 1.15)]; } } },
+      scales: {
+        x: { time: true },
+        y: {
+          range: function (u, min, max) {
+            return [0, Math.max(1, max * 1.15)];
+          },
+        },
+      },
       axes: [axis, Object.assign({ size: 60 }, axis)],
-      series: [{}].concat(lines.map(function (l) { return { label: l.label, stroke: css(l.color), width: 2, points: { show: false }, spanGaps: false }; })),
+      series: [{}].concat(
+        lines.map(function (l) {
+          return { label: l.label, stroke: css(l.color), width: 2, points: { show: false }, spanGaps: false };
+        }),
+      ),
       hooks: { drawClear: [downBands] },
     };
-    return new uPlot(opts, [series.t].concat(lines.map(function (l) { return series[l.key]; })), el);
+    return new uPlot(
+      opts,
+      [series.t].concat(
+        lines.map(function (l) {
+          return series[l.key];
+        }),
+      ),
+      el,
+    );
   }
 
   function buildCharts() {
-    Object.keys(charts).forEach(function (k) { charts[k].chart.destroy(); });
+    Object.keys(charts).forEach(function (k) {
+      charts[k].chart.destroy();
+    });
     charts = {
-      wait: { el: $('#chart-wait'), lines: [{ key: 'p50', label: 'p50', color: '--accent' }, { key: 'p90', label: 'p90', color: '--p90' }] },
-      arrivals: { el: $('#chart-arrivals'), lines: [{ key: 'arrivals', label: 'arrivals (last min)', color: '--accent' }, { key: 'queue', label: 'queue', color: '--queue' }] },
+      wait: {
+        el: $('#chart-wait'),
+        lines: [
+          { key: 'p50', label: 'p50', color: '--accent' },
+          { key: 'p90', label: 'p90', color: '--p90' },
+        ],
+      },
+      arrivals: {
+        el: $('#chart-arrivals'),
+        lines: [
+          { key: 'arrivals', label: 'arrivals (last min)', color: '--accent' },
+          { key: 'queue', label: 'queue', color: '--queue' },
+        ],
+      },
     };
-    Object.keys(charts).forEach(function (k) { charts[k].chart = makeChart(charts[k].el, charts[k].lines); });
+    Object.keys(charts).forEach(function (k) {
+      charts[k].chart = makeChart(charts[k].el, charts[k].lines);
+    });
   }
 
   function redraw() {
     Object.keys(charts).forEach(function (k) {
       var c = charts[k];
-      c.chart.setData([series.t].concat(c.lines.map(function (l) { return series[l.key]; })));
+      c.chart.setData(
+        [series.t].concat(
+          c.lines.map(function (l) {
+            return series[l.key];
+          }),
+        ),
+      );
     });
   }
 
@@ -198,11 +291,21 @@
     series.p90.push(p.p90);
     series.arrivals.push(p.arrivalsLastMinute);
     series.connected.push(p.connected);
-    if (series.t.length > MAX_POINTS) Object.keys(series).forEach(function (k) { series[k].splice(0, series[k].length - MAX_POINTS); });
+    if (series.t.length > MAX_POINTS)
+      Object.keys(series).forEach(function (k) {
+        series[k].splice(0, series[k].length - MAX_POINTS);
+      });
   }
 
   function setHistory(h) {
-    series = { t: h.t.slice(), queue: h.queue.slice(), p50: h.p50.slice(), p90: h.p90.slice(), arrivals: h.arrivalsLastMinute.slice(), connected: h.connected.slice() };
+    series = {
+      t: h.t.slice(),
+      queue: h.queue.slice(),
+      p50: h.p50.slice(),
+      p90: h.p90.slice(),
+      arrivals: h.arrivalsLastMinute.slice(),
+      connected: h.connected.slice(),
+    };
   }
 
   var resizeTimer;
@@ -220,7 +323,10 @@
   var source;
   function connect() {
     source = new EventSource('/events');
-    source.onopen = function () { state.stream = 'open'; renderConnection(); };
+    source.onopen = function () {
+      state.stream = 'open';
+      renderConnection();
+    };
     source.onerror = function () {
       // EventSource retries by itself after a network error (the CLI restarting); not after an HTTP refusal.
       if (source.readyState === EventSource.CLOSED) {
@@ -252,15 +358,22 @@
   }
 
   buildCharts();
-  Object.keys(charts).forEach(function (k) { resizer.observe(charts[k].el); });
+  Object.keys(charts).forEach(function (k) {
+    resizer.observe(charts[k].el);
+  });
   // The charts take their colours from the page: draw them again when the system switches light / dark.
-  window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', function () { buildCharts(); });
+  window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', function () {
+    buildCharts();
+  });
   // Waits keep growing between updates, and the reconnect countdown runs down.
   setInterval(function () {
     renderConnection();
     if (state.last) {
       var extra = elapsed();
-      set('longest-wait', formatWait(state.last.longestWaitSeconds === null ? null : state.last.longestWaitSeconds + extra));
+      set(
+        'longest-wait',
+        formatWait(state.last.longestWaitSeconds === null ? null : state.last.longestWaitSeconds + extra),
+      );
     }
   }, 1000);
   connect();

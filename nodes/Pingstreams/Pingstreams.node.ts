@@ -1,39 +1,45 @@
-import type {
-	IDataObject,
-	IExecuteFunctions,
-	INodeExecutionData,
-	INodeType,
-	INodeTypeDescription,
-} from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
-import { ConnectionClosedError, PingstreamsError, acquireConnection, compileExpression, createEventPipeline } from '../../core';
+import {
+  ConnectionClosedError,
+  PingstreamsError,
+  acquireConnection,
+  compileExpression,
+  createEventPipeline,
+} from '../../core';
 import type { ConnectionHandle, ExpressionBudget, RealtimeEvent } from '../../core';
 import {
-	CREDENTIAL_NAME,
-	CREDENTIAL_TEST,
-	EVENTS_PROPERTY,
-	connectionOptions,
-	coreLogger,
-	methodsParameter,
-	outputParameter,
-	outputProperties,
-	pingstreamsApiTest,
-	secondsToMs,
-	toNodeError,
-	topicFromParameters,
-	topicProperties,
-	type PingstreamsCredentials,
-	EXPRESSION_LIMIT_PROPERTIES,
-	expressionBudgetParameter,
-	type ExpressionLimitOptions,
+  CREDENTIAL_NAME,
+  CREDENTIAL_TEST,
+  EVENTS_PROPERTY,
+  connectionOptions,
+  coreLogger,
+  methodsParameter,
+  outputParameter,
+  outputProperties,
+  pingstreamsApiTest,
+  secondsToMs,
+  toNodeError,
+  topicFromParameters,
+  topicProperties,
+  type PingstreamsCredentials,
+  EXPRESSION_LIMIT_PROPERTIES,
+  expressionBudgetParameter,
+  type ExpressionLimitOptions,
 } from './shared';
-import { FORECAST_PROPERTIES, forecastFromParameters, metricsOptionsProperty, metricsProjectProperty, readLiveMetrics } from './metrics-operations';
+import {
+  FORECAST_PROPERTIES,
+  forecastFromParameters,
+  metricsOptionsProperty,
+  metricsProjectProperty,
+  readLiveMetrics,
+} from './metrics-operations';
 
 type Operation = 'getSnapshot' | 'waitForEvent' | 'transform' | 'getLiveMetrics' | 'forecastStaffing';
 
 interface SubscribeOptionsParameter extends ExpressionLimitOptions {
-	subscribeTimeout?: number;
-	includeCurrentState?: boolean;
+  subscribeTimeout?: number;
+  includeCurrentState?: boolean;
 }
 
 const NEEDS_CONNECTION = { operation: ['getSnapshot', 'waitForEvent'] };
@@ -41,321 +47,339 @@ const LIVE_METRICS = { operation: ['getLiveMetrics'] };
 
 /** An object result becomes the item; an array one item per element; anything else { value }. */
 function toItems(value: unknown, itemIndex: number): INodeExecutionData[] {
-	if (value === undefined) return [];
-	const list = Array.isArray(value) ? value : [value];
-	return list.map((entry) => ({
-		json: (entry !== null && typeof entry === 'object' && !Array.isArray(entry) ? entry : { value: entry }) as IDataObject,
-		pairedItem: { item: itemIndex },
-	}));
+  if (value === undefined) return [];
+  const list = Array.isArray(value) ? value : [value];
+  return list.map((entry) => ({
+    json: (entry !== null && typeof entry === 'object' && !Array.isArray(entry)
+      ? entry
+      : { value: entry }) as IDataObject,
+    pairedItem: { item: itemIndex },
+  }));
 }
 
 /** Resolves with `promise`, or rejects when the execution is cancelled. */
 function cancellable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-	if (!signal) return promise;
-	if (signal.aborted) return Promise.reject(new ConnectionClosedError('The execution was cancelled.'));
-	return new Promise<T>((resolve, reject) => {
-		const onAbort = () => reject(new ConnectionClosedError('The execution was cancelled.'));
-		signal.addEventListener('abort', onAbort, { once: true });
-		promise.then(
-			(value) => {
-				signal.removeEventListener('abort', onAbort);
-				resolve(value);
-			},
-			(error: unknown) => {
-				signal.removeEventListener('abort', onAbort);
-				reject(error);
-			},
-		);
-	});
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new ConnectionClosedError('The execution was cancelled.'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new ConnectionClosedError('The execution was cancelled.'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 export class Pingstreams implements INodeType {
-	description: INodeTypeDescription = {
-		displayName: 'Pingstreams',
-		name: 'pingstreams',
-		icon: 'file:../../icons/pingstreams.svg',
-		group: ['transform'],
-		version: 1,
-		subtitle: '={{$parameter["operation"]}}',
-		description: 'Read the current state of Pingstreams requests, messages and agents, wait for a realtime event, or reshape items with JSONata',
-		defaults: { name: 'Pingstreams' },
-		inputs: [NodeConnectionTypes.Main],
-		outputs: [NodeConnectionTypes.Main],
-		usableAsTool: true,
-		credentials: [
-			{
-				name: CREDENTIAL_NAME,
-				required: true,
-				testedBy: CREDENTIAL_TEST,
-				displayOptions: { show: { operation: [...NEEDS_CONNECTION.operation, ...LIVE_METRICS.operation] } },
-			},
-		],
-		properties: [
-			{
-				displayName: 'Operation',
-				name: 'operation',
-				type: 'options',
-				noDataExpression: true,
-				options: [
-					{
-						name: 'Forecast Staffing',
-						value: 'forecastStaffing',
-						description: 'Agents needed for a service-level target (Erlang C, Erlang A with patience): a calculation from the numbers given',
-						action: 'Forecast the agents needed',
-					},
-					{
-						name: 'Get Live Metrics',
-						value: 'getLiveMetrics',
-						description: "A project's support figures now: queue, longest wait, waits, service level, agents",
-						action: 'Get the live support metrics of a project',
-					},
-					{
-						name: 'Get Snapshot',
-						value: 'getSnapshot',
-						description: 'Subscribe, take the current state, unsubscribe: one item per element',
-						action: 'Get the current state of a topic',
-					},
-					{
-						name: 'Transform with JSONata',
-						value: 'transform',
-						description: 'Reshape each input item with a JSONata expression',
-						action: 'Transform items with an expression',
-					},
-					{
-						name: 'Wait for Event',
-						value: 'waitForEvent',
-						description: 'Wait until a realtime event matches, or time out',
-						action: 'Wait for a realtime event',
-					},
-				],
-				default: 'getSnapshot',
-			},
-			...topicProperties(NEEDS_CONNECTION),
-			metricsProjectProperty(LIVE_METRICS),
-			metricsOptionsProperty(LIVE_METRICS),
-			...FORECAST_PROPERTIES,
-			{ ...EVENTS_PROPERTY, displayOptions: { show: { operation: ['waitForEvent'] } } },
-			{
-				displayName: 'Only When',
-				name: 'onlyWhen',
-				type: 'string',
-				default: '',
-				placeholder: 'status = 1000 and $previous.status != 1000',
-				description:
-					'JSONata condition on the element; the event matches when it is true. $previous is the state before the change, $event the whole event.',
-				displayOptions: { show: { operation: ['waitForEvent'] } },
-			},
-			{
-				displayName: 'Timeout (Seconds)',
-				name: 'timeout',
-				type: 'number',
-				typeOptions: { minValue: 1, maxValue: 3600 },
-				default: 60,
-				description: 'How long to wait for a matching event before failing the item',
-				displayOptions: { show: { operation: ['waitForEvent'] } },
-			},
-			...outputProperties('data', { operation: ['getSnapshot'] }),
-			...outputProperties('event', { operation: ['waitForEvent'] }),
-			{
-				displayName: 'Expression',
-				name: 'expression',
-				type: 'string',
-				typeOptions: { rows: 4 },
-				required: true,
-				default: '{ "id": _id, "status": status }',
-				description:
-					'JSONata expression evaluated on each item\'s JSON. An object becomes the item, an array one item per element, no result drops the item.',
-				displayOptions: { show: { operation: ['transform'] } },
-			},
-			{
-				displayName: 'Options',
-				name: 'options',
-				type: 'collection',
-				placeholder: 'Add option',
-				default: {},
-				displayOptions: { show: NEEDS_CONNECTION },
-				options: [
-					...EXPRESSION_LIMIT_PROPERTIES,
-					{
-						displayName: 'Include Current State',
-						name: 'includeCurrentState',
-						type: 'boolean',
-						default: false,
-						displayOptions: { show: { '/operation': ['waitForEvent'] } },
-						description:
-							'Whether an element already matching "Only When" in the current state (the snapshot) counts as the event, whatever Events says. Useful for "wait until closed" when it may already be closed.',
-					},
-					{
-						displayName: 'Subscribe Timeout (Seconds)',
-						name: 'subscribeTimeout',
-						type: 'number',
-						typeOptions: { minValue: 1, maxValue: 300 },
-						default: 10,
-						description:
-							'How long to wait for the snapshot that confirms the subscription. The server ignores subscriptions the token may not see, so silence means refused.',
-					},
-				],
-			},
-		],
-	};
+  description: INodeTypeDescription = {
+    displayName: 'Pingstreams',
+    name: 'pingstreams',
+    icon: 'file:../../icons/pingstreams.svg',
+    group: ['transform'],
+    version: 1,
+    subtitle: '={{$parameter["operation"]}}',
+    description:
+      'Read the current state of Pingstreams requests, messages and agents, wait for a realtime event, or reshape items with JSONata',
+    defaults: { name: 'Pingstreams' },
+    inputs: [NodeConnectionTypes.Main],
+    outputs: [NodeConnectionTypes.Main],
+    usableAsTool: true,
+    credentials: [
+      {
+        name: CREDENTIAL_NAME,
+        required: true,
+        testedBy: CREDENTIAL_TEST,
+        displayOptions: { show: { operation: [...NEEDS_CONNECTION.operation, ...LIVE_METRICS.operation] } },
+      },
+    ],
+    properties: [
+      {
+        displayName: 'Operation',
+        name: 'operation',
+        type: 'options',
+        noDataExpression: true,
+        options: [
+          {
+            name: 'Forecast Staffing',
+            value: 'forecastStaffing',
+            description:
+              'Agents needed for a service-level target (Erlang C, Erlang A with patience): a calculation from the numbers given',
+            action: 'Forecast the agents needed',
+          },
+          {
+            name: 'Get Live Metrics',
+            value: 'getLiveMetrics',
+            description: "A project's support figures now: queue, longest wait, waits, service level, agents",
+            action: 'Get the live support metrics of a project',
+          },
+          {
+            name: 'Get Snapshot',
+            value: 'getSnapshot',
+            description: 'Subscribe, take the current state, unsubscribe: one item per element',
+            action: 'Get the current state of a topic',
+          },
+          {
+            name: 'Transform with JSONata',
+            value: 'transform',
+            description: 'Reshape each input item with a JSONata expression',
+            action: 'Transform items with an expression',
+          },
+          {
+            name: 'Wait for Event',
+            value: 'waitForEvent',
+            description: 'Wait until a realtime event matches, or time out',
+            action: 'Wait for a realtime event',
+          },
+        ],
+        default: 'getSnapshot',
+      },
+      ...topicProperties(NEEDS_CONNECTION),
+      metricsProjectProperty(LIVE_METRICS),
+      metricsOptionsProperty(LIVE_METRICS),
+      ...FORECAST_PROPERTIES,
+      { ...EVENTS_PROPERTY, displayOptions: { show: { operation: ['waitForEvent'] } } },
+      {
+        displayName: 'Only When',
+        name: 'onlyWhen',
+        type: 'string',
+        default: '',
+        placeholder: 'status = 1000 and $previous.status != 1000',
+        description:
+          'JSONata condition on the element; the event matches when it is true. $previous is the state before the change, $event the whole event.',
+        displayOptions: { show: { operation: ['waitForEvent'] } },
+      },
+      {
+        displayName: 'Timeout (Seconds)',
+        name: 'timeout',
+        type: 'number',
+        typeOptions: { minValue: 1, maxValue: 3600 },
+        default: 60,
+        description: 'How long to wait for a matching event before failing the item',
+        displayOptions: { show: { operation: ['waitForEvent'] } },
+      },
+      ...outputProperties('data', { operation: ['getSnapshot'] }),
+      ...outputProperties('event', { operation: ['waitForEvent'] }),
+      {
+        displayName: 'Expression',
+        name: 'expression',
+        type: 'string',
+        typeOptions: { rows: 4 },
+        required: true,
+        default: '{ "id": _id, "status": status }',
+        description:
+          "JSONata expression evaluated on each item's JSON. An object becomes the item, an array one item per element, no result drops the item.",
+        displayOptions: { show: { operation: ['transform'] } },
+      },
+      {
+        displayName: 'Options',
+        name: 'options',
+        type: 'collection',
+        placeholder: 'Add option',
+        default: {},
+        displayOptions: { show: NEEDS_CONNECTION },
+        options: [
+          ...EXPRESSION_LIMIT_PROPERTIES,
+          {
+            displayName: 'Include Current State',
+            name: 'includeCurrentState',
+            type: 'boolean',
+            default: false,
+            displayOptions: { show: { '/operation': ['waitForEvent'] } },
+            description:
+              'Whether an element already matching "Only When" in the current state (the snapshot) counts as the event, whatever Events says. Useful for "wait until closed" when it may already be closed.',
+          },
+          {
+            displayName: 'Subscribe Timeout (Seconds)',
+            name: 'subscribeTimeout',
+            type: 'number',
+            typeOptions: { minValue: 1, maxValue: 300 },
+            default: 10,
+            description:
+              'How long to wait for the snapshot that confirms the subscription. The server ignores subscriptions the token may not see, so silence means refused.',
+          },
+        ],
+      },
+    ],
+  };
 
-	methods = { credentialTest: { pingstreamsApiTest } };
+  methods = { credentialTest: { pingstreamsApiTest } };
 
-	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		const node = this.getNode();
-		const items = this.getInputData();
-		const operation = this.getNodeParameter('operation', 0) as Operation;
-		const out: INodeExecutionData[] = [];
-		const signal = this.getExecutionCancelSignal();
+  async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+    const node = this.getNode();
+    const items = this.getInputData();
+    const operation = this.getNodeParameter('operation', 0) as Operation;
+    const out: INodeExecutionData[] = [];
+    const signal = this.getExecutionCancelSignal();
 
-		let credentials: PingstreamsCredentials | undefined;
-		let handle: ConnectionHandle | undefined;
-		const connect = async () => {
-			if (handle) return handle;
-			credentials = (await this.getCredentials(CREDENTIAL_NAME)) as unknown as PingstreamsCredentials;
-			handle = acquireConnection(connectionOptions(credentials, { logger: coreLogger(this.logger, node.name) }));
-			return handle;
-		};
+    let credentials: PingstreamsCredentials | undefined;
+    let handle: ConnectionHandle | undefined;
+    const connect = async () => {
+      if (handle) return handle;
+      credentials = (await this.getCredentials(CREDENTIAL_NAME)) as unknown as PingstreamsCredentials;
+      handle = acquireConnection(connectionOptions(credentials, { logger: coreLogger(this.logger, node.name) }));
+      return handle;
+    };
 
-		try {
-			for (let i = 0; i < items.length; i++) {
-				try {
-					if (operation === 'forecastStaffing') {
-						out.push(...toItems(forecastFromParameters((name, fallback) => this.getNodeParameter(name, i, fallback)), i));
-						continue;
-					}
-					if (operation === 'transform') {
-						const expression = this.getNodeParameter('expression', i) as string;
-						const value = await compileExpression(expression).evaluateWith(items[i].json, {});
-						out.push(...toItems(value, i));
-						continue;
-					}
-					const connection = await connect();
-					if (operation === 'getLiveMetrics') {
-						const get = (name: string, fallback?: unknown) => this.getNodeParameter(name, i, fallback);
-						out.push(...toItems(await cancellable(readLiveMetrics(connection, get, 10_000), signal), i));
-						continue;
-					}
-					const topic = topicFromParameters((name, fallback) => this.getNodeParameter(name, i, fallback));
-					const options = this.getNodeParameter('options', i, {}) as SubscribeOptionsParameter;
-					const subscribeTimeoutMs = secondsToMs(options.subscribeTimeout, 10, 1, 300);
-					if (operation === 'getSnapshot') {
-						const results: unknown[] = [];
-						const failures: Error[] = [];
-						const pipeline = createEventPipeline(
-							{
-								output: outputParameter(this.getNodeParameter('output', i, 'data'), this.getNodeParameter('mapping', i, '')),
-								expressionBudget: expressionBudgetParameter(options),
-							},
-							(value) => results.push(value),
-							(error) => failures.push(error),
-						);
-						const subscription = connection.subscribe(topic, {
-							onEvent: (event) => pipeline.push(event),
-							emitSnapshot: true,
-							emitRecovered: false,
-							subscribeTimeoutMs,
-						});
-						try {
-							await cancellable(subscription.ready, signal);
-							await pipeline.idle();
-						} finally {
-							subscription.close();
-						}
-						if (failures.length) throw failures[0];
-						for (const value of results) out.push(...toItems(value, i));
-						continue;
-					}
-					// waitForEvent
-					const methods = methodsParameter(this.getNodeParameter('events', i, ['CREATE']));
-					if (!methods.length) {
-						throw new NodeOperationError(node, 'No event selected', {
-							description: 'Choose at least one of Create, Update, Delete in Events.',
-							itemIndex: i,
-						});
-					}
-					const timeoutMs = secondsToMs(this.getNodeParameter('timeout', i, 60), 60, 1, 3600);
-					const matched = await waitForEvent(connection, topic, {
-						methods,
-						when: this.getNodeParameter('onlyWhen', i, '') as string,
-						output: outputParameter(this.getNodeParameter('output', i, 'event'), this.getNodeParameter('mapping', i, '')),
-						includeCurrentState: options.includeCurrentState === true,
-						expressionBudget: expressionBudgetParameter(options),
-						subscribeTimeoutMs,
-						timeoutMs,
-						signal,
-					});
-					out.push(...toItems(matched, i));
-				} catch (error) {
-					const nodeError = toNodeError(node, error, credentials?.accessToken, i);
-					if (this.continueOnFail()) {
-						out.push({ json: { error: nodeError.message, description: nodeError.description ?? null }, pairedItem: { item: i } });
-						continue;
-					}
-					throw nodeError;
-				}
-			}
-		} finally {
-			handle?.release();
-		}
-		return [out];
-	}
+    try {
+      for (let i = 0; i < items.length; i++) {
+        try {
+          if (operation === 'forecastStaffing') {
+            out.push(
+              ...toItems(
+                forecastFromParameters((name, fallback) => this.getNodeParameter(name, i, fallback)),
+                i,
+              ),
+            );
+            continue;
+          }
+          if (operation === 'transform') {
+            const expression = this.getNodeParameter('expression', i) as string;
+            const value = await compileExpression(expression).evaluateWith(items[i].json, {});
+            out.push(...toItems(value, i));
+            continue;
+          }
+          const connection = await connect();
+          if (operation === 'getLiveMetrics') {
+            const get = (name: string, fallback?: unknown) => this.getNodeParameter(name, i, fallback);
+            out.push(...toItems(await cancellable(readLiveMetrics(connection, get, 10_000), signal), i));
+            continue;
+          }
+          const topic = topicFromParameters((name, fallback) => this.getNodeParameter(name, i, fallback));
+          const options = this.getNodeParameter('options', i, {}) as SubscribeOptionsParameter;
+          const subscribeTimeoutMs = secondsToMs(options.subscribeTimeout, 10, 1, 300);
+          if (operation === 'getSnapshot') {
+            const results: unknown[] = [];
+            const failures: Error[] = [];
+            const pipeline = createEventPipeline(
+              {
+                output: outputParameter(
+                  this.getNodeParameter('output', i, 'data'),
+                  this.getNodeParameter('mapping', i, ''),
+                ),
+                expressionBudget: expressionBudgetParameter(options),
+              },
+              (value) => results.push(value),
+              (error) => failures.push(error),
+            );
+            const subscription = connection.subscribe(topic, {
+              onEvent: (event) => pipeline.push(event),
+              emitSnapshot: true,
+              emitRecovered: false,
+              subscribeTimeoutMs,
+            });
+            try {
+              await cancellable(subscription.ready, signal);
+              await pipeline.idle();
+            } finally {
+              subscription.close();
+            }
+            if (failures.length) throw failures[0];
+            for (const value of results) out.push(...toItems(value, i));
+            continue;
+          }
+          // waitForEvent
+          const methods = methodsParameter(this.getNodeParameter('events', i, ['CREATE']));
+          if (!methods.length) {
+            throw new NodeOperationError(node, 'No event selected', {
+              description: 'Choose at least one of Create, Update, Delete in Events.',
+              itemIndex: i,
+            });
+          }
+          const timeoutMs = secondsToMs(this.getNodeParameter('timeout', i, 60), 60, 1, 3600);
+          const matched = await waitForEvent(connection, topic, {
+            methods,
+            when: this.getNodeParameter('onlyWhen', i, '') as string,
+            output: outputParameter(
+              this.getNodeParameter('output', i, 'event'),
+              this.getNodeParameter('mapping', i, ''),
+            ),
+            includeCurrentState: options.includeCurrentState === true,
+            expressionBudget: expressionBudgetParameter(options),
+            subscribeTimeoutMs,
+            timeoutMs,
+            signal,
+          });
+          out.push(...toItems(matched, i));
+        } catch (error) {
+          const nodeError = toNodeError(node, error, credentials?.accessToken, i);
+          if (this.continueOnFail()) {
+            out.push({
+              json: { error: nodeError.message, description: nodeError.description ?? null },
+              pairedItem: { item: i },
+            });
+            continue;
+          }
+          throw nodeError;
+        }
+      }
+    } finally {
+      handle?.release();
+    }
+    return [out];
+  }
 }
 
 interface WaitOptions {
-	methods: RealtimeEvent['method'][];
-	when: string;
-	output: ReturnType<typeof outputParameter>;
-	includeCurrentState: boolean;
-	expressionBudget: ExpressionBudget;
-	subscribeTimeoutMs: number;
-	timeoutMs: number;
-	signal: AbortSignal | undefined;
+  methods: RealtimeEvent['method'][];
+  when: string;
+  output: ReturnType<typeof outputParameter>;
+  includeCurrentState: boolean;
+  expressionBudget: ExpressionBudget;
+  subscribeTimeoutMs: number;
+  timeoutMs: number;
+  signal: AbortSignal | undefined;
 }
 
 /** Subscribes until the first event passing methods + condition; always unsubscribes. */
 async function waitForEvent(connection: ConnectionHandle, topic: string, options: WaitOptions): Promise<unknown> {
-	let settle: { resolve: (value: unknown) => void; reject: (error: Error) => void } | undefined;
-	const result = new Promise<unknown>((resolve, reject) => (settle = { resolve, reject }));
-	let done = false;
-	const finish = (error: Error | undefined, value?: unknown) => {
-		if (done) return;
-		done = true;
-		if (error) settle?.reject(error);
-		else settle?.resolve(value);
-	};
-	// The snapshot's elements are CREATE; with "Include Current State" they count whatever the Events filter.
-	const pipeline = createEventPipeline(
-		{ when: options.when, output: options.output, expressionBudget: options.expressionBudget },
-		(value) => finish(undefined, value),
-		(error) => finish(error),
-	);
-	const subscription = connection.subscribe(topic, {
-		onEvent: (event) => {
-			if (done) return;
-			if (!event.snapshot && !options.methods.includes(event.method)) return;
-			pipeline.push(event);
-		},
-		onError: (error) => finish(error),
-		emitSnapshot: options.includeCurrentState,
-		emitRecovered: true,
-		subscribeTimeoutMs: options.subscribeTimeoutMs,
-	});
-	const timer = setTimeout(
-		() =>
-			finish(
-				new PingstreamsError(
-					'WAIT_TIMEOUT',
-					`No matching event on ${topic} within ${Math.round(options.timeoutMs / 1000)} s. Check Events and "Only When", or raise the timeout.`,
-				),
-			),
-		options.timeoutMs,
-	);
-	subscription.ready.catch((error: Error) => finish(error));
-	try {
-		return await cancellable(result, options.signal);
-	} finally {
-		clearTimeout(timer);
-		subscription.close();
-	}
+  let settle: { resolve: (value: unknown) => void; reject: (error: Error) => void } | undefined;
+  const result = new Promise<unknown>((resolve, reject) => (settle = { resolve, reject }));
+  let done = false;
+  const finish = (error: Error | undefined, value?: unknown) => {
+    if (done) return;
+    done = true;
+    if (error) settle?.reject(error);
+    else settle?.resolve(value);
+  };
+  // The snapshot's elements are CREATE; with "Include Current State" they count whatever the Events filter.
+  const pipeline = createEventPipeline(
+    { when: options.when, output: options.output, expressionBudget: options.expressionBudget },
+    (value) => finish(undefined, value),
+    (error) => finish(error),
+  );
+  const subscription = connection.subscribe(topic, {
+    onEvent: (event) => {
+      if (done) return;
+      if (!event.snapshot && !options.methods.includes(event.method)) return;
+      pipeline.push(event);
+    },
+    onError: (error) => finish(error),
+    emitSnapshot: options.includeCurrentState,
+    emitRecovered: true,
+    subscribeTimeoutMs: options.subscribeTimeoutMs,
+  });
+  const timer = setTimeout(
+    () =>
+      finish(
+        new PingstreamsError(
+          'WAIT_TIMEOUT',
+          `No matching event on ${topic} within ${Math.round(options.timeoutMs / 1000)} s. Check Events and "Only When", or raise the timeout.`,
+        ),
+      ),
+    options.timeoutMs,
+  );
+  subscription.ready.catch((error: Error) => finish(error));
+  try {
+    return await cancellable(result, options.signal);
+  } finally {
+    clearTimeout(timer);
+    subscription.close();
+  }
 }

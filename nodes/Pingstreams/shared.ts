@@ -1,25 +1,25 @@
 // What the Pingstreams trigger and action nodes share: credentials -> connection options, the
 // connection test, the topic parameters, and the mapping of core errors to n8n errors.
 import type {
-	ICredentialsDecrypted,
-	ICredentialTestFunctions,
-	IDisplayOptions,
-	INode,
-	INodeCredentialTestResult,
-	INodeProperties,
-	Logger as N8nLogger,
+  ICredentialsDecrypted,
+  ICredentialTestFunctions,
+  IDisplayOptions,
+  INode,
+  INodeCredentialTestResult,
+  INodeProperties,
+  Logger as N8nLogger,
 } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 import {
-	DEFAULT_ENDPOINT,
-	EXPRESSION_BUDGET_BOUNDS,
-	HandshakeError,
-	PingstreamsError,
-	RateLimitedError,
-	TokenRefusedError,
-	buildTopic,
-	redact,
-	testConnection,
+  DEFAULT_ENDPOINT,
+  EXPRESSION_BUDGET_BOUNDS,
+  HandshakeError,
+  PingstreamsError,
+  RateLimitedError,
+  TokenRefusedError,
+  buildTopic,
+  redact,
+  testConnection,
 } from '../../core';
 import type { ConnectionOptions, ExpressionBudget, Logger, Method, TopicKind } from '../../core';
 
@@ -28,49 +28,49 @@ export const CREDENTIAL_TEST = 'pingstreamsApiTest';
 export const DOCS_URL = 'https://github.com/pingstreams/n8n-nodes-pingstreams/blob/main/docs/n8n.md';
 
 export interface PingstreamsCredentials {
-	accessToken: string;
-	endpoint?: string;
-	allowInsecure?: boolean;
+  accessToken: string;
+  endpoint?: string;
+  allowInsecure?: boolean;
 }
 
 export function connectionOptions(
-	credentials: PingstreamsCredentials,
-	extra: Partial<ConnectionOptions> = {},
+  credentials: PingstreamsCredentials,
+  extra: Partial<ConnectionOptions> = {},
 ): ConnectionOptions {
-	return {
-		...extra,
-		endpoint: String(credentials.endpoint ?? '').trim() || DEFAULT_ENDPOINT,
-		token: String(credentials.accessToken ?? '').trim(),
-		allowInsecure: credentials.allowInsecure === true,
-	};
+  return {
+    ...extra,
+    endpoint: String(credentials.endpoint ?? '').trim() || DEFAULT_ENDPOINT,
+    token: String(credentials.accessToken ?? '').trim(),
+    allowInsecure: credentials.allowInsecure === true,
+  };
 }
 
 /** n8n's logger takes (message, metadata); the core's takes a message. Prefixed so it can be grepped. */
 export function coreLogger(logger: N8nLogger, nodeName: string): Logger {
-	const prefix = `[Pingstreams] ${nodeName}: `;
-	return {
-		debug: (message) => logger.debug(prefix + message),
-		info: (message) => logger.info(prefix + message),
-		warn: (message) => logger.warn(prefix + message),
-		error: (message) => logger.error(prefix + message),
-	};
+  const prefix = `[Pingstreams] ${nodeName}: `;
+  return {
+    debug: (message) => logger.debug(prefix + message),
+    info: (message) => logger.info(prefix + message),
+    warn: (message) => logger.warn(prefix + message),
+    error: (message) => logger.error(prefix + message),
+  };
 }
 
 /** `testedBy` target of both nodes: a real handshake plus one heartbeat. */
 export async function pingstreamsApiTest(
-	this: ICredentialTestFunctions,
-	credential: ICredentialsDecrypted,
+  this: ICredentialTestFunctions,
+  credential: ICredentialsDecrypted,
 ): Promise<INodeCredentialTestResult> {
-	const data = (credential.data ?? {}) as unknown as PingstreamsCredentials;
-	const options = connectionOptions(data);
-	if (!options.token) return { status: 'Error', message: 'The access token is empty: paste a Pingstreams JWT.' };
-	try {
-		const { latencyMs } = await testConnection(options);
-		return { status: 'OK', message: `Connected; heartbeat answered in ${latencyMs} ms.` };
-	} catch (error) {
-		const message = error instanceof Error ? error.message : String(error);
-		return { status: 'Error', message: redact(message, options.token) };
-	}
+  const data = (credential.data ?? {}) as unknown as PingstreamsCredentials;
+  const options = connectionOptions(data);
+  if (!options.token) return { status: 'Error', message: 'The access token is empty: paste a Pingstreams JWT.' };
+  try {
+    const { latencyMs } = await testConnection(options);
+    return { status: 'OK', message: `Connected; heartbeat answered in ${latencyMs} ms.` };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return { status: 'Error', message: redact(message, options.token) };
+  }
 }
 
 // ---- topic parameters ----
@@ -79,246 +79,262 @@ export async function pingstreamsApiTest(
 export type Show = NonNullable<IDisplayOptions['show']>;
 
 const TOPIC_KIND_OPTIONS = [
-	{ name: 'Agent', value: 'agent', description: 'Changes of one project user (availability, busy state): /PROJECT_ID/project_users/PROJECT_USER_ID' },
-	{ name: 'Custom Topic', value: 'custom', description: 'Any other topic the server serves, e.g. /PROJECT_ID/events/PROJECT_USER_ID' },
-	{ name: 'Messages of a Request', value: 'messages', description: 'New messages in one request: /PROJECT_ID/requests/REQUEST_ID/messages' },
-	{ name: 'One Request', value: 'request', description: 'Changes of one request, closed ones included: /PROJECT_ID/requests/REQUEST_ID' },
-	{ name: 'Project Requests', value: 'requests', description: 'Open requests of a project, created and changed: /PROJECT_ID/requests' },
+  {
+    name: 'Agent',
+    value: 'agent',
+    description: 'Changes of one project user (availability, busy state): /PROJECT_ID/project_users/PROJECT_USER_ID',
+  },
+  {
+    name: 'Custom Topic',
+    value: 'custom',
+    description: 'Any other topic the server serves, e.g. /PROJECT_ID/events/PROJECT_USER_ID',
+  },
+  {
+    name: 'Messages of a Request',
+    value: 'messages',
+    description: 'New messages in one request: /PROJECT_ID/requests/REQUEST_ID/messages',
+  },
+  {
+    name: 'One Request',
+    value: 'request',
+    description: 'Changes of one request, closed ones included: /PROJECT_ID/requests/REQUEST_ID',
+  },
+  {
+    name: 'Project Requests',
+    value: 'requests',
+    description: 'Open requests of a project, created and changed: /PROJECT_ID/requests',
+  },
 ];
 
 /** The project id field, shown where `displayOptions` says (the topic resources, Live Metrics). */
 export function projectIdProperty(displayOptions: IDisplayOptions): INodeProperties {
-	return {
-		displayName: 'Project ID',
-		name: 'projectId',
-		type: 'string',
-		required: true,
-		default: '',
-		placeholder: '5eb45fbc1f9e1f0012d62207',
-		description: 'The 24-hex-digit ID of the Pingstreams project (in the dashboard URL)',
-		displayOptions,
-	};
+  return {
+    displayName: 'Project ID',
+    name: 'projectId',
+    type: 'string',
+    required: true,
+    default: '',
+    placeholder: '5eb45fbc1f9e1f0012d62207',
+    description: 'The 24-hex-digit ID of the Pingstreams project (in the dashboard URL)',
+    displayOptions,
+  };
 }
 
 /** Resource + id fields. `show` restricts them to some operations of the action node. */
 export function topicProperties(show: Show = {}): INodeProperties[] {
-	const when = (resource: TopicKind[]) => ({ show: { ...show, resource } });
-	return [
-		{
-			displayName: 'Resource',
-			name: 'resource',
-			type: 'options',
-			noDataExpression: true,
-			options: TOPIC_KIND_OPTIONS,
-			default: 'requests',
-			...(Object.keys(show).length ? { displayOptions: { show } } : {}),
-		},
-		projectIdProperty(when(['requests', 'request', 'messages', 'agent'])),
-		{
-			displayName: 'Request ID',
-			name: 'requestId',
-			type: 'string',
-			required: true,
-			default: '',
-			placeholder: 'support-group-1a952f2f-c09a-46be-bc75-11387a95d55f',
-			description: 'The request_id string of the request (not its _id)',
-			displayOptions: when(['request', 'messages']),
-		},
-		{
-			displayName: 'Project User ID',
-			name: 'projectUserId',
-			type: 'string',
-			required: true,
-			default: '',
-			description: 'The ID of the project user (agent); a token only sees its own project user',
-			displayOptions: when(['agent']),
-		},
-		{
-			displayName: 'Topic',
-			name: 'topic',
-			type: 'string',
-			required: true,
-			default: '',
-			placeholder: '/5eb45fbc1f9e1f0012d62207/events/5eb45fbc1f9e1f0012d62208',
-			description: 'The whole topic, starting with "/"',
-			displayOptions: when(['custom']),
-		},
-	];
+  const when = (resource: TopicKind[]) => ({ show: { ...show, resource } });
+  return [
+    {
+      displayName: 'Resource',
+      name: 'resource',
+      type: 'options',
+      noDataExpression: true,
+      options: TOPIC_KIND_OPTIONS,
+      default: 'requests',
+      ...(Object.keys(show).length ? { displayOptions: { show } } : {}),
+    },
+    projectIdProperty(when(['requests', 'request', 'messages', 'agent'])),
+    {
+      displayName: 'Request ID',
+      name: 'requestId',
+      type: 'string',
+      required: true,
+      default: '',
+      placeholder: 'support-group-1a952f2f-c09a-46be-bc75-11387a95d55f',
+      description: 'The request_id string of the request (not its _id)',
+      displayOptions: when(['request', 'messages']),
+    },
+    {
+      displayName: 'Project User ID',
+      name: 'projectUserId',
+      type: 'string',
+      required: true,
+      default: '',
+      description: 'The ID of the project user (agent); a token only sees its own project user',
+      displayOptions: when(['agent']),
+    },
+    {
+      displayName: 'Topic',
+      name: 'topic',
+      type: 'string',
+      required: true,
+      default: '',
+      placeholder: '/5eb45fbc1f9e1f0012d62207/events/5eb45fbc1f9e1f0012d62208',
+      description: 'The whole topic, starting with "/"',
+      displayOptions: when(['custom']),
+    },
+  ];
 }
 
 type ParameterGetter = (name: string, fallback?: unknown) => unknown;
 
 /** Reads the resource + id parameters and builds the topic (throws the core's InvalidTopicError). */
 export function topicFromParameters(get: ParameterGetter): string {
-	const kind = get('resource', 'requests') as TopicKind;
-	const text = (name: string) => {
-		const value = get(name, '');
-		return typeof value === 'string' ? value.trim() : String(value ?? '');
-	};
-	switch (kind) {
-		case 'custom':
-			return buildTopic({ kind, topic: text('topic') });
-		case 'agent':
-			return buildTopic({ kind, projectId: text('projectId'), projectUserId: text('projectUserId') });
-		case 'request':
-		case 'messages':
-			return buildTopic({ kind, projectId: text('projectId'), requestId: text('requestId') });
-		default:
-			return buildTopic({ kind: 'requests', projectId: text('projectId') });
-	}
+  const kind = get('resource', 'requests') as TopicKind;
+  const text = (name: string) => {
+    const value = get(name, '');
+    return typeof value === 'string' ? value.trim() : String(value ?? '');
+  };
+  switch (kind) {
+    case 'custom':
+      return buildTopic({ kind, topic: text('topic') });
+    case 'agent':
+      return buildTopic({ kind, projectId: text('projectId'), projectUserId: text('projectUserId') });
+    case 'request':
+    case 'messages':
+      return buildTopic({ kind, projectId: text('projectId'), requestId: text('requestId') });
+    default:
+      return buildTopic({ kind: 'requests', projectId: text('projectId') });
+  }
 }
 
 export const EVENTS_PROPERTY: INodeProperties = {
-	displayName: 'Events',
-	name: 'events',
-	type: 'multiOptions',
-	options: [
-		{ name: 'Create', value: 'CREATE', description: 'A new request, message or element' },
-		{ name: 'Delete', value: 'DELETE', description: 'An element was removed (rare)' },
-		{ name: 'Update', value: 'UPDATE', description: 'A change: assignment, status, closing, availability' },
-	],
-	default: ['CREATE'],
-	required: true,
-	description: 'Which published methods to react to',
+  displayName: 'Events',
+  name: 'events',
+  type: 'multiOptions',
+  options: [
+    { name: 'Create', value: 'CREATE', description: 'A new request, message or element' },
+    { name: 'Delete', value: 'DELETE', description: 'An element was removed (rare)' },
+    { name: 'Update', value: 'UPDATE', description: 'A change: assignment, status, closing, availability' },
+  ],
+  default: ['CREATE'],
+  required: true,
+  description: 'Which published methods to react to',
 };
 
 export function methodsParameter(value: unknown): Method[] {
-	const list = Array.isArray(value) ? value : [];
-	return list.filter((m): m is Method => m === 'CREATE' || m === 'UPDATE' || m === 'DELETE');
+  const list = Array.isArray(value) ? value : [];
+  return list.filter((m): m is Method => m === 'CREATE' || m === 'UPDATE' || m === 'DELETE');
 }
 
 export type OutputMode = 'event' | 'data' | 'mapping';
 
 export function outputProperties(defaultMode: OutputMode, show: Show = {}): INodeProperties[] {
-	const displayOptions = Object.keys(show).length ? { displayOptions: { show } } : {};
-	return [
-		{
-			displayName: 'Output',
-			name: 'output',
-			type: 'options',
-			options: [
-				{
-					name: 'Data Only',
-					value: 'data',
-					description: 'The published element (request, message, project user) as it is',
-				},
-				{
-					name: 'Event Envelope',
-					value: 'event',
-					description: 'Method, topic, IDs, data, previous state and the snapshot/recovered flags',
-				},
-				{
-					name: 'JSONata Mapping',
-					value: 'mapping',
-					description: 'Your own shape, computed by a JSONata expression',
-				},
-			],
-			default: defaultMode,
-			...displayOptions,
-		},
-		{
-			displayName: 'Mapping',
-			name: 'mapping',
-			type: 'string',
-			typeOptions: { rows: 3 },
-			default: '{ "id": _id, "status": status, "text": first_text }',
-			required: true,
-			description:
-				'JSONata expression evaluated on the element; $event is the whole event and $previous the state before the change. Its result becomes the item.',
-			displayOptions: { show: { ...show, output: ['mapping'] } },
-		},
-	];
+  const displayOptions = Object.keys(show).length ? { displayOptions: { show } } : {};
+  return [
+    {
+      displayName: 'Output',
+      name: 'output',
+      type: 'options',
+      options: [
+        {
+          name: 'Data Only',
+          value: 'data',
+          description: 'The published element (request, message, project user) as it is',
+        },
+        {
+          name: 'Event Envelope',
+          value: 'event',
+          description: 'Method, topic, IDs, data, previous state and the snapshot/recovered flags',
+        },
+        {
+          name: 'JSONata Mapping',
+          value: 'mapping',
+          description: 'Your own shape, computed by a JSONata expression',
+        },
+      ],
+      default: defaultMode,
+      ...displayOptions,
+    },
+    {
+      displayName: 'Mapping',
+      name: 'mapping',
+      type: 'string',
+      typeOptions: { rows: 3 },
+      default: '{ "id": _id, "status": status, "text": first_text }',
+      required: true,
+      description:
+        'JSONata expression evaluated on the element; $event is the whole event and $previous the state before the change. Its result becomes the item.',
+      displayOptions: { show: { ...show, output: ['mapping'] } },
+    },
+  ];
 }
 
 export function outputParameter(mode: unknown, mapping: unknown): 'event' | 'data' | { map: string } {
-	if (mode === 'mapping') return { map: String(mapping ?? '') };
-	return mode === 'data' ? 'data' : 'event';
+  if (mode === 'mapping') return { map: String(mapping ?? '') };
+  return mode === 'data' ? 'data' : 'event';
 }
 
 // ---- errors ----
 
 /** What to do, for the errors whose message says what happened but not where to act in n8n. */
 function hintFor(error: Error): string | undefined {
-	if (error instanceof TokenRefusedError)
-		return 'Open the Pingstreams API credentials, paste a new token, save, then activate the workflow again.';
-	if (error instanceof RateLimitedError)
-		return 'Workflows using the same credentials share one connection; other tools using the same account count too. Wait, then try again.';
-	if (error instanceof HandshakeError)
-		return 'Check the endpoint in the Pingstreams API credentials (wss://HOST/api/ or wss://HOST/) and that this n8n instance can reach that host.';
-	if (error instanceof PingstreamsError && error.code === 'SUBSCRIPTION_TIMEOUT')
-		return 'Also check the Resource and the IDs: a request topic takes the request_id string (support-group-...), not the _id.';
-	if (error instanceof PingstreamsError && error.code === 'EXPRESSION_ERROR')
-		return 'JSONata reference: https://docs.jsonata.org. The element is the input; $event and $previous are bound.';
-	if (error instanceof PingstreamsError && error.code === 'INSECURE_ENDPOINT')
-		return 'Use a wss:// endpoint, or enable "Allow Unencrypted Connection" in the credentials for a trusted private network.';
-	return undefined;
+  if (error instanceof TokenRefusedError)
+    return 'Open the Pingstreams API credentials, paste a new token, save, then activate the workflow again.';
+  if (error instanceof RateLimitedError)
+    return 'Workflows using the same credentials share one connection; other tools using the same account count too. Wait, then try again.';
+  if (error instanceof HandshakeError)
+    return 'Check the endpoint in the Pingstreams API credentials (wss://HOST/api/ or wss://HOST/) and that this n8n instance can reach that host.';
+  if (error instanceof PingstreamsError && error.code === 'SUBSCRIPTION_TIMEOUT')
+    return 'Also check the Resource and the IDs: a request topic takes the request_id string (support-group-...), not the _id.';
+  if (error instanceof PingstreamsError && error.code === 'EXPRESSION_ERROR')
+    return 'JSONata reference: https://docs.jsonata.org. The element is the input; $event and $previous are bound.';
+  if (error instanceof PingstreamsError && error.code === 'INSECURE_ENDPOINT')
+    return 'Use a wss:// endpoint, or enable "Allow Unencrypted Connection" in the credentials for a trusted private network.';
+  return undefined;
 }
 
 function httpStatusOf(error: Error): number | undefined {
-	if (error instanceof TokenRefusedError) return 401;
-	if (error instanceof RateLimitedError) return error.statusCode;
-	if (error instanceof HandshakeError) return error.statusCode;
-	return undefined;
+  if (error instanceof TokenRefusedError) return 401;
+  if (error instanceof RateLimitedError) return error.statusCode;
+  if (error instanceof HandshakeError) return error.statusCode;
+  return undefined;
 }
 
 /** A core error (or anything thrown) as the n8n error the UI shows, with the token removed. */
 export function toNodeError(
-	node: INode,
-	thrown: unknown,
-	token: string | undefined,
-	itemIndex?: number,
+  node: INode,
+  thrown: unknown,
+  token: string | undefined,
+  itemIndex?: number,
 ): NodeApiError | NodeOperationError {
-	if (thrown instanceof NodeOperationError || thrown instanceof NodeApiError) return thrown;
-	const error = thrown instanceof Error ? thrown : new Error(String(thrown));
-	const message = redact(error.message, token);
-	const description = hintFor(error);
-	const status = httpStatusOf(error);
-	if (status !== undefined) {
-		const code = error instanceof PingstreamsError ? error.code : 'ERROR';
-		return new NodeApiError(
-			node,
-			{ code, message },
-			{ message, description, httpCode: String(status), itemIndex },
-		);
-	}
-	const safe = new Error(message);
-	safe.name = error.name;
-	return new NodeOperationError(node, safe, { description, itemIndex });
+  if (thrown instanceof NodeOperationError || thrown instanceof NodeApiError) return thrown;
+  const error = thrown instanceof Error ? thrown : new Error(String(thrown));
+  const message = redact(error.message, token);
+  const description = hintFor(error);
+  const status = httpStatusOf(error);
+  if (status !== undefined) {
+    const code = error instanceof PingstreamsError ? error.code : 'ERROR';
+    return new NodeApiError(node, { code, message }, { message, description, httpCode: String(status), itemIndex });
+  }
+  const safe = new Error(message);
+  safe.name = error.name;
+  return new NodeOperationError(node, safe, { description, itemIndex });
 }
 
 /** Seconds from a number parameter, clamped, as milliseconds. */
 export function secondsToMs(value: unknown, fallbackSeconds: number, min = 1, max = 3600): number {
-	const n = typeof value === 'number' && Number.isFinite(value) ? value : fallbackSeconds;
-	return Math.round(Math.min(max, Math.max(min, n)) * 1000);
+  const n = typeof value === 'number' && Number.isFinite(value) ? value : fallbackSeconds;
+  return Math.round(Math.min(max, Math.max(min, n)) * 1000);
 }
 
 /** The budget of every JSONata evaluation (docs/limits.md), as two options of a node's Options collection. */
 export const EXPRESSION_LIMIT_PROPERTIES: INodeProperties[] = [
-	{
-		displayName: 'Expression Depth Limit',
-		name: 'expressionDepthLimit',
-		type: 'number',
-		typeOptions: { minValue: EXPRESSION_BUDGET_BOUNDS.depth[0], maxValue: EXPRESSION_BUDGET_BOUNDS.depth[1] },
-		default: 1000, // EXPRESSION_BUDGET_DEFAULTS.depth: the n8n linter wants a literal (a unit test holds them equal)
-		description:
-			'Deepest nesting (recursion included) one evaluation of a JSONata condition or mapping may reach; past it the event is skipped and reported',
-	},
-	{
-		displayName: 'Expression Time Limit (Ms)',
-		name: 'expressionTimeLimit',
-		type: 'number',
-		typeOptions: { minValue: EXPRESSION_BUDGET_BOUNDS.timeMs[0], maxValue: EXPRESSION_BUDGET_BOUNDS.timeMs[1] },
-		default: 1000, // EXPRESSION_BUDGET_DEFAULTS.timeMs, as above
-		description:
-			'Longest one evaluation of a JSONata condition or mapping may run; past it the event is skipped and reported, later events still flow',
-	},
+  {
+    displayName: 'Expression Depth Limit',
+    name: 'expressionDepthLimit',
+    type: 'number',
+    typeOptions: { minValue: EXPRESSION_BUDGET_BOUNDS.depth[0], maxValue: EXPRESSION_BUDGET_BOUNDS.depth[1] },
+    default: 1000, // EXPRESSION_BUDGET_DEFAULTS.depth: the n8n linter wants a literal (a unit test holds them equal)
+    description:
+      'Deepest nesting (recursion included) one evaluation of a JSONata condition or mapping may reach; past it the event is skipped and reported',
+  },
+  {
+    displayName: 'Expression Time Limit (Ms)',
+    name: 'expressionTimeLimit',
+    type: 'number',
+    typeOptions: { minValue: EXPRESSION_BUDGET_BOUNDS.timeMs[0], maxValue: EXPRESSION_BUDGET_BOUNDS.timeMs[1] },
+    default: 1000, // EXPRESSION_BUDGET_DEFAULTS.timeMs, as above
+    description:
+      'Longest one evaluation of a JSONata condition or mapping may run; past it the event is skipped and reported, later events still flow',
+  },
 ];
 
 export interface ExpressionLimitOptions {
-	expressionDepthLimit?: number;
-	expressionTimeLimit?: number;
+  expressionDepthLimit?: number;
+  expressionTimeLimit?: number;
 }
 
 export function expressionBudgetParameter(options: ExpressionLimitOptions): ExpressionBudget {
-	return { timeMs: options.expressionTimeLimit, depth: options.expressionDepthLimit };
+  return { timeMs: options.expressionTimeLimit, depth: options.expressionDepthLimit };
 }

@@ -1,46 +1,46 @@
 import type {
-	IDataObject,
-	INodeExecutionData,
-	INodeProperties,
-	INodePropertyOptions,
-	INodeType,
-	INodeTypeDescription,
-	IRun,
-	ITriggerFunctions,
-	ITriggerResponse,
+  IDataObject,
+  INodeExecutionData,
+  INodeProperties,
+  INodePropertyOptions,
+  INodeType,
+  INodeTypeDescription,
+  IRun,
+  ITriggerFunctions,
+  ITriggerResponse,
 } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 import { SubscriptionTimeoutError, acquireConnection, createEventPipeline, markUndelivered, redact } from '../../core';
 import type { ConnectionHandle, RealtimeEvent, ResumeState, Subscription } from '../../core';
 import {
-	CREDENTIAL_NAME,
-	CREDENTIAL_TEST,
-	EVENTS_PROPERTY,
-	connectionOptions,
-	coreLogger,
-	methodsParameter,
-	outputParameter,
-	outputProperties,
-	pingstreamsApiTest,
-	secondsToMs,
-	toNodeError,
-	topicFromParameters,
-	topicProperties,
-	type PingstreamsCredentials,
-	EXPRESSION_LIMIT_PROPERTIES,
-	expressionBudgetParameter,
-	type ExpressionLimitOptions,
+  CREDENTIAL_NAME,
+  CREDENTIAL_TEST,
+  EVENTS_PROPERTY,
+  connectionOptions,
+  coreLogger,
+  methodsParameter,
+  outputParameter,
+  outputProperties,
+  pingstreamsApiTest,
+  secondsToMs,
+  toNodeError,
+  topicFromParameters,
+  topicProperties,
+  type PingstreamsCredentials,
+  EXPRESSION_LIMIT_PROPERTIES,
+  expressionBudgetParameter,
+  type ExpressionLimitOptions,
 } from '../Pingstreams/shared';
 import { LIVE_METRICS_PROPERTIES, LIVE_METRICS_RESOURCE, liveMetricsTrigger } from './metrics-trigger';
 
 interface TriggerOptions extends ExpressionLimitOptions {
-	emitSnapshot?: boolean;
-	emitRecovered?: boolean;
-	onlyWhen?: string;
-	subscribeTimeout?: number;
-	heartbeatInterval?: number;
-	heartbeatTimeout?: number;
-	testTimeout?: number;
+  emitSnapshot?: boolean;
+  emitRecovered?: boolean;
+  onlyWhen?: string;
+  subscribeTimeout?: number;
+  heartbeatInterval?: number;
+  heartbeatTimeout?: number;
+  testTimeout?: number;
 }
 
 /** Connection statuses already logged: one line per reconnect, not one per trigger sharing the socket. */
@@ -52,16 +52,17 @@ const RESUME_KEY = 'resumeState';
 /** The event resources' properties, hidden for Live Metrics; the resource list gains Live Metrics. */
 const NOT_METRICS = { hide: { resource: ['liveMetrics'] } };
 function withLiveMetrics(properties: INodeProperties[]): INodeProperties[] {
-	return properties.map((p) => {
-		if (p.name === 'resource') return { ...p, options: [...(p.options as INodePropertyOptions[]), LIVE_METRICS_RESOURCE] };
-		return p.displayOptions ? p : { ...p, displayOptions: NOT_METRICS };
-	});
+  return properties.map((p) => {
+    if (p.name === 'resource')
+      return { ...p, options: [...(p.options as INodePropertyOptions[]), LIVE_METRICS_RESOURCE] };
+    return p.displayOptions ? p : { ...p, displayOptions: NOT_METRICS };
+  });
 }
 
 /** An event that passed the filter, and the output it becomes. */
 interface Delivery {
-	output: unknown;
-	event: RealtimeEvent;
+  output: unknown;
+  event: RealtimeEvent;
 }
 
 /** When n8n cannot start an execution: wait, then emit it again (backing off while it keeps failing). */
@@ -74,10 +75,14 @@ const MAX_ITEMS_WAITING = 10_000;
  * of n8n-workflow, so `instanceof` against n8n's classes is unreliable.
  */
 function isErrorClass(error: unknown, name: string): boolean {
-	for (let proto = error !== null && typeof error === 'object' ? Object.getPrototypeOf(error) : null; proto; proto = Object.getPrototypeOf(proto)) {
-		if ((proto as { constructor?: { name?: string } }).constructor?.name === name) return true;
-	}
-	return false;
+  for (
+    let proto = error !== null && typeof error === 'object' ? Object.getPrototypeOf(error) : null;
+    proto;
+    proto = Object.getPrototypeOf(proto)
+  ) {
+    if ((proto as { constructor?: { name?: string } }).constructor?.name === name) return true;
+  }
+  return false;
 }
 
 /**
@@ -85,358 +90,364 @@ function isErrorClass(error: unknown, name: string): boolean {
  * the database failed). Not when the execution ran: cancelled by a user or at shutdown, or already finished.
  */
 function executionNeverStarted(error: unknown): boolean {
-	if (isErrorClass(error, 'ExecutionCancelledError') || isErrorClass(error, 'ExecutionNotFoundError')) return false;
-	return !(error instanceof Error && error.message === 'No active execution found');
+  if (isErrorClass(error, 'ExecutionCancelledError') || isErrorClass(error, 'ExecutionNotFoundError')) return false;
+  return !(error instanceof Error && error.message === 'No active execution found');
 }
 
 export class PingstreamsTrigger implements INodeType {
-	description: INodeTypeDescription = {
-		displayName: 'Pingstreams Trigger',
-		name: 'pingstreamsTrigger',
-		icon: 'file:../../icons/pingstreams.svg',
-		group: ['trigger'],
-		version: 1,
-		subtitle: '={{$parameter["resource"] === "liveMetrics" ? "Live Metrics: " + $parameter["emit"] : $parameter["resource"] + ": " + $parameter["events"].join(", ")}}',
-		description: 'Starts the workflow on Pingstreams realtime events: new requests, changes, messages, agent availability',
-		defaults: { name: 'Pingstreams Trigger' },
-		inputs: [],
-		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: CREDENTIAL_NAME, required: true, testedBy: CREDENTIAL_TEST }],
-		properties: [
-			...withLiveMetrics([...topicProperties(), EVENTS_PROPERTY, ...outputProperties('event')]),
-			...LIVE_METRICS_PROPERTIES,
-			{
-				displayName: 'Options',
-				displayOptions: NOT_METRICS,
-				name: 'options',
-				type: 'collection',
-				placeholder: 'Add option',
-				default: {},
-				options: [
-					{
-						displayName: 'Emit Changes Missed While Disconnected',
-						name: 'emitRecovered',
-						type: 'boolean',
-						default: true,
-						description:
-							'Whether to emit, once and flagged recovered, what changed while the connection was down or n8n was stopped (found by comparing the snapshot the server sends again)',
-					},
-					{
-						displayName: 'Emit Open Items at Activation',
-						name: 'emitSnapshot',
-						type: 'boolean',
-						default: false,
-						description:
-							'Whether to emit the current state (e.g. every open request) when the workflow is activated, flagged snapshot. Off: only changes from now on.',
-					},
-					...EXPRESSION_LIMIT_PROPERTIES,
-					{
-						displayName: 'Heartbeat Interval (Seconds)',
-						name: 'heartbeatInterval',
-						type: 'number',
-						typeOptions: { minValue: 5, maxValue: 300 },
-						default: 15,
-						description:
-							'How often to ping the server to detect dead connections. Workflows sharing the credentials share one connection and its settings.',
-					},
-					{
-						displayName: 'Heartbeat Timeout (Seconds)',
-						name: 'heartbeatTimeout',
-						type: 'number',
-						typeOptions: { minValue: 2, maxValue: 120 },
-						default: 10,
-						description: 'How long to wait for any frame after a ping before reconnecting',
-					},
-					{
-						displayName: 'Only When',
-						name: 'onlyWhen',
-						type: 'string',
-						default: '',
-						placeholder: 'status = 1000 and $previous.status != 1000',
-						description:
-							'JSONata condition on the element; the event passes when it is true. $previous is the state before the change, $event the whole event.',
-					},
-					{
-						displayName: 'Subscribe Timeout (Seconds)',
-						name: 'subscribeTimeout',
-						type: 'number',
-						typeOptions: { minValue: 1, maxValue: 300 },
-						default: 10,
-						description:
-							'How long to wait for the snapshot that confirms the subscription. The server ignores subscriptions the token may not see, so silence means refused.',
-					},
-					{
-						displayName: 'Test Timeout (Seconds)',
-						name: 'testTimeout',
-						type: 'number',
-						typeOptions: { minValue: 5, maxValue: 3600 },
-						default: 120,
-						description: 'When listening for a test event in the editor: how long to wait for a matching event',
-					},
-				],
-			},
-		],
-	};
+  description: INodeTypeDescription = {
+    displayName: 'Pingstreams Trigger',
+    name: 'pingstreamsTrigger',
+    icon: 'file:../../icons/pingstreams.svg',
+    group: ['trigger'],
+    version: 1,
+    subtitle:
+      '={{$parameter["resource"] === "liveMetrics" ? "Live Metrics: " + $parameter["emit"] : $parameter["resource"] + ": " + $parameter["events"].join(", ")}}',
+    description:
+      'Starts the workflow on Pingstreams realtime events: new requests, changes, messages, agent availability',
+    defaults: { name: 'Pingstreams Trigger' },
+    inputs: [],
+    outputs: [NodeConnectionTypes.Main],
+    credentials: [{ name: CREDENTIAL_NAME, required: true, testedBy: CREDENTIAL_TEST }],
+    properties: [
+      ...withLiveMetrics([...topicProperties(), EVENTS_PROPERTY, ...outputProperties('event')]),
+      ...LIVE_METRICS_PROPERTIES,
+      {
+        displayName: 'Options',
+        displayOptions: NOT_METRICS,
+        name: 'options',
+        type: 'collection',
+        placeholder: 'Add option',
+        default: {},
+        options: [
+          {
+            displayName: 'Emit Changes Missed While Disconnected',
+            name: 'emitRecovered',
+            type: 'boolean',
+            default: true,
+            description:
+              'Whether to emit, once and flagged recovered, what changed while the connection was down or n8n was stopped (found by comparing the snapshot the server sends again)',
+          },
+          {
+            displayName: 'Emit Open Items at Activation',
+            name: 'emitSnapshot',
+            type: 'boolean',
+            default: false,
+            description:
+              'Whether to emit the current state (e.g. every open request) when the workflow is activated, flagged snapshot. Off: only changes from now on.',
+          },
+          ...EXPRESSION_LIMIT_PROPERTIES,
+          {
+            displayName: 'Heartbeat Interval (Seconds)',
+            name: 'heartbeatInterval',
+            type: 'number',
+            typeOptions: { minValue: 5, maxValue: 300 },
+            default: 15,
+            description:
+              'How often to ping the server to detect dead connections. Workflows sharing the credentials share one connection and its settings.',
+          },
+          {
+            displayName: 'Heartbeat Timeout (Seconds)',
+            name: 'heartbeatTimeout',
+            type: 'number',
+            typeOptions: { minValue: 2, maxValue: 120 },
+            default: 10,
+            description: 'How long to wait for any frame after a ping before reconnecting',
+          },
+          {
+            displayName: 'Only When',
+            name: 'onlyWhen',
+            type: 'string',
+            default: '',
+            placeholder: 'status = 1000 and $previous.status != 1000',
+            description:
+              'JSONata condition on the element; the event passes when it is true. $previous is the state before the change, $event the whole event.',
+          },
+          {
+            displayName: 'Subscribe Timeout (Seconds)',
+            name: 'subscribeTimeout',
+            type: 'number',
+            typeOptions: { minValue: 1, maxValue: 300 },
+            default: 10,
+            description:
+              'How long to wait for the snapshot that confirms the subscription. The server ignores subscriptions the token may not see, so silence means refused.',
+          },
+          {
+            displayName: 'Test Timeout (Seconds)',
+            name: 'testTimeout',
+            type: 'number',
+            typeOptions: { minValue: 5, maxValue: 3600 },
+            default: 120,
+            description: 'When listening for a test event in the editor: how long to wait for a matching event',
+          },
+        ],
+      },
+    ],
+  };
 
-	methods = { credentialTest: { pingstreamsApiTest } };
+  methods = { credentialTest: { pingstreamsApiTest } };
 
-	async trigger(this: ITriggerFunctions): Promise<ITriggerResponse> {
-		if (this.getNodeParameter('resource', 'requests') === 'liveMetrics') return liveMetricsTrigger.call(this);
-		const node = this.getNode();
-		const manual = this.getMode() === 'manual';
-		const credentials = (await this.getCredentials(CREDENTIAL_NAME)) as unknown as PingstreamsCredentials;
-		const options = this.getNodeParameter('options', {}) as TriggerOptions;
-		const token = String(credentials.accessToken ?? '');
-		const fail = (error: unknown) => toNodeError(node, error, token);
+  async trigger(this: ITriggerFunctions): Promise<ITriggerResponse> {
+    if (this.getNodeParameter('resource', 'requests') === 'liveMetrics') return liveMetricsTrigger.call(this);
+    const node = this.getNode();
+    const manual = this.getMode() === 'manual';
+    const credentials = (await this.getCredentials(CREDENTIAL_NAME)) as unknown as PingstreamsCredentials;
+    const options = this.getNodeParameter('options', {}) as TriggerOptions;
+    const token = String(credentials.accessToken ?? '');
+    const fail = (error: unknown) => toNodeError(node, error, token);
 
-		let topic: string;
-		let pipelineOptions: Parameters<typeof createEventPipeline>[0];
-		try {
-			topic = topicFromParameters((name, fallback) => this.getNodeParameter(name, fallback));
-			pipelineOptions = {
-				methods: methodsParameter(this.getNodeParameter('events', ['CREATE'])),
-				when: options.onlyWhen,
-				output: outputParameter(this.getNodeParameter('output', 'event'), this.getNodeParameter('mapping', '')),
-				expressionBudget: expressionBudgetParameter(options),
-			};
-		} catch (error) {
-			throw fail(error);
-		}
-		if (!pipelineOptions.methods?.length) {
-			throw new NodeOperationError(node, 'No event selected', { description: 'Choose at least one of Create, Update, Delete in Events.' });
-		}
+    let topic: string;
+    let pipelineOptions: Parameters<typeof createEventPipeline>[0];
+    try {
+      topic = topicFromParameters((name, fallback) => this.getNodeParameter(name, fallback));
+      pipelineOptions = {
+        methods: methodsParameter(this.getNodeParameter('events', ['CREATE'])),
+        when: options.onlyWhen,
+        output: outputParameter(this.getNodeParameter('output', 'event'), this.getNodeParameter('mapping', '')),
+        expressionBudget: expressionBudgetParameter(options),
+      };
+    } catch (error) {
+      throw fail(error);
+    }
+    if (!pipelineOptions.methods?.length) {
+      throw new NodeOperationError(node, 'No event selected', {
+        description: 'Choose at least one of Create, Update, Delete in Events.',
+      });
+    }
 
-		// Static data is persisted by n8n when the workflow is activated and before each emitted execution.
-		const staticData = this.getWorkflowStaticData('node');
-		const stored = staticData[RESUME_KEY] as ResumeState | undefined;
-		const resumeState = !manual && stored?.topic === topic ? stored : undefined;
+    // Static data is persisted by n8n when the workflow is activated and before each emitted execution.
+    const staticData = this.getWorkflowStaticData('node');
+    const stored = staticData[RESUME_KEY] as ResumeState | undefined;
+    const resumeState = !manual && stored?.topic === topic ? stored : undefined;
 
-		let closed = false;
-		let activated = false;
-		let listening = false; // false until trigger() has returned: n8n swaps emit() in manual mode only then
-		let subscription: Subscription | undefined;
-		let handle: ConnectionHandle | undefined;
-		let testTimer: NodeJS.Timeout | undefined;
-		const pending: Delivery[] = [];
-		let flushScheduled = false;
-		let pipeline: ReturnType<typeof createEventPipeline> | undefined;
-		let earlyTestError: Error | undefined;
-		// Executions n8n could not start (e.g. its database was busy), waiting to be emitted again.
-		const notStarted: Delivery[][] = [];
-		let retryTimer: NodeJS.Timeout | undefined;
-		let failuresInARow = 0;
-		let reportsStart = true; // whether emit()'s done promise tells if n8n started the execution
+    let closed = false;
+    let activated = false;
+    let listening = false; // false until trigger() has returned: n8n swaps emit() in manual mode only then
+    let subscription: Subscription | undefined;
+    let handle: ConnectionHandle | undefined;
+    let testTimer: NodeJS.Timeout | undefined;
+    const pending: Delivery[] = [];
+    let flushScheduled = false;
+    let pipeline: ReturnType<typeof createEventPipeline> | undefined;
+    let earlyTestError: Error | undefined;
+    // Executions n8n could not start (e.g. its database was busy), waiting to be emitted again.
+    const notStarted: Delivery[][] = [];
+    let retryTimer: NodeJS.Timeout | undefined;
+    let failuresInARow = 0;
+    let reportsStart = true; // whether emit()'s done promise tells if n8n started the execution
 
-		// Saved by n8n with each emit: what was handed to n8n counts as seen, except what n8n reported it
-		// could not start, so a restart emits that again.
-		const persistState = () => {
-			if (manual || !subscription) return;
-			const undelivered = notStarted.flat().map(({ event }) => event);
-			staticData[RESUME_KEY] = markUndelivered(subscription.exportState(), undelivered) as unknown as IDataObject;
-		};
+    // Saved by n8n with each emit: what was handed to n8n counts as seen, except what n8n reported it
+    // could not start, so a restart emits that again.
+    const persistState = () => {
+      if (manual || !subscription) return;
+      const undelivered = notStarted.flat().map(({ event }) => event);
+      staticData[RESUME_KEY] = markUndelivered(subscription.exportState(), undelivered) as unknown as IDataObject;
+    };
 
-		const toItem = (output: unknown): INodeExecutionData => ({
-			json: (output !== null && typeof output === 'object' && !Array.isArray(output)
-				? output
-				: { value: output }) as IDataObject,
-		});
+    const toItem = (output: unknown): INodeExecutionData => ({
+      json: (output !== null && typeof output === 'object' && !Array.isArray(output)
+        ? output
+        : { value: output }) as IDataObject,
+    });
 
-		const retryNotStarted = () => {
-			retryTimer = undefined;
-			for (const deliveries of notStarted.splice(0)) emitExecution(deliveries);
-		};
+    const retryNotStarted = () => {
+      retryTimer = undefined;
+      for (const deliveries of notStarted.splice(0)) emitExecution(deliveries);
+    };
 
-		const onNotStarted = (deliveries: Delivery[], error: Error) => {
-			if (closed) {
-				this.logger.warn(
-					`[Pingstreams] ${node.name}: n8n did not start an execution for ${deliveries.length} item(s) before the trigger closed (${redact(error.message, token)}).`,
-				);
-				return;
-			}
-			notStarted.push(deliveries);
-			let waiting = notStarted.reduce((sum, batch) => sum + batch.length, 0);
-			while (waiting > MAX_ITEMS_WAITING) {
-				const dropped = notStarted.shift() ?? [];
-				waiting -= dropped.length;
-				this.logger.error(
-					`[Pingstreams] ${node.name}: dropped ${dropped.length} item(s) n8n could not start an execution for: more than ${MAX_ITEMS_WAITING} items were waiting. Check n8n's log for why executions fail to start (often a busy database).`,
-				);
-			}
-			persistState();
-			if (retryTimer) return;
-			failuresInARow += 1;
-			const delayMs = RETRY_DELAYS_MS[Math.min(failuresInARow, RETRY_DELAYS_MS.length) - 1];
-			this.logger.warn(
-				`[Pingstreams] ${node.name}: n8n could not start the execution for ${waiting} item(s) (${redact(error.message, token)}); emitting again in ${delayMs / 1000} s.`,
-			);
-			retryTimer = setTimeout(retryNotStarted, delayMs);
-		};
+    const onNotStarted = (deliveries: Delivery[], error: Error) => {
+      if (closed) {
+        this.logger.warn(
+          `[Pingstreams] ${node.name}: n8n did not start an execution for ${deliveries.length} item(s) before the trigger closed (${redact(error.message, token)}).`,
+        );
+        return;
+      }
+      notStarted.push(deliveries);
+      let waiting = notStarted.reduce((sum, batch) => sum + batch.length, 0);
+      while (waiting > MAX_ITEMS_WAITING) {
+        const dropped = notStarted.shift() ?? [];
+        waiting -= dropped.length;
+        this.logger.error(
+          `[Pingstreams] ${node.name}: dropped ${dropped.length} item(s) n8n could not start an execution for: more than ${MAX_ITEMS_WAITING} items were waiting. Check n8n's log for why executions fail to start (often a busy database).`,
+        );
+      }
+      persistState();
+      if (retryTimer) return;
+      failuresInARow += 1;
+      const delayMs = RETRY_DELAYS_MS[Math.min(failuresInARow, RETRY_DELAYS_MS.length) - 1];
+      this.logger.warn(
+        `[Pingstreams] ${node.name}: n8n could not start the execution for ${waiting} item(s) (${redact(error.message, token)}); emitting again in ${delayMs / 1000} s.`,
+      );
+      retryTimer = setTimeout(retryNotStarted, delayMs);
+    };
 
-		const emitExecution = (deliveries: Delivery[]) => {
-			if (closed || deliveries.length === 0) return;
-			const items = deliveries.map(({ output }) => toItem(output));
-			if (manual) {
-				// The first matching event completes the test; n8n closes the trigger afterwards.
-				closed = true;
-				clearTimeout(testTimer);
-				this.emit([items]);
-				return;
-			}
-			persistState();
-			if (!reportsStart) {
-				this.emit([items]);
-				return;
-			}
-			const done = this.helpers.createDeferredPromise<IRun>();
-			this.emit([items], undefined, done);
-			done.promise.then(
-				() => {
-					failuresInARow = 0;
-				},
-				(error: unknown) => {
-					if (!executionNeverStarted(error)) return;
-					if (isErrorClass(error, 'UserError')) {
-						// This workflow's settings rule out waiting (e.g. n8n's Engine 2.0): emit as before, unconfirmed.
-						reportsStart = false;
-						this.logger.warn(
-							`[Pingstreams] ${node.name}: n8n cannot report whether this workflow's executions start (${(error as Error).message}); emitting without that check.`,
-						);
-						emitExecution(deliveries);
-						return;
-					}
-					onNotStarted(deliveries, error instanceof Error ? error : new Error(String(error)));
-				},
-			);
-		};
+    const emitExecution = (deliveries: Delivery[]) => {
+      if (closed || deliveries.length === 0) return;
+      const items = deliveries.map(({ output }) => toItem(output));
+      if (manual) {
+        // The first matching event completes the test; n8n closes the trigger afterwards.
+        closed = true;
+        clearTimeout(testTimer);
+        this.emit([items]);
+        return;
+      }
+      persistState();
+      if (!reportsStart) {
+        this.emit([items]);
+        return;
+      }
+      const done = this.helpers.createDeferredPromise<IRun>();
+      this.emit([items], undefined, done);
+      done.promise.then(
+        () => {
+          failuresInARow = 0;
+        },
+        (error: unknown) => {
+          if (!executionNeverStarted(error)) return;
+          if (isErrorClass(error, 'UserError')) {
+            // This workflow's settings rule out waiting (e.g. n8n's Engine 2.0): emit as before, unconfirmed.
+            reportsStart = false;
+            this.logger.warn(
+              `[Pingstreams] ${node.name}: n8n cannot report whether this workflow's executions start (${(error as Error).message}); emitting without that check.`,
+            );
+            emitExecution(deliveries);
+            return;
+          }
+          onNotStarted(deliveries, error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    };
 
-		// Live events: one execution each. A snapshot or a batch recovered after a reconnect arrives at
-		// once: one execution holding one item per element, like a polling trigger's batch.
-		const flush = async () => {
-			flushScheduled = false;
-			if (!pipeline) return;
-			await pipeline.idle();
-			if (closed || !listening) return;
-			let batch: Delivery[] = [];
-			for (const delivery of pending.splice(0)) {
-				if (delivery.event.snapshot || delivery.event.recovered) {
-					batch.push(delivery);
-					continue;
-				}
-				emitExecution(batch);
-				batch = [];
-				emitExecution([delivery]);
-			}
-			emitExecution(batch);
-		};
-		const failTest = (error: unknown) => {
-			if (closed) return;
-			closed = true;
-			clearTimeout(testTimer);
-			this.emitError(error instanceof NodeOperationError ? error : fail(error));
-		};
-		const scheduleFlush = () => {
-			if (flushScheduled || !listening) return;
-			flushScheduled = true;
-			setImmediate(() => void flush().catch((error) => this.logger.error(`[Pingstreams] ${String(error)}`)));
-		};
+    // Live events: one execution each. A snapshot or a batch recovered after a reconnect arrives at
+    // once: one execution holding one item per element, like a polling trigger's batch.
+    const flush = async () => {
+      flushScheduled = false;
+      if (!pipeline) return;
+      await pipeline.idle();
+      if (closed || !listening) return;
+      let batch: Delivery[] = [];
+      for (const delivery of pending.splice(0)) {
+        if (delivery.event.snapshot || delivery.event.recovered) {
+          batch.push(delivery);
+          continue;
+        }
+        emitExecution(batch);
+        batch = [];
+        emitExecution([delivery]);
+      }
+      emitExecution(batch);
+    };
+    const failTest = (error: unknown) => {
+      if (closed) return;
+      closed = true;
+      clearTimeout(testTimer);
+      this.emitError(error instanceof NodeOperationError ? error : fail(error));
+    };
+    const scheduleFlush = () => {
+      if (flushScheduled || !listening) return;
+      flushScheduled = true;
+      setImmediate(() => void flush().catch((error) => this.logger.error(`[Pingstreams] ${String(error)}`)));
+    };
 
-		try {
-			pipeline = createEventPipeline(
-				pipelineOptions,
-				(output, event) => {
-					pending.push({ output, event });
-					scheduleFlush();
-				},
-				(error) => {
-					if (closed) return;
-					if (!manual) {
-						// A condition or mapping failing on one event: record it, keep listening.
-						this.saveFailedExecution(fail(error));
-						return;
-					}
-					// The test fails with it, once n8n listens for it (after trigger() has returned).
-					if (listening) failTest(error);
-					else earlyTestError ??= error;
-				},
-			);
-		} catch (error) {
-			throw fail(error);
-		}
+    try {
+      pipeline = createEventPipeline(
+        pipelineOptions,
+        (output, event) => {
+          pending.push({ output, event });
+          scheduleFlush();
+        },
+        (error) => {
+          if (closed) return;
+          if (!manual) {
+            // A condition or mapping failing on one event: record it, keep listening.
+            this.saveFailedExecution(fail(error));
+            return;
+          }
+          // The test fails with it, once n8n listens for it (after trigger() has returned).
+          if (listening) failTest(error);
+          else earlyTestError ??= error;
+        },
+      );
+    } catch (error) {
+      throw fail(error);
+    }
 
-		const stop = () => {
-			closed = true;
-			clearTimeout(testTimer);
-			clearTimeout(retryTimer);
-			subscription?.close();
-			handle?.release();
-		};
+    const stop = () => {
+      closed = true;
+      clearTimeout(testTimer);
+      clearTimeout(retryTimer);
+      subscription?.close();
+      handle?.release();
+    };
 
-		try {
-			handle = acquireConnection(
-				connectionOptions(credentials, {
-					pingIntervalMs: options.heartbeatInterval !== undefined ? secondsToMs(options.heartbeatInterval, 15, 5, 300) : undefined,
-					pongTimeoutMs: options.heartbeatTimeout !== undefined ? secondsToMs(options.heartbeatTimeout, 10, 2, 120) : undefined,
-					logger: coreLogger(this.logger, node.name),
-				}),
-			);
-			handle.onStatus((status) => {
-				if (closed) return;
-				if (status.state === 'reconnecting' && status.error && !loggedStatuses.has(status)) {
-					// Every trigger on the shared socket hears the same status object: the first one logs it.
-					loggedStatuses.add(status);
-					this.logger.warn(
-						`[Pingstreams] connection lost (${redact(status.error?.message ?? 'no reason', token)}); reconnecting in ${Math.round((status.retryInMs ?? 0) / 1000)} s`,
-					);
-				} else if (status.state === 'failed' && activated) {
-					// Permanent: a refused token or too many failures. n8n deactivates and retries the activation later.
-					// (Before activation completes, the rejected `ready` reports it as the activation error.)
-					const error = fail(status.error ?? new Error('The Pingstreams connection failed permanently.'));
-					stop();
-					this.emitError(error);
-				}
-			});
-			subscription = handle.subscribe(topic, {
-				onEvent: (event) => pipeline?.push(event),
-				onError: (error) => {
-					if (closed) return;
-					// Only this subscription's trouble arrives here (connection trouble is a status, logged above). A topic
-					// refused after a reconnect (no snapshot) is worth a failed execution the user can see.
-					this.logger.warn(`[Pingstreams] ${node.name}: ${redact(error.message, token)}`);
-					if (!manual && activated && error instanceof SubscriptionTimeoutError) this.saveFailedExecution(fail(error));
-				},
-				emitSnapshot: options.emitSnapshot === true,
-				emitRecovered: options.emitRecovered !== false,
-				subscribeTimeoutMs: secondsToMs(options.subscribeTimeout, 10, 1, 300),
-				resumeState,
-			});
-			await subscription.ready;
-		} catch (error) {
-			stop();
-			throw fail(error);
-		}
+    try {
+      handle = acquireConnection(
+        connectionOptions(credentials, {
+          pingIntervalMs:
+            options.heartbeatInterval !== undefined ? secondsToMs(options.heartbeatInterval, 15, 5, 300) : undefined,
+          pongTimeoutMs:
+            options.heartbeatTimeout !== undefined ? secondsToMs(options.heartbeatTimeout, 10, 2, 120) : undefined,
+          logger: coreLogger(this.logger, node.name),
+        }),
+      );
+      handle.onStatus((status) => {
+        if (closed) return;
+        if (status.state === 'reconnecting' && status.error && !loggedStatuses.has(status)) {
+          // Every trigger on the shared socket hears the same status object: the first one logs it.
+          loggedStatuses.add(status);
+          this.logger.warn(
+            `[Pingstreams] connection lost (${redact(status.error?.message ?? 'no reason', token)}); reconnecting in ${Math.round((status.retryInMs ?? 0) / 1000)} s`,
+          );
+        } else if (status.state === 'failed' && activated) {
+          // Permanent: a refused token or too many failures. n8n deactivates and retries the activation later.
+          // (Before activation completes, the rejected `ready` reports it as the activation error.)
+          const error = fail(status.error ?? new Error('The Pingstreams connection failed permanently.'));
+          stop();
+          this.emitError(error);
+        }
+      });
+      subscription = handle.subscribe(topic, {
+        onEvent: (event) => pipeline?.push(event),
+        onError: (error) => {
+          if (closed) return;
+          // Only this subscription's trouble arrives here (connection trouble is a status, logged above). A topic
+          // refused after a reconnect (no snapshot) is worth a failed execution the user can see.
+          this.logger.warn(`[Pingstreams] ${node.name}: ${redact(error.message, token)}`);
+          if (!manual && activated && error instanceof SubscriptionTimeoutError) this.saveFailedExecution(fail(error));
+        },
+        emitSnapshot: options.emitSnapshot === true,
+        emitRecovered: options.emitRecovered !== false,
+        subscribeTimeoutMs: secondsToMs(options.subscribeTimeout, 10, 1, 300),
+        resumeState,
+      });
+      await subscription.ready;
+    } catch (error) {
+      stop();
+      throw fail(error);
+    }
 
-		activated = true;
-		persistState(); // the baseline for catch-up, saved by n8n at the end of the activation
-		setImmediate(() => {
-			listening = true;
-			if (earlyTestError) failTest(earlyTestError);
-			else if (pending.length) scheduleFlush();
-		});
+    activated = true;
+    persistState(); // the baseline for catch-up, saved by n8n at the end of the activation
+    setImmediate(() => {
+      listening = true;
+      if (earlyTestError) failTest(earlyTestError);
+      else if (pending.length) scheduleFlush();
+    });
 
-		if (manual) {
-			const timeoutMs = secondsToMs(options.testTimeout, 120, 5, 3600);
-			testTimer = setTimeout(() => {
-				failTest(
-					new NodeOperationError(node, `No matching event arrived within ${Math.round(timeoutMs / 1000)} s`, {
-						description:
-							'The subscription is active, but nothing matched. Make a change in Pingstreams that fits Resource, Events and "Only When" (e.g. create a request), or turn on "Emit Open Items at Activation" to get the current state, then listen again.',
-					}),
-				);
-			}, timeoutMs);
-		}
+    if (manual) {
+      const timeoutMs = secondsToMs(options.testTimeout, 120, 5, 3600);
+      testTimer = setTimeout(() => {
+        failTest(
+          new NodeOperationError(node, `No matching event arrived within ${Math.round(timeoutMs / 1000)} s`, {
+            description:
+              'The subscription is active, but nothing matched. Make a change in Pingstreams that fits Resource, Events and "Only When" (e.g. create a request), or turn on "Emit Open Items at Activation" to get the current state, then listen again.',
+          }),
+        );
+      }, timeoutMs);
+    }
 
-		return {
-			closeFunction: async () => stop(),
-		};
-	}
+    return {
+      closeFunction: async () => stop(),
+    };
+  }
 }

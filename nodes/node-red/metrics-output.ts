@@ -14,7 +14,11 @@ export function formatWait(seconds: number | null): string {
  * msg.topic; ui-gauge shows it); the waiting requests and the agents go as arrays of row objects (ui-table). Unknown figures
  * (null) are left out rather than sent as a value a chart would misdraw.
  */
-export function metricMessages(metrics: LiveMetrics, forecast: Forecast | { error: string } | undefined, agents: AgentRow[] = []): NodeMessage[] {
+export function metricMessages(
+  metrics: LiveMetrics,
+  forecast: Forecast | { error: string } | undefined,
+  agents: AgentRow[] = [],
+): NodeMessage[] {
   const w = metrics.window;
   const figures: Array<[string, number | null]> = [
     ['queue', metrics.requests.queue],
@@ -38,14 +42,27 @@ export function metricMessages(metrics: LiveMetrics, forecast: Forecast | { erro
     ['occupancyPercent', metrics.agents.occupancy === null ? null : Math.round(metrics.agents.occupancy * 1000) / 10],
   ];
   if (forecast && !('error' in forecast)) {
-    figures.push(['agentsRequired', forecast.required.agents], ['agentsScheduled', forecast.required.scheduled], ['agentsShortfall', forecast.now?.shortfall ?? null]);
+    figures.push(
+      ['agentsRequired', forecast.required.agents],
+      ['agentsScheduled', forecast.required.scheduled],
+      ['agentsShortfall', forecast.now?.shortfall ?? null],
+    );
   }
-  const messages: NodeMessage[] = figures.filter(([, v]) => typeof v === 'number').map(([topic, payload]) => ({ topic, payload }));
+  const messages: NodeMessage[] = figures
+    .filter(([, v]) => typeof v === 'number')
+    .map(([topic, payload]) => ({ topic, payload }));
   messages.push({
     topic: 'waiting',
-    payload: metrics.requests.waiting.map((r) => ({ request: r.requestId ?? r.id, department: r.department ?? '', createdAt: r.createdAt, waitSeconds: r.waitSeconds })),
+    payload: metrics.requests.waiting.map((r) => ({
+      request: r.requestId ?? r.id,
+      department: r.department ?? '',
+      createdAt: r.createdAt,
+      waitSeconds: r.waitSeconds,
+    })),
   });
-  messages.push({ topic: 'agents', payload: agents.map((a) => ({ agent: a.userId, state: a.state, assigned: a.assigned, capacity: a.capacity })) });
+  messages.push({
+    topic: 'agents',
+    payload: agents.map((a) => ({ agent: a.userId, state: a.state, assigned: a.assigned, capacity: a.capacity })),
+  });
   return messages;
 }
-

@@ -23,7 +23,9 @@ export = function register(RED: NodeAPI): void {
     const node = this;
     node.endpoint = (def.endpoint || '').trim() || DEFAULT_ENDPOINT;
     const allowInsecure = def.allowInsecure === true;
-    const tuning = ((RED as unknown as { settings?: RuntimeSettings }).settings?.pingstreams ?? {}) as NonNullable<RuntimeSettings['pingstreams']>;
+    const tuning = ((RED as unknown as { settings?: RuntimeSettings }).settings?.pingstreams ?? {}) as NonNullable<
+      RuntimeSettings['pingstreams']
+    >;
 
     if (typeof tuning.subscribeTimeoutMs === 'number') node.subscribeTimeoutMs = tuning.subscribeTimeoutMs;
 
@@ -123,4 +125,3 @@ export = function register(RED: NodeAPI): void {
     credentials: { token: { type: 'password' } },
   });
 };
-

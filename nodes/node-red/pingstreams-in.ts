@@ -2,7 +2,19 @@
 // the optional "only when" condition becomes one message. Reconnects, snapshots and recovery are the core's.
 import { buildTopic, createEventPipeline } from '../../core';
 import type { ResumeState, Subscription, TopicKind } from '../../core';
-import { configNode, errorCode, eventToMessage, expressionBudgetOf, safeError, selectedMethods, startupFailure, StatusReporter, t, typedValue, userError } from './red';
+import {
+  configNode,
+  errorCode,
+  eventToMessage,
+  expressionBudgetOf,
+  safeError,
+  selectedMethods,
+  startupFailure,
+  StatusReporter,
+  t,
+  typedValue,
+  userError,
+} from './red';
 import type { ConnectionUser, ExpressionLimitDef, Node, NodeAPI, NodeDef } from './red';
 
 interface InDef extends NodeDef, ExpressionLimitDef {
@@ -47,15 +59,24 @@ export = function register(RED: NodeAPI): void {
     if (config instanceof Error) return startupFailure(RED, node, config);
 
     const methods = selectedMethods(def, ['CREATE']);
-    if (methods.length === 0) return startupFailure(RED, node, userError('NO_METHOD', t(RED, 'pingstreams-in:errors.noMethod')));
+    if (methods.length === 0)
+      return startupFailure(RED, node, userError('NO_METHOD', t(RED, 'pingstreams-in:errors.noMethod')));
 
     let topic: string;
     try {
       const kind = def.kind ?? 'requests';
       // Only the fields this kind uses are read: a leftover env reference in a hidden field is ignored.
       const read = (field: 'projectId' | 'requestId' | 'projectUserId' | 'topic'): string | undefined =>
-        FIELDS_BY_KIND[kind]?.includes(field) ? typedValue(RED, node, def[field], def[`${field}Type`], t(RED, `pingstreams-in:label.${field}`)) : undefined;
-      topic = buildTopic({ kind, projectId: read('projectId'), requestId: read('requestId'), projectUserId: read('projectUserId'), topic: read('topic') });
+        FIELDS_BY_KIND[kind]?.includes(field)
+          ? typedValue(RED, node, def[field], def[`${field}Type`], t(RED, `pingstreams-in:label.${field}`))
+          : undefined;
+      topic = buildTopic({
+        kind,
+        projectId: read('projectId'),
+        requestId: read('requestId'),
+        projectUserId: read('projectUserId'),
+        topic: read('topic'),
+      });
     } catch (err) {
       return startupFailure(RED, node, safeError(err));
     }
@@ -130,7 +151,8 @@ export = function register(RED: NodeAPI): void {
       closed = true;
       status.close();
       try {
-        if (!removed && subscription?.isReady) handover.set(node.id, { state: subscription.exportState(), endpoint: config.endpoint, at: Date.now() });
+        if (!removed && subscription?.isReady)
+          handover.set(node.id, { state: subscription.exportState(), endpoint: config.endpoint, at: Date.now() });
         subscription?.close();
         config.deregister(user);
       } finally {

@@ -1,6 +1,12 @@
 // "pingstreams map": shapes a Pingstreams event with a JSONata expression (Node-RED's own JSONata, so
 // $env, $flowContext... work as in the Change node) with $event and $previous bound; presets for Slack.
-import { budgetErrorOf, compileExpression, expressionUsesRegex, guardExpression, type CompiledExpression } from '../../core';
+import {
+  budgetErrorOf,
+  compileExpression,
+  expressionUsesRegex,
+  guardExpression,
+  type CompiledExpression,
+} from '../../core';
 import { MAP_PRESETS } from './map-presets';
 import { expressionBudgetOf, messageToEvent, t, userError } from './red';
 import type { DoneFn, ExpressionLimitDef, JSONataExpression, Node, NodeAPI, NodeDef, NodeMessage, SendFn } from './red';
@@ -51,7 +57,8 @@ export = function register(RED: NodeAPI): void {
       try {
         const budget = expressionBudgetOf(def);
         if (expressionUsesRegex(source)) {
-          if (NODE_RED_FUNCTIONS.test(source)) broken = userError('EXPRESSION_ERROR', t(RED, 'pingstreams-map:errors.regexWithNodeRedFunctions'));
+          if (NODE_RED_FUNCTIONS.test(source))
+            broken = userError('EXPRESSION_ERROR', t(RED, 'pingstreams-map:errors.regexWithNodeRedFunctions'));
           else offThread = compileExpression(source, budget);
         } else {
           expr = RED.util.prepareJSONataExpression(source, node);
@@ -91,14 +98,21 @@ export = function register(RED: NodeAPI): void {
               try {
                 RED.util.setMessageProperty(msg, property, value, true);
               } catch (setErr) {
-                return finish(userError('BAD_PROPERTY', t(RED, 'pingstreams-map:errors.property', { property, message: (setErr as Error).message })));
+                return finish(
+                  userError(
+                    'BAD_PROPERTY',
+                    t(RED, 'pingstreams-map:errors.property', { property, message: (setErr as Error).message }),
+                  ),
+                );
               }
               finish();
             };
             try {
               const event = messageToEvent(msg);
               if (offThread) {
-                offThread.evaluateWith(msg, { event, previous: event.previous }).then(output, (err: Error) => finish(userError('EXPRESSION_ERROR', err.message)));
+                offThread
+                  .evaluateWith(msg, { event, previous: event.previous })
+                  .then(output, (err: Error) => finish(userError('EXPRESSION_ERROR', err.message)));
                 return;
               }
               const compiled = expr as JSONataExpression;
@@ -128,8 +142,16 @@ export = function register(RED: NodeAPI): void {
   RED.nodes.registerType('pingstreams map', PingstreamsMap);
 
   // The editor's preset menu reads the expressions from here (one copy, in map-presets.ts).
-  const allow = RED.auth ? RED.auth.needsPermission('pingstreams.read') : (_req: unknown, _res: unknown, next: () => void) => next();
+  const allow = RED.auth
+    ? RED.auth.needsPermission('pingstreams.read')
+    : (_req: unknown, _res: unknown, next: () => void) => next();
   RED.httpAdmin.get('/pingstreams/map-presets', allow, (_req, res) => {
-    res.json(MAP_PRESETS.map((preset) => ({ id: preset.id, label: t(RED, `pingstreams-map:presets.${preset.id}`), expression: preset.expression })));
+    res.json(
+      MAP_PRESETS.map((preset) => ({
+        id: preset.id,
+        label: t(RED, `pingstreams-map:presets.${preset.id}`),
+        expression: preset.expression,
+      })),
+    );
   });
 };

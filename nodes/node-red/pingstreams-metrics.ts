@@ -32,14 +32,26 @@ function field(RED: NodeAPI, def: MetricsDef, name: keyof MetricsDef, min: numbe
   const raw = def[name];
   if (raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '')) return undefined;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n < min || n > max) throw userError('INVALID_SETTING', t(RED, 'pingstreams-metrics:errors.range', { field: t(RED, `pingstreams-metrics:label.${String(name)}`), value: String(raw), min, max }));
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw userError(
+      'INVALID_SETTING',
+      t(RED, 'pingstreams-metrics:errors.range', {
+        field: t(RED, `pingstreams-metrics:label.${String(name)}`),
+        value: String(raw),
+        min,
+        max,
+      }),
+    );
   return n;
 }
 
 function forecastRequest(RED: NodeAPI, def: MetricsDef): ForecastRequest | undefined {
   const percent = field(RED, def, 'targetPercent', 1, 99.9);
   if (percent === undefined) return undefined;
-  const request: ForecastRequest = { targetServiceLevel: percent / 100, targetSeconds: field(RED, def, 'targetSeconds', 0, 86_400) ?? 20 };
+  const request: ForecastRequest = {
+    targetServiceLevel: percent / 100,
+    targetSeconds: field(RED, def, 'targetSeconds', 0, 86_400) ?? 20,
+  };
   const aht = field(RED, def, 'ahtMinutes', 0.01, 1440);
   if (aht !== undefined) request.ahtSeconds = aht * 60;
   const occupancy = field(RED, def, 'maxOccupancy', 1, 100);
@@ -69,8 +81,15 @@ export = function register(RED: NodeAPI): void {
     let windowMs: number;
     let forecast: ForecastRequest | undefined;
     try {
-      projectId = typedValue(RED, node, def.projectId, def.projectIdType, t(RED, 'pingstreams-metrics:label.projectId'));
-      if (!/^[^\s/?#]+$/.test(projectId)) throw userError('INVALID_TOPIC', t(RED, 'pingstreams-metrics:errors.projectId'));
+      projectId = typedValue(
+        RED,
+        node,
+        def.projectId,
+        def.projectIdType,
+        t(RED, 'pingstreams-metrics:label.projectId'),
+      );
+      if (!/^[^\s/?#]+$/.test(projectId))
+        throw userError('INVALID_TOPIC', t(RED, 'pingstreams-metrics:errors.projectId'));
       intervalMs = (field(RED, def, 'interval', 0, 86_400) ?? 10) * 1000;
       minGapMs = (field(RED, def, 'minGap', 0.1, 3600) ?? 2) * 1000;
       thresholdMs = (field(RED, def, 'threshold', 1, 86_400) ?? 60) * 1000;
@@ -88,7 +107,12 @@ export = function register(RED: NodeAPI): void {
     // Until the snapshot arrives the figures are empty: plain "connected" rather than a queue of 0.
     const status = new StatusReporter(RED, node, () => {
       const m = ready ? session?.metrics() : undefined;
-      return m ? t(RED, 'pingstreams-metrics:status.connected', { queue: m.requests.queue, wait: formatWait(m.requests.longestWaitSeconds) }) : t(RED, 'pingstreams-config:status.connected');
+      return m
+        ? t(RED, 'pingstreams-metrics:status.connected', {
+            queue: m.requests.queue,
+            wait: formatWait(m.requests.longestWaitSeconds),
+          })
+        : t(RED, 'pingstreams-config:status.connected');
     });
 
     const user: ConnectionUser = { onConnectionStatus: (s) => status.setConnection(s) };
@@ -109,7 +133,12 @@ export = function register(RED: NodeAPI): void {
       const prediction = forecast ? forecastFromMetrics(metrics, forecast) : undefined;
       const payload = prediction ? { ...metrics, forecast: prediction } : metrics;
       // An array in an output's place sends each of its messages in turn on that output.
-      node.send([{ topic: `pingstreams/metrics/${projectId}`, payload }, def.perMetric === false ? null : (metricMessages(metrics, prediction, session.engine.agentList(50)) as unknown as NodeMessage)]);
+      node.send([
+        { topic: `pingstreams/metrics/${projectId}`, payload },
+        def.perMetric === false
+          ? null
+          : (metricMessages(metrics, prediction, session.engine.agentList(50)) as unknown as NodeMessage),
+      ]);
       status.bump();
     };
     const schedule = (): void => {
@@ -139,7 +168,10 @@ export = function register(RED: NodeAPI): void {
         const safe = safeError(err);
         safe.message = config.redact(safe.message);
         status.setProblem(safe);
-        node.error(safe.message, { topic: `pingstreams/metrics/${projectId}`, payload: { code: errorCode(safe), message: safe.message } });
+        node.error(safe.message, {
+          topic: `pingstreams/metrics/${projectId}`,
+          payload: { code: errorCode(safe), message: safe.message },
+        });
       },
     );
     const ticker = intervalMs > 0 ? setInterval(schedule, intervalMs) : undefined;

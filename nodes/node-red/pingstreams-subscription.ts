@@ -2,7 +2,17 @@
 // on the shared connection; emits the events of every topic it holds, shaped like "pingstreams in".
 import { buildTopic, createEventPipeline, TOPIC_KINDS } from '../../core';
 import type { ConnectionHandle, Subscription, TopicKind } from '../../core';
-import { configNode, errorCode, eventToMessage, safeError, selectedMethods, startupFailure, StatusReporter, t, userError } from './red';
+import {
+  configNode,
+  errorCode,
+  eventToMessage,
+  safeError,
+  selectedMethods,
+  startupFailure,
+  StatusReporter,
+  t,
+  userError,
+} from './red';
 import type { ConnectionUser, PingstreamsConfigNode, DoneFn, Node, NodeAPI, NodeDef, NodeMessage, SendFn } from './red';
 
 interface SubscriptionDef extends NodeDef {
@@ -22,13 +32,18 @@ export = function register(RED: NodeAPI): void {
       return [
         ...new Set(
           list.map((item) => {
-            if (typeof item !== 'string') throw userError('INVALID_TOPIC', t(RED, 'pingstreams-subscription:errors.topicNotString', { value: JSON.stringify(item) }));
+            if (typeof item !== 'string')
+              throw userError(
+                'INVALID_TOPIC',
+                t(RED, 'pingstreams-subscription:errors.topicNotString', { value: JSON.stringify(item) }),
+              );
             return buildTopic({ kind: 'custom', topic: item.trim() });
           }),
         ),
       ];
     }
-    const str = (v: unknown): string | undefined => (typeof v === 'string' || typeof v === 'number' ? String(v).trim() : undefined);
+    const str = (v: unknown): string | undefined =>
+      typeof v === 'string' || typeof v === 'number' ? String(v).trim() : undefined;
     const projectId = str(msg.projectId);
     if (!projectId) throw userError('INVALID_TOPIC', t(RED, 'pingstreams-subscription:errors.noTopic'));
     const requestId = str(msg.requestId);
@@ -51,13 +66,16 @@ export = function register(RED: NodeAPI): void {
     if (found instanceof Error) return startupFailure(RED, node, found);
     const config: PingstreamsConfigNode = found;
     const methods = selectedMethods(def, ['CREATE', 'UPDATE', 'DELETE']);
-    if (methods.length === 0) return startupFailure(RED, node, userError('NO_METHOD', t(RED, 'pingstreams-in:errors.noMethod')));
+    if (methods.length === 0)
+      return startupFailure(RED, node, userError('NO_METHOD', t(RED, 'pingstreams-in:errors.noMethod')));
 
     let closed = false;
     let events = 0;
     const held = new Map<string, Subscription>();
     const confirmed = new WeakSet<Subscription>();
-    const status = new StatusReporter(RED, node, () => t(RED, 'pingstreams-subscription:status.connected', { topics: held.size, count: events }));
+    const status = new StatusReporter(RED, node, () =>
+      t(RED, 'pingstreams-subscription:status.connected', { topics: held.size, count: events }),
+    );
 
     const pipeline = createEventPipeline(
       { methods, output: 'event' },
@@ -91,7 +109,10 @@ export = function register(RED: NodeAPI): void {
             // subscription's own trouble is news: the connection status covers the rest.
             onError: (err) => {
               if (closed || held.get(topic) !== created || !confirmed.has(created)) return;
-              node.error(config.redact(safeError(err).message), { topic, payload: { code: errorCode(err), message: err.message } });
+              node.error(config.redact(safeError(err).message), {
+                topic,
+                payload: { code: errorCode(err), message: err.message },
+              });
             },
             emitSnapshot,
             emitRecovered: def.recovered !== false,
@@ -129,7 +150,10 @@ export = function register(RED: NodeAPI): void {
       if (missing.length > 0) {
         throw userError(
           'NOT_SUBSCRIBED',
-          t(RED, 'pingstreams-subscription:errors.notHeld', { topics: missing.join(', '), held: held.size ? [...held.keys()].join(', ') : t(RED, 'pingstreams-subscription:errors.none') }),
+          t(RED, 'pingstreams-subscription:errors.notHeld', {
+            topics: missing.join(', '),
+            held: held.size ? [...held.keys()].join(', ') : t(RED, 'pingstreams-subscription:errors.none'),
+          }),
         );
       }
       for (const topic of topics) {
@@ -140,9 +164,17 @@ export = function register(RED: NodeAPI): void {
     }
 
     node.on('input', (msg: NodeMessage, send: SendFn, done: DoneFn) => {
-      const action = msg.action === undefined || msg.action === null || msg.action === '' ? 'subscribe' : String(msg.action).trim().toLowerCase();
+      const action =
+        msg.action === undefined || msg.action === null || msg.action === ''
+          ? 'subscribe'
+          : String(msg.action).trim().toLowerCase();
       if (!(ACTIONS as readonly string[]).includes(action)) {
-        done(userError('UNKNOWN_ACTION', t(RED, 'pingstreams-subscription:errors.unknownAction', { action: String(msg.action) })));
+        done(
+          userError(
+            'UNKNOWN_ACTION',
+            t(RED, 'pingstreams-subscription:errors.unknownAction', { action: String(msg.action) }),
+          ),
+        );
         return;
       }
       if (action === 'list') {

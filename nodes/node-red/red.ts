@@ -55,15 +55,28 @@ export interface NodeAPI {
   nodes: {
     createNode(node: Node, def: NodeDef): void;
     getNode(id: string): Node | null;
-    registerType<N extends Node, D extends NodeDef>(type: string, ctor: (this: N, def: D) => void, opts?: { credentials?: Record<string, { type: 'text' | 'password' }> }): void;
+    registerType<N extends Node, D extends NodeDef>(
+      type: string,
+      ctor: (this: N, def: D) => void,
+      opts?: { credentials?: Record<string, { type: 'text' | 'password' }> },
+    ): void;
   };
   util: {
     evaluateNodeProperty(value: string, type: string, node: Node, msg?: NodeMessage): unknown;
     prepareJSONataExpression(value: string, node: Node): JSONataExpression;
-    evaluateJSONataExpression(expr: JSONataExpression, msg: NodeMessage, callback: (err: Error | null, result?: unknown) => void): void;
+    evaluateJSONataExpression(
+      expr: JSONataExpression,
+      msg: NodeMessage,
+      callback: (err: Error | null, result?: unknown) => void,
+    ): void;
     setMessageProperty(msg: NodeMessage, property: string, value: unknown, createMissing?: boolean): boolean;
   };
-  httpAdmin: { get(path: string, ...handlers: Array<(req: unknown, res: { json(body: unknown): void }, next: () => void) => void>): void };
+  httpAdmin: {
+    get(
+      path: string,
+      ...handlers: Array<(req: unknown, res: { json(body: unknown): void }, next: () => void) => void>
+    ): void;
+  };
   auth?: { needsPermission(permission: string): (req: unknown, res: unknown, next: () => void) => void };
   _(key: string, vars?: Record<string, unknown>): string;
 }
@@ -117,10 +130,13 @@ export function connectionStatus(RED: NodeAPI, status: ConnectionStatus, connect
     case 'connecting':
     case 'reconnecting': {
       const seconds = Math.max(1, Math.ceil((status.retryInMs ?? 0) / 1000));
-      if (code === 'RATE_LIMITED') return { fill: 'red', shape: 'ring', text: t(RED, 'pingstreams-config:status.rateLimited', { seconds }) };
-      if (code === 'TOKEN_REFUSED') return { fill: 'red', shape: 'ring', text: t(RED, 'pingstreams-config:status.tokenRefused') };
+      if (code === 'RATE_LIMITED')
+        return { fill: 'red', shape: 'ring', text: t(RED, 'pingstreams-config:status.rateLimited', { seconds }) };
+      if (code === 'TOKEN_REFUSED')
+        return { fill: 'red', shape: 'ring', text: t(RED, 'pingstreams-config:status.tokenRefused') };
       // Waiting before the next attempt (after a drop, or a first attempt that failed).
-      if (status.retryInMs !== undefined && status.error) return { fill: 'yellow', shape: 'ring', text: t(RED, 'pingstreams-config:status.reconnecting', { seconds }) };
+      if (status.retryInMs !== undefined && status.error)
+        return { fill: 'yellow', shape: 'ring', text: t(RED, 'pingstreams-config:status.reconnecting', { seconds }) };
       return { fill: 'yellow', shape: 'ring', text: t(RED, 'pingstreams-config:status.connecting') };
     }
     case 'failed':
@@ -149,7 +165,9 @@ export function failureText(RED: NodeAPI, error: Error | undefined): string {
     case 'NO_CONFIG':
       return t(RED, 'pingstreams-config:status.noConfig');
     case 'RATE_LIMITED':
-      return t(RED, 'pingstreams-config:status.rateLimited', { seconds: Math.ceil(((error as { retryAfterMs?: number }).retryAfterMs ?? 0) / 1000) });
+      return t(RED, 'pingstreams-config:status.rateLimited', {
+        seconds: Math.ceil(((error as { retryAfterMs?: number }).retryAfterMs ?? 0) / 1000),
+      });
     case 'SUBSCRIPTION_TIMEOUT':
       return t(RED, 'pingstreams-config:status.subscriptionRefused');
     case 'INVALID_TOPIC':
@@ -169,7 +187,8 @@ export function failureText(RED: NodeAPI, error: Error | undefined): string {
 /** msg.payload = the element, msg.topic = the realtime topic, msg.method, msg.pingstreams = the rest of the event. */
 export function eventToMessage(event: RealtimeEvent): NodeMessage {
   const { data, topic, method, previous, ...rest } = event;
-  const pingstreams: Record<string, unknown> = previous === undefined ? rest : { ...rest, previous: withoutProtoKeys(previous) };
+  const pingstreams: Record<string, unknown> =
+    previous === undefined ? rest : { ...rest, previous: withoutProtoKeys(previous) };
   return { payload: withoutProtoKeys(data), topic, method, pingstreams };
 }
 
@@ -217,7 +236,8 @@ export function withoutProtoKeys<T>(value: T): T {
 
 /** The event a message built by eventToMessage came from (or the best approximation for any other msg). */
 export function messageToEvent(msg: NodeMessage): Record<string, unknown> {
-  const rest = msg.pingstreams && typeof msg.pingstreams === 'object' ? (msg.pingstreams as Record<string, unknown>) : {};
+  const rest =
+    msg.pingstreams && typeof msg.pingstreams === 'object' ? (msg.pingstreams as Record<string, unknown>) : {};
   return { ...rest, method: msg.method, topic: msg.topic, data: msg.payload };
 }
 
@@ -236,7 +256,8 @@ export function typedValue(RED: NodeAPI, node: Node, value: unknown, type: unkno
   if (type !== 'env') return raw;
   const resolved = raw ? RED.util.evaluateNodeProperty(raw, 'env', node) : undefined;
   const text = resolved === undefined || resolved === null ? '' : String(resolved).trim();
-  if (!text) throw userError('INVALID_TOPIC', t(RED, 'pingstreams-config:errors.envNotSet', { name: raw || '?', label }));
+  if (!text)
+    throw userError('INVALID_TOPIC', t(RED, 'pingstreams-config:errors.envNotSet', { name: raw || '?', label }));
   return text;
 }
 
@@ -264,7 +285,8 @@ export function userError(code: string, message: string): Error {
 /** The config node referenced by `id`, or an Error saying what to fix. */
 export function configNode(RED: NodeAPI, id: unknown): PingstreamsConfigNode | Error {
   const found = typeof id === 'string' && id ? RED.nodes.getNode(id) : null;
-  if (!found || found.type !== 'pingstreams-config') return userError('NO_CONFIG', t(RED, 'pingstreams-config:errors.noConfig'));
+  if (!found || found.type !== 'pingstreams-config')
+    return userError('NO_CONFIG', t(RED, 'pingstreams-config:errors.noConfig'));
   return found as PingstreamsConfigNode;
 }
 
@@ -330,7 +352,13 @@ export class StatusReporter {
     if (this.problem && this.connection.state === 'connected') {
       this.node.status({ fill: 'red', shape: 'ring', text: failureText(this.RED, this.problem) });
     } else {
-      this.node.status(connectionStatus(this.RED, this.connection, this.connection.state === 'connected' ? this.connectedText() : undefined));
+      this.node.status(
+        connectionStatus(
+          this.RED,
+          this.connection,
+          this.connection.state === 'connected' ? this.connectedText() : undefined,
+        ),
+      );
     }
   }
 }
@@ -348,7 +376,9 @@ export function selectedMethods(def: NodeDef, fallback: readonly Method[]): Meth
     ['UPDATE', def.methodUpdate],
     ['DELETE', def.methodDelete],
   ];
-  return boxes.filter(([method, ticked]) => (typeof ticked === 'boolean' ? ticked : fallback.includes(method))).map(([method]) => method);
+  return boxes
+    .filter(([method, ticked]) => (typeof ticked === 'boolean' ? ticked : fallback.includes(method)))
+    .map(([method]) => method);
 }
 
 /** The expression budget fields every node evaluating JSONata carries (blank: the core's defaults). */
@@ -358,6 +388,7 @@ export interface ExpressionLimitDef {
 }
 
 export function expressionBudgetOf(def: ExpressionLimitDef): ExpressionBudget {
-  const read = (value: unknown): number | undefined => (value === undefined || value === '' || value === null ? undefined : Number(value));
+  const read = (value: unknown): number | undefined =>
+    value === undefined || value === '' || value === null ? undefined : Number(value);
   return { timeMs: read(def.exprTimeout), depth: read(def.exprDepth) };
 }

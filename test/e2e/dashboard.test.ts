@@ -26,7 +26,10 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   browser = resources.add(
     'chromium',
-    await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu'] }),
+    await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu'],
+    }),
     (b) => b.close(),
   );
 }, 60_000);
@@ -34,10 +37,16 @@ beforeAll(async () => {
 /** `pingstreams dashboard` as a user runs it, on a fixed port (so a restart is the same address). */
 async function startCli(emu: Emulator, port: number): Promise<Cli> {
   const agents = emu.simulation!.truth().agentIds.flatMap((id) => ['--agent', id]);
-  const cli = resources.add('dashboard CLI', new Cli(['dashboard', '--project', emu.projectId, '--endpoint', emu.url, '--port', String(port), ...agents], { PINGSTREAMS_TOKEN: emu.tokens.owner }), async (c) => {
-    if (c.child.exitCode === null) c.child.kill('SIGKILL');
-    await c.exited;
-  });
+  const cli = resources.add(
+    'dashboard CLI',
+    new Cli(['dashboard', '--project', emu.projectId, '--endpoint', emu.url, '--port', String(port), ...agents], {
+      PINGSTREAMS_TOKEN: emu.tokens.owner,
+    }),
+    async (c) => {
+      if (c.child.exitCode === null) c.child.kill('SIGKILL');
+      await c.exited;
+    },
+  );
   await cli.waitForStderr(/watching/, 20_000);
   return cli;
 }
@@ -60,7 +69,10 @@ async function openPage(context: BrowserContext, url: string, problems: string[]
     const w = window as any;
     w.__states = [];
     const badge = document.querySelector('#connection')!;
-    new MutationObserver(() => w.__states.push(badge.getAttribute('data-state'))).observe(badge, { attributes: true, attributeFilter: ['data-state'] });
+    new MutationObserver(() => w.__states.push(badge.getAttribute('data-state'))).observe(badge, {
+      attributes: true,
+      attributeFilter: ['data-state'],
+    });
   });
   return page;
 }
@@ -75,17 +87,25 @@ function seconds(text: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-async function shown(page: Page): Promise<{ queue: number; longestWait: number | null; waiting: string[]; at: number }> {
-  return page.evaluate(() => ({
-    queue: Number(document.querySelector('[data-metric="queue"]')!.textContent),
-    longestWait: document.querySelector('[data-metric="longest-wait"]')!.textContent!,
-    waiting: Array.from(document.querySelectorAll('#waiting tbody tr td:first-child')).map((td) => td.textContent!),
-    at: Date.now(),
-  })).then((v) => ({ ...v, longestWait: seconds(v.longestWait) }));
+async function shown(
+  page: Page,
+): Promise<{ queue: number; longestWait: number | null; waiting: string[]; at: number }> {
+  return page
+    .evaluate(() => ({
+      queue: Number(document.querySelector('[data-metric="queue"]')!.textContent),
+      longestWait: document.querySelector('[data-metric="longest-wait"]')!.textContent!,
+      waiting: Array.from(document.querySelectorAll('#waiting tbody tr td:first-child')).map((td) => td.textContent!),
+      at: Date.now(),
+    }))
+    .then((v) => ({ ...v, longestWait: seconds(v.longestWait) }));
 }
 
 /** Pauses the queue; waits until the page shows its truth; compares the queue, the order and the longest wait. */
-async function expectPageEqualsTruth(emu: Emulator, page: Page, label: string): Promise<{ queue: number; waitError: number | null }> {
+async function expectPageEqualsTruth(
+  emu: Emulator,
+  page: Page,
+  label: string,
+): Promise<{ queue: number; waitError: number | null }> {
   const sim = emu.simulation!;
   sim.pause();
   try {
@@ -125,7 +145,16 @@ test('shows the ground truth before and after a network cut, rides out a restart
       simulate: {
         ratePerSecond: 1,
         randomSeed: 21,
-        queue: { arrivalsPerMinute: 60, ahtSeconds: 8, firstResponseSeconds: 2, patienceSeconds: 25, chatsPerAgent: 2, agents: 3, availabilityChangesPerMinute: 6, abandonedCloseMs: 1_000 },
+        queue: {
+          arrivalsPerMinute: 60,
+          ahtSeconds: 8,
+          firstResponseSeconds: 2,
+          patienceSeconds: 25,
+          chatsPerAgent: 2,
+          agents: 3,
+          availabilityChangesPerMinute: 6,
+          abandonedCloseMs: 1_000,
+        },
       },
     }),
     (e) => e.close(),
@@ -134,7 +163,11 @@ test('shows the ground truth before and after a network cut, rides out a restart
   let cli = await startCli(emu, port);
   const url = `http://127.0.0.1:${port}/`;
   const problems: string[] = [];
-  const context = resources.add('context', await browser.newContext({ viewport: VIEWS[0][1], colorScheme: 'light' }), (c) => c.close());
+  const context = resources.add(
+    'context',
+    await browser.newContext({ viewport: VIEWS[0][1], colorScheme: 'light' }),
+    (c) => c.close(),
+  );
   const page = await openPage(context, url, problems);
   await sleep(4_000); // a few points on the charts
 
@@ -143,7 +176,11 @@ test('shows the ground truth before and after a network cut, rides out a restart
 
   // The cut: the badge leaves "connected", comes back, and the page equals the truth again.
   emu.faults.dropAll();
-  await waitFor(() => page.evaluate(() => (window as any).__states.includes('connected')), 'the badge back to connected', 20_000);
+  await waitFor(
+    () => page.evaluate(() => (window as any).__states.includes('connected')),
+    'the badge back to connected',
+    20_000,
+  );
   expect(await page.evaluate(() => (window as any).__states[0])).toMatch(/^(reconnecting|connecting)$/);
   const after = await expectPageEqualsTruth(emu, page, 'after the cut');
   console.log(`after the cut: queue ${after.queue} shown = truth; longest wait off by ${after.waitError ?? '-'} s`);
@@ -158,7 +195,9 @@ test('shows the ground truth before and after a network cut, rides out a restart
   await page.waitForSelector('#connection[data-state="connected"]', { timeout: 15_000 });
   await expectPageEqualsTruth(emu, page, 'after the restart');
   // While the server was away, the browser logged its refused reconnection attempts: those only.
-  const unexpected = problems.filter((p) => !/Failed to load resource: net::ERR_CONNECTION_REFUSED|\/events.*ERR_CONNECTION_REFUSED/.test(p));
+  const unexpected = problems.filter(
+    (p) => !/Failed to load resource: net::ERR_CONNECTION_REFUSED|\/events.*ERR_CONNECTION_REFUSED/.test(p),
+  );
   expect(unexpected).toEqual([]);
 
   // Light and dark, desktop and phone.
@@ -170,7 +209,9 @@ test('shows the ground truth before and after a network cut, rides out a restart
         await sleep(1_500);
         await p.screenshot({ path: join(ARTIFACTS, `${name}-${scheme}.png`), fullPage: name === 'phone' });
         // Nothing spills sideways on a phone.
-        const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        const overflow = await p.evaluate(
+          () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+        );
         expect({ name, scheme, overflow }).toEqual({ name, scheme, overflow: 0 });
       } finally {
         await c.close();
@@ -189,7 +230,17 @@ test('10,000 events a minute: the page stays responsive and its heap flat', asyn
         ratePerSecond: 1,
         randomSeed: 5,
         // About 2,500 arrivals a minute, each created, assigned, answered and closed on /P/requests: 10,000 events.
-        queue: { arrivalsPerMinute: 2_700, ahtSeconds: 2, firstResponseSeconds: 0.5, patienceSeconds: 10, chatsPerAgent: 4, agents: 60, availabilityChangesPerMinute: 30, abandonedCloseMs: 500, tickMs: 50 },
+        queue: {
+          arrivalsPerMinute: 2_700,
+          ahtSeconds: 2,
+          firstResponseSeconds: 0.5,
+          patienceSeconds: 10,
+          chatsPerAgent: 4,
+          agents: 60,
+          availabilityChangesPerMinute: 30,
+          abandonedCloseMs: 500,
+          tickMs: 50,
+        },
       },
     }),
     (e) => e.close(),
@@ -197,7 +248,11 @@ test('10,000 events a minute: the page stays responsive and its heap flat', asyn
   const port = await freePort();
   const cli = await startCli(emu, port);
   const problems: string[] = [];
-  const context = resources.add('busy context', await browser.newContext({ viewport: { width: 1920, height: 1080 }, colorScheme: 'dark' }), (c) => c.close());
+  const context = resources.add(
+    'busy context',
+    await browser.newContext({ viewport: { width: 1920, height: 1080 }, colorScheme: 'dark' }),
+    (c) => c.close(),
+  );
   const page = await openPage(context, `http://127.0.0.1:${port}/`, problems);
   const cdp = await context.newCDPSession(page);
   const heap = async (): Promise<number> => {
@@ -216,7 +271,10 @@ test('10,000 events a minute: the page stays responsive and its heap flat', asyn
       requestAnimationFrame(loop);
     };
     requestAnimationFrame(loop);
-    new PerformanceObserver((list) => list.getEntries().forEach((e) => w.__long.push(e.duration))).observe({ type: 'longtask', buffered: false });
+    new PerformanceObserver((list) => list.getEntries().forEach((e) => w.__long.push(e.duration))).observe({
+      type: 'longtask',
+      buffered: false,
+    });
   });
   const totalsAt = () => emu.simulation!.truth().totals;
   const start = { at: Date.now(), totals: totalsAt(), framesSent: emu.stats().framesSent };
@@ -233,7 +291,13 @@ test('10,000 events a minute: the page stays responsive and its heap flat', asyn
   const elapsedMin = (Date.now() - start.at) / 60_000;
   const totals = totalsAt();
   // Events on the open-requests topic: a create, an assignment, a reply, a close (or an abandonment and a close).
-  const requestEvents = (totals.arrivals - start.totals.arrivals) + (totals.assigned - start.totals.assigned) + (totals.firstResponses - start.totals.firstResponses) + (totals.closed - start.totals.closed) + (totals.abandoned - start.totals.abandoned);
+  const requestEvents =
+    totals.arrivals -
+    start.totals.arrivals +
+    (totals.assigned - start.totals.assigned) +
+    (totals.firstResponses - start.totals.firstResponses) +
+    (totals.closed - start.totals.closed) +
+    (totals.abandoned - start.totals.abandoned);
   const framesSent = emu.stats().framesSent - start.framesSent;
   const frames = await page.evaluate(() => ((window as any).__frames as number[]).slice(5));
   const long = await page.evaluate(() => (window as any).__long as number[]);
@@ -244,7 +308,12 @@ test('10,000 events a minute: the page stays responsive and its heap flat', asyn
     requestEventsPerMinute: Math.round(requestEvents / elapsedMin),
     framesSentByServerPerMinute: Math.round(framesSent / elapsedMin),
     frames: frames.length,
-    frameMs: { p50: round(pct(0.5)), p95: round(pct(0.95)), p99: round(pct(0.99)), max: round(sorted[sorted.length - 1]) },
+    frameMs: {
+      p50: round(pct(0.5)),
+      p95: round(pct(0.95)),
+      p99: round(pct(0.99)),
+      max: round(sorted[sorted.length - 1]),
+    },
     longTasks: long.length,
     longestTaskMs: round(Math.max(0, ...long)),
     heapMB: samples.map((b) => round(b / 1e6)),

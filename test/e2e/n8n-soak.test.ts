@@ -7,7 +7,13 @@
 import { mkdirSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NO_FAILURES, exactlyOnceFailures, maxInRollingWindow, runSoak, type SoakReport } from '../integration/soak-harness';
+import {
+  NO_FAILURES,
+  exactlyOnceFailures,
+  maxInRollingWindow,
+  runSoak,
+  type SoakReport,
+} from '../integration/soak-harness';
 import { Resources } from '../helpers/resources';
 import { ARTIFACTS, N8n, buildAndPack, freePort, newArtifactsDir, provision } from './n8n/harness';
 import { SOAK_N8N_ENV, n8nConsumer, type N8nSoakStats } from './n8n/soak';
@@ -38,68 +44,81 @@ let n8n: N8n;
 const resources = new Resources();
 
 beforeAll(async () => {
-	const artifacts = newArtifactsDir('n8n-soak');
-	const paths = provision('n8n');
-	n8n = resources.add('n8n', new N8n(paths, artifacts, { http: await freePort(), broker: await freePort() }, SOAK_N8N_ENV), (n) => n.dispose());
-	const packDir = resources.add('pack folder', mkdtempSync(join(tmpdir(), 'pingstreams-pack-')), (dir) => rmSync(dir, { recursive: true, force: true }));
-	await n8n.installPackage(await buildAndPack(packDir, join(artifacts, 'package')));
-	const log = (line: string) => process.stderr.write(`[n8n soak] ${line}\n`);
-	const consumer = n8nConsumer(n8n, log);
-	report = await runSoak({
-		consumer: {
-			...consumer,
-			start: async (context) => {
-				await consumer.start(context);
-				rss = { beforeMb: n8n.rssMb() };
-			},
-			drain: () => consumer.drain!(),
-			stop: async () => {
-				rss.afterMb = n8n.rssMb();
-				await consumer.stop();
-			},
-		},
-		events: EVENTS,
-		faults: FAULTS,
-		ratePerSecond: RATE,
-		maxConnectsPerMinute: BUDGET,
-		log: process.env.SOAK_VERBOSE ? log : undefined,
-	});
-	n8nStats = consumer.stats;
-	mkdirSync(ARTIFACTS, { recursive: true });
-	const full = { ...report, n8n: { ...n8nStats, rssAfterSnapshotsMb: rss.beforeMb, rssAfterRunMb: rss.afterMb }, finishedAt: new Date().toISOString() };
-	writeFileSync(join(ARTIFACTS, 'n8n-soak-report.json'), JSON.stringify(full, null, 1));
-	process.stdout.write(`\nn8n soak report: ${JSON.stringify(full)}\n`);
+  const artifacts = newArtifactsDir('n8n-soak');
+  const paths = provision('n8n');
+  n8n = resources.add(
+    'n8n',
+    new N8n(paths, artifacts, { http: await freePort(), broker: await freePort() }, SOAK_N8N_ENV),
+    (n) => n.dispose(),
+  );
+  const packDir = resources.add('pack folder', mkdtempSync(join(tmpdir(), 'pingstreams-pack-')), (dir) =>
+    rmSync(dir, { recursive: true, force: true }),
+  );
+  await n8n.installPackage(await buildAndPack(packDir, join(artifacts, 'package')));
+  const log = (line: string) => process.stderr.write(`[n8n soak] ${line}\n`);
+  const consumer = n8nConsumer(n8n, log);
+  report = await runSoak({
+    consumer: {
+      ...consumer,
+      start: async (context) => {
+        await consumer.start(context);
+        rss = { beforeMb: n8n.rssMb() };
+      },
+      drain: () => consumer.drain!(),
+      stop: async () => {
+        rss.afterMb = n8n.rssMb();
+        await consumer.stop();
+      },
+    },
+    events: EVENTS,
+    faults: FAULTS,
+    ratePerSecond: RATE,
+    maxConnectsPerMinute: BUDGET,
+    log: process.env.SOAK_VERBOSE ? log : undefined,
+  });
+  n8nStats = consumer.stats;
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const full = {
+    ...report,
+    n8n: { ...n8nStats, rssAfterSnapshotsMb: rss.beforeMb, rssAfterRunMb: rss.afterMb },
+    finishedAt: new Date().toISOString(),
+  };
+  writeFileSync(join(ARTIFACTS, 'n8n-soak-report.json'), JSON.stringify(full, null, 1));
+  process.stdout.write(`\nn8n soak report: ${JSON.stringify(full)}\n`);
 }, 60 * 60_000);
 
 afterAll(() => resources.closeAll(), 2 * 60_000);
 
 test(`at least ${EVENTS} changes on about 40 topics through n8n, with at least ${FAULTS} faults`, () => {
-	expect(report.changes).toBeGreaterThanOrEqual(EVENTS);
-	expect(report.topics).toBeGreaterThanOrEqual(30);
-	expect(report.faultsTotal).toBeGreaterThanOrEqual(FAULTS);
-	for (const kind of ['drop', 'half-open', 'restart', 'refuse 429']) expect(report.faults[kind]).toBeGreaterThan(0);
-	expect(report.delivered.recovered).toBeGreaterThan(0);
-	expect(report.delivered.live).toBeGreaterThan(0);
+  expect(report.changes).toBeGreaterThanOrEqual(EVENTS);
+  expect(report.topics).toBeGreaterThanOrEqual(30);
+  expect(report.faultsTotal).toBeGreaterThanOrEqual(FAULTS);
+  for (const kind of ['drop', 'half-open', 'restart', 'refuse 429']) expect(report.faults[kind]).toBeGreaterThan(0);
+  expect(report.delivered.recovered).toBeGreaterThan(0);
+  expect(report.delivered.live).toBeGreaterThan(0);
 });
 
 test('every observable change reaches the sink exactly once: nothing lost, duplicated, invented or reordered', () => {
-	const a = report.accounting;
-	expect(a.examples).toEqual([]);
-	expect(exactlyOnceFailures(a)).toEqual(NO_FAILURES);
-	expect(a.required).toBeGreaterThan(100);
-	// Every execution posted all its items (none failed in between), and the emission order was restored.
-	expect({ incompleteExecutions: n8nStats.incompleteExecutions, lateItems: n8nStats.lateItems }).toEqual({ incompleteExecutions: 0, lateItems: 0 });
+  const a = report.accounting;
+  expect(a.examples).toEqual([]);
+  expect(exactlyOnceFailures(a)).toEqual(NO_FAILURES);
+  expect(a.required).toBeGreaterThan(100);
+  // Every execution posted all its items (none failed in between), and the emission order was restored.
+  expect({ incompleteExecutions: n8nStats.incompleteExecutions, lateItems: n8nStats.lateItems }).toEqual({
+    incompleteExecutions: 0,
+    lateItems: 0,
+  });
 });
 
 test(`n8n's memory stays within ${RSS_GROWTH_LIMIT_MB} MB of its level after the snapshots`, () => {
-	expect(rss.beforeMb).toBeGreaterThan(0);
-	expect(rss.afterMb! - rss.beforeMb!).toBeLessThan(RSS_GROWTH_LIMIT_MB);
+  expect(rss.beforeMb).toBeGreaterThan(0);
+  expect(rss.afterMb! - rss.beforeMb!).toBeLessThan(RSS_GROWTH_LIMIT_MB);
 });
 
 test(`new connection attempts seen by the server never exceed the default budget of ${BUDGET} per rolling minute`, () => {
-	expect(report.connects.serverAttempts).toBeGreaterThanOrEqual(FAULTS);
-	// The server stamps an attempt when its handshake completes, the client's budget when it starts: when the
-	// budget is exhausted the 11th attempt starts exactly 60 s after the 1st, so handshake latency on a loaded
-	// machine can put 11 server stamps in one minute. Allow 2 s of latency (measured: 11 in 60 s, see docs).
-	expect(maxInRollingWindow(report.connects.serverTimes, 58_000)).toBeLessThanOrEqual(BUDGET);
+  expect(report.connects.serverAttempts).toBeGreaterThanOrEqual(FAULTS);
+  // The server stamps an attempt when its handshake completes, the client's budget when it starts: when the
+  // budget is exhausted the 11th attempt starts exactly 60 s after the 1st, so handshake latency on a loaded
+  // machine can put 11 server stamps in one minute. Allow 2 s of latency (measured: 11 in 60 s, see docs).
+  expect(maxInRollingWindow(report.connects.serverTimes, 58_000)).toBeLessThanOrEqual(BUDGET);
 });

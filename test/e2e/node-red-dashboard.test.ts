@@ -35,20 +35,40 @@ beforeAll(async () => {
       simulate: {
         ratePerSecond: 1,
         randomSeed: 33,
-        queue: { arrivalsPerMinute: 40, ahtSeconds: 8, firstResponseSeconds: 2, patienceSeconds: 30, chatsPerAgent: 2, agents: 3, availabilityChangesPerMinute: 4, abandonedCloseMs: 1_000 },
+        queue: {
+          arrivalsPerMinute: 40,
+          ahtSeconds: 8,
+          firstResponseSeconds: 2,
+          patienceSeconds: 30,
+          chatsPerAgent: 2,
+          agents: 3,
+          availabilityChangesPerMinute: 4,
+          abandonedCloseMs: 1_000,
+        },
       },
     }),
     (e) => e.close(),
   );
-  nodeRed = resources.add('Node-RED', new NodeRed({ name: 'dashboard', node: paths.E2E_NODE24, nodeRedDir: paths.E2E_NODE_RED_DIR }, await freePort(), { PINGSTREAMS_PROJECT_ID: emu.projectId }), async (n) => {
-    await n.stop();
-    n.cleanup();
-  });
+  nodeRed = resources.add(
+    'Node-RED',
+    new NodeRed({ name: 'dashboard', node: paths.E2E_NODE24, nodeRedDir: paths.E2E_NODE_RED_DIR }, await freePort(), {
+      PINGSTREAMS_PROJECT_ID: emu.projectId,
+    }),
+    async (n) => {
+      await n.stop();
+      n.cleanup();
+    },
+  );
   // The companion comes from the registry, as a user installs it from the palette.
   nodeRed.install(tarball, DASHBOARD);
   nodeRed.writeSettings();
   await nodeRed.start();
-  const shipped = JSON.parse(readFileSync(join(nodeRed.userDir, 'node_modules', MODULE, 'examples', 'node-red', 'supervisor-dashboard.json'), 'utf8')) as Json[];
+  const shipped = JSON.parse(
+    readFileSync(
+      join(nodeRed.userDir, 'node_modules', MODULE, 'examples', 'node-red', 'supervisor-dashboard.json'),
+      'utf8',
+    ),
+  ) as Json[];
   // As shipped, with the connection pointed at the emulator and the token as a credential.
   const tab = { id: 'tab-supervisor', type: 'tab', label: 'Supervisor wall' };
   const flows = shipped.map((n) => {
@@ -56,7 +76,14 @@ beforeAll(async () => {
     return n.x !== undefined ? { ...n, z: tab.id } : n;
   });
   await nodeRed.deploy([tab, ...flows]);
-  browser = resources.add('chromium', await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu'] }), (b) => b.close());
+  browser = resources.add(
+    'chromium',
+    await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu'],
+    }),
+    (b) => b.close(),
+  );
   page = await browser.newPage({ viewport: { width: 1440, height: 1000 }, colorScheme: 'light' });
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(`console: ${m.text()}`);
@@ -97,17 +124,28 @@ async function expectTruth(label: string): Promise<void> {
       await sleep(300);
     }
     const truth = sim.truth();
-    console.log(`${label}: queue ${truth.queue} shown = truth; longest wait shown ${shown['pingstreams-longest-wait']?.replace(/\s+/g, ' ')}, truth ${truth.longestWaitSeconds}`);
+    console.log(
+      `${label}: queue ${truth.queue} shown = truth; longest wait shown ${shown['pingstreams-longest-wait']?.replace(/\s+/g, ' ')}, truth ${truth.longestWaitSeconds}`,
+    );
     if (truth.longestWaitSeconds !== null) {
       // The node sends every 2 s at most, and the text shows seconds with decimals: within 2 s + that gap.
-      await waitFor(async () => {
-        const wait = numberIn((await texts())['pingstreams-longest-wait']);
-        return wait !== null && Math.abs(wait - sim.truth().longestWaitSeconds!) <= 2;
-      }, `${label}: the longest wait within 2 s of the truth`, 10_000);
+      await waitFor(
+        async () => {
+          const wait = numberIn((await texts())['pingstreams-longest-wait']);
+          return wait !== null && Math.abs(wait - sim.truth().longestWaitSeconds!) <= 2;
+        },
+        `${label}: the longest wait within 2 s of the truth`,
+        10_000,
+      );
     }
     // The waiting table: the oldest waiting request first.
     const requestIdOf = new Map(emu.getRequests(emu.projectId).map((r) => [r._id, r.request_id]));
-    if (truth.waiting.length) await waitFor(async () => (await texts())['pingstreams-waiting']?.includes(String(requestIdOf.get(truth.waiting[0]))), `${label}: the oldest waiting request in the table`, 10_000);
+    if (truth.waiting.length)
+      await waitFor(
+        async () => (await texts())['pingstreams-waiting']?.includes(String(requestIdOf.get(truth.waiting[0]))),
+        `${label}: the oldest waiting request in the table`,
+        10_000,
+      );
   } finally {
     sim.resume();
   }
@@ -116,7 +154,11 @@ async function expectTruth(label: string): Promise<void> {
 test('the supervisor wall shows the ground truth before and after a network cut, without console errors', async () => {
   await page.goto(`${nodeRed.url}/dashboard/supervisor`, { waitUntil: 'load', timeout: 60_000 });
   await page.waitForSelector('.pingstreams-queue', { timeout: 60_000 });
-  await waitFor(async () => numberIn((await texts())['pingstreams-agents-online']) !== null, 'the figures on the wall', 30_000);
+  await waitFor(
+    async () => numberIn((await texts())['pingstreams-agents-online']) !== null,
+    'the figures on the wall',
+    30_000,
+  );
   await sleep(6_000); // a few points on the charts
   await expectTruth('before the cut');
   await page.screenshot({ path: join(nodeRed.artifacts, 'supervisor-wall-light.png'), fullPage: true });
@@ -126,7 +168,19 @@ test('the supervisor wall shows the ground truth before and after a network cut,
   await expectTruth('after the cut');
   const shown = await texts();
   expect(Object.keys(shown).sort()).toEqual(
-    ['agents', 'agents-online', 'agents-required', 'chart-arrivals', 'chart-wait', 'latest', 'longest-wait', 'queue', 'service-level', 'shortfall', 'waiting'].map((k) => `pingstreams-${k}`),
+    [
+      'agents',
+      'agents-online',
+      'agents-required',
+      'chart-arrivals',
+      'chart-wait',
+      'latest',
+      'longest-wait',
+      'queue',
+      'service-level',
+      'shortfall',
+      'waiting',
+    ].map((k) => `pingstreams-${k}`),
   );
   expect(shown['pingstreams-agents']).toMatch(/available|busy|unavailable/);
   // The latest new request, from `pingstreams in`: its first text (the simulation's customers all say this).
@@ -145,5 +199,10 @@ test('the supervisor wall shows the ground truth before and after a network cut,
   // Nothing in the example made Node-RED warn or fail, beyond the cut this test made.
   const log = readFileSync(join(nodeRed.artifacts, 'node-red.log'), 'utf8');
   const warnings = log.split('\n').filter((line) => /\[(warn|error)\] \[/.test(line));
-  expect(warnings.filter((line) => !/\[pingstreams-config:Pingstreams\] The Pingstreams connection closed \(1006\); reconnecting\.$/.test(line))).toEqual([]);
+  expect(
+    warnings.filter(
+      (line) =>
+        !/\[pingstreams-config:Pingstreams\] The Pingstreams connection closed \(1006\); reconnecting\.$/.test(line),
+    ),
+  ).toEqual([]);
 });

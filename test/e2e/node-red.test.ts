@@ -9,7 +9,18 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { startEmulator, type Emulator } from '../../emulator';
 import { Resources } from '../helpers/resources';
 import { waitFor } from '../helpers/wait';
-import { ARTIFACTS, buildAndPack, Comms, freePort, HttpSink, NodeRed, provision, REPO, type Json, type Target } from './node-red/harness';
+import {
+  ARTIFACTS,
+  buildAndPack,
+  Comms,
+  freePort,
+  HttpSink,
+  NodeRed,
+  provision,
+  REPO,
+  type Json,
+  type Target,
+} from './node-red/harness';
 
 jest.setTimeout(120_000);
 
@@ -67,15 +78,23 @@ describe.each([
     emu = resources.add('emulator', await startEmulator(), (e) => e.close());
     sink = resources.add('sink', new HttpSink(), (s) => s.close());
     await sink.start();
-    nodeRed = resources.add('Node-RED', new NodeRed(target(), await freePort(), { PINGSTREAMS_PROJECT_ID: emu.projectId, SLACK_WEBHOOK_URL: sink.url('/slack') }), async (n) => {
-      await n.stop();
-      n.cleanup();
-    });
+    nodeRed = resources.add(
+      'Node-RED',
+      new NodeRed(target(), await freePort(), {
+        PINGSTREAMS_PROJECT_ID: emu.projectId,
+        SLACK_WEBHOOK_URL: sink.url('/slack'),
+      }),
+      async (n) => {
+        await n.stop();
+        n.cleanup();
+      },
+    );
     nodeRed.install(tarball);
     nodeRed.writeSettings();
     // The examples exactly as the installed package ships them.
     const shipped = join(nodeRed.userDir, 'node_modules', MODULE, 'examples', 'node-red');
-    for (const file of readdirSync(shipped)) examples[file.replace(/\.json$/, '')] = JSON.parse(readFileSync(join(shipped, file), 'utf8')) as Flow;
+    for (const file of readdirSync(shipped))
+      examples[file.replace(/\.json$/, '')] = JSON.parse(readFileSync(join(shipped, file), 'utf8')) as Flow;
     await nodeRed.start();
     comms = resources.add('comms', await Comms.connect(nodeRed.url), (c) => c.close());
   }, 5 * 60_000);
@@ -88,10 +107,22 @@ describe.each([
   test('loads the five node types, their icon and their en-US messages', async () => {
     const { body: sets } = await nodeRed.api<Array<Record<string, Json>>>('GET', '/nodes');
     const ours = sets.filter((s) => s.module === MODULE);
-    expect(ours.map((s) => s.name).sort()).toEqual(['pingstreams-config', 'pingstreams-in', 'pingstreams-map', 'pingstreams-metrics', 'pingstreams-subscription']);
+    expect(ours.map((s) => s.name).sort()).toEqual([
+      'pingstreams-config',
+      'pingstreams-in',
+      'pingstreams-map',
+      'pingstreams-metrics',
+      'pingstreams-subscription',
+    ]);
     for (const set of ours) expect(set).toMatchObject({ enabled: true, version: expect.any(String) });
     expect(ours.some((s) => s.err)).toBe(false);
-    expect(ours.flatMap((s) => s.types).sort()).toEqual(['pingstreams in', 'pingstreams map', 'pingstreams metrics', 'pingstreams subscription', 'pingstreams-config']);
+    expect(ours.flatMap((s) => s.types).sort()).toEqual([
+      'pingstreams in',
+      'pingstreams map',
+      'pingstreams metrics',
+      'pingstreams subscription',
+      'pingstreams-config',
+    ]);
 
     const { body: icons } = await nodeRed.api<Record<string, string[]>>('GET', '/icons');
     expect(icons[MODULE]).toEqual(['pingstreams.svg']);
@@ -99,13 +130,19 @@ describe.each([
     expect(icon.status).toBe(200);
     expect(await icon.text()).toContain('<svg');
 
-    const { body: catalog } = await nodeRed.api<Record<string, Json>>('GET', `/locales/${MODULE}/pingstreams-in?lng=en-US`);
+    const { body: catalog } = await nodeRed.api<Record<string, Json>>(
+      'GET',
+      `/locales/${MODULE}/pingstreams-in?lng=en-US`,
+    );
     expect(catalog.kinds.messages).toBe('Messages of a request');
   });
 
   test('the import menu lists exactly the five Node-RED example flows, as shipped', async () => {
     const list = async (path: string): Promise<string[]> => {
-      const { status, body } = await nodeRed.api<Array<string | { fn: string }>>('GET', `/library/examples/flows/${path}`);
+      const { status, body } = await nodeRed.api<Array<string | { fn: string }>>(
+        'GET',
+        `/library/examples/flows/${path}`,
+      );
       expect(status).toBe(200);
       const files: string[] = [];
       for (const entry of body) {
@@ -135,18 +172,27 @@ describe.each([
    * The examples that need nothing but this package (the supervisor wall needs FlowFuse Dashboard: its own e2e test,
    * test/e2e/node-red-dashboard.test.ts, installs it).
    */
-  const deployable = () => Object.fromEntries(Object.entries(examples).filter(([, nodes]) => !nodes.some((n) => String(n.type).startsWith('ui-'))));
+  const deployable = () =>
+    Object.fromEntries(
+      Object.entries(examples).filter(([, nodes]) => !nodes.some((n) => String(n.type).startsWith('ui-'))),
+    );
 
   /** The deployable examples on one tab each, sharing one connection pointed at the emulator, token as a credential. */
   function deployment(): Flow {
     const flows: Flow = [];
     let config: Record<string, Json> | undefined;
     // Each example brings its own connection (ids differ): all of them become the first one.
-    const configIds = new Set(Object.values(deployable()).flat().filter((n) => n.type === 'pingstreams-config').map((n) => n.id));
+    const configIds = new Set(
+      Object.values(deployable())
+        .flat()
+        .filter((n) => n.type === 'pingstreams-config')
+        .map((n) => n.id),
+    );
     for (const [name, nodes] of Object.entries(deployable())) {
       flows.push({ id: `tab-${name}`, type: 'tab', label: name });
       for (const node of nodes) {
-        if (node.type === 'pingstreams-config') config ??= { ...node, endpoint: emu.url, credentials: { token: emu.tokens.owner } };
+        if (node.type === 'pingstreams-config')
+          config ??= { ...node, endpoint: emu.url, credentials: { token: emu.tokens.owner } };
         else flows.push({ ...node, z: `tab-${name}` });
       }
     }
@@ -157,16 +203,31 @@ describe.each([
   const byName = (file: string, name: string) => examples[file].find((n) => n.name === name)!;
 
   test('the deployed examples turn emulator events into a Slack post, a live queue, followed messages and live figures', async () => {
-    expect(Object.keys(deployable()).sort()).toEqual(['follow-request-messages', 'live-metrics-dashboard', 'live-queue-to-debug', 'new-request-to-slack']);
+    expect(Object.keys(deployable()).sort()).toEqual([
+      'follow-request-messages',
+      'live-metrics-dashboard',
+      'live-queue-to-debug',
+      'new-request-to-slack',
+    ]);
     await nodeRed.deploy(deployment());
-    const inNodes = Object.values(deployable()).flat().filter((n) => n.type === 'pingstreams in');
+    const inNodes = Object.values(deployable())
+      .flat()
+      .filter((n) => n.type === 'pingstreams in');
     expect(inNodes).toHaveLength(4);
     for (const node of inNodes) {
-      await waitFor(() => comms.statusesOf(node.id).find((s) => s.fill === 'green'), `green status of "${node.name}"`, 30_000);
+      await waitFor(
+        () => comms.statusesOf(node.id).find((s) => s.fill === 'green'),
+        `green status of "${node.name}"`,
+        30_000,
+      );
     }
     // The metrics node shows the queue once the snapshot gave it figures.
     const metrics = byName('live-metrics-dashboard', 'Support metrics');
-    await waitFor(() => comms.statusesOf(metrics.id).find((s) => s.fill === 'green' && /queue/.test(s.text ?? '')), 'the metrics node showing the queue', 30_000);
+    await waitFor(
+      () => comms.statusesOf(metrics.id).find((s) => s.fill === 'green' && /queue/.test(s.text ?? '')),
+      'the metrics node showing the queue',
+      30_000,
+    );
     // One shared socket for the four "in" nodes, the subscription node and the metrics node.
     expect(emu.stats().clients).toBe(1);
 
@@ -175,23 +236,48 @@ describe.each([
     expect(slack.headers['content-type']).toMatch(/^application\/json/);
     expect(slack.body).toMatchObject({
       text: 'New support request: My order #1234 never arrived',
-      blocks: [{ type: 'header', text: { type: 'plain_text', text: 'New support request' } }, { type: 'section', text: { type: 'mrkdwn', text: 'My order #1234 never arrived' } }, {}, {}],
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: 'New support request' } },
+        { type: 'section', text: { type: 'mrkdwn', text: 'My order #1234 never arrived' } },
+        {},
+        {},
+      ],
     });
 
     const queue = byName('live-queue-to-debug', 'Queue');
-    await waitFor(() => comms.debug().find((d) => d.id === queue.id && d.msg.includes(String(request.request_id))), 'the new request in the live queue', 30_000);
+    await waitFor(
+      () => comms.debug().find((d) => d.id === queue.id && d.msg.includes(String(request.request_id))),
+      'the new request in the live queue',
+      30_000,
+    );
 
     // The "follow" example subscribed to the new request's messages.
     const follower = byName('follow-request-messages', 'Request messages');
-    await waitFor(() => comms.statusesOf(follower.id).find((s) => /topics: 1/.test(s.text ?? '')), 'subscription to the request messages', 30_000);
+    await waitFor(
+      () => comms.statusesOf(follower.id).find((s) => /topics: 1/.test(s.text ?? '')),
+      'subscription to the request messages',
+      30_000,
+    );
     emu.addMessage(emu.projectId, String(request.request_id), { text: 'Any news about my order?' });
     const messages = byName('follow-request-messages', 'Messages');
-    const seen = await waitFor(() => comms.debug().find((d) => d.id === messages.id && d.msg.includes('Any news about my order?')), 'the followed message in the debug sidebar', 30_000);
-    expect(JSON.parse(seen.msg)).toMatchObject({ method: 'CREATE', topic: `/${emu.projectId}/requests/${request.request_id}/messages`, pingstreams: { kind: 'messages' } });
+    const seen = await waitFor(
+      () => comms.debug().find((d) => d.id === messages.id && d.msg.includes('Any news about my order?')),
+      'the followed message in the debug sidebar',
+      30_000,
+    );
+    expect(JSON.parse(seen.msg)).toMatchObject({
+      method: 'CREATE',
+      topic: `/${emu.projectId}/requests/${request.request_id}/messages`,
+      pingstreams: { kind: 'messages' },
+    });
 
     // Closing the request unsubscribes; the node then holds no topic.
     emu.closeRequest(emu.projectId, String(request.request_id));
-    await waitFor(() => comms.statusesOf(follower.id).find((s) => /topics: 0/.test(s.text ?? '')), 'unsubscribed after closing', 30_000);
+    await waitFor(
+      () => comms.statusesOf(follower.id).find((s) => /topics: 0/.test(s.text ?? '')),
+      'unsubscribed after closing',
+      30_000,
+    );
     const why = byName('follow-request-messages', 'Why');
     expect(comms.debug().filter((d) => d.id === why.id)).toEqual([]);
     // Nothing in the examples made Node-RED warn or fail (the log is written by a pipe: read it last).
@@ -205,13 +291,22 @@ describe.each([
     expect(text).not.toContain(emu.tokens.owner);
     const onDisk = readdirSync(nodeRed.userDir).filter((f) => /^flows.*\.json$/.test(f));
     expect(onDisk.sort()).toEqual(['flows.json', 'flows_cred.json']);
-    for (const file of onDisk) expect(readFileSync(join(nodeRed.userDir, file), 'utf8')).not.toContain(emu.tokens.owner);
+    for (const file of onDisk)
+      expect(readFileSync(join(nodeRed.userDir, file), 'utf8')).not.toContain(emu.tokens.owner);
   });
 
   test('the editor: palette, every edit dialog, help, presets and examples, without console errors', async () => {
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--headless',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     const problems: string[] = [];
@@ -221,7 +316,8 @@ describe.each([
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
     // A request the page cancels itself (net::ERR_ABORTED: an image of a closed tray...) is not a failure.
     page.on('requestfailed', (r) => {
-      if (r.failure()?.errorText !== 'net::ERR_ABORTED') problems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`);
+      if (r.failure()?.errorText !== 'net::ERR_ABORTED')
+        problems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`);
     });
     try {
       await checkEditor(page);
@@ -233,7 +329,6 @@ describe.each([
   });
 
   async function checkEditor(page: Page): Promise<void> {
-
     await page.goto(nodeRed.url, { waitUntil: 'load', timeout: 60_000 });
     const slackMap = byName('new-request-to-slack', 'Slack message');
     await page.waitForFunction((id) => !!(window as Json).RED?.nodes?.node?.(id), slackMap.id, { timeout: 60_000 });
@@ -245,12 +340,23 @@ describe.each([
     await page.waitForTimeout(500);
 
     // Palette: our category and its four nodes.
-    const palette = await page.$$eval('.red-ui-palette-node[data-palette-type^="pingstreams"]', (els) => els.map((e) => e.getAttribute('data-palette-type')));
-    expect(palette.sort()).toEqual(['pingstreams in', 'pingstreams map', 'pingstreams metrics', 'pingstreams subscription']);
+    const palette = await page.$$eval('.red-ui-palette-node[data-palette-type^="pingstreams"]', (els) =>
+      els.map((e) => e.getAttribute('data-palette-type')),
+    );
+    expect(palette.sort()).toEqual([
+      'pingstreams in',
+      'pingstreams map',
+      'pingstreams metrics',
+      'pingstreams subscription',
+    ]);
     // The palette filter reacts to key strokes.
     await page.click('#red-ui-palette-search input');
     await page.keyboard.type('pingstreams');
-    await page.waitForFunction(() => !(document.querySelector('.red-ui-palette-node[data-palette-type="inject"]') as HTMLElement | null)?.offsetParent);
+    await page.waitForFunction(
+      () =>
+        !(document.querySelector('.red-ui-palette-node[data-palette-type="inject"]') as HTMLElement | null)
+          ?.offsetParent,
+    );
     await shot(page, nodeRed.artifacts, '01-workspace-and-palette');
     await page.fill('#red-ui-palette-search input', '');
     await page.keyboard.press('Backspace');
@@ -282,11 +388,20 @@ describe.each([
 
     // The map node: presets come from the runtime; choosing one fills the expression.
     await openEditor(page, slackMap.id);
-    await page.waitForFunction(() => (document.querySelector('#pingstreams-map-presets-ready') as HTMLInputElement | null)?.value === '1');
-    expect(await page.$$eval('#node-input-preset option', (els) => els.map((e) => e.getAttribute('value')))).toEqual(['custom', 'slackNewRequest', 'slackClosedRequest', 'requestSummary']);
+    await page.waitForFunction(
+      () => (document.querySelector('#pingstreams-map-presets-ready') as HTMLInputElement | null)?.value === '1',
+    );
+    expect(await page.$$eval('#node-input-preset option', (els) => els.map((e) => e.getAttribute('value')))).toEqual([
+      'custom',
+      'slackNewRequest',
+      'slackClosedRequest',
+      'requestSummary',
+    ]);
     expect(await page.inputValue('#node-input-preset')).toBe('slackNewRequest');
     await page.selectOption('#node-input-preset', 'slackClosedRequest');
-    const expression = await page.evaluate(() => (window as Json).$('#node-input-expression').typedInput('value') as string);
+    const expression = await page.evaluate(
+      () => (window as Json).$('#node-input-expression').typedInput('value') as string,
+    );
     expect(expression).toContain('Support request closed');
     await shot(page, nodeRed.artifacts, '04-edit-pingstreams-map');
     await closeEditor(page);
@@ -297,7 +412,9 @@ describe.each([
     await closeEditor(page);
 
     // The connection: the editor only ever holds a placeholder for the token.
-    const configId = Object.values(examples).flat().find((n) => n.type === 'pingstreams-config')!.id;
+    const configId = Object.values(examples)
+      .flat()
+      .find((n) => n.type === 'pingstreams-config')!.id;
     await page.evaluate((id) => (window as Json).RED.editor.editConfig('', 'pingstreams-config', id), configId);
     await page.waitForSelector('#node-config-input-token', { state: 'visible' });
     await page.waitForTimeout(300);
@@ -342,7 +459,10 @@ describe.each([
     await page.waitForSelector('#red-ui-clipboard-dialog', { state: 'visible' });
     await page.locator('#red-ui-clipboard-dialog .red-ui-treeList-label', { hasText: MODULE }).first().click();
     await page.locator('#red-ui-clipboard-dialog .red-ui-treeList-label', { hasText: 'node-red' }).first().click();
-    await page.locator('#red-ui-clipboard-dialog .red-ui-treeList-label', { hasText: 'new-request-to-slack' }).first().waitFor();
+    await page
+      .locator('#red-ui-clipboard-dialog .red-ui-treeList-label', { hasText: 'new-request-to-slack' })
+      .first()
+      .waitFor();
     await shot(page, nodeRed.artifacts, '07-import-examples');
     await page.keyboard.press('Escape');
   }

@@ -35,12 +35,14 @@ export class Cli {
 
   async waitForStderr(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
     await waitFor(() => pattern.test(this.stderr) || this.failedEarly(), `stderr ${pattern}`, timeoutMs);
-    if (!pattern.test(this.stderr)) throw new Error(`process exited before printing ${pattern}. stderr:\n${this.stderr}`);
+    if (!pattern.test(this.stderr))
+      throw new Error(`process exited before printing ${pattern}. stderr:\n${this.stderr}`);
   }
 
   async waitForLines(count: number, timeoutMs = 20_000): Promise<unknown[]> {
     await waitFor(() => this.lines.length >= count || this.failedEarly(), `${count} stdout line(s)`, timeoutMs);
-    if (this.lines.length < count) throw new Error(`process exited after ${this.lines.length} line(s). stderr:\n${this.stderr}`);
+    if (this.lines.length < count)
+      throw new Error(`process exited after ${this.lines.length} line(s). stderr:\n${this.stderr}`);
     return this.json;
   }
 
@@ -48,7 +50,10 @@ export class Cli {
   async exitCode(timeoutMs = 20_000): Promise<number | null> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`process still running after ${timeoutMs} ms. stderr:\n${this.stderr}`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`process still running after ${timeoutMs} ms. stderr:\n${this.stderr}`)),
+        timeoutMs,
+      );
     });
     try {
       return await Promise.race([this.exited, timeout]);
@@ -74,6 +79,10 @@ export function ensureBuilt(): void {
   const stale = !existsSync(BIN) || statSync(BIN).mtimeMs < Math.max(newest('cli'), newest('core'), newest('emulator'));
   if (!stale) return;
   // tsc emits even when another part of the tree has type errors; the bin is what matters here.
-  spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'ignore', timeout: 120_000 });
+  spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], {
+    cwd: ROOT,
+    stdio: 'ignore',
+    timeout: 120_000,
+  });
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing after building: run npm run build and look at the errors.`);
 }

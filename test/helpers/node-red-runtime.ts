@@ -37,12 +37,20 @@ export const NODES = [configNodeModule, inNodeModule, subscriptionNodeModule, ma
 
 /** Flow nodes live on a tab (z) at a position (x, y): Node-RED treats nodes without one as config nodes. */
 export function onTab(flow: Msg[]): Msg[] {
-  return [{ id: 'tab', type: 'tab', label: 'test' }, ...flow.map((n, i) => (n.type === 'pingstreams-config' ? n : { z: 'tab', x: 100, y: 40 * (i + 1), ...n }))];
+  return [
+    { id: 'tab', type: 'tab', label: 'test' },
+    ...flow.map((n, i) => (n.type === 'pingstreams-config' ? n : { z: 'tab', x: 100, y: 40 * (i + 1), ...n })),
+  ];
 }
 
 /** Every log line (RED.log) recorded so far: level name, node id, text. */
 export function logLines(): Array<{ level: number; id?: string; type?: string; msg: string }> {
-  return helper.log().args.map(([entry]) => ({ level: Number(entry?.level), id: entry?.id, type: entry?.type, msg: typeof entry?.msg === 'string' ? entry.msg : JSON.stringify(entry?.msg) }));
+  return helper.log().args.map(([entry]) => ({
+    level: Number(entry?.level),
+    id: entry?.id,
+    type: entry?.type,
+    msg: typeof entry?.msg === 'string' ? entry.msg : JSON.stringify(entry?.msg),
+  }));
 }
 
 /** Messages reaching a node (a `helper` sink, usually) from now on. */

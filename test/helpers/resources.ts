@@ -26,7 +26,9 @@ export class Resources {
     const failures: string[] = [];
     for (const { name, close } of this.closers.splice(0).reverse()) {
       let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), stepTimeoutMs)));
+      const timeout = new Promise<'timeout'>(
+        (resolve) => (timer = setTimeout(() => resolve('timeout'), stepTimeoutMs)),
+      );
       try {
         const outcome = await Promise.race([Promise.resolve().then(close), timeout]);
         if (outcome === 'timeout') failures.push(`${name}: not closed within ${stepTimeoutMs} ms`);

@@ -16,7 +16,10 @@ export class SseReader {
 
   static async open(url: string, headers: Record<string, string> = {}): Promise<SseReader> {
     const reader = new SseReader();
-    const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: reader.controller.signal });
+    const res = await fetch(url, {
+      headers: { accept: 'text/event-stream', ...headers },
+      signal: reader.controller.signal,
+    });
     reader.status = res.status;
     if (!res.ok || !res.body) return reader;
     reader.done = reader.read(res.body).catch(() => undefined);

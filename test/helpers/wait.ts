@@ -1,5 +1,10 @@
 // Event-driven waits for tests on a loaded machine: poll a condition instead of sleeping a fixed time.
-export async function waitFor<T>(check: () => T | undefined | false | null, what: string, timeoutMs = 10_000, everyMs = 20): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | undefined | false | null,
+  what: string,
+  timeoutMs = 10_000,
+  everyMs = 20,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = check();

@@ -16,7 +16,11 @@ let emulator: Cli;
 let emu: Info;
 
 async function admin<T = Record<string, unknown>>(method: string, path: string, body?: object): Promise<T> {
-  const response = await fetch(`${emu.adminUrl}${path}`, { method, headers: { 'Content-Type': 'application/json' }, body: body ? JSON.stringify(body) : undefined });
+  const response = await fetch(`${emu.adminUrl}${path}`, {
+    method,
+    headers: { 'Content-Type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
   const json = (await response.json()) as T;
   if (!response.ok) throw new Error(`admin ${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
   return json;
@@ -25,9 +29,18 @@ async function admin<T = Record<string, unknown>>(method: string, path: string, 
 beforeAll(async () => {
   ensureBuilt();
   emulator = new Cli(['emulator', '--port', '0']);
-  await waitFor(() => /Owner token:\s+(\S+)/.test(emulator.stdout) || emulator.child.exitCode !== null, 'the emulator to start', 30_000);
+  await waitFor(
+    () => /Owner token:\s+(\S+)/.test(emulator.stdout) || emulator.child.exitCode !== null,
+    'the emulator to start',
+    30_000,
+  );
   const field = (label: string): string => new RegExp(`${label}:\\s+(\\S+)`).exec(emulator.stdout)?.[1] ?? '';
-  emu = { url: field('WebSocket endpoint'), adminUrl: field('Admin API'), projectId: field('Demo project id'), token: field('Owner token') };
+  emu = {
+    url: field('WebSocket endpoint'),
+    adminUrl: field('Admin API'),
+    projectId: field('Demo project id'),
+    token: field('Owner token'),
+  };
 });
 
 afterAll(async () => {
@@ -35,7 +48,10 @@ afterAll(async () => {
   if (emulator && emulator.child.exitCode === null) {
     emulator.child.kill('SIGINT');
     let timer: NodeJS.Timeout | undefined;
-    const stopped = await Promise.race([emulator.exited.then(() => true), new Promise((r) => (timer = setTimeout(() => r(false), 5_000)))]);
+    const stopped = await Promise.race([
+      emulator.exited.then(() => true),
+      new Promise((r) => (timer = setTimeout(() => r(false), 5_000))),
+    ]);
     clearTimeout(timer);
     if (!stopped) emulator.child.kill('SIGKILL');
   }
@@ -43,13 +59,37 @@ afterAll(async () => {
 
 describe('pingstreams forecast', () => {
   test('prints the worked example as one JSON object', async () => {
-    const cli = new Cli(['forecast', '--rate', '100/30m', '--aht', '3m', '--target', '80/20', '--max-occupancy', '85', '--shrinkage', '30', '--patience', '5m', '--agents', '14']);
+    const cli = new Cli([
+      'forecast',
+      '--rate',
+      '100/30m',
+      '--aht',
+      '3m',
+      '--target',
+      '80/20',
+      '--max-occupancy',
+      '85',
+      '--shrinkage',
+      '30',
+      '--patience',
+      '5m',
+      '--agents',
+      '14',
+    ]);
     expect(await cli.exitCode()).toBe(0);
     expect(cli.lines).toHaveLength(1);
-    const f = cli.json[0] as { required: { agents: number; scheduled: number; figures: Record<string, number> }; erlangA: { now: Record<string, number> } };
+    const f = cli.json[0] as {
+      required: { agents: number; scheduled: number; figures: Record<string, number> };
+      erlangA: { now: Record<string, number> };
+    };
     expect(f.required.agents).toBe(14);
     expect(f.required.scheduled).toBe(20);
-    expect(f.required.figures).toMatchObject({ serviceLevel: 0.88835, probabilityOfWaiting: 0.1741319, averageSpeedOfAnswerSeconds: 7.836, occupancy: 0.7142857 });
+    expect(f.required.figures).toMatchObject({
+      serviceLevel: 0.88835,
+      probabilityOfWaiting: 0.1741319,
+      averageSpeedOfAnswerSeconds: 7.836,
+      occupancy: 0.7142857,
+    });
     expect(f.erlangA.now.serviceLevel).toBeCloseTo(0.916792, 6);
     expect(f.erlangA.now.probabilityOfAbandoning).toBeCloseTo(0.013984, 6);
   });
@@ -59,7 +99,10 @@ describe('pingstreams forecast', () => {
     expect(await main.exitCode()).toBe(0);
     expect(main.stdout).toMatch(/^ {2}metrics {4}print a project's live support metrics/m);
     expect(main.stdout).toMatch(/^ {2}forecast {3}compute the agents needed/m);
-    for (const [command, option] of [['forecast', '--patience DURATION'], ['metrics', '--threshold DURATION']]) {
+    for (const [command, option] of [
+      ['forecast', '--patience DURATION'],
+      ['metrics', '--threshold DURATION'],
+    ]) {
       const help = new Cli(['help', command]);
       expect(await help.exitCode()).toBe(0);
       expect(help.stdout).toContain(`Usage: pingstreams ${command}`);
@@ -82,13 +125,38 @@ describe('pingstreams forecast', () => {
 
 describe('pingstreams metrics', () => {
   test('prints one line per interval whose counts equal the emulator, agents found in participants', async () => {
-    const state = await admin<{ demo: { users: Record<string, string>; projectUsers: Record<string, string> } }>('GET', '/state');
+    const state = await admin<{ demo: { users: Record<string, string>; projectUsers: Record<string, string> } }>(
+      'GET',
+      '/state',
+    );
     const { users, projectUsers } = state.demo;
     const P = emu.projectId;
-    await admin('PATCH', `/projects/${P}/project_users/${projectUsers.agent}`, { user_available: true, isBusy: false, max_assigned_chat: 4, number_assigned_requests: 1 });
+    await admin('PATCH', `/projects/${P}/project_users/${projectUsers.agent}`, {
+      user_available: true,
+      isBusy: false,
+      max_assigned_chat: 4,
+      number_assigned_requests: 1,
+    });
     await admin('PATCH', `/projects/${P}/project_users/${projectUsers.agent2}`, { user_available: false });
 
-    const cli = new Cli(['metrics', '--project', P, '--endpoint', emu.url, '--interval', '1s', '--count', '4', '--target', '80/20', '--aht', '3m'], { PINGSTREAMS_TOKEN: emu.token });
+    const cli = new Cli(
+      [
+        'metrics',
+        '--project',
+        P,
+        '--endpoint',
+        emu.url,
+        '--interval',
+        '1s',
+        '--count',
+        '4',
+        '--target',
+        '80/20',
+        '--aht',
+        '3m',
+      ],
+      { PINGSTREAMS_TOKEN: emu.token },
+    );
     await cli.waitForLines(1);
     await admin('POST', `/projects/${P}/requests`, { status: 100 });
     await admin('POST', `/projects/${P}/requests`, { status: 100 });
@@ -110,7 +178,14 @@ describe('pingstreams metrics', () => {
     expect(last.requests.longestWaitSeconds).toBeGreaterThan(19 * 60);
     expect(last.window.arrivals).toBe(2);
     // Both agents appear as participants of seeded requests: one available with 1 of 4 chats, one unavailable.
-    expect(last.agents).toMatchObject({ known: 2, available: 1, unavailable: 1, assigned: 1, capacity: 4, occupancy: 0.25 });
+    expect(last.agents).toMatchObject({
+      known: 2,
+      available: 1,
+      unavailable: 1,
+      assigned: 1,
+      capacity: 4,
+      occupancy: 0.25,
+    });
     expect(last.forecast.now.agents).toBe(1);
     expect(users.agent).toMatch(/^[0-9a-f]{24}$/);
     for (const text of [cli.stdout, cli.stderr]) expect(text).not.toContain(emu.token.split('.')[2]);
@@ -120,7 +195,9 @@ describe('pingstreams metrics', () => {
     const noProject = new Cli(['metrics', '--endpoint', emu.url], { PINGSTREAMS_TOKEN: emu.token });
     expect(await noProject.exitCode()).toBe(2);
     expect(noProject.stderr).toContain('--project is required');
-    const noTarget = new Cli(['metrics', '--project', emu.projectId, '--aht', '3m', '--endpoint', emu.url], { PINGSTREAMS_TOKEN: emu.token });
+    const noTarget = new Cli(['metrics', '--project', emu.projectId, '--aht', '3m', '--endpoint', emu.url], {
+      PINGSTREAMS_TOKEN: emu.token,
+    });
     expect(await noTarget.exitCode()).toBe(2);
     expect(noTarget.stderr).toContain('--aht belongs to the forecast, which needs --target');
   });
@@ -128,16 +205,50 @@ describe('pingstreams metrics', () => {
 
 describe('pingstreams emulator --simulate-queue', () => {
   test('runs a queue whose ground truth the admin API gives; metrics printed while it is paused equal it', async () => {
-    const sim = new Cli(['emulator', '--port', '0', '--simulate-queue', '240', '--queue-agents', '3', '--queue-chats', '1', '--queue-aht', '3', '--queue-patience', '4']);
+    const sim = new Cli([
+      'emulator',
+      '--port',
+      '0',
+      '--simulate-queue',
+      '240',
+      '--queue-agents',
+      '3',
+      '--queue-chats',
+      '1',
+      '--queue-aht',
+      '3',
+      '--queue-patience',
+      '4',
+    ]);
     try {
-      await waitFor(() => /Owner token:\s+(\S+)/.test(sim.stdout) || sim.child.exitCode !== null, 'the simulating emulator to start', 30_000);
+      await waitFor(
+        () => /Owner token:\s+(\S+)/.test(sim.stdout) || sim.child.exitCode !== null,
+        'the simulating emulator to start',
+        30_000,
+      );
       expect(sim.stdout).toContain('Simulating a support queue: 240 arrival(s) per minute; ground truth at ');
       const field = (label: string): string => new RegExp(`${label}:\\s+(\\S+)`).exec(sim.stdout)?.[1] ?? '';
       const adminUrl = field('Admin API');
       // The admin API takes only JSON bodies declared as such (no cross-site form posts).
       const call = async (method: string, path: string) =>
-        (await (await fetch(`${adminUrl}${path}`, method === 'GET' ? { method } : { method, headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as Record<string, any>;
-      const cli = new Cli(['metrics', '--project', field('Demo project id'), '--endpoint', field('WebSocket endpoint'), '--interval', '500ms'], { PINGSTREAMS_TOKEN: field('Owner token') });
+        (await (
+          await fetch(
+            `${adminUrl}${path}`,
+            method === 'GET' ? { method } : { method, headers: { 'content-type': 'application/json' }, body: '{}' },
+          )
+        ).json()) as Record<string, any>;
+      const cli = new Cli(
+        [
+          'metrics',
+          '--project',
+          field('Demo project id'),
+          '--endpoint',
+          field('WebSocket endpoint'),
+          '--interval',
+          '500ms',
+        ],
+        { PINGSTREAMS_TOKEN: field('Owner token') },
+      );
       await cli.waitForLines(1);
       await new Promise((r) => setTimeout(r, 3000)); // arrivals, assignments, abandonments
       expect(await call('POST', '/simulation/pause')).toEqual({ paused: true });
@@ -148,9 +259,15 @@ describe('pingstreams emulator --simulate-queue', () => {
       await cli.waitForLines(printed + 3);
       const last = cli.json.at(-1) as Record<string, any>;
       // Abandoned requests that arrived before the CLI subscribed are not in the snapshot (docs/metrics.md, Limits).
-      const notAbandoned = (byStatus: Record<string, number>) => Object.fromEntries(Object.entries(byStatus).filter(([k]) => k !== 'abandoned'));
-      expect({ queue: last.requests.queue, statuses: notAbandoned(last.requests.byStatus) }).toEqual({ queue: truth.queue, statuses: notAbandoned(truth.byStatus) });
-      expect(last.requests.waiting.map((w: { id: string }) => w.id)).toEqual(truth.waiting.slice(0, last.requests.waiting.length));
+      const notAbandoned = (byStatus: Record<string, number>) =>
+        Object.fromEntries(Object.entries(byStatus).filter(([k]) => k !== 'abandoned'));
+      expect({ queue: last.requests.queue, statuses: notAbandoned(last.requests.byStatus) }).toEqual({
+        queue: truth.queue,
+        statuses: notAbandoned(truth.byStatus),
+      });
+      expect(last.requests.waiting.map((w: { id: string }) => w.id)).toEqual(
+        truth.waiting.slice(0, last.requests.waiting.length),
+      );
       cli.child.kill('SIGINT');
       expect(await cli.exitCode()).toBe(0);
     } finally {
@@ -159,4 +276,3 @@ describe('pingstreams emulator --simulate-queue', () => {
     }
   });
 });
-

@@ -24,7 +24,10 @@ afterAll(async () => {
 });
 
 function expectClean(cli: Cli, secret = token): void {
-  expect({ stdout: leakedForms(cli.stdout, secret, canary), stderr: leakedForms(cli.stderr, secret, canary) }).toEqual({ stdout: [], stderr: [] });
+  expect({ stdout: leakedForms(cli.stdout, secret, canary), stderr: leakedForms(cli.stderr, secret, canary) }).toEqual({
+    stdout: [],
+    stderr: [],
+  });
 }
 
 const listen = (args: string[], env: Record<string, string> = { PINGSTREAMS_TOKEN: token }) =>
@@ -61,7 +64,10 @@ test('HTTP 429 and 503 whose reasons echo the token, then a normal run with even
   await cli.waitForStderr(/subscribed /, 30_000);
   await cli.waitForLines(1, 30_000);
   // Another refusal after a drop, echoing the URL-encoded token.
-  emu.faults.refuseNext(1, 503, { retryAfterSec: 1, reason: `overloaded; client url ${emu.url}?token=${encodeURIComponent(`JWT ${token}`)}` });
+  emu.faults.refuseNext(1, 503, {
+    retryAfterSec: 1,
+    reason: `overloaded; client url ${emu.url}?token=${encodeURIComponent(`JWT ${token}`)}`,
+  });
   emu.faults.dropAll();
   await cli.waitForStderr(/HTTP 503/, 30_000);
   await cli.waitForStderr(/^connected$[\s\S]*^connected$/m, 30_000);
@@ -76,7 +82,9 @@ test('HTTP 429 and 503 whose reasons echo the token, then a normal run with even
 test('a token in the endpoint query string or on the command line (--token) is not printed back', async () => {
   // Refused as a usage error; the message shows the endpoint without its query.
   for (const query of [`token=${token}`, `token=${encodeURIComponent(`JWT ${token}`)}`, `a=1&token=${token}#x`]) {
-    const inQuery = new Cli(['listen', '--endpoint', `${emu.url}?${query}`, '--project', emu.projectId], { PINGSTREAMS_TOKEN: token });
+    const inQuery = new Cli(['listen', '--endpoint', `${emu.url}?${query}`, '--project', emu.projectId], {
+      PINGSTREAMS_TOKEN: token,
+    });
     expect(await inQuery.exitCode()).toBe(2);
     expect(inQuery.stderr).toMatch(/must not contain the token/);
     expectClean(inQuery);
@@ -133,7 +141,10 @@ test('--help, help listen, --version and an unreachable endpoint with the token 
     expect(cli.stdout.length).toBeGreaterThan(0);
     expectClean(cli);
   }
-  const unreachable = new Cli(['listen', '--endpoint', 'ws://127.0.0.1:9/api/', '--project', emu.projectId, '--subscribe-timeout', '500'], { PINGSTREAMS_TOKEN: token });
+  const unreachable = new Cli(
+    ['listen', '--endpoint', 'ws://127.0.0.1:9/api/', '--project', emu.projectId, '--subscribe-timeout', '500'],
+    { PINGSTREAMS_TOKEN: token },
+  );
   expect(await unreachable.exitCode(40_000)).toBe(1);
   expect(unreachable.stderr).toMatch(/Could not connect/);
   expectClean(unreachable);

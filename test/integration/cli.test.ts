@@ -47,13 +47,23 @@ function expectNoSecret(cli: Cli, token = emu.token): void {
 beforeAll(async () => {
   ensureBuilt();
   emulator = new Cli(['emulator', '--port', '0']);
-  await waitFor(() => /Owner token:\s+(\S+)/.test(emulator.stdout) || emulator.child.exitCode !== null, 'the emulator to start', 30_000);
+  await waitFor(
+    () => /Owner token:\s+(\S+)/.test(emulator.stdout) || emulator.child.exitCode !== null,
+    'the emulator to start',
+    30_000,
+  );
   const field = (label: string): string => {
     const match = new RegExp(`${label}:\\s+(\\S+)`).exec(emulator.stdout);
-    if (!match) throw new Error(`emulator did not print "${label}". stdout:\n${emulator.stdout}\nstderr:\n${emulator.stderr}`);
+    if (!match)
+      throw new Error(`emulator did not print "${label}". stdout:\n${emulator.stdout}\nstderr:\n${emulator.stderr}`);
     return match[1];
   };
-  emu = { url: field('WebSocket endpoint'), adminUrl: field('Admin API'), projectId: field('Demo project id'), token: field('Owner token') };
+  emu = {
+    url: field('WebSocket endpoint'),
+    adminUrl: field('Admin API'),
+    projectId: field('Demo project id'),
+    token: field('Owner token'),
+  };
   expect(emu.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/api\/$/);
 });
 
@@ -63,7 +73,10 @@ afterAll(async () => {
   await Promise.all(others.map((cli) => cli.exited));
   if (emulator && emulator.child.exitCode === null) {
     emulator.child.kill('SIGINT');
-    const stopped = await Promise.race([emulator.exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 5_000))]);
+    const stopped = await Promise.race([
+      emulator.exited.then(() => true),
+      new Promise((r) => setTimeout(() => r(false), 5_000)),
+    ]);
     if (!stopped) emulator.child.kill('SIGKILL');
   }
 });
@@ -81,13 +94,25 @@ describe('pingstreams listen', () => {
     const snapshot = (await cli.waitForLines(3)) as Array<{ data: { status: number } }>;
     expect(snapshot).toHaveLength(3);
     for (const event of snapshot) {
-      expect(event).toMatchObject({ method: 'CREATE', topic, kind: 'requests', projectId: emu.projectId, snapshot: true, recovered: false });
+      expect(event).toMatchObject({
+        method: 'CREATE',
+        topic,
+        kind: 'requests',
+        projectId: emu.projectId,
+        snapshot: true,
+        recovered: false,
+      });
       expect(event.data.status).toBeLessThan(1000);
     }
 
     const created = await admin('POST', `/projects/${emu.projectId}/requests`, { first_text: 'cli live test' });
     const [, , , live] = await cli.waitForLines(4);
-    expect(live).toMatchObject({ method: 'CREATE', topic, snapshot: false, data: { request_id: created.request_id, first_text: 'cli live test' } });
+    expect(live).toMatchObject({
+      method: 'CREATE',
+      topic,
+      snapshot: false,
+      data: { request_id: created.request_id, first_text: 'cli live test' },
+    });
     expect(cli.lines).toHaveLength(4);
 
     cli.child.kill('SIGINT');
@@ -100,14 +125,31 @@ describe('pingstreams listen', () => {
   });
 
   test('--method filters by method and --map prints the JSONata result; --when filters by condition', async () => {
-    const updates = listen(['--project', emu.projectId, '--method', 'UPDATE', '--map', '{"id": request_id, "from": $previous.status, "to": status}']);
-    const when = listen(['--topic', `/${emu.projectId}/requests`, '--when', '$contains(first_text, "when-test")', '--map', 'first_text']);
+    const updates = listen([
+      '--project',
+      emu.projectId,
+      '--method',
+      'UPDATE',
+      '--map',
+      '{"id": request_id, "from": $previous.status, "to": status}',
+    ]);
+    const when = listen([
+      '--topic',
+      `/${emu.projectId}/requests`,
+      '--when',
+      '$contains(first_text, "when-test")',
+      '--map',
+      'first_text',
+    ]);
     await updates.waitForStderr(/subscribed /);
     await when.waitForStderr(/subscribed /);
 
     const other = await admin('POST', `/projects/${emu.projectId}/requests`, { first_text: 'other' });
     await admin('POST', `/projects/${emu.projectId}/requests`, { first_text: 'when-test 1' });
-    await admin('PATCH', `/projects/${emu.projectId}/requests/${String(other.request_id)}`, { status: 200, participants: ['5eb45fb21f9e1f0012d62203'] });
+    await admin('PATCH', `/projects/${emu.projectId}/requests/${String(other.request_id)}`, {
+      status: 200,
+      participants: ['5eb45fb21f9e1f0012d62203'],
+    });
     await admin('POST', `/projects/${emu.projectId}/requests`, { first_text: 'when-test 2' });
 
     // Events arrive in order: when the UPDATE is printed, the CREATEs before it were filtered out.
@@ -130,10 +172,17 @@ describe('pingstreams listen', () => {
     // Two refused attempts (503, Retry-After 1 s) keep the client away while the change is made.
     await admin('POST', '/faults/refuse', { count: 2, status: 503, retryAfterSec: 1, reason: 'cli test outage' });
     await admin('POST', '/faults/drop');
-    const created = await admin('POST', `/projects/${emu.projectId}/requests`, { first_text: 'made during the outage' });
+    const created = await admin('POST', `/projects/${emu.projectId}/requests`, {
+      first_text: 'made during the outage',
+    });
     await cli.waitForStderr(/reconnecting in \d+ s: .*HTTP 503.*cli test outage/);
     const [recovered] = (await cli.waitForLines(1, 30_000)) as Array<Record<string, unknown>>;
-    expect(recovered).toMatchObject({ method: 'CREATE', recovered: true, snapshot: false, data: { request_id: created.request_id } });
+    expect(recovered).toMatchObject({
+      method: 'CREATE',
+      recovered: true,
+      snapshot: false,
+      data: { request_id: created.request_id },
+    });
     expect(cli.stderr.match(/^connected$/gm)).toHaveLength(2);
 
     // Live events flow again, and the open requests of the new snapshot were not printed again.
@@ -147,9 +196,12 @@ describe('pingstreams listen', () => {
   });
 
   test('exits 1 when no connection can be made, after saying why', async () => {
-    const cli = new Cli(['listen', '--endpoint', 'ws://127.0.0.1:9/api/', '--project', emu.projectId, '--subscribe-timeout', '500'], {
-      PINGSTREAMS_TOKEN: emu.token,
-    });
+    const cli = new Cli(
+      ['listen', '--endpoint', 'ws://127.0.0.1:9/api/', '--project', emu.projectId, '--subscribe-timeout', '500'],
+      {
+        PINGSTREAMS_TOKEN: emu.token,
+      },
+    );
     expect(await cli.exitCode(40_000)).toBe(1);
     expect(cli.stderr).toMatch(/retrying in \d+ s: Could not connect to ws:\/\/127\.0\.0\.1:9\/api\//);
     expect(cli.stderr).toMatch(/^error: Could not connect to ws:\/\/127\.0\.0\.1:9\/api\/ within \d+ s/m);
@@ -169,21 +221,64 @@ describe('pingstreams listen', () => {
 
   test('exits 2 with a message and a short usage on usage errors', async () => {
     const cases: Array<{ args: string[]; env?: Record<string, string>; message: RegExp }> = [
-      { args: ['listen', '--endpoint', 'ws://127.0.0.1:1/api/'], env: { PINGSTREAMS_TOKEN: emu.token }, message: /No topic/ },
-      { args: ['listen', '--project', 'has space'], env: { PINGSTREAMS_TOKEN: emu.token }, message: /project id "has space" contains whitespace/ },
+      {
+        args: ['listen', '--endpoint', 'ws://127.0.0.1:1/api/'],
+        env: { PINGSTREAMS_TOKEN: emu.token },
+        message: /No topic/,
+      },
+      {
+        args: ['listen', '--project', 'has space'],
+        env: { PINGSTREAMS_TOKEN: emu.token },
+        message: /project id "has space" contains whitespace/,
+      },
       { args: ['listen', '--project', emu.projectId], message: /No access token: set the PINGSTREAMS_TOKEN/ },
-      { args: ['listen', '--project', emu.projectId, '--method', 'PATCH'], env: { PINGSTREAMS_TOKEN: emu.token }, message: /Unknown method "PATCH"/ },
-      { args: ['listen', '--project', emu.projectId, '--map', '{'], env: { PINGSTREAMS_TOKEN: emu.token }, message: /JSONata/ },
-      { args: ['listen', '--project', emu.projectId, '--endpoint', 'ws://192.0.2.1/api/'], env: { PINGSTREAMS_TOKEN: emu.token }, message: /unencrypted/ },
-      { args: ['listen', '--projcet', emu.projectId], env: { PINGSTREAMS_TOKEN: emu.token }, message: /Did you mean --project\?/ },
+      {
+        args: ['listen', '--project', emu.projectId, '--method', 'PATCH'],
+        env: { PINGSTREAMS_TOKEN: emu.token },
+        message: /Unknown method "PATCH"/,
+      },
+      {
+        args: ['listen', '--project', emu.projectId, '--map', '{'],
+        env: { PINGSTREAMS_TOKEN: emu.token },
+        message: /JSONata/,
+      },
+      {
+        args: ['listen', '--project', emu.projectId, '--endpoint', 'ws://192.0.2.1/api/'],
+        env: { PINGSTREAMS_TOKEN: emu.token },
+        message: /unencrypted/,
+      },
+      {
+        args: ['listen', '--projcet', emu.projectId],
+        env: { PINGSTREAMS_TOKEN: emu.token },
+        message: /Did you mean --project\?/,
+      },
       { args: ['nonsense'], message: /unknown command "nonsense"/ },
       // Past 2^31 - 1 ms a timer fires at once: numeric options have bounds.
-      { args: ['listen', '--project', emu.projectId, '--subscribe-timeout', '2147483647'], env: { PINGSTREAMS_TOKEN: emu.token }, message: /--subscribe-timeout needs a whole number from 1 to 3600000 \(got "2147483647"\)/ },
-      { args: ['listen', '--project', emu.projectId, '--subscribe-timeout', '1e400'], env: { PINGSTREAMS_TOKEN: emu.token }, message: /--subscribe-timeout needs a whole number from 1 to 3600000/ },
-      { args: ['listen', '--project', emu.projectId, '--endpoint', emu.url.replace('ws://', 'ws://user:hunter2pw@')], env: { PINGSTREAMS_TOKEN: emu.token }, message: /contains a user name or password/ },
-      { args: ['listen', '--project', emu.projectId, '--endpoint', 'ws://user:hunter2pw@192.0.2.1/api/'], env: { PINGSTREAMS_TOKEN: emu.token }, message: /contains a user name or password/ },
+      {
+        args: ['listen', '--project', emu.projectId, '--subscribe-timeout', '2147483647'],
+        env: { PINGSTREAMS_TOKEN: emu.token },
+        message: /--subscribe-timeout needs a whole number from 1 to 3600000 \(got "2147483647"\)/,
+      },
+      {
+        args: ['listen', '--project', emu.projectId, '--subscribe-timeout', '1e400'],
+        env: { PINGSTREAMS_TOKEN: emu.token },
+        message: /--subscribe-timeout needs a whole number from 1 to 3600000/,
+      },
+      {
+        args: ['listen', '--project', emu.projectId, '--endpoint', emu.url.replace('ws://', 'ws://user:hunter2pw@')],
+        env: { PINGSTREAMS_TOKEN: emu.token },
+        message: /contains a user name or password/,
+      },
+      {
+        args: ['listen', '--project', emu.projectId, '--endpoint', 'ws://user:hunter2pw@192.0.2.1/api/'],
+        env: { PINGSTREAMS_TOKEN: emu.token },
+        message: /contains a user name or password/,
+      },
       { args: ['demo', '--duration', '1e12'], message: /--duration needs a number from 1 to 604800/ },
-      { args: ['emulator', '--heartbeat', '99999999999'], message: /--heartbeat needs a whole number from 1 to 3600000/ },
+      {
+        args: ['emulator', '--heartbeat', '99999999999'],
+        message: /--heartbeat needs a whole number from 1 to 3600000/,
+      },
     ];
     for (const { args, env, message } of cases) {
       const cli = new Cli(args, env);
@@ -207,10 +302,13 @@ describe('pingstreams listen', () => {
   });
 
   test('endpoint mistakes are explained with what to do: the scheme, insecure transport, wss:// to a ws:// server', async () => {
-    const at = (endpoint: string, args: string[]) => new Cli(['listen', '--endpoint', endpoint, ...args], { PINGSTREAMS_TOKEN: emu.token });
+    const at = (endpoint: string, args: string[]) =>
+      new Cli(['listen', '--endpoint', endpoint, ...args], { PINGSTREAMS_TOKEN: emu.token });
     const http = at('http://127.0.0.1:9/api/', ['--project', emu.projectId]);
     expect(await http.exitCode()).toBe(2);
-    expect(http.stderr).toMatch(/the scheme must be wss:\/\/, or ws:\/\/ for a server on this machine such as the local emulator/);
+    expect(http.stderr).toMatch(
+      /the scheme must be wss:\/\/, or ws:\/\/ for a server on this machine such as the local emulator/,
+    );
 
     const insecure = at('ws://pingstreams.example.com/api/', ['--project', emu.projectId]);
     expect(await insecure.exitCode()).toBe(2);
@@ -227,11 +325,17 @@ describe('pingstreams listen', () => {
 
   test('`listen | head -1` ends once head has its line, without waiting for another event', async () => {
     // One request: its snapshot is one line, and nothing else is written after it.
-    const requests = (await admin('GET', `/projects/${emu.projectId}/requests`)) as unknown as Array<{ request_id: string }>;
+    const requests = (await admin('GET', `/projects/${emu.projectId}/requests`)) as unknown as Array<{
+      request_id: string;
+    }>;
     const script = `"${process.execPath}" "${BIN}" listen --endpoint ${emu.url} --project ${emu.projectId} --request ${requests[0].request_id} --snapshot | head -n 1`;
     const started = Date.now();
     // Its own process group, so a listen that never ends is killed with the shell.
-    const shell = spawn('sh', ['-c', script], { env: { ...process.env, PINGSTREAMS_TOKEN: emu.token }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const shell = spawn('sh', ['-c', script], {
+      env: { ...process.env, PINGSTREAMS_TOKEN: emu.token },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     const killGroup = () => {
       try {
         process.kill(-shell.pid!, 'SIGKILL');
@@ -268,7 +372,13 @@ describe('pingstreams demo, help and version', () => {
   test('demo --duration 8 shows the feed, metrics and the recovery, then ends with 0', async () => {
     const cli = new Cli(['demo', '--duration', '8', '--port', '0']);
     // The live wall of the same queue is served while the demo runs.
-    await waitFor(() => /Live wall of the same queue \(open it in a browser\): (http:\/\/127\.0\.0\.1:\d+\/)/.exec(cli.stdout) || cli.child.exitCode !== null, 'the wall address', 30_000);
+    await waitFor(
+      () =>
+        /Live wall of the same queue \(open it in a browser\): (http:\/\/127\.0\.0\.1:\d+\/)/.exec(cli.stdout) ||
+        cli.child.exitCode !== null,
+      'the wall address',
+      30_000,
+    );
     const wall = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(cli.stdout)![1];
     const page = await fetch(wall);
     expect(page.status).toBe(200);

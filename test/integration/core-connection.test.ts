@@ -26,11 +26,20 @@ afterEach(async () => {
   await emu.close();
 });
 
-function collect(topic: string, options: Partial<ConnectionOptions> = {}, subscribe: { emitSnapshot?: boolean; token?: string } = {}) {
+function collect(
+  topic: string,
+  options: Partial<ConnectionOptions> = {},
+  subscribe: { emitSnapshot?: boolean; token?: string } = {},
+) {
   const events: RealtimeEvent[] = [];
   const errors: Error[] = [];
   const statuses: Array<ConnectionStatus & { at: number }> = [];
-  const handle = acquireConnection({ endpoint: emu.url, token: subscribe.token ?? emu.tokens.owner, ...fast, ...options });
+  const handle = acquireConnection({
+    endpoint: emu.url,
+    token: subscribe.token ?? emu.tokens.owner,
+    ...fast,
+    ...options,
+  });
   handle.onStatus((s) => statuses.push({ ...s, at: Date.now() }));
   const subscription = handle.subscribe(topic, {
     onEvent: (e) => events.push(e),
@@ -45,7 +54,9 @@ const requestsTopic = () => `/${emu.projectId}/requests`;
 test('snapshot first, then live events, each with the documented envelope', async () => {
   const { subscription, events } = collect(requestsTopic(), {}, { emitSnapshot: true });
   await subscription.ready;
-  const open = emu.getRequests(emu.projectId).filter((r) => Number(r.status) > 50 && Number(r.status) < 1000 && r.status !== 150);
+  const open = emu
+    .getRequests(emu.projectId)
+    .filter((r) => Number(r.status) > 50 && Number(r.status) < 1000 && r.status !== 150);
   expect(events).toHaveLength(open.length);
   expect(events.every((e) => e.snapshot && !e.recovered && e.method === 'CREATE')).toBe(true);
 
@@ -62,7 +73,10 @@ test('snapshot first, then live events, each with the documented envelope', asyn
   expect(new Date(live.receivedAt).getTime()).toBeGreaterThan(0);
 
   emu.updateRequest(emu.projectId, String(created.request_id), { status: 200, participants: [emu.users.agent] });
-  const update = await waitFor(() => events.find((e) => e.method === 'UPDATE' && e.data._id === created._id), 'live UPDATE');
+  const update = await waitFor(
+    () => events.find((e) => e.method === 'UPDATE' && e.data._id === created._id),
+    'live UPDATE',
+  );
   expect(update.previous).toMatchObject({ status: 100 });
   expect(update.data).toMatchObject({ status: 200 });
 });
@@ -79,7 +93,10 @@ test.each([
 test('401 is permanent: one attempt, a TokenRefusedError naming the expiry, never retried', async () => {
   const expired = emu.signToken({ _id: emu.users.owner }, { expiresInSec: -3600 });
   const { subscription, errors, handle } = collect(requestsTopic(), {}, { token: expired });
-  const error = await subscription.ready.then(() => undefined, (e: Error) => e);
+  const error = await subscription.ready.then(
+    () => undefined,
+    (e: Error) => e,
+  );
   expect(error).toBeInstanceOf(TokenRefusedError);
   expect(error?.message).toMatch(/expired at \d{4}-\d\d-\d\dT/);
   expect(error?.message).not.toContain(expired);
@@ -125,10 +142,17 @@ test('a live frame identical to the known state is dropped, counted, and the nex
   const stats = () => connectionStats().connections[0].stats;
   const droppedBefore = stats().duplicatesDropped;
   // The server sends the same state again (a broker's redelivery): same _id, same updatedAt.
-  expect(emu.faults.sendRaw(JSON.stringify({ action: 'publish', payload: { topic: requestsTopic(), method: 'UPDATE', message: created } }))).toBe(1);
+  expect(
+    emu.faults.sendRaw(
+      JSON.stringify({ action: 'publish', payload: { topic: requestsTopic(), method: 'UPDATE', message: created } }),
+    ),
+  ).toBe(1);
   await waitFor(() => stats().duplicatesDropped === droppedBefore + 1, 'the repeat counted as a duplicate');
   const updated = emu.updateRequest(emu.projectId, String(created._id), { status: 200 });
-  await waitFor(() => events.find((e) => e.data._id === created._id && e.data.updatedAt === updated.updatedAt), 'the real change');
+  await waitFor(
+    () => events.find((e) => e.data._id === created._id && e.data.updatedAt === updated.updatedAt),
+    'the real change',
+  );
   expect(events.filter((e) => e.data._id === created._id).map((e) => e.method)).toEqual(['CREATE', 'UPDATE']);
 });
 
@@ -136,7 +160,10 @@ test('an abrupt drop recovers and resubscribes', async () => {
   const { subscription, events } = collect(requestsTopic());
   await subscription.ready;
   expect(emu.faults.dropAll()).toBe(1);
-  await waitFor(() => emu.stats().subscriptions === 1 && connectionStats().connections[0].stats.connectsOpened === 2, 'resubscribe');
+  await waitFor(
+    () => emu.stats().subscriptions === 1 && connectionStats().connections[0].stats.connectsOpened === 2,
+    'resubscribe',
+  );
   const created = emu.createRequest(emu.projectId, { first_text: 'after drop' });
   await waitFor(() => events.find((e) => e.data._id === created._id && !e.recovered), 'live event after drop');
 });
@@ -167,7 +194,9 @@ test('answering the server heartbeat keeps a listen-only client connected across
 
 test('N subscribers on one (endpoint, token) share one socket; topics are reference counted', async () => {
   const N = 25;
-  const handles = Array.from({ length: N }, () => acquireConnection({ endpoint: emu.url, token: emu.tokens.owner, ...fast }));
+  const handles = Array.from({ length: N }, () =>
+    acquireConnection({ endpoint: emu.url, token: emu.tokens.owner, ...fast }),
+  );
   const subs = handles.map((h) => h.subscribe(requestsTopic(), { onEvent: () => undefined }));
   await Promise.all(subs.map((s) => s.ready));
   expect(emu.stats().clients).toBe(1);
@@ -230,8 +259,16 @@ test('a look-up that gets no answer keeps the request; the next reconnect looks 
   await sleep(10_500); // the look-up waits 10 s for an answer: unknown, so the request is kept and nothing is said
   expect(events.filter((e) => e.data._id === toClose._id)).toEqual([]);
   emu.faults.dropAll();
-  const recovered = await waitFor(() => events.find((e) => e.data._id === toClose._id), 'the closed request, looked up again');
-  expect(recovered).toMatchObject({ method: 'UPDATE', recovered: true, data: { status: 1000 }, previous: { status: 200 } });
+  const recovered = await waitFor(
+    () => events.find((e) => e.data._id === toClose._id),
+    'the closed request, looked up again',
+  );
+  expect(recovered).toMatchObject({
+    method: 'UPDATE',
+    recovered: true,
+    data: { status: 1000 },
+    previous: { status: 200 },
+  });
   await sleep(500);
   expect(events.filter((e) => e.data._id === toClose._id)).toHaveLength(1);
 }, 45_000);
@@ -280,8 +317,14 @@ test('a resumed subscriber gets what changed since its record, and nothing it al
 
 test('a refused subscription times out with an explanation', async () => {
   const handle = acquireConnection({ endpoint: emu.url, token: emu.tokens.owner, ...fast });
-  const sub = handle.subscribe('/000000000000000000000000/requests', { onEvent: () => undefined, subscribeTimeoutMs: 500 });
-  const error = await sub.ready.then(() => undefined, (e: Error) => e);
+  const sub = handle.subscribe('/000000000000000000000000/requests', {
+    onEvent: () => undefined,
+    subscribeTimeoutMs: 500,
+  });
+  const error = await sub.ready.then(
+    () => undefined,
+    (e: Error) => e,
+  );
   expect(error).toBeInstanceOf(SubscriptionTimeoutError);
   expect(error?.message).toMatch(/ignores subscriptions to projects or requests the token cannot see/);
 });
@@ -292,13 +335,25 @@ test('malformed frames are counted, never thrown, and later events still arrive'
   handle.onWarning((w) => warnings.push(w));
   await subscription.ready;
   const topic = requestsTopic();
-  const valid = { _id: 'aaaaaaaaaaaaaaaaaaaaaaaa', request_id: 'support-group-mixed', status: 100, updatedAt: new Date().toISOString() };
+  const valid = {
+    _id: 'aaaaaaaaaaaaaaaaaaaaaaaa',
+    request_id: 'support-group-mixed',
+    status: 100,
+    updatedAt: new Date().toISOString(),
+  };
   emu.faults.sendRaw('{not json');
   emu.faults.sendRaw(JSON.stringify({ action: 'publish' }));
   emu.faults.sendRaw(JSON.stringify({ action: 'teleport', payload: {} }));
   emu.faults.sendRaw(JSON.stringify({ action: 'publish', payload: { topic, method: 'EXPLODE', message: {} } }));
-  emu.faults.sendRaw(JSON.stringify({ action: 'publish', payload: { topic, method: 'CREATE', message: [valid, 5, 'x', null, [1]] } }));
-  emu.faults.sendRaw(JSON.stringify({ action: 'publish', payload: { topic, method: 'CREATE', message: { _id: 'b'.repeat(24), huge: 'x'.repeat(10 * 1024 * 1024) } } }));
+  emu.faults.sendRaw(
+    JSON.stringify({ action: 'publish', payload: { topic, method: 'CREATE', message: [valid, 5, 'x', null, [1]] } }),
+  );
+  emu.faults.sendRaw(
+    JSON.stringify({
+      action: 'publish',
+      payload: { topic, method: 'CREATE', message: { _id: 'b'.repeat(24), huge: 'x'.repeat(10 * 1024 * 1024) } },
+    }),
+  );
   emu.faults.sendRaw(`{"action":"publish","payload":${'['.repeat(5000)}`);
   const after = emu.createRequest(emu.projectId, { first_text: 'still alive' });
   await waitFor(() => events.find((e) => e.data._id === after._id), 'event after garbage', 15_000);
@@ -318,12 +373,19 @@ test('the token never appears in statuses, errors or warnings', async () => {
   good.handle.onWarning((w) => warnings.push(w));
   await good.subscription.ready;
   const owner = emu.tokens.owner;
-  emu.faults.sendRaw(`{"action":"publish","payload":{"topic":"/${emu.projectId}/${owner}","method":"PATCH","message":{}}}`);
+  emu.faults.sendRaw(
+    `{"action":"publish","payload":{"topic":"/${emu.projectId}/${owner}","method":"PATCH","message":{}}}`,
+  );
   await waitFor(() => warnings.some((w) => /unknown method/.test(w)), 'a warning about the malformed frame');
   for (const part of [owner, owner.slice(0, 40), owner.split('.')[2]]) expect(warnings.join(' ')).not.toContain(part);
   const { subscription, statuses, errors } = collect(requestsTopic(), {}, { token: secret });
   await subscription.ready.catch(() => undefined);
-  const text = JSON.stringify([statuses.map((s) => s.error?.message), errors.map((e) => `${e.message} ${e.stack}`), warnings, connectionStats()]);
+  const text = JSON.stringify([
+    statuses.map((s) => s.error?.message),
+    errors.map((e) => `${e.message} ${e.stack}`),
+    warnings,
+    connectionStats(),
+  ]);
   expect(text).not.toContain(secret);
   expect(text).not.toContain(secret.split('.')[1]);
   expect(text).toContain('refused the access token');
@@ -356,13 +418,25 @@ test('a re-subscribe the server silently refuses after a reconnect is reported l
   const handle = acquireConnection({ endpoint: emu.url, token: emu.tokens.owner, ...fast });
   const errors: Error[] = [];
   const events: RealtimeEvent[] = [];
-  const refused = handle.subscribe(refusedTopic, { onEvent: () => undefined, onError: (e) => errors.push(e), subscribeTimeoutMs: 1_500 });
+  const refused = handle.subscribe(refusedTopic, {
+    onEvent: () => undefined,
+    onError: (e) => errors.push(e),
+    subscribeTimeoutMs: 1_500,
+  });
   const other = handle.subscribe(requestsTopic(), { onEvent: (e) => events.push(e), onError: (e) => errors.push(e) });
   await Promise.all([refused.ready, other.ready]);
   emu.faults.ignoreSubscribe(refusedTopic, 1);
   emu.faults.dropAll();
-  const timeout = await waitFor(() => errors.find((e) => e instanceof SubscriptionTimeoutError), 'the refused re-subscribe to be reported', 10_000);
-  expect(timeout.message).toMatch(new RegExp(`No snapshot arrived for topic ${refusedTopic.replace(/[/.-]/g, '\\$&')} within 2 s\\. The server ignores subscriptions`));
+  const timeout = await waitFor(
+    () => errors.find((e) => e instanceof SubscriptionTimeoutError),
+    'the refused re-subscribe to be reported',
+    10_000,
+  );
+  expect(timeout.message).toMatch(
+    new RegExp(
+      `No snapshot arrived for topic ${refusedTopic.replace(/[/.-]/g, '\\$&')} within 2 s\\. The server ignores subscriptions`,
+    ),
+  );
   const created = emu.createRequest(emu.projectId, { first_text: 'still flowing' });
   await waitFor(() => events.find((e) => e.data._id === created._id), 'a live event on the other topic');
   expect(handle.status.state).toBe('connected');

@@ -26,7 +26,17 @@ beforeAll(async () => {
       simulate: {
         ratePerSecond: 1,
         randomSeed: 7,
-        queue: { arrivalsPerMinute: 240, ahtSeconds: 3, firstResponseSeconds: 0.5, patienceSeconds: 6, chatsPerAgent: 2, agents: 3, availabilityChangesPerMinute: 20, abandonedCloseMs: 500, tickMs: 50 },
+        queue: {
+          arrivalsPerMinute: 240,
+          ahtSeconds: 3,
+          firstResponseSeconds: 0.5,
+          patienceSeconds: 6,
+          chatsPerAgent: 2,
+          agents: 3,
+          availabilityChangesPerMinute: 20,
+          abandonedCloseMs: 500,
+          tickMs: 50,
+        },
       },
     }),
     (e) => e.close(),
@@ -35,14 +45,24 @@ beforeAll(async () => {
 
 function config(extra: string[] = [], token = emu.tokens.owner): DashboardConfig {
   const agents = emu.simulation!.truth().agentIds.flatMap((id) => ['--agent', id]);
-  const parsed = parseDashboardArgs(['--project', emu.projectId, '--endpoint', emu.url, '--port', '0', ...agents, ...extra], { PINGSTREAMS_TOKEN: token });
+  const parsed = parseDashboardArgs(
+    ['--project', emu.projectId, '--endpoint', emu.url, '--port', '0', ...agents, ...extra],
+    { PINGSTREAMS_TOKEN: token },
+  );
   if (parsed === 'help') throw new Error('unexpected help');
   return parsed;
 }
 
-async function startDashboard(extra: string[] = [], token?: string): Promise<{ dashboard: Dashboard; base: string; lines: string[] }> {
+async function startDashboard(
+  extra: string[] = [],
+  token?: string,
+): Promise<{ dashboard: Dashboard; base: string; lines: string[] }> {
   const lines: string[] = [];
-  const dashboard = resources.add('dashboard', await Dashboard.start(config(extra, token), (line) => lines.push(line)), (d) => d.close());
+  const dashboard = resources.add(
+    'dashboard',
+    await Dashboard.start(config(extra, token), (line) => lines.push(line)),
+    (d) => d.close(),
+  );
   return { dashboard, base: dashboard.url.replace(/\/(\?key=.*)?$/, ''), lines };
 }
 
@@ -56,21 +76,47 @@ async function expectTruth(stream: SseReader, label: string): Promise<void> {
   sim.pause();
   const pausedAt = Date.now();
   const requestIdOf = new Map(emu.getRequests(emu.projectId).map((r) => [r._id, r.request_id]));
-  const summary = (v: any) => ({ queue: v.queue, agents: { available: v.agents.available, busy: v.agents.busy, unavailable: v.agents.unavailable, assigned: v.agents.assigned, capacity: v.agents.capacity } });
+  const summary = (v: any) => ({
+    queue: v.queue,
+    agents: {
+      available: v.agents.available,
+      busy: v.agents.busy,
+      unavailable: v.agents.unavailable,
+      assigned: v.agents.assigned,
+      capacity: v.agents.capacity,
+    },
+  });
   const truth = () => {
     const t = sim.truth();
-    return { queue: t.queue, agents: { available: t.agents.available, busy: t.agents.busy, unavailable: t.agents.unavailable, assigned: t.agents.assigned, capacity: t.agents.capacity } };
+    return {
+      queue: t.queue,
+      agents: {
+        available: t.agents.available,
+        busy: t.agents.busy,
+        unavailable: t.agents.unavailable,
+        assigned: t.agents.assigned,
+        capacity: t.agents.capacity,
+      },
+    };
   };
   let view: any;
   try {
-    view = await stream.waitFor('metrics', (v) => Date.parse(v.at) > pausedAt + 100 && v.confirming === 0 && JSON.stringify(summary(v)) === JSON.stringify(truth()));
+    view = await stream.waitFor(
+      'metrics',
+      (v) =>
+        Date.parse(v.at) > pausedAt + 100 &&
+        v.confirming === 0 &&
+        JSON.stringify(summary(v)) === JSON.stringify(truth()),
+    );
   } catch (error) {
     expect({ label, got: summary(stream.last('metrics')) }).toEqual({ label, got: truth() }); // shows the difference
     throw error;
   }
   const t = sim.truth(Date.parse(view.at));
   expect(view.queue).toBe(t.queue);
-  expect(view.waiting.map((w: any) => w.request)).toEqual(t.waiting.slice(0, view.waiting.length).map((id) => requestIdOf.get(id)));
+  expect(view.waiting.map((w: any) => w.request)).toEqual(
+    t.waiting.slice(0, view.waiting.length).map((id) => requestIdOf.get(id)),
+  );
   if (t.longestWaitSeconds === null) expect(view.longestWaitSeconds).toBeNull();
   else expect(Math.abs(view.longestWaitSeconds - t.longestWaitSeconds)).toBeLessThan(1);
   sim.resume();
@@ -88,8 +134,17 @@ describe('the dashboard server', () => {
     // uPlot is served from the installed package: the page needs no CDN and works offline.
     const uplot = await fetch(`${base}/assets/uPlot.iife.min.js`);
     expect(uplot.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
-    expect(Buffer.from(await uplot.arrayBuffer()).equals(readFileSync(join(ROOT, 'node_modules/uplot/dist/uPlot.iife.min.js')))).toBe(true);
-    for (const [path, type] of [['/assets/dashboard.js', 'text/javascript'], ['/assets/dashboard.css', 'text/css'], ['/assets/uPlot.min.css', 'text/css'], ['/assets/icon.svg', 'image/svg+xml']]) {
+    expect(
+      Buffer.from(await uplot.arrayBuffer()).equals(
+        readFileSync(join(ROOT, 'node_modules/uplot/dist/uPlot.iife.min.js')),
+      ),
+    ).toBe(true);
+    for (const [path, type] of [
+      ['/assets/dashboard.js', 'text/javascript'],
+      ['/assets/dashboard.css', 'text/css'],
+      ['/assets/uPlot.min.css', 'text/css'],
+      ['/assets/icon.svg', 'image/svg+xml'],
+    ]) {
       const res = await fetch(`${base}${path}`);
       expect([path, res.status, res.headers.get('content-type')?.split(';')[0]]).toEqual([path, 200, type]);
     }
@@ -97,7 +152,19 @@ describe('the dashboard server', () => {
     expect(head.status).toBe(200);
 
     // No admin, no proxying, no files beside the page.
-    for (const path of ['/admin', '/admin/simulation', '/api/', '/index.html', '/assets/', '/assets/../package.json', '/%2e%2e/package.json', '/dashboard.js', '/events/x', '/favicon.ico', `/${emu.projectId}/requests`]) {
+    for (const path of [
+      '/admin',
+      '/admin/simulation',
+      '/api/',
+      '/index.html',
+      '/assets/',
+      '/assets/../package.json',
+      '/%2e%2e/package.json',
+      '/dashboard.js',
+      '/events/x',
+      '/favicon.ico',
+      `/${emu.projectId}/requests`,
+    ]) {
       const res = await fetch(`${base}${path}`);
       expect([path, res.status]).toEqual([path, 404]);
       expect(await res.text()).toMatch(/^Not found/);
@@ -106,9 +173,15 @@ describe('the dashboard server', () => {
     expect(post.status).toBe(405);
     // A page of another site reaching us through DNS rebinding names its own host.
     const rebinding = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(new URL(base).port), '127.0.0.1', () => socket.end('GET / HTTP/1.1\r\nHost: attacker.example:80\r\nConnection: close\r\n\r\n'));
+      const socket = connect(Number(new URL(base).port), '127.0.0.1', () =>
+        socket.end('GET / HTTP/1.1\r\nHost: attacker.example:80\r\nConnection: close\r\n\r\n'),
+      );
       let text = '';
-      socket.setEncoding('utf8').on('data', (d) => (text += d)).on('end', () => resolve(text)).on('error', reject);
+      socket
+        .setEncoding('utf8')
+        .on('data', (d) => (text += d))
+        .on('end', () => resolve(text))
+        .on('error', reject);
     });
     expect(rebinding).toMatch(/^HTTP\/1\.1 403/);
   });
@@ -126,7 +199,11 @@ describe('the dashboard server', () => {
     emu.faults.dropAll();
     const down = await stream.waitFor('state', (s) => s.state === 'reconnecting');
     expect(down.retryInSeconds).toBeGreaterThanOrEqual(1);
-    await waitFor(() => stream.of('state').filter((s) => s.state === 'connected').length > connectedBefore, 'reconnected', 20_000);
+    await waitFor(
+      () => stream.of('state').filter((s) => s.state === 'connected').length > connectedBefore,
+      'reconnected',
+      20_000,
+    );
     await expectTruth(stream, 'after the drop');
     // The charts' points mark the time the connection was down... unless it came back within one tick.
     const points = stream.of('metrics').map((m) => m.point);
@@ -141,7 +218,8 @@ describe('the dashboard server', () => {
     expect(dashboard.streamClients).toBe(2);
 
     const served = [stream.raw, late.raw];
-    for (const path of ['/', '/assets/dashboard.js', '/assets/dashboard.css']) served.push(await (await fetch(`${base}${path}`)).text());
+    for (const path of ['/', '/assets/dashboard.js', '/assets/dashboard.css'])
+      served.push(await (await fetch(`${base}${path}`)).text());
     for (const text of served) {
       expect(text).not.toContain(emu.tokens.owner);
       expect(text).not.toMatch(/eyJ[\w-]+\.[\w-]+\./); // nothing shaped like a JWT
@@ -193,7 +271,13 @@ describe('the dashboard server', () => {
   test('a client that does not read is dropped; close ends every stream and socket', async () => {
     const server = resources.add(
       'server',
-      new DashboardServer({ host: '127.0.0.1', port: 0, pageDir: join(ROOT, 'cli', 'dashboard-page'), initialEvents: () => [], maxBufferedBytes: 64 * 1024 }),
+      new DashboardServer({
+        host: '127.0.0.1',
+        port: 0,
+        pageDir: join(ROOT, 'cli', 'dashboard-page'),
+        initialEvents: () => [],
+        maxBufferedBytes: 64 * 1024,
+      }),
       (s) => s.close(),
     );
     const port = await server.start();
@@ -223,8 +307,18 @@ describe('pingstreams dashboard, the command', () => {
 
   test('prints the address, serves the page, and stops cleanly on Ctrl+C, closing its socket', async () => {
     const before = emu.stats().clients;
-    const cli = resources.add('cli', new Cli(['dashboard', '--project', emu.projectId, '--endpoint', emu.url, '--port', '0'], { PINGSTREAMS_TOKEN: emu.tokens.owner }), (c) => c.child.kill('SIGKILL'));
-    await waitFor(() => /dashboard of project \S+: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(cli.stdout) || cli.child.exitCode !== null, 'the address', 20_000);
+    const cli = resources.add(
+      'cli',
+      new Cli(['dashboard', '--project', emu.projectId, '--endpoint', emu.url, '--port', '0'], {
+        PINGSTREAMS_TOKEN: emu.tokens.owner,
+      }),
+      (c) => c.child.kill('SIGKILL'),
+    );
+    await waitFor(
+      () => /dashboard of project \S+: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(cli.stdout) || cli.child.exitCode !== null,
+      'the address',
+      20_000,
+    );
     const url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(cli.stdout)![1];
     expect((await fetch(url)).status).toBe(200);
     await cli.waitForStderr(/watching/);
@@ -236,9 +330,13 @@ describe('pingstreams dashboard, the command', () => {
   });
 
   test('refuses another interface without --allow-remote, and a missing project', async () => {
-    const remote = new Cli(['dashboard', '--project', emu.projectId, '--host', '0.0.0.0'], { PINGSTREAMS_TOKEN: emu.tokens.owner });
+    const remote = new Cli(['dashboard', '--project', emu.projectId, '--host', '0.0.0.0'], {
+      PINGSTREAMS_TOKEN: emu.tokens.owner,
+    });
     expect(await remote.exitCode()).toBe(2);
-    expect(remote.stderr).toMatch(/--host 0\.0\.0\.0 makes the figures reachable from other machines: add --allow-remote/);
+    expect(remote.stderr).toMatch(
+      /--host 0\.0\.0\.0 makes the figures reachable from other machines: add --allow-remote/,
+    );
     const missing = new Cli(['dashboard'], { PINGSTREAMS_TOKEN: emu.tokens.owner });
     expect(await missing.exitCode()).toBe(2);
     expect(missing.stderr).toMatch(/--project is required/);

@@ -4,14 +4,30 @@ import { runEmulatorCommand } from '../../cli/emulator-command';
 
 jest.setTimeout(30_000);
 
-function capture(): { io: { stdout: { write(t: string): boolean }; stderr: { write(t: string): boolean } }; out: () => string; err: () => string; onOut: (cb: () => void) => void } {
+function capture(): {
+  io: { stdout: { write(t: string): boolean }; stderr: { write(t: string): boolean } };
+  out: () => string;
+  err: () => string;
+  onOut: (cb: () => void) => void;
+} {
   let out = '';
   let err = '';
   const listeners: Array<() => void> = [];
   return {
     io: {
-      stdout: { write: (t: string) => { out += t; listeners.forEach((l) => l()); return true; } },
-      stderr: { write: (t: string) => { err += t; return true; } },
+      stdout: {
+        write: (t: string) => {
+          out += t;
+          listeners.forEach((l) => l());
+          return true;
+        },
+      },
+      stderr: {
+        write: (t: string) => {
+          err += t;
+          return true;
+        },
+      },
     },
     out: () => out,
     err: () => err,
@@ -22,7 +38,11 @@ function capture(): { io: { stdout: { write(t: string): boolean }; stderr: { wri
 test('prints the endpoint, admin URL, project and a working owner token, then exits 0 when stopped', async () => {
   const cap = capture();
   const stop = new AbortController();
-  const printed = new Promise<void>((resolve) => cap.onOut(() => { if (cap.out().includes('Ctrl+C')) resolve(); }));
+  const printed = new Promise<void>((resolve) =>
+    cap.onOut(() => {
+      if (cap.out().includes('Ctrl+C')) resolve();
+    }),
+  );
   const exit = runEmulatorCommand(['--port', '0', '--heartbeat', '60000'], cap.io, { signal: stop.signal });
   await printed;
   const url = /WebSocket endpoint: (ws:\/\/127\.0\.0\.1:\d+\/api\/)/.exec(cap.out())?.[1];

@@ -10,7 +10,10 @@ import { seededRng } from '../../emulator/model';
 
 jest.setTimeout(30_000);
 
-type Frame = { action?: string; payload?: { topic?: string; method?: string; message?: any } } & Record<string, unknown>;
+type Frame = { action?: string; payload?: { topic?: string; method?: string; message?: any } } & Record<
+  string,
+  unknown
+>;
 
 const PING = { action: 'heartbeat', payload: { message: { text: 'ping' } } };
 
@@ -32,7 +35,12 @@ class RawClient {
       }
       this.notify();
     });
-    this.closed = new Promise((resolve) => ws.on('close', (code) => { this.notify(); resolve({ code }); }));
+    this.closed = new Promise((resolve) =>
+      ws.on('close', (code) => {
+        this.notify();
+        resolve({ code });
+      }),
+    );
     ws.on('error', () => undefined);
   }
 
@@ -60,16 +68,22 @@ class RawClient {
     for (;;) {
       const found = this.frames.slice(from).find(pred);
       if (found) return found;
-      if (Date.now() > deadline) throw new Error(`timed out; frames so far: ${JSON.stringify(this.frames).slice(0, 2000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out; frames so far: ${JSON.stringify(this.frames).slice(0, 2000)}`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.max(1, deadline - Date.now()));
-        this.waiters.push(() => { clearTimeout(t); resolve(); });
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
       });
     }
   }
 
   publishes(topic: string, method?: string): Frame[] {
-    return this.frames.filter((f) => f.action === 'publish' && f.payload?.topic === topic && (!method || f.payload?.method === method));
+    return this.frames.filter(
+      (f) => f.action === 'publish' && f.payload?.topic === topic && (!method || f.payload?.method === method),
+    );
   }
 
   /** Frames are handled in order: once the pong of a ping sent now arrives, every earlier answer has arrived too. */
@@ -93,20 +107,28 @@ class RawClient {
 
 const isPong = (f: Frame): boolean => f.action === 'heartbeat' && f.payload?.message?.text === 'pong';
 const isPing = (f: Frame): boolean => f.action === 'heartbeat' && f.payload?.message?.text === 'ping';
-const withToken = (emu: Emulator, token: string, prefix = ''): string => `${emu.url}?token=${encodeURIComponent(prefix + token)}`;
+const withToken = (emu: Emulator, token: string, prefix = ''): string =>
+  `${emu.url}?token=${encodeURIComponent(prefix + token)}`;
 
 /** Attempts a handshake that must be refused; returns the HTTP answer. */
 function refusal(url: string): Promise<{ status: number; headers: IncomingMessage['headers']; body: any }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
     ws.on('error', () => undefined);
-    ws.once('open', () => { ws.terminate(); reject(new Error('the handshake was accepted')); });
+    ws.once('open', () => {
+      ws.terminate();
+      reject(new Error('the handshake was accepted'));
+    });
     ws.once('unexpected-response', (_req, res) => {
       let text = '';
       res.on('data', (c) => (text += c));
       res.on('end', () => {
         let body: unknown = text;
-        try { body = JSON.parse(text); } catch { /* keep text */ }
+        try {
+          body = JSON.parse(text);
+        } catch {
+          /* keep text */
+        }
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
         ws.terminate();
       });
@@ -125,7 +147,10 @@ async function until(check: () => boolean, timeoutMs = 10_000, what = 'condition
 function tcpRefused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createConnection({ port, host: '127.0.0.1' });
-    s.once('connect', () => { s.destroy(); resolve(false); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
     s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
   });
 }
@@ -180,7 +205,9 @@ describe('handshake', () => {
     const emu = await emulator();
     const bare = await connect(withToken(emu, emu.tokens.owner));
     const prefixed = await connect(withToken(emu, emu.tokens.owner, 'JWT '));
-    const root = await connect(`${emu.url.replace('/api/', '/')}?token=${encodeURIComponent('JWT ' + emu.tokens.agent)}`);
+    const root = await connect(
+      `${emu.url.replace('/api/', '/')}?token=${encodeURIComponent('JWT ' + emu.tokens.agent)}`,
+    );
     for (const c of [bare, prefixed, root]) await c.sync();
     expect(emu.stats().connectionsAccepted).toBe(3);
     expect((await refusal(`${emu.url.replace('/api/', '/elsewhere')}?token=${emu.tokens.owner}`)).status).toBe(404);
@@ -198,10 +225,20 @@ describe('subscribe snapshots', () => {
     const c = await connect(withToken(emu, emu.tokens.owner));
     c.subscribe(`/${P}/requests`);
     const snap = await c.waitFor((f) => f.payload?.topic === `/${P}/requests`);
-    expect(snap).toEqual({ action: 'publish', payload: { topic: `/${P}/requests`, method: 'CREATE', message: expect.any(Array) } });
+    expect(snap).toEqual({
+      action: 'publish',
+      payload: { topic: `/${P}/requests`, method: 'CREATE', message: expect.any(Array) },
+    });
     expect(snap.payload!.message.map((r: any) => r.request_id)).toEqual([fresh.request_id, R.r3, R.r2, R.r1]);
     const r1 = snap.payload!.message[3];
-    expect(r1).toMatchObject({ _id: r1.id, id_project: P, status: 200, preflight: false, participants: [emu.users.agent], first_text: 'hello world' });
+    expect(r1).toMatchObject({
+      _id: r1.id,
+      id_project: P,
+      status: 200,
+      preflight: false,
+      participants: [emu.users.agent],
+      first_text: 'hello world',
+    });
     expect(r1._id).toMatch(/^[0-9a-f]{24}$/);
     expect(new Date(r1.updatedAt).toISOString()).toBe(r1.updatedAt);
   });
@@ -234,7 +271,11 @@ describe('subscribe snapshots', () => {
     expect(list.payload!.message.map((r: any) => r.first_text)).toEqual(['r3', 'r2']);
     const msgs = await c.waitFor((f) => f.payload?.topic === `/${P}/requests/${made[0]._id}/messages`);
     expect(msgs.payload!.message.map((m: any) => m.text)).toEqual(['m1', 'm2', 'm3']);
-    expect(msgs.payload!.message[0]).toMatchObject({ recipient: made[0].request_id, id_project: P, _id: expect.stringMatching(/^[0-9a-f]{24}$/) });
+    expect(msgs.payload!.message[0]).toMatchObject({
+      recipient: made[0].request_id,
+      id_project: P,
+      _id: expect.stringMatching(/^[0-9a-f]{24}$/),
+    });
   });
 
   test('a single request is published whatever its status; messages oldest first', async () => {
@@ -258,7 +299,11 @@ describe('subscribe snapshots', () => {
     agent.subscribe(`/${P}/project_users/${emu.projectUsers.agent2}`);
     agent.subscribe(`/${P}/project_users/${emu.projectUsers.agent}`);
     const own = await agent.waitFor((f) => f.action === 'publish');
-    expect(own.payload).toMatchObject({ topic: `/${P}/project_users/${emu.projectUsers.agent}`, method: 'CREATE', message: { _id: emu.projectUsers.agent, id_user: emu.users.agent, role: 'agent' } });
+    expect(own.payload).toMatchObject({
+      topic: `/${P}/project_users/${emu.projectUsers.agent}`,
+      method: 'CREATE',
+      message: { _id: emu.projectUsers.agent, id_user: emu.users.agent, role: 'agent' },
+    });
     await agent.sync();
     expect(agent.frames.filter((f) => f.action === 'publish')).toHaveLength(1);
     const owner = await connect(withToken(emu, emu.tokens.owner));
@@ -321,7 +366,10 @@ describe('live events', () => {
 
     const created = emu.createRequest(P, { first_text: 'Where is my parcel?' });
     expect(created.request_id).toMatch(/^support-group-[0-9a-f-]{36}$/);
-    const onList = await c.waitFor((f) => f.payload?.topic === `/${P}/requests` && f.payload?.method === 'CREATE' && !Array.isArray(f.payload?.message));
+    const onList = await c.waitFor(
+      (f) =>
+        f.payload?.topic === `/${P}/requests` && f.payload?.method === 'CREATE' && !Array.isArray(f.payload?.message),
+    );
     expect(onList.payload!.message).toEqual(created);
     expect(created).toMatchObject({ status: 100, participants: [], id: created._id, id_project: P, preflight: false });
 
@@ -336,7 +384,10 @@ describe('live events', () => {
     const agent = emu.setAgentAvailability(P, emu.projectUsers.agent, false);
     const deleted = emu.deleteRequest(P, created.request_id);
     await c.sync();
-    const live = c.frames.slice(from).filter((f) => f.action === 'publish').map((f) => [f.payload!.method, f.payload!.topic, f.payload!.message]);
+    const live = c.frames
+      .slice(from)
+      .filter((f) => f.action === 'publish')
+      .map((f) => [f.payload!.method, f.payload!.topic, f.payload!.message]);
     expect(live).toEqual([
       ['UPDATE', `/${P}/requests`, assigned],
       ['UPDATE', RT, assigned],
@@ -348,7 +399,12 @@ describe('live events', () => {
       ['DELETE', RT, deleted],
     ]);
     expect(assigned).toMatchObject({ status: 200, participants: [emu.users.agent], assigned_at: expect.any(String) });
-    expect(msg).toMatchObject({ text: 'On its way!', sender: emu.users.agent, senderFullname: 'Ada Agent', recipient: created.request_id });
+    expect(msg).toMatchObject({
+      text: 'On its way!',
+      sender: emu.users.agent,
+      senderFullname: 'Ada Agent',
+      recipient: created.request_id,
+    });
     expect(closed).toMatchObject({ status: 1000, closed_at: expect.any(String) });
     expect(agent).toMatchObject({ user_available: false });
     expect(emu.getRequests(P).some((r) => r._id === created._id)).toBe(false);
@@ -358,7 +414,8 @@ describe('live events', () => {
     return emulator().then((emu) => {
       const r = emu.createRequest(emu.projectId);
       const stamps = [r.updatedAt];
-      for (let i = 0; i < 50; i++) stamps.push(emu.updateRequest(emu.projectId, r.request_id, { tags: [String(i)] }).updatedAt);
+      for (let i = 0; i < 50; i++)
+        stamps.push(emu.updateRequest(emu.projectId, r.request_id, { tags: [String(i)] }).updatedAt);
       for (let i = 1; i < stamps.length; i++) expect(Date.parse(stamps[i])).toBeGreaterThan(Date.parse(stamps[i - 1]));
     });
   });
@@ -375,7 +432,9 @@ describe('live events', () => {
 
   test('store methods reject unknown ids and invalid input with clear errors', async () => {
     const emu = await emulator();
-    expect(() => emu.createRequest('ffffffffffffffffffffffff')).toThrow(/Project ffffffffffffffffffffffff does not exist/);
+    expect(() => emu.createRequest('ffffffffffffffffffffffff')).toThrow(
+      /Project ffffffffffffffffffffffff does not exist/,
+    );
     expect(() => emu.updateRequest(emu.projectId, 'support-group-nope', {})).toThrow(/does not exist/);
     expect(() => emu.updateRequest(emu.projectId, R.r1, { status: 'open' })).toThrow(/status/);
     expect(() => emu.updateRequest(emu.projectId, R.r1, { request_id: 'x' })).toThrow(/cannot be changed/);
@@ -412,7 +471,16 @@ describe('heartbeat', () => {
   test('malformed client frames are ignored without harm', async () => {
     const emu = await emulator();
     const c = await connect(withToken(emu, emu.tokens.owner));
-    for (const bad of ['not json', '[]', 'null', '{"action":"subscribe"}', '{"action":"subscribe","payload":null}', '{"action":"dance","payload":{}}', '{"action":"heartbeat","payload":{"message":"ping"}}']) c.send(bad);
+    for (const bad of [
+      'not json',
+      '[]',
+      'null',
+      '{"action":"subscribe"}',
+      '{"action":"subscribe","payload":null}',
+      '{"action":"dance","payload":{}}',
+      '{"action":"heartbeat","payload":{"message":"ping"}}',
+    ])
+      c.send(bad);
     c.ws.send(Buffer.from([1, 2, 3]), { binary: true });
     await c.sync();
     expect(c.frames.filter((f) => !isPong(f))).toEqual([]);
@@ -468,7 +536,9 @@ describe('faults', () => {
     const n = stale.frames.length;
     stale.send(PING);
     const fresh = await connect(withToken(emu, emu.tokens.owner));
-    fresh.ws.on('message', (d) => { if (isPing(JSON.parse(String(d)))) fresh.send({ action: 'heartbeat', payload: { message: { text: 'pong' } } }); });
+    fresh.ws.on('message', (d) => {
+      if (isPing(JSON.parse(String(d)))) fresh.send({ action: 'heartbeat', payload: { message: { text: 'pong' } } });
+    });
     fresh.subscribe(topic);
     await fresh.waitFor((f) => f.payload?.topic === topic);
     emu.createRequest(emu.projectId);
@@ -546,7 +616,10 @@ describe('faults', () => {
     await sub.sync();
     expect(emu.faults.sendRaw('{not json')).toBe(2);
     expect(emu.faults.sendRaw('{"action":"publish","payload":{"topic":"x"}}', { topic })).toBe(1);
-    const big = JSON.stringify({ action: 'publish', payload: { topic, method: 'CREATE', message: [{ blob: 'x'.repeat(10 * 1024 * 1024) }] } });
+    const big = JSON.stringify({
+      action: 'publish',
+      payload: { topic, method: 'CREATE', message: [{ blob: 'x'.repeat(10 * 1024 * 1024) }] },
+    });
     emu.faults.sendRaw(big, { topic });
     await until(() => sub.raw.length >= 5, 20_000, 'the 10 MB frame');
     await other.sync();
@@ -556,7 +629,12 @@ describe('faults', () => {
 });
 
 describe('admin HTTP API', () => {
-  const call = async (emu: Emulator, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> => {
+  const call = async (
+    emu: Emulator,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: any }> => {
     const res = await fetch(`${emu.adminUrl}${path}`, {
       method,
       headers: { 'content-type': 'application/json' },
@@ -576,16 +654,24 @@ describe('admin HTTP API', () => {
     expect(created.status).toBe(201);
     expect(created.json).toMatchObject({ first_text: 'via HTTP', status: 100 });
     const rid = created.json.request_id;
-    const patched = await call(emu, 'PATCH', `/projects/${P}/requests/${rid}`, { status: 200, participants: [emu.users.agent2] });
+    const patched = await call(emu, 'PATCH', `/projects/${P}/requests/${rid}`, {
+      status: 200,
+      participants: [emu.users.agent2],
+    });
     expect(patched.json).toMatchObject({ status: 200, participants: [emu.users.agent2] });
     const msg = await call(emu, 'POST', `/projects/${P}/requests/${rid}/messages`, { text: 'Hello from curl' });
     expect(msg.status).toBe(201);
     expect(msg.json.text).toBe('Hello from curl');
     expect((await call(emu, 'POST', `/projects/${P}/requests/${rid}/close`)).json.status).toBe(1000);
-    expect((await call(emu, 'PATCH', `/projects/${P}/project_users/${emu.projectUsers.agent2}`, { user_available: true })).json.user_available).toBe(true);
+    expect(
+      (await call(emu, 'PATCH', `/projects/${P}/project_users/${emu.projectUsers.agent2}`, { user_available: true }))
+        .json.user_available,
+    ).toBe(true);
     expect((await call(emu, 'DELETE', `/projects/${P}/requests/${created.json._id}`)).json._id).toBe(created.json._id);
     await c.sync();
-    const methods = c.frames.filter((f) => f.action === 'publish' && !Array.isArray(f.payload?.message)).map((f) => f.payload!.method);
+    const methods = c.frames
+      .filter((f) => f.action === 'publish' && !Array.isArray(f.payload?.message))
+      .map((f) => f.payload!.method);
     expect(methods).toEqual(['CREATE', 'CREATE', 'UPDATE', 'UPDATE', 'UPDATE', 'DELETE']); // 2nd CREATE = agent snapshot
     const stats = await call(emu, 'GET', '/stats');
     expect(stats.json).toMatchObject({ clients: 1, connectionsAccepted: 1 });
@@ -616,11 +702,17 @@ describe('admin HTTP API', () => {
     expect((await call(emu, 'POST', '/faults/raw', { frame: 'garbage' })).json).toEqual({ sent: 1 });
     await c.waitFor((f) => f.unparsable === 'garbage');
     const ignoredTopic = `/${emu.projectId}/requests`;
-    expect((await call(emu, 'POST', '/faults/ignore-subscribe', { topic: ignoredTopic })).json).toEqual({ topic: ignoredTopic, count: 1 });
+    expect((await call(emu, 'POST', '/faults/ignore-subscribe', { topic: ignoredTopic })).json).toEqual({
+      topic: ignoredTopic,
+      count: 1,
+    });
     expect((await call(emu, 'POST', '/faults/half-open')).json).toEqual({ halfOpen: 1 });
     expect((await call(emu, 'POST', '/faults/drop')).json).toEqual({ dropped: 1 });
     await c.closed;
-    expect((await call(emu, 'POST', '/faults/refuse', { count: 1, status: 429, retryAfterSec: 3, reason: 'slow down' })).status).toBe(200);
+    expect(
+      (await call(emu, 'POST', '/faults/refuse', { count: 1, status: 429, retryAfterSec: 3, reason: 'slow down' }))
+        .status,
+    ).toBe(200);
     const r = await refusal(url);
     expect([r.status, r.headers['retry-after'], r.body.msg]).toEqual([429, '3', 'slow down']);
     const port = emu.port;
@@ -658,7 +750,12 @@ describe('admin HTTP API', () => {
     const emu = await emulator();
     const P = emu.projectId;
     const before = emu.getRequests(P).length;
-    const raw = (method: string, path: string, headers: Record<string, string>, body = ''): Promise<{ status: number; json: any }> =>
+    const raw = (
+      method: string,
+      path: string,
+      headers: Record<string, string>,
+      body = '',
+    ): Promise<{ status: number; json: any }> =>
       new Promise((resolve, reject) => {
         const request = httpRequest(`${emu.adminUrl}${path}`, { method, headers }, (res) => {
           let text = '';
@@ -671,8 +768,16 @@ describe('admin HTTP API', () => {
     const json = { 'content-type': 'application/json' };
     const frame = JSON.stringify({ frame: '{"action":"publish"}' });
     // A web page posting from the user's browser: foreign Origin, text/plain (no preflight).
-    const crossSite = await raw('POST', `/projects/${P}/requests`, { origin: 'https://evil.example', 'content-type': 'text/plain' }, '{"first_text":"x"}');
-    expect([crossSite.status, crossSite.json.msg]).toEqual([403, expect.stringMatching(/Origin "https:\/\/evil\.example"/)]);
+    const crossSite = await raw(
+      'POST',
+      `/projects/${P}/requests`,
+      { origin: 'https://evil.example', 'content-type': 'text/plain' },
+      '{"first_text":"x"}',
+    );
+    expect([crossSite.status, crossSite.json.msg]).toEqual([
+      403,
+      expect.stringMatching(/Origin "https:\/\/evil\.example"/),
+    ]);
     const foreignOriginJson = await raw('POST', '/faults/raw', { ...json, origin: 'http://evil.example' }, frame);
     expect(foreignOriginJson.status).toBe(403);
     // DNS rebinding: the page's own name resolves to 127.0.0.1, the Host header gives it away.
@@ -685,8 +790,12 @@ describe('admin HTTP API', () => {
     expect((await raw('POST', '/faults/drop', {})).status).toBe(403);
     expect(emu.getRequests(P).length).toBe(before);
     // What curl and scripts on this machine send still works, with or without a same-origin Origin.
-    expect((await raw('POST', '/tokens', { ...json, host: `localhost:${emu.port}` }, '{"role":"agent"}')).status).toBe(201);
-    expect((await raw('POST', '/tokens', { ...json, origin: `http://127.0.0.1:${emu.port}` }, '{"role":"agent"}')).status).toBe(201);
+    expect((await raw('POST', '/tokens', { ...json, host: `localhost:${emu.port}` }, '{"role":"agent"}')).status).toBe(
+      201,
+    );
+    expect(
+      (await raw('POST', '/tokens', { ...json, origin: `http://127.0.0.1:${emu.port}` }, '{"role":"agent"}')).status,
+    ).toBe(201);
     expect((await raw('GET', '/stats', {})).status).toBe(200);
   });
 });
@@ -698,10 +807,22 @@ describe('simulation and lifecycle', () => {
     const c = await connect(withToken(emu, emu.tokens.owner));
     c.subscribe(`/${P}/requests`);
     // Follow a request created after the subscription, from birth to close.
-    const born = await c.waitFor((f) => f.payload?.method === 'CREATE' && !Array.isArray(f.payload?.message), 0, 20_000);
+    const born = await c.waitFor(
+      (f) => f.payload?.method === 'CREATE' && !Array.isArray(f.payload?.message),
+      0,
+      20_000,
+    );
     const rid = born.payload!.message.request_id;
-    await c.waitFor((f) => f.payload?.method === 'UPDATE' && f.payload?.message?.request_id === rid && f.payload?.message?.status === 1000, 0, 20_000);
-    const history = c.publishes(`/${P}/requests`).map((f) => f.payload!.message).filter((m) => !Array.isArray(m) && m.request_id === rid);
+    await c.waitFor(
+      (f) =>
+        f.payload?.method === 'UPDATE' && f.payload?.message?.request_id === rid && f.payload?.message?.status === 1000,
+      0,
+      20_000,
+    );
+    const history = c
+      .publishes(`/${P}/requests`)
+      .map((f) => f.payload!.message)
+      .filter((m) => !Array.isArray(m) && m.request_id === rid);
     expect(history[0]).toMatchObject({ status: 100 });
     expect(history.some((m) => m.status === 200 && m.participants.length === 1)).toBe(true);
     expect(emu.getMessages(P, rid).length).toBeGreaterThanOrEqual(2);
@@ -711,8 +832,20 @@ describe('simulation and lifecycle', () => {
     const run = (seed: number): unknown[] => {
       const store = new Store(defaultSeed(0), seededRng(seed));
       const changes: unknown[] = [];
-      store.onChange = (ch) => changes.push([ch.kind, ch.method, ch.kind === 'message' ? ch.message.text : ch.kind === 'request' ? [ch.request.request_id, ch.request.status] : ch.projectUser.user_available]);
-      const agents = [{ userId: DEMO_IDS.users.agent, projectUserId: DEMO_IDS.projectUsers.agent }, { userId: DEMO_IDS.users.agent2, projectUserId: DEMO_IDS.projectUsers.agent2 }];
+      store.onChange = (ch) =>
+        changes.push([
+          ch.kind,
+          ch.method,
+          ch.kind === 'message'
+            ? ch.message.text
+            : ch.kind === 'request'
+              ? [ch.request.request_id, ch.request.status]
+              : ch.projectUser.user_available,
+        ]);
+      const agents = [
+        { userId: DEMO_IDS.users.agent, projectUserId: DEMO_IDS.projectUsers.agent },
+        { userId: DEMO_IDS.users.agent2, projectUserId: DEMO_IDS.projectUsers.agent2 },
+      ];
       const sim = new Simulator(store, DEMO_IDS.project, agents, 10, seededRng(seed + 1));
       for (let i = 0; i < 60; i++) sim.step();
       return changes;

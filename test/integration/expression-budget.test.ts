@@ -1,7 +1,14 @@
 // Runaway JSONata over a real connection: each evaluation is stopped at its budget, the event is reported, the
 // event loop keeps running (the server's heartbeats are answered, so it never cuts the client) and later events flow.
 import { startEmulator, type Emulator } from '../../emulator';
-import { acquireConnection, closeAllConnections, connectionStats, createEventPipeline, ExpressionBudgetError, type RealtimeEvent } from '../../core';
+import {
+  acquireConnection,
+  closeAllConnections,
+  connectionStats,
+  createEventPipeline,
+  ExpressionBudgetError,
+  type RealtimeEvent,
+} from '../../core';
 import { waitFor } from '../helpers/wait';
 
 jest.setTimeout(60_000);
@@ -35,41 +42,48 @@ async function worstLoopLag<T>(work: () => Promise<T>): Promise<{ result: T; lag
 const RUNAWAYS: Array<[label: string, expression: string, what: RegExp]> = [
   ['endless recursion', '($f := function($n){ $f($n + 1) }; $f(0))', /time budget of 300 ms/],
   ['deep recursion', '($f := function($n){ 1 + $f($n + 1) }; $f(0))', /depth budget of 200 levels/],
-  ['$reduce calling back a million times', '$count([1..1000000]) > 0 and $reduce([1..1000000], function($a, $b){ $a + $b }) > 0', /time budget of 300 ms/],
+  [
+    '$reduce calling back a million times',
+    '$count([1..1000000]) > 0 and $reduce([1..1000000], function($a, $b){ $a + $b }) > 0',
+    /time budget of 300 ms/,
+  ],
   ['a catastrophic regular expression on server text', '$contains(first_text, /^(a+)+$/)', /time budget of 300 ms/],
 ];
 
-test.each(RUNAWAYS)('%s is stopped at its budget, reported with the expression, and later events flow', async (_label, expression, what) => {
-  const handle = acquireConnection({ endpoint: emu.url, token: emu.tokens.owner, lingerMs: 0 });
-  try {
-    const passed: RealtimeEvent[] = [];
-    const errors: Array<{ error: Error; event: RealtimeEvent }> = [];
-    // Only the event marked "runaway" runs the expression; the others pass at once.
-    const pipeline = createEventPipeline(
-      { when: `first_text = "next" ? true : (${expression})`, expressionBudget: { timeMs: 300, depth: 200 } },
-      (_output, event) => passed.push(event),
-      (error, event) => errors.push({ error, event }),
-    );
-    const subscription = handle.subscribe(`/${emu.projectId}/requests`, { onEvent: (e) => pipeline.push(e) });
-    await subscription.ready;
-    const before = connectionStats().connections[0].stats.connectsOpened;
-    const { lagMs } = await worstLoopLag(async () => {
-      emu.createRequest(emu.projectId, { first_text: `${'a'.repeat(40)}!` });
-      emu.createRequest(emu.projectId, { first_text: 'next' });
-      await waitFor(() => passed.some((e) => e.data.first_text === 'next'), 'the next event', 20_000);
-    });
-    expect(errors).toHaveLength(1);
-    expect(errors[0].error).toBeInstanceOf(ExpressionBudgetError);
-    expect(errors[0].error.message).toMatch(what);
-    expect(errors[0].error.message).toContain(expression.slice(0, 40));
-    expect(errors[0].event.data.first_text).toBe(`${'a'.repeat(40)}!`);
-    expect(lagMs).toBeLessThan(200);
-    // The server's heartbeats were answered throughout: it never cut the client.
-    expect(connectionStats().connections[0].stats.connectsOpened).toBe(before);
-  } finally {
-    handle.release();
-  }
-});
+test.each(RUNAWAYS)(
+  '%s is stopped at its budget, reported with the expression, and later events flow',
+  async (_label, expression, what) => {
+    const handle = acquireConnection({ endpoint: emu.url, token: emu.tokens.owner, lingerMs: 0 });
+    try {
+      const passed: RealtimeEvent[] = [];
+      const errors: Array<{ error: Error; event: RealtimeEvent }> = [];
+      // Only the event marked "runaway" runs the expression; the others pass at once.
+      const pipeline = createEventPipeline(
+        { when: `first_text = "next" ? true : (${expression})`, expressionBudget: { timeMs: 300, depth: 200 } },
+        (_output, event) => passed.push(event),
+        (error, event) => errors.push({ error, event }),
+      );
+      const subscription = handle.subscribe(`/${emu.projectId}/requests`, { onEvent: (e) => pipeline.push(e) });
+      await subscription.ready;
+      const before = connectionStats().connections[0].stats.connectsOpened;
+      const { lagMs } = await worstLoopLag(async () => {
+        emu.createRequest(emu.projectId, { first_text: `${'a'.repeat(40)}!` });
+        emu.createRequest(emu.projectId, { first_text: 'next' });
+        await waitFor(() => passed.some((e) => e.data.first_text === 'next'), 'the next event', 20_000);
+      });
+      expect(errors).toHaveLength(1);
+      expect(errors[0].error).toBeInstanceOf(ExpressionBudgetError);
+      expect(errors[0].error.message).toMatch(what);
+      expect(errors[0].error.message).toContain(expression.slice(0, 40));
+      expect(errors[0].event.data.first_text).toBe(`${'a'.repeat(40)}!`);
+      expect(lagMs).toBeLessThan(200);
+      // The server's heartbeats were answered throughout: it never cut the client.
+      expect(connectionStats().connections[0].stats.connectsOpened).toBe(before);
+    } finally {
+      handle.release();
+    }
+  },
+);
 
 test('sane expressions are untouched by the defaults, regular expressions included', async () => {
   const handle = acquireConnection({ endpoint: emu.url, token: emu.tokens.owner, lingerMs: 0 });

@@ -17,12 +17,22 @@ test('suites whose set-up fails after starting servers end by themselves, red, w
     moduleFileExtensions: ['ts', 'js', 'json'],
     testMatch: ['<rootDir>/test/fixtures/harness-failure/*.fixture.ts'],
   };
-  const child = spawn(process.execPath, [join(REPO, 'node_modules', 'jest', 'bin', 'jest.js'), '--config', JSON.stringify(config), '--ci', '--colors=false'], {
-    cwd: REPO,
-    env: { ...process.env, FORCE_COLOR: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      join(REPO, 'node_modules', 'jest', 'bin', 'jest.js'),
+      '--config',
+      JSON.stringify(config),
+      '--ci',
+      '--colors=false',
+    ],
+    {
+      cwd: REPO,
+      env: { ...process.env, FORCE_COLOR: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
+  );
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));

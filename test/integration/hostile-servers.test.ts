@@ -1,5 +1,11 @@
 // Hostile servers on 127.0.0.1 that the emulator will not imitate: each test proves the core stays bounded.
-import { acquireConnection, closeAllConnections, connectionStats, type ConnectionStatus, type RealtimeEvent } from '../../core';
+import {
+  acquireConnection,
+  closeAllConnections,
+  connectionStats,
+  type ConnectionStatus,
+  type RealtimeEvent,
+} from '../../core';
 import type { Socket } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { startHostileServer, type HostileServer } from '../helpers/hostile-server';
@@ -19,7 +25,9 @@ afterEach(async () => {
 function refuseWith(retryAfter: string): Promise<HostileServer> {
   return startHostileServer((socket) => {
     const body = '{"msg":"Too many connections"}';
-    socket.end(`HTTP/1.1 429 Too Many Requests\r\nRetry-After: ${retryAfter}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 429 Too Many Requests\r\nRetry-After: ${retryAfter}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
 }
 
@@ -30,19 +38,35 @@ describe('timers the server controls', () => {
     ['an HTTP date decades ahead', new Date(Date.now() + 60 * 365 * 86_400_000).toUTCString()],
     ['Infinity', 'Infinity'],
   ];
-  test.each(huge)('a Retry-After of %s waits (at most an hour), it does not retry at once', async (_label, retryAfter) => {
-    server = await refuseWith(retryAfter);
-    const statuses: ConnectionStatus[] = [];
-    const handle = acquireConnection({ endpoint: server.url, token: TOKEN, lingerMs: 0, backoffInitialMs: 10, backoffMaxMs: 20 });
-    handle.onStatus((s) => statuses.push(s));
-    handle.subscribe('/p/requests', { onEvent: () => undefined, onError: () => undefined, subscribeTimeoutMs: 60_000 });
-    const waiting = await waitFor(() => statuses.find((s) => s.retryInMs !== undefined && s.error), 'a scheduled retry');
-    await sleep(1_000);
-    expect(server.accepted).toBe(1);
-    expect(waiting.retryInMs).toBe(3_600_000);
-    expect(waiting.error?.message).toMatch(/asked to wait .*; this client waits at most 1 h, so it retries in 1 h\./);
-    handle.release();
-  });
+  test.each(huge)(
+    'a Retry-After of %s waits (at most an hour), it does not retry at once',
+    async (_label, retryAfter) => {
+      server = await refuseWith(retryAfter);
+      const statuses: ConnectionStatus[] = [];
+      const handle = acquireConnection({
+        endpoint: server.url,
+        token: TOKEN,
+        lingerMs: 0,
+        backoffInitialMs: 10,
+        backoffMaxMs: 20,
+      });
+      handle.onStatus((s) => statuses.push(s));
+      handle.subscribe('/p/requests', {
+        onEvent: () => undefined,
+        onError: () => undefined,
+        subscribeTimeoutMs: 60_000,
+      });
+      const waiting = await waitFor(
+        () => statuses.find((s) => s.retryInMs !== undefined && s.error),
+        'a scheduled retry',
+      );
+      await sleep(1_000);
+      expect(server.accepted).toBe(1);
+      expect(waiting.retryInMs).toBe(3_600_000);
+      expect(waiting.error?.message).toMatch(/asked to wait .*; this client waits at most 1 h, so it retries in 1 h\./);
+      handle.release();
+    },
+  );
 });
 
 describe('the handshake has a total deadline', () => {
@@ -62,7 +86,11 @@ describe('the handshake has a total deadline', () => {
     const handle = acquireConnection({ endpoint: server.url, token: TOKEN, lingerMs: 0, handshakeTimeoutMs: 1_000 });
     try {
       handle.onStatus((s) => statuses.push(s));
-      handle.subscribe('/p/requests', { onEvent: () => undefined, onError: () => undefined, subscribeTimeoutMs: 60_000 });
+      handle.subscribe('/p/requests', {
+        onEvent: () => undefined,
+        onError: () => undefined,
+        subscribeTimeoutMs: 60_000,
+      });
       const failed = await waitFor(() => statuses.find((s) => s.error), 'the handshake to fail', 5_000);
       expect(failed.error?.message).toMatch(/did not complete the WebSocket handshake within 1000 ms/);
       expect(Date.now() - started).toBeLessThan(2_500);
@@ -75,9 +103,17 @@ describe('the handshake has a total deadline', () => {
 
 describe('the connection budget holds per endpoint and token for the life of the process', () => {
   test('redeploys, releases and linger expiries in the middle of a reconnect storm spend one budget', async () => {
-    server = await startHostileServer((socket) => socket.end('HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'));
+    server = await startHostileServer((socket) =>
+      socket.end('HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'),
+    );
     const BUDGET = 5;
-    const options = { endpoint: server.url, token: TOKEN, maxConnectsPerMinute: BUDGET, backoffInitialMs: 5, backoffMaxMs: 10 };
+    const options = {
+      endpoint: server.url,
+      token: TOKEN,
+      maxConnectsPerMinute: BUDGET,
+      backoffInitialMs: 5,
+      backoffMaxMs: 10,
+    };
     const until = Date.now() + 3_000;
     let round = 0;
     while (Date.now() < until) {
@@ -128,9 +164,18 @@ describe('a server that floods pings and stops reading', () => {
 
   test('gets at most one pending pong: memory stays flat however many pings arrive', async () => {
     const flooding = await floodingServer();
-    const handle = acquireConnection({ endpoint: flooding.endpoint, token: TOKEN, lingerMs: 0, backoffInitialMs: 10_000 });
+    const handle = acquireConnection({
+      endpoint: flooding.endpoint,
+      token: TOKEN,
+      lingerMs: 0,
+      backoffInitialMs: 10_000,
+    });
     try {
-      handle.subscribe('/p/requests', { onEvent: () => undefined, onError: () => undefined, subscribeTimeoutMs: 60_000 });
+      handle.subscribe('/p/requests', {
+        onEvent: () => undefined,
+        onError: () => undefined,
+        subscribeTimeoutMs: 60_000,
+      });
       await waitFor(() => connectionStats().connections[0]?.stats.framesReceived > 10_000, 'the flood to start');
       const rssBefore = process.memoryUsage().rss;
       await sleep(5_000);
@@ -149,13 +194,31 @@ describe('a server that floods pings and stops reading', () => {
   test('a socket whose send buffer does not drain is replaced, though frames keep arriving', async () => {
     const flooding = await floodingServer();
     const warnings: string[] = [];
-    const handle = acquireConnection({ endpoint: flooding.endpoint, token: TOKEN, lingerMs: 0, pingIntervalMs: 200, pongTimeoutMs: 600, backoffInitialMs: 10_000 });
+    const handle = acquireConnection({
+      endpoint: flooding.endpoint,
+      token: TOKEN,
+      lingerMs: 0,
+      pingIntervalMs: 200,
+      pongTimeoutMs: 600,
+      backoffInitialMs: 10_000,
+    });
     try {
       handle.onWarning((w) => warnings.push(w));
       // Forty 1 MB topics: more than the kernel's buffers hold, so the client's own send buffer stays full.
-      for (let i = 0; i < 40; i++) handle.subscribe(`/p/${String(i).padStart(2, '0')}${'t'.repeat(1024 * 1024)}`, { onEvent: () => undefined, onError: () => undefined, subscribeTimeoutMs: 60_000 });
-      await waitFor(() => warnings.find((w) => /stopped reading what this client sends/.test(w)), 'the stalled socket to be declared unhealthy', 20_000);
-      expect(warnings.find((w) => /stopped reading/.test(w))).toMatch(/\d+ bytes waiting for over \d+ s\); the connection is unhealthy, reconnecting\./);
+      for (let i = 0; i < 40; i++)
+        handle.subscribe(`/p/${String(i).padStart(2, '0')}${'t'.repeat(1024 * 1024)}`, {
+          onEvent: () => undefined,
+          onError: () => undefined,
+          subscribeTimeoutMs: 60_000,
+        });
+      await waitFor(
+        () => warnings.find((w) => /stopped reading what this client sends/.test(w)),
+        'the stalled socket to be declared unhealthy',
+        20_000,
+      );
+      expect(warnings.find((w) => /stopped reading/.test(w))).toMatch(
+        /\d+ bytes waiting for over \d+ s\); the connection is unhealthy, reconnecting\./,
+      );
     } finally {
       handle.release();
       await flooding.close();
@@ -175,7 +238,13 @@ describe('a snapshot is emitted whole when asked for', () => {
     wss.on('connection', (ws) => {
       ws.on('message', (data) => {
         const frame = JSON.parse(String(data)) as { action: string; payload: { topic: string } };
-        if (frame.action === 'subscribe') ws.send(JSON.stringify({ action: 'publish', payload: { topic: frame.payload.topic, method: 'CREATE', message: elements } }));
+        if (frame.action === 'subscribe')
+          ws.send(
+            JSON.stringify({
+              action: 'publish',
+              payload: { topic: frame.payload.topic, method: 'CREATE', message: elements },
+            }),
+          );
       });
     });
     const endpoint = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/api/`;
@@ -247,7 +316,8 @@ describe('a live event that overtakes the snapshot on a list topic', () => {
         const frame = JSON.parse(String(data)) as { action: string; payload: { topic: string } };
         if (frame.action !== 'subscribe') return;
         subscribes.push(frame.payload.topic);
-        const publish = (method: string, message: unknown) => ws.send(JSON.stringify({ action: 'publish', payload: { topic, method, message } }));
+        const publish = (method: string, message: unknown) =>
+          ws.send(JSON.stringify({ action: 'publish', payload: { topic, method, message } }));
         if (mine === 1) return publish('CREATE', [a1, b]);
         // Registered before the snapshot was sent: the change to a comes first, then the snapshot that holds it.
         publish('UPDATE', a2);

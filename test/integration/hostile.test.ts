@@ -45,7 +45,10 @@ async function open(): Promise<Run> {
   run.handle.onWarning((w) => run.warnings.push(w));
   // The filter/format stage hosts run, with the JSONata functions most likely to copy keys around.
   const pipeline = createEventPipeline(
-    { when: '$exists(hostile) or $exists(first_text)', output: { map: '$merge([$, {"seen": true, "keys": $keys($)[[0..2]]}])' } },
+    {
+      when: '$exists(hostile) or $exists(first_text)',
+      output: { map: '$merge([$, {"seen": true, "keys": $keys($)[[0..2]]}])' },
+    },
     (output) => run.mapped.push(output),
     (error) => run.pipelineErrors.push(error),
   );
@@ -70,7 +73,22 @@ const byExpectation = (c: HostileCase) => `${c.expect}: ${c.name}${c.generated ?
 
 test('the corpus covers every family of hostile input', () => {
   const names = corpus.map((c) => c.name).join(' ');
-  for (const family of ['ten-million-empty-objects', 'invalid-json', 'truncated', 'deep-array-100k', 'deep-object-100k', 'string-10mb', 'emoji-10mb', 'odd-unicode', 'proto', 'constructor', 'nul', 'topic-missing', 'method-null', 'message-string']) {
+  for (const family of [
+    'ten-million-empty-objects',
+    'invalid-json',
+    'truncated',
+    'deep-array-100k',
+    'deep-object-100k',
+    'string-10mb',
+    'emoji-10mb',
+    'odd-unicode',
+    'proto',
+    'constructor',
+    'nul',
+    'topic-missing',
+    'method-null',
+    'message-string',
+  ]) {
     expect(names).toContain(family);
   }
   expect(corpus.length).toBeGreaterThanOrEqual(60);
@@ -118,17 +136,29 @@ test.each(corpus.map((c) => [byExpectation(c), c] as const))('%s', async (_label
   for (const e of run.events) {
     expect(Object.getPrototypeOf(e)).toBe(Object.prototype);
     expect(hasCleanPrototypes(e.data)).toBe(true);
-    expect((e.data as Record<string, unknown>).polluted === undefined || Object.prototype.hasOwnProperty.call(e.data, 'polluted')).toBe(true);
+    expect(
+      (e.data as Record<string, unknown>).polluted === undefined ||
+        Object.prototype.hasOwnProperty.call(e.data, 'polluted'),
+    ).toBe(true);
   }
   const record = run.subscription.exportState();
   expect(Object.getPrototypeOf(record.seen)).toBe(Object.prototype);
   expect(typeof record.seen.hasOwnProperty).toBe('function');
 
-  await waitFor(() => run.mapped.length + run.pipelineErrors.length >= run.events.filter((e) => e.data.hostile !== undefined || e.data.first_text !== undefined).length || undefined, 'the pipeline', 30_000);
+  await waitFor(
+    () =>
+      run.mapped.length + run.pipelineErrors.length >=
+        run.events.filter((e) => e.data.hostile !== undefined || e.data.first_text !== undefined).length || undefined,
+    'the pipeline',
+    30_000,
+  );
   for (const output of run.mapped) {
     // JSONata builds its objects without a prototype: immune to pollution, but hosts must not call output.hasOwnProperty().
     expect([Object.prototype, null]).toContain(Object.getPrototypeOf(output));
-    expect((output as Record<string, unknown>).polluted === undefined || Object.prototype.hasOwnProperty.call(output, 'polluted')).toBe(true);
+    expect(
+      (output as Record<string, unknown>).polluted === undefined ||
+        Object.prototype.hasOwnProperty.call(output, 'polluted'),
+    ).toBe(true);
   }
   run.handle.release();
 });
@@ -136,16 +166,31 @@ test.each(corpus.map((c) => [byExpectation(c), c] as const))('%s', async (_label
 test('a frame above maxFrameBytes closes the socket with a clear warning; the connection comes back and delivers', async () => {
   const events: RealtimeEvent[] = [];
   const warnings: string[] = [];
-  const handle = acquireConnection({ endpoint: emu.url, token: emu.tokens.owner, lingerMs: 0, maxFrameBytes: 1024 * 1024, backoffInitialMs: 50, backoffMaxMs: 200 });
+  const handle = acquireConnection({
+    endpoint: emu.url,
+    token: emu.tokens.owner,
+    lingerMs: 0,
+    maxFrameBytes: 1024 * 1024,
+    backoffInitialMs: 50,
+    backoffMaxMs: 200,
+  });
   handle.onWarning((w) => warnings.push(w));
   const statusErrors: string[] = [];
   handle.onStatus((s) => s.error && statusErrors.push(s.error.message));
   const errors: Error[] = [];
-  const subscription = handle.subscribe(`/${emu.projectId}/requests`, { onEvent: (e) => events.push(e), onError: (e) => errors.push(e) });
+  const subscription = handle.subscribe(`/${emu.projectId}/requests`, {
+    onEvent: (e) => events.push(e),
+    onError: (e) => errors.push(e),
+  });
   await subscription.ready;
   const topic = subscription.topic;
-  emu.faults.sendRaw(`{"action":"publish","payload":{"topic":"${topic}","method":"CREATE","message":{"_id":"big","huge":"${'x'.repeat(2 * 1024 * 1024)}"}}}`);
-  await waitFor(() => connectionStats().connections[0]?.stats.connectsOpened === 2 && emu.stats().subscriptions === 1, 'reconnected');
+  emu.faults.sendRaw(
+    `{"action":"publish","payload":{"topic":"${topic}","method":"CREATE","message":{"_id":"big","huge":"${'x'.repeat(2 * 1024 * 1024)}"}}}`,
+  );
+  await waitFor(
+    () => connectionStats().connections[0]?.stats.connectsOpened === 2 && emu.stats().subscriptions === 1,
+    'reconnected',
+  );
   const created = emu.createRequest(emu.projectId, { first_text: 'after the oversized frame' });
   await waitFor(() => events.find((e) => e.data._id === created._id), 'event after reconnect');
   expect(events.some((e) => e.data._id === 'big')).toBe(false);
@@ -158,7 +203,9 @@ test('a frame above maxFrameBytes closes the socket with a clear warning; the co
 
 test('ten million empty objects in one frame are refused without parsing, and the event loop never stalls for long', async () => {
   const run = await open();
-  const frame = loadHostileCorpus().find((c) => c.name === 'malformed.ten-million-empty-objects')!.frame(run.subscription.topic);
+  const frame = loadHostileCorpus()
+    .find((c) => c.name === 'malformed.ten-million-empty-objects')!
+    .frame(run.subscription.topic);
   let last = Date.now();
   let lagMs = 0;
   const timer = setInterval(() => {
@@ -173,7 +220,9 @@ test('ten million empty objects in one frame are refused without parsing, and th
   } finally {
     clearInterval(timer);
   }
-  expect(run.warnings.some((w) => /holds more than 200000 objects and arrays \(maxFrameNodes\); refused unparsed/.test(w))).toBe(true);
+  expect(
+    run.warnings.some((w) => /holds more than 200000 objects and arrays \(maxFrameNodes\); refused unparsed/.test(w)),
+  ).toBe(true);
   expect(lagMs).toBeLessThan(1_000);
   expect((process.memoryUsage().rss - rssBefore) / 2 ** 20).toBeLessThan(500);
   run.handle.release();

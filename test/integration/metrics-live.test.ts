@@ -2,12 +2,26 @@
 // after every fault the counts equal the emulator's ground truth exactly, and the longest wait is within 1 s.
 // Then 1,000 open requests, above the server's 100-request snapshot limit, through a restart.
 import { startEmulator, type Emulator, type QueueTruth } from '../../emulator';
-import { acquireConnection, closeAllConnections, LiveMetricsSession, type ConnectionHandle, type ConnectionStatus, type LiveMetrics } from '../../core';
+import {
+  acquireConnection,
+  closeAllConnections,
+  LiveMetricsSession,
+  type ConnectionHandle,
+  type ConnectionStatus,
+  type LiveMetrics,
+} from '../../core';
 import { sleep, waitFor } from '../helpers/wait';
 
 jest.setTimeout(90_000 + Number(process.env.METRICS_FAULT_ROUNDS ?? 0) * 20_000);
 
-const fast = { lingerMs: 0, backoffInitialMs: 50, backoffMaxMs: 300, pingIntervalMs: 300, pongTimeoutMs: 400, maxConnectsPerMinute: 1000 };
+const fast = {
+  lingerMs: 0,
+  backoffInitialMs: 50,
+  backoffMaxMs: 300,
+  pingIntervalMs: 300,
+  pongTimeoutMs: 400,
+  maxConnectsPerMinute: 1000,
+};
 
 let emu: Emulator | undefined;
 let session: LiveMetricsSession | undefined;
@@ -28,12 +42,22 @@ afterEach(async () => {
 function counts(m: LiveMetrics) {
   const { temporary, unassigned, assigned, served, other } = m.requests.byStatus;
   const { known, available, busy, unavailable, assigned: load, capacity } = m.agents;
-  return { notAbandoned: m.requests.open - m.requests.byStatus.abandoned, queue: m.requests.queue, byStatus: { temporary, unassigned, assigned, served, other }, agents: { known, available, busy, unavailable, assigned: load, capacity } };
+  return {
+    notAbandoned: m.requests.open - m.requests.byStatus.abandoned,
+    queue: m.requests.queue,
+    byStatus: { temporary, unassigned, assigned, served, other },
+    agents: { known, available, busy, unavailable, assigned: load, capacity },
+  };
 }
 
 function truthCounts(t: QueueTruth) {
   const { temporary, unassigned, assigned, served, other } = t.byStatus;
-  return { notAbandoned: t.open - t.byStatus.abandoned, queue: t.queue, byStatus: { temporary, unassigned, assigned, served, other }, agents: t.agents };
+  return {
+    notAbandoned: t.open - t.byStatus.abandoned,
+    queue: t.queue,
+    byStatus: { temporary, unassigned, assigned, served, other },
+    agents: t.agents,
+  };
 }
 
 /** Waits until the session reports exactly the truth (the simulation is paused), then checks the longest wait. */
@@ -41,11 +65,15 @@ async function expectExact(label: string): Promise<void> {
   const sim = emu!.simulation!;
   let last: { got: unknown; want: unknown } = { got: undefined, want: undefined };
   try {
-    await waitFor(() => {
-      const m = session!.metrics();
-      last = { got: counts(m), want: truthCounts(sim.truth()) };
-      return m.confirming === 0 && JSON.stringify(last.got) === JSON.stringify(last.want);
-    }, `${label}: the metrics to equal the truth`, 15_000);
+    await waitFor(
+      () => {
+        const m = session!.metrics();
+        last = { got: counts(m), want: truthCounts(sim.truth()) };
+        return m.confirming === 0 && JSON.stringify(last.got) === JSON.stringify(last.want);
+      },
+      `${label}: the metrics to equal the truth`,
+      15_000,
+    );
   } catch (error) {
     expect({ label, ...last }).toEqual({ label, got: last.want, want: last.want }); // shows the difference
     throw error;
@@ -74,13 +102,29 @@ test('exact after a drop, a half-open socket, a restart and a 429 burst, with th
     simulate: {
       ratePerSecond: 1,
       randomSeed: 12,
-      queue: { arrivalsPerMinute: 600, ahtSeconds: 2, firstResponseSeconds: 0.4, patienceSeconds: 2.5, chatsPerAgent: 2, agents: 5, availabilityChangesPerMinute: 40, abandonedCloseMs: 800, paused: true, tickMs: 50 },
+      queue: {
+        arrivalsPerMinute: 600,
+        ahtSeconds: 2,
+        firstResponseSeconds: 0.4,
+        patienceSeconds: 2.5,
+        chatsPerAgent: 2,
+        agents: 5,
+        availabilityChangesPerMinute: 40,
+        abandonedCloseMs: 800,
+        paused: true,
+        tickMs: 50,
+      },
     },
   });
   const sim = emu.simulation!;
   handle = acquireConnection({ endpoint: emu.url, token: emu.tokens.owner, ...fast });
   const status = watchStatus(handle);
-  session = new LiveMetricsSession(handle, { projectId: emu.projectId, agents: sim.truth().agentIds, confirmPerSecond: 200, confirmConcurrency: 20 });
+  session = new LiveMetricsSession(handle, {
+    projectId: emu.projectId,
+    agents: sim.truth().agentIds,
+    confirmPerSecond: 200,
+    confirmConcurrency: 20,
+  });
   await session.ready;
   await expectExact('start');
   expect(abandonedShortfall).toBe(0);
@@ -89,10 +133,13 @@ test('exact after a drop, a half-open socket, a restart and a 429 burst, with th
     ['drop', () => emu!.faults.dropAll()],
     ['half-open', () => emu!.faults.halfOpen()],
     ['restart', () => emu!.faults.restart({ downMs: 400 })],
-    ['429 burst', () => {
-      emu!.faults.refuseNext(3, 429, { retryAfterSec: 1, reason: 'too many connections' });
-      return emu!.faults.dropAll();
-    }],
+    [
+      '429 burst',
+      () => {
+        emu!.faults.refuseNext(3, 429, { retryAfterSec: 1, reason: 'too many connections' });
+        return emu!.faults.dropAll();
+      },
+    ],
   ];
   // METRICS_FAULT_ROUNDS=20 repeats the four faults for a longer run (about 10 s per round).
   const rounds = Number(process.env.METRICS_FAULT_ROUNDS ?? 1);
@@ -109,7 +156,9 @@ test('exact after a drop, a half-open socket, a restart and a 429 burst, with th
   }
   const t = sim.truth();
   // Stated, not hidden: how many abandoned requests were invisible after the faults (see counts()).
-  console.log(`abandoned requests invisible after the faults: ${abandonedShortfall} of ${t.totals.abandoned} abandoned in all`);
+  console.log(
+    `abandoned requests invisible after the faults: ${abandonedShortfall} of ${t.totals.abandoned} abandoned in all`,
+  );
   // The run exercised what it claims to: arrivals, assignments, replies, abandonments and closes.
   expect(t.totals.arrivals).toBeGreaterThan(20);
   expect(t.totals.abandoned).toBeGreaterThan(0);
@@ -128,7 +177,12 @@ test('1,000 open requests through a restart: closed ones leave, the 900 absent f
   const P = emu.projectId;
   handle = acquireConnection({ endpoint: emu.url, token: emu.tokens.owner, ...fast });
   const status = watchStatus(handle);
-  session = new LiveMetricsSession(handle, { projectId: P, confirmPerSecond: 400, confirmConcurrency: 25, subscribeTimeoutMs: 5_000 });
+  session = new LiveMetricsSession(handle, {
+    projectId: P,
+    confirmPerSecond: 400,
+    confirmConcurrency: 25,
+    subscribeTimeoutMs: 5_000,
+  });
   await session.ready;
   const created = [];
   for (let i = 0; i < 1000; i++) created.push(emu.createRequest(P, { status: 100 }));
@@ -140,25 +194,37 @@ test('1,000 open requests through a restart: closed ones leave, the 900 absent f
   // While the server is down: close 300 old requests, assign 50, delete 10. None of the closed or deleted is in
   // the next snapshot, which is full (100), so the core cannot tell them from the 900 older open ones.
   for (const r of created.slice(0, 300)) emu.closeRequest(P, r.request_id);
-  for (const r of created.slice(300, 350)) emu.updateRequest(P, r.request_id, { status: 200, participants: [emu.users.agent] });
+  for (const r of created.slice(300, 350))
+    emu.updateRequest(P, r.request_id, { status: 200, participants: [emu.users.agent] });
   for (const r of created.slice(350, 360)) emu.deleteRequest(P, r.request_id);
   await restarted;
   await waitFor(() => status.connectedCount() > before, 'reconnected');
   const sweepStarted = Date.now();
-  await waitFor(() => session!.metrics().confirming > 0 || session!.confirmations.looked > 0, 'the confirmations to start');
+  await waitFor(
+    () => session!.metrics().confirming > 0 || session!.confirmations.looked > 0,
+    'the confirmations to start',
+  );
   // Paced and bounded: at most `confirmConcurrency` look-up topics held at once on the server.
   let maxSubscriptions = 0;
   const sampler = setInterval(() => (maxSubscriptions = Math.max(maxSubscriptions, emu!.stats().subscriptions)), 20);
 
   const truth = () => {
     const open = openNow();
-    return { open: open.length, queue: open.filter((r) => r.status === 100).length, assigned: open.filter((r) => r.status === 200).length };
+    return {
+      open: open.length,
+      queue: open.filter((r) => r.status === 100).length,
+      assigned: open.filter((r) => r.status === 200).length,
+    };
   };
   try {
-    await waitFor(() => {
-      const m = session!.metrics();
-      return m.confirming === 0 && m.requests.open === truth().open && m.requests.queue === truth().queue;
-    }, 'the confirmed figures', 30_000);
+    await waitFor(
+      () => {
+        const m = session!.metrics();
+        return m.confirming === 0 && m.requests.open === truth().open && m.requests.queue === truth().queue;
+      },
+      'the confirmed figures',
+      30_000,
+    );
   } finally {
     clearInterval(sampler);
   }

@@ -48,8 +48,19 @@ async function load(): Promise<{ raw: Msg[]; mapped: Msg[]; caught: Msg[] }> {
       { id: 'cfg', type: 'pingstreams-config', name: 'emulator', endpoint: emu.url },
       {
         // A new id per case: a restarted node with the same id would resume from what the previous case saw.
-        id: `in-${++loads}`, type: 'pingstreams in', server: 'cfg', kind: 'requests', projectId: emu.projectId, projectIdType: 'str',
-        methodCreate: true, methodUpdate: true, methodDelete: true, snapshot: false, recovered: true, when: '', wires: [['map', 'raw']],
+        id: `in-${++loads}`,
+        type: 'pingstreams in',
+        server: 'cfg',
+        kind: 'requests',
+        projectId: emu.projectId,
+        projectIdType: 'str',
+        methodCreate: true,
+        methodUpdate: true,
+        methodDelete: true,
+        snapshot: false,
+        recovered: true,
+        when: '',
+        wires: [['map', 'raw']],
       },
       { id: 'map', type: 'pingstreams map', expression: MAP, property: 'payload', wires: [['mapped']] },
       { id: 'raw', type: 'helper' },
@@ -63,7 +74,13 @@ async function load(): Promise<{ raw: Msg[]; mapped: Msg[]; caught: Msg[] }> {
   helper.getNode('raw').on('input', (msg: Msg) => out.raw.push(msg));
   helper.getNode('mapped').on('input', (msg: Msg) => out.mapped.push(msg));
   helper.getNode('caught').on('input', (msg: Msg) => out.caught.push(msg));
-  await waitFor(() => (emu.stats().subscriptionsByTopic[`/${emu.projectId}/requests`] ?? 0) > 0 && connectionStats().connections[0]?.state === 'connected', 'subscribed', 15_000);
+  await waitFor(
+    () =>
+      (emu.stats().subscriptionsByTopic[`/${emu.projectId}/requests`] ?? 0) > 0 &&
+      connectionStats().connections[0]?.state === 'connected',
+    'subscribed',
+    15_000,
+  );
   // The snapshot (not emitted) confirms the subscription before the hostile frame is sent.
   await waitFor(() => (connectionStats().connections[0]?.stats.framesReceived ?? 0) >= 1, 'the snapshot', 15_000);
   return out;
@@ -76,13 +93,27 @@ test.each(corpus.map((c) => [byExpectation(c), c] as const))('%s', async (_label
   expect(emu.faults.sendRaw(hostile.frame(`/${emu.projectId}/requests`))).toBe(1);
   // A real change after the hostile frame: the same socket still delivers, through the map node too.
   const created = emu.createRequest(emu.projectId, { first_text: 'sentinel after a hostile frame' });
-  const sentinel = await waitFor(() => out.mapped.find((m) => m.payload._id === created._id), 'the sentinel through the map node', 60_000);
-  expect(sentinel.payload).toMatchObject({ seen: true, method: 'CREATE', first_text: 'sentinel after a hostile frame' });
+  const sentinel = await waitFor(
+    () => out.mapped.find((m) => m.payload._id === created._id),
+    'the sentinel through the map node',
+    60_000,
+  );
+  expect(sentinel.payload).toMatchObject({
+    seen: true,
+    method: 'CREATE',
+    first_text: 'sentinel after a hostile frame',
+  });
 
   const stats = connectionStats().connections[0].stats;
   const lines = logLines();
   const ours = lines.filter((l) => /^pingstreams/.test(String(l.type)));
-  const warned = ours.some((l) => l.level === helper.log().WARN && l.type === 'pingstreams-config' && /malformed frame/.test(l.msg) && /Later events are unaffected/.test(l.msg));
+  const warned = ours.some(
+    (l) =>
+      l.level === helper.log().WARN &&
+      l.type === 'pingstreams-config' &&
+      /malformed frame/.test(l.msg) &&
+      /Later events are unaffected/.test(l.msg),
+  );
   const ofCase = out.raw.filter((m) => m.payload?.hostile === hostile.name);
   const others = out.raw.filter((m) => m.payload?._id !== created._id && m.payload?.hostile !== hostile.name);
 
@@ -119,10 +150,20 @@ test.each(corpus.map((c) => [byExpectation(c), c] as const))('%s', async (_label
   }
   for (const msg of out.raw) expect(hasCleanPrototypes(msg.payload)).toBe(true);
   // Every msg of the case went through the map, or reached the Catch node with a clear reason.
-  await waitFor(() => out.mapped.length + out.caught.length >= out.raw.length || undefined, 'the map node done', 60_000);
-  for (const msg of out.mapped) expect((msg.payload as Msg).polluted === undefined || Object.prototype.hasOwnProperty.call(msg.payload, 'polluted')).toBe(true);
+  await waitFor(
+    () => out.mapped.length + out.caught.length >= out.raw.length || undefined,
+    'the map node done',
+    60_000,
+  );
+  for (const msg of out.mapped)
+    expect(
+      (msg.payload as Msg).polluted === undefined || Object.prototype.hasOwnProperty.call(msg.payload, 'polluted'),
+    ).toBe(true);
   // A clear reason: the expression failed, or (100 000 keys merged on a loaded machine) was stopped at its budget.
-  for (const msg of out.caught) expect(String(msg.error?.message)).toMatch(/JSONata expression (failed|was stopped: it ran longer than its time budget of 1000 ms)/);
+  for (const msg of out.caught)
+    expect(String(msg.error?.message)).toMatch(
+      /JSONata expression (failed|was stopped: it ran longer than its time budget of 1000 ms)/,
+    );
 });
 
 // JSON.parse keeps a "__proto__" key as plain data, but Node-RED's RED.util.cloneMessage (lodash cloneDeep),
@@ -131,7 +172,9 @@ test.each(corpus.map((c) => [byExpectation(c), c] as const))('%s', async (_label
 test('an element\'s "__proto__" key never becomes the prototype of a msg Node-RED clones for a second wire', async () => {
   const out = await load();
   const topic = `/${emu.projectId}/requests`;
-  emu.faults.sendRaw(`{"action":"publish","payload":{"topic":"${topic}","method":"CREATE","message":{"_id":"proto-1","status":100,"lead":{"__proto__":{"polluted":"yes"}},"__proto__":{"polluted":"yes","status":1000}}}}`);
+  emu.faults.sendRaw(
+    `{"action":"publish","payload":{"topic":"${topic}","method":"CREATE","message":{"_id":"proto-1","status":100,"lead":{"__proto__":{"polluted":"yes"}},"__proto__":{"polluted":"yes","status":1000}}}}`,
+  );
   const cloned = await waitFor(() => out.raw.find((m) => m.payload._id === 'proto-1'), 'the cloned msg');
   const original = await waitFor(() => out.mapped.find((m) => m.payload._id === 'proto-1'), 'the msg through the map');
   expect(Object.getPrototypeOf(cloned.payload)).toBe(Object.prototype);

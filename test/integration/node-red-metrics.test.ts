@@ -27,7 +27,20 @@ afterEach(async () => {
 function flow(extra: Msg = {}): Msg[] {
   return [
     { id: 'cfg', type: 'pingstreams-config', name: 'emulator', endpoint: emu.url },
-    { id: 'metrics', type: 'pingstreams metrics', server: 'cfg', projectId: emu.projectId, projectIdType: 'str', interval: 0, minGap: 0.3, threshold: 60, window: 30, perMetric: true, wires: [['all'], ['figures']], ...extra },
+    {
+      id: 'metrics',
+      type: 'pingstreams metrics',
+      server: 'cfg',
+      projectId: emu.projectId,
+      projectIdType: 'str',
+      interval: 0,
+      minGap: 0.3,
+      threshold: 60,
+      window: 30,
+      perMetric: true,
+      wires: [['all'], ['figures']],
+      ...extra,
+    },
     { id: 'all', type: 'helper' },
     { id: 'figures', type: 'helper' },
   ];
@@ -51,14 +64,31 @@ test('sends the metrics object and one message per figure, on change at most onc
   const byTopic = new Map(figures.map((m) => [m.topic, m.payload]));
   expect(byTopic.get('queue')).toBe(truthQueue());
   expect(typeof byTopic.get('longestWaitSeconds')).toBe('number');
-  expect(byTopic.get('waiting')).toEqual([expect.objectContaining({ request: expect.stringMatching(/^support-group-/), waitSeconds: expect.any(Number) })]);
+  expect(byTopic.get('waiting')).toEqual([
+    expect.objectContaining({ request: expect.stringMatching(/^support-group-/), waitSeconds: expect.any(Number) }),
+  ]);
   expect(figures.every((m) => typeof m.payload === 'number' || Array.isArray(m.payload))).toBe(true);
   expect(byTopic.get('agentsOnLine')).toBe(first.payload.agents.available + first.payload.agents.busy);
   // The agents table, once their records came: one row per agent with a record.
-  const agents = await waitFor(() => figures.find((m) => m.topic === 'agents' && m.payload.length > 0), 'the agents table');
-  expect(agents.payload).toEqual(expect.arrayContaining([{ agent: expect.any(String), state: expect.stringMatching(/^(available|busy|unavailable)$/), assigned: expect.any(Number), capacity: expect.any(Number) }]));
+  const agents = await waitFor(
+    () => figures.find((m) => m.topic === 'agents' && m.payload.length > 0),
+    'the agents table',
+  );
+  expect(agents.payload).toEqual(
+    expect.arrayContaining([
+      {
+        agent: expect.any(String),
+        state: expect.stringMatching(/^(available|busy|unavailable)$/),
+        assigned: expect.any(Number),
+        capacity: expect.any(Number),
+      },
+    ]),
+  );
   // Status: the queue and the longest wait (the seeded waiting request is 20 minutes old).
-  await waitFor(() => seen.some((s) => /^queue 1 · longest wait 20m \d\ds$/.test(s.text ?? '')), 'the queue in the status');
+  await waitFor(
+    () => seen.some((s) => /^queue 1 · longest wait 20m \d\ds$/.test(s.text ?? '')),
+    'the queue in the status',
+  );
 
   // A burst of ten arrivals: fewer outputs than changes, and the last one exact.
   const before = all.length;
@@ -74,7 +104,11 @@ test('sends the metrics object and one message per figure, on change at most onc
   emu.faults.dropAll();
   const closed = emu.getRequests(emu.projectId).find((r) => r.status === 100)!;
   emu.closeRequest(emu.projectId, closed.request_id);
-  await waitFor(() => all.at(-1)?.payload.requests.open === truthOpen() && all.at(-1)?.payload.confirming === 0, 'the figures after the drop', 15_000);
+  await waitFor(
+    () => all.at(-1)?.payload.requests.open === truthOpen() && all.at(-1)?.payload.confirming === 0,
+    'the figures after the drop',
+    15_000,
+  );
   expect(all.at(-1)!.payload.requests.queue).toBe(truthQueue());
 
   // Any input asks for the figures now.
@@ -84,12 +118,24 @@ test('sends the metrics object and one message per figure, on change at most onc
 });
 
 test('adds the forecast when a target is set, and stops sending once closed', async () => {
-  await helper.load(NODES, onTab(flow({ interval: 0.5, targetPercent: 80, targetSeconds: 20, ahtMinutes: 3, maxOccupancy: 85, shrinkage: 30 })), { cfg: { token: emu.tokens.owner } });
+  await helper.load(
+    NODES,
+    onTab(
+      flow({ interval: 0.5, targetPercent: 80, targetSeconds: 20, ahtMinutes: 3, maxOccupancy: 85, shrinkage: 30 }),
+    ),
+    { cfg: { token: emu.tokens.owner } },
+  );
   const all = collect('all');
   const figures = collect('figures');
   await waitFor(() => all.length >= 2, 'two outputs on the interval');
   const { forecast } = all.at(-1)!.payload;
-  expect(forecast.input).toMatchObject({ ahtSeconds: 180, targetServiceLevel: 0.8, targetSeconds: 20, maxOccupancy: 0.85, shrinkage: 0.3 });
+  expect(forecast.input).toMatchObject({
+    ahtSeconds: 180,
+    targetServiceLevel: 0.8,
+    targetSeconds: 20,
+    maxOccupancy: 0.85,
+    shrinkage: 0.3,
+  });
   expect(typeof forecast.required.agents).toBe('number');
   expect(figures.some((m) => m.topic === 'agentsRequired' && m.payload === forecast.required.agents)).toBe(true);
 
@@ -106,5 +152,7 @@ test('a setting out of range stops the node with a message saying what to enter'
   const seen = statuses('metrics');
   const node = helper.getNode('metrics');
   await waitFor(() => node.error.called || seen.length > 0, 'the startup failure');
-  expect(String(node.error.firstCall.args[0])).toBe('Target (%) is "120": enter a number from 1 to 99.9, or leave it blank for the default.');
+  expect(String(node.error.firstCall.args[0])).toBe(
+    'Target (%) is "120": enter a number from 1 to 99.9, or leave it blank for the default.',
+  );
 });

@@ -36,8 +36,19 @@ afterEach(async () => {
 /** A config node, an in node (plus one whose project id field holds the token by mistake), a sink and a Catch. */
 async function load(secret: string, extra: Msg[] = []): Promise<void> {
   const inNode = (id: string, projectId: string) => ({
-    id, type: 'pingstreams in', server: 'cfg', kind: 'requests', projectId, projectIdType: 'str',
-    methodCreate: true, methodUpdate: true, methodDelete: true, snapshot: true, recovered: true, when: '', wires: [['sink']],
+    id,
+    type: 'pingstreams in',
+    server: 'cfg',
+    kind: 'requests',
+    projectId,
+    projectIdType: 'str',
+    methodCreate: true,
+    methodUpdate: true,
+    methodDelete: true,
+    snapshot: true,
+    recovered: true,
+    when: '',
+    wires: [['sink']],
   });
   await helper.load(
     NODES,
@@ -65,7 +76,9 @@ function audit(): Record<string, string[]> {
     statuses: JSON.stringify(seen.statuses),
     msgs: JSON.stringify(seen.msgs),
     // Minus the node whose project id field the test filled with the token: that field is the user's text.
-    flowExport: JSON.stringify(((helper._redNodes.getFlows() as { flows: Msg[] }).flows ?? []).filter((n) => n.id !== 'in-token-as-id')),
+    flowExport: JSON.stringify(
+      ((helper._redNodes.getFlows() as { flows: Msg[] }).flows ?? []).filter((n) => n.id !== 'in-token-as-id'),
+    ),
     diagnostics: JSON.stringify(connectionStats()),
   };
   return Object.fromEntries(Object.entries(texts).map(([where, text]) => [where, leakedForms(text, token, canary)]));
@@ -80,10 +93,19 @@ test('connected, events, hostile frames echoing the token, a subscription error:
   const topic = `/${emu.projectId}/requests`;
   emu.faults.sendRaw(JSON.stringify({ action: 'publish', payload: { topic, method: token, message: {} } }));
   emu.faults.sendRaw(`{"action":"publish","payload":{"topic":"${topic}","method":"JWT ${token}"`);
-  emu.faults.sendRaw(JSON.stringify({ action: 'publish', payload: { topic, method: 'CREATE', message: [encodeURIComponent(`JWT ${token}`), { _id: 'after' }] } }));
+  emu.faults.sendRaw(
+    JSON.stringify({
+      action: 'publish',
+      payload: { topic, method: 'CREATE', message: [encodeURIComponent(`JWT ${token}`), { _id: 'after' }] },
+    }),
+  );
   await waitFor(() => seen.msgs.some((m) => m.payload?._id === 'after'), 'the element after the hostile frames');
   // The project id field holding the token: the node refuses to start (red status, an error in the log).
-  await waitFor(() => seen.statuses.some((s) => s.fill === 'red'), 'a red status for the token used as project id', 20_000);
+  await waitFor(
+    () => seen.statuses.some((s) => s.fill === 'red'),
+    'a red status for the token used as project id',
+    20_000,
+  );
   expect(helper.log().args.some(([e]) => /malformed frame/.test(String(e?.msg)))).toBe(true);
   expect(audit()).toEqual(clean);
 });
@@ -99,14 +121,20 @@ test('a refused (expired) token: "token refused" under every node and one log li
 test.each([
   [429, 'raw token'],
   [503, 'JWT-prefixed and URL-encoded token'],
-])('a %s refusal whose reason echoes the token (%s): "rate limited" status and a warning, without the token', async (status) => {
-  const reason = status === 429 ? `too many connections for ${token}` : `overloaded; client ${emu.url}?token=${encodeURIComponent(`JWT ${token}`)} (JWT ${token})`;
-  emu.faults.refuseNext(1, status, { retryAfterSec: 1, reason });
-  await load(token);
-  await waitFor(() => seen.statuses.some((s) => /^rate limited/.test(s.text ?? '')), 'rate limited status', 15_000);
-  await waitFor(() => seen.statuses.some((s) => s.fill === 'green'), 'connected after the wait', 15_000);
-  expect(audit()).toEqual(clean);
-});
+])(
+  'a %s refusal whose reason echoes the token (%s): "rate limited" status and a warning, without the token',
+  async (status) => {
+    const reason =
+      status === 429
+        ? `too many connections for ${token}`
+        : `overloaded; client ${emu.url}?token=${encodeURIComponent(`JWT ${token}`)} (JWT ${token})`;
+    emu.faults.refuseNext(1, status, { retryAfterSec: 1, reason });
+    await load(token);
+    await waitFor(() => seen.statuses.some((s) => /^rate limited/.test(s.text ?? '')), 'rate limited status', 15_000);
+    await waitFor(() => seen.statuses.some((s) => s.fill === 'green'), 'connected after the wait', 15_000);
+    expect(audit()).toEqual(clean);
+  },
+);
 
 test('the token read from an environment variable (${NAME}) works and is not in the export either', async () => {
   process.env.PINGSTREAMS_SECRET_AUDIT_TOKEN = token;

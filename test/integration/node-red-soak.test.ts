@@ -10,7 +10,15 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { closeAllConnections, connectionStats, parseTopic } from '../../core';
 import { DEFAULTS } from '../../core/connection';
-import { NO_FAILURES, exactlyOnceFailures, runSoak, type ConsumerContext, type ObservedEvent, type SoakConsumer, type SoakReport } from './soak-harness';
+import {
+  NO_FAILURES,
+  exactlyOnceFailures,
+  runSoak,
+  type ConsumerContext,
+  type ObservedEvent,
+  type SoakConsumer,
+  type SoakReport,
+} from './soak-harness';
 import { helper, NODES, onTab, type Msg, type Status } from '../helpers/node-red-runtime';
 import { waitFor } from '../helpers/wait';
 
@@ -93,8 +101,18 @@ function memory(): { rssMb: number; heapMb: number } {
 /** A SoakConsumer that is a Node-RED flow: config node, one `pingstreams in` per topic, one helper sink. */
 function nodeRedConsumer(): SoakConsumer & { stats: NodeRedSoakStats } {
   const stats: NodeRedSoakStats = {
-    rssAfterSnapshotsMb: 0, rssEndMb: 0, heapAfterSnapshotsMb: 0, heapEndMb: 0, redeployAtObserved: 0, lateNodeMsgs: 0, lateNodeLive: 0, lateNodeDuplicates: 0,
-    finalStatuses: {}, logWarnings: 0, logErrors: 0, logSamples: [],
+    rssAfterSnapshotsMb: 0,
+    rssEndMb: 0,
+    heapAfterSnapshotsMb: 0,
+    heapEndMb: 0,
+    redeployAtObserved: 0,
+    lateNodeMsgs: 0,
+    lateNodeLive: 0,
+    lateNodeDuplicates: 0,
+    finalStatuses: {},
+    logWarnings: 0,
+    logErrors: 0,
+    logSamples: [],
   };
   const warnings: string[] = [];
   const timers: NodeJS.Timeout[] = [];
@@ -126,11 +144,17 @@ function nodeRedConsumer(): SoakConsumer & { stats: NodeRedSoakStats } {
     async start(context: ConsumerContext) {
       // The faults come every second or so: the soak uses the core soak's heartbeat and budget (settings.js does
       // not expose them; the backoff is set through settings.js as a user would).
-      for (const [key, value] of Object.entries({ maxConnectsPerMinute: context.maxConnectsPerMinute, pingIntervalMs: 500, pongTimeoutMs: 1_500 })) {
+      for (const [key, value] of Object.entries({
+        maxConnectsPerMinute: context.maxConnectsPerMinute,
+        pingIntervalMs: 500,
+        pongTimeoutMs: 1_500,
+      })) {
         tuned[key] = (DEFAULTS as unknown as Record<string, number>)[key];
         (DEFAULTS as unknown as Record<string, number>)[key] = value;
       }
-      helper.settings({ pingstreams: { subscribeTimeoutMs: 30_000, backoffInitialMs: 100, backoffMaxMs: 1_000, lingerMs: 0 } });
+      helper.settings({
+        pingstreams: { subscribeTimeoutMs: 30_000, backoffInitialMs: 100, backoffMaxMs: 1_000, lingerMs: 0 },
+      });
       const ids = context.topics.map((_t, i) => `in-${i}`);
       const flow = [
         { id: 'cfg', type: 'pingstreams-config', name: 'emulator', endpoint: context.endpoint },
@@ -147,7 +171,8 @@ function nodeRedConsumer(): SoakConsumer & { stats: NodeRedSoakStats } {
         if (msg.pingstreams?.snapshot === true) snapshotTopics.add(String(msg.topic));
         context.onEvent(observedOf(msg));
       });
-      for (const id of ids) helper.getNode(id).on('call:status', (call: { args: [Status] }) => lastStatus.set(id, call.args[0]));
+      for (const id of ids)
+        helper.getNode(id).on('call:status', (call: { args: [Status] }) => lastStatus.set(id, call.args[0]));
 
       // Client-side connection attempts, timestamped by polling the core's counter.
       timers.push(
@@ -161,19 +186,31 @@ function nodeRedConsumer(): SoakConsumer & { stats: NodeRedSoakStats } {
         timers.push(
           setInterval(() => {
             const c = connectionStats().connections[0];
-            process.stderr.write(`[node-red soak] sunk=${sunk} state=${c?.state} open=${c?.open} topics=${c?.topics.length} handles=${c?.handles} stats=${JSON.stringify(c?.stats)}\n`);
+            process.stderr.write(
+              `[node-red soak] sunk=${sunk} state=${c?.state} open=${c?.open} topics=${c?.topics.length} handles=${c?.handles} stats=${JSON.stringify(c?.stats)}\n`,
+            );
           }, 5_000),
         );
       }
 
       // Every seeded topic holds at least one element: all snapshots reached the sink, then nothing more.
-      await waitFor(() => context.topics.every((t) => snapshotTopics.has(t)), 'a snapshot msg for every topic', 60_000, 50);
+      await waitFor(
+        () => context.topics.every((t) => snapshotTopics.has(t)),
+        'a snapshot msg for every topic',
+        60_000,
+        50,
+      );
       let last = -1;
-      await waitFor(() => {
-        const quiet = sunk === last;
-        last = sunk;
-        return quiet;
-      }, 'the snapshots delivered completely', 30_000, 500);
+      await waitFor(
+        () => {
+          const quiet = sunk === last;
+          last = sunk;
+          return quiet;
+        },
+        'the snapshots delivered completely',
+        30_000,
+        500,
+      );
       harvestLog();
       ({ rssMb: stats.rssAfterSnapshotsMb, heapMb: stats.heapAfterSnapshotsMb } = memory());
 
@@ -185,7 +222,15 @@ function nodeRedConsumer(): SoakConsumer & { stats: NodeRedSoakStats } {
           if (redeploy || sunk < redeployAt) return;
           stats.redeployAtObserved = sunk;
           redeploy = helper
-            .setFlows(onTab([...flow, { ...inNodeFor(lateTopic, 'late', [['sink-late']]), name: 'added later' }, { id: 'sink-late', type: 'helper' }]), 'nodes', credentials)
+            .setFlows(
+              onTab([
+                ...flow,
+                { ...inNodeFor(lateTopic, 'late', [['sink-late']]), name: 'added later' },
+                { id: 'sink-late', type: 'helper' },
+              ]),
+              'nodes',
+              credentials,
+            )
             .then(() => {
               helper.getNode('sink-late').on('input', (msg: Msg) => late.push(msg));
             });
@@ -199,7 +244,9 @@ function nodeRedConsumer(): SoakConsumer & { stats: NodeRedSoakStats } {
       ({ rssMb: stats.rssEndMb, heapMb: stats.heapEndMb } = memory());
       stats.lateNodeMsgs = late.length;
       stats.lateNodeLive = late.filter((m) => !m.pingstreams?.snapshot && !m.pingstreams?.recovered).length;
-      const keys = late.map((m) => `${String(m.payload?._id)} ${m.method === 'DELETE' ? 'DELETE' : String(m.payload?.updatedAt)}`);
+      const keys = late.map(
+        (m) => `${String(m.payload?._id)} ${m.method === 'DELETE' ? 'DELETE' : String(m.payload?.updatedAt)}`,
+      );
       stats.lateNodeDuplicates = keys.length - new Set(keys).size;
       for (const status of lastStatus.values()) {
         const label = `${status.fill}/${status.shape}`;
@@ -229,7 +276,13 @@ beforeAll(async () => {
   nodeRed = consumer.stats;
   const dir = join(__dirname, '..', '..', 'test-artifacts');
   mkdirSync(dir, { recursive: true });
-  const full = { ...report, nodeRed, rssGrowthLimitMb: RSS_GROWTH_LIMIT_MB, heapGrowthLimitMb: HEAP_GROWTH_LIMIT_MB, finishedAt: new Date().toISOString() };
+  const full = {
+    ...report,
+    nodeRed,
+    rssGrowthLimitMb: RSS_GROWTH_LIMIT_MB,
+    heapGrowthLimitMb: HEAP_GROWTH_LIMIT_MB,
+    finishedAt: new Date().toISOString(),
+  };
   writeFileSync(join(dir, 'node-red-soak-report.json'), JSON.stringify(full, null, 1));
   process.stdout.write(`\nnode-red soak report: ${JSON.stringify(full)}\n`);
 });
@@ -238,7 +291,8 @@ test(`at least ${EVENTS} changes on about 40 \`pingstreams in\` nodes, with at l
   expect(report.changes).toBeGreaterThanOrEqual(EVENTS);
   expect(report.topics).toBeGreaterThanOrEqual(30);
   expect(report.faultsTotal).toBeGreaterThanOrEqual(FAULTS);
-  for (const kind of ['drop', 'half-open', 'restart', 'refuse 429', 'refuse 503']) expect(report.faults[kind]).toBeGreaterThan(0);
+  for (const kind of ['drop', 'half-open', 'restart', 'refuse 429', 'refuse 503'])
+    expect(report.faults[kind]).toBeGreaterThan(0);
   expect(report.delivered.recovered).toBeGreaterThan(0);
   expect(report.delivered.live).toBeGreaterThan(0);
 });

@@ -4,7 +4,15 @@ import { startEmulator, type Emulator } from '../../emulator';
 import { closeAllConnections, connectionStats } from '../../core';
 import { MAP_PRESETS } from '../../nodes/node-red/map-presets';
 import { waitFor } from '../helpers/wait';
-import { NODES, collect as collectAt, helper, onTab, statuses, type Msg, type Status } from '../helpers/node-red-runtime';
+import {
+  NODES,
+  collect as collectAt,
+  helper,
+  onTab,
+  statuses,
+  type Msg,
+  type Status,
+} from '../helpers/node-red-runtime';
 
 jest.setTimeout(60_000);
 
@@ -69,7 +77,11 @@ async function waitConnected(seen: Status[], what = 'green status'): Promise<voi
 
 /** A subscription is live on the server once the emulator counts it. */
 async function waitSubscribed(topic: string): Promise<void> {
-  await waitFor(() => (emu.stats().subscriptionsByTopic[topic] ?? 0) > 0, `server-side subscription to ${topic}`, 15_000);
+  await waitFor(
+    () => (emu.stats().subscriptionsByTopic[topic] ?? 0) > 0,
+    `server-side subscription to ${topic}`,
+    15_000,
+  );
 }
 
 test('events flow as msg.payload/topic/method/pingstreams, and the method filter holds', async () => {
@@ -96,7 +108,11 @@ test('events flow as msg.payload/topic/method/pingstreams, and the method filter
   expect(got.map((m) => m.method)).toEqual(['CREATE', 'CREATE']);
   expect(got.filter((m) => m.payload._id === created._id)).toHaveLength(1);
 
-  await waitFor(() => seen.find((s) => isConnected(s) && /events: 2/.test(s.text ?? '')), 'status with the event count', 15_000);
+  await waitFor(
+    () => seen.find((s) => isConnected(s) && /events: 2/.test(s.text ?? '')),
+    'status with the event count',
+    15_000,
+  );
   expect(seen[0]).toMatchObject({ fill: 'yellow', shape: 'ring' });
 });
 
@@ -150,7 +166,8 @@ test('a change made while a redeployed node is being replaced reaches the new no
   await emu.close();
   emu = await startEmulator({
     log: (line) => {
-      if (line.endsWith(`unsubscribed /${emu.projectId}/requests`)) queueMicrotask(() => made.push(emu.createRequest(emu.projectId, { first_text: 'during the deploy' })));
+      if (line.endsWith(`unsubscribed /${emu.projectId}/requests`))
+        queueMicrotask(() => made.push(emu.createRequest(emu.projectId, { first_text: 'during the deploy' })));
     },
   });
   const flow = (name: string) => [configDef(), inDef({ name }), { id: 'sink', type: 'helper' }];
@@ -161,7 +178,10 @@ test('a change made while a redeployed node is being replaced reaches the new no
   await waitFor(() => got.some((m) => m.payload._id === seenBefore._id), 'live msg before the deploy');
 
   await redeploy(flow('after'), 'nodes');
-  await waitFor(() => made.length === 1 && got.some((m) => m.payload._id === made[0]._id), 'the change made during the deploy');
+  await waitFor(
+    () => made.length === 1 && got.some((m) => m.payload._id === made[0]._id),
+    'the change made during the deploy',
+  );
   const marker = emu.createRequest(emu.projectId, { first_text: 'marker' });
   await waitFor(() => got.some((m) => m.payload._id === marker._id), 'marker msg');
   const during = got.filter((m) => m.payload._id === made[0]._id);
@@ -215,14 +235,20 @@ test('the token stays out of the flow export, logs and statuses', async () => {
 
 test('a refused token shows "token refused" under every node and logs one clear error', async () => {
   const expired = emu.signToken({ sub: emu.users.owner }, { expiresInSec: -60 });
-  await load([configDef(), inDef(), inDef({ id: 'in2', wires: [['sink']] }), { id: 'sink', type: 'helper' }], creds(expired));
+  await load(
+    [configDef(), inDef(), inDef({ id: 'in2', wires: [['sink']] }), { id: 'sink', type: 'helper' }],
+    creds(expired),
+  );
   const first = statuses('in');
   const second = statuses('in2');
   await waitFor(() => first.find((s) => s.text === 'token refused'), 'token refused on the first node', 15_000);
   await waitFor(() => second.find((s) => s.text === 'token refused'), 'token refused on the second node', 15_000);
   expect(first.at(-1)).toMatchObject({ fill: 'red', shape: 'ring' });
 
-  const errors = helper.log().args.filter((a: Msg[]) => a[0]?.level === helper.log().ERROR).map((a: Msg[]) => String(a[0].msg));
+  const errors = helper
+    .log()
+    .args.filter((a: Msg[]) => a[0]?.level === helper.log().ERROR)
+    .map((a: Msg[]) => String(a[0].msg));
   const refusals = errors.filter((m: string) => /refused the access token/.test(m));
   expect(refusals).toHaveLength(1);
   expect(refusals[0]).not.toContain(expired);
@@ -232,7 +258,11 @@ test('rate limiting shows the wait the server asked for', async () => {
   emu.faults.refuseNext(1, 429, { retryAfterSec: 40, reason: 'too many connections' });
   await load([configDef(), inDef(), { id: 'sink', type: 'helper' }]);
   const seen = statuses('in');
-  const limited = await waitFor(() => seen.find((s) => /^rate limited, retrying in \d+ s$/.test(s.text ?? '')), 'rate limited status', 15_000);
+  const limited = await waitFor(
+    () => seen.find((s) => /^rate limited, retrying in \d+ s$/.test(s.text ?? '')),
+    'rate limited status',
+    15_000,
+  );
   expect(limited).toMatchObject({ fill: 'red', shape: 'ring' });
   expect(Number(/(\d+) s$/.exec(limited.text ?? '')?.[1])).toBeGreaterThanOrEqual(35);
 });
@@ -275,7 +305,10 @@ test('a topic the server ignores: "subscription refused" under the node and an e
   const error = await waitFor(() => caught[0], 'caught subscription error', 20_000);
   expect(error.topic).toBe('/000000000000000000000000/requests');
   expect(error.error.message).toMatch(/No snapshot arrived for topic \/000000000000000000000000\/requests within 2 s/);
-  await waitFor(() => seen.find((s) => s.text === 'subscription refused' && s.fill === 'red'), 'subscription refused status');
+  await waitFor(
+    () => seen.find((s) => s.text === 'subscription refused' && s.fill === 'red'),
+    'subscription refused status',
+  );
   // The connection itself is fine: other topics keep working on it.
   expect(emu.stats().clients).toBe(1);
 });
@@ -283,7 +316,18 @@ test('a topic the server ignores: "subscription refused" under the node and an e
 function subscriptionFlow(extra: Msg = {}): Msg[] {
   return [
     configDef(),
-    { id: 'sub', type: 'pingstreams subscription', server: 'cfg', methodCreate: true, methodUpdate: true, methodDelete: true, snapshot: false, recovered: true, wires: [['sink']], ...extra },
+    {
+      id: 'sub',
+      type: 'pingstreams subscription',
+      server: 'cfg',
+      methodCreate: true,
+      methodUpdate: true,
+      methodDelete: true,
+      snapshot: false,
+      recovered: true,
+      wires: [['sink']],
+      ...extra,
+    },
     { id: 'sink', type: 'helper' },
     { id: 'catch', type: 'catch', scope: ['sub'], uncaught: false, wires: [['caught']] },
     { id: 'caught', type: 'helper' },
@@ -335,7 +379,11 @@ test('subscription node: subscribe, list, unsubscribe, and clear errors for bad 
   sub.receive({ action: 'subscribe', _msgid: 'm8' });
   await waitFor(() => caught.length === 4, 'four caught errors');
   const byId = Object.fromEntries(caught.map((m) => [m._msgid, m.error.message]));
-  expect(byId.m5).toMatch(new RegExp(`Cannot unsubscribe ${topicA.replace(/[/]/g, '\\/')}: this node is not subscribed to it\\. It holds: ${topicB.replace(/[/]/g, '\\/')}`));
+  expect(byId.m5).toMatch(
+    new RegExp(
+      `Cannot unsubscribe ${topicA.replace(/[/]/g, '\\/')}: this node is not subscribed to it\\. It holds: ${topicB.replace(/[/]/g, '\\/')}`,
+    ),
+  );
   expect(byId.m6).toMatch(/Unknown msg.action "pause": use "subscribe", "unsubscribe" or "list"/);
   expect(byId.m7).toMatch(/must start with "\/"/);
   expect(byId.m8).toMatch(/The message names no topic/);
@@ -359,10 +407,37 @@ test('map node: every preset turns a live event into its message', async () => {
   await load([
     configDef(),
     inDef({ id: 'new', wires: [['slack-new', 'summary']] }),
-    inDef({ id: 'closed', methodCreate: false, methodUpdate: true, when: 'status = 1000 and $previous.status != 1000', wires: [['slack-closed']] }),
-    { id: 'slack-new', type: 'pingstreams map', preset: 'slackNewRequest', expression: preset('slackNewRequest'), property: 'payload', wires: [['sink-new']] },
-    { id: 'summary', type: 'pingstreams map', preset: 'requestSummary', expression: preset('requestSummary'), property: 'summary', wires: [['sink-summary']] },
-    { id: 'slack-closed', type: 'pingstreams map', preset: 'slackClosedRequest', expression: preset('slackClosedRequest'), property: 'payload', wires: [['sink-closed']] },
+    inDef({
+      id: 'closed',
+      methodCreate: false,
+      methodUpdate: true,
+      when: 'status = 1000 and $previous.status != 1000',
+      wires: [['slack-closed']],
+    }),
+    {
+      id: 'slack-new',
+      type: 'pingstreams map',
+      preset: 'slackNewRequest',
+      expression: preset('slackNewRequest'),
+      property: 'payload',
+      wires: [['sink-new']],
+    },
+    {
+      id: 'summary',
+      type: 'pingstreams map',
+      preset: 'requestSummary',
+      expression: preset('requestSummary'),
+      property: 'summary',
+      wires: [['sink-summary']],
+    },
+    {
+      id: 'slack-closed',
+      type: 'pingstreams map',
+      preset: 'slackClosedRequest',
+      expression: preset('slackClosedRequest'),
+      property: 'payload',
+      wires: [['sink-closed']],
+    },
     { id: 'sink-new', type: 'helper' },
     { id: 'sink-summary', type: 'helper' },
     { id: 'sink-closed', type: 'helper' },
@@ -375,13 +450,22 @@ test('map node: every preset turns a live event into its message', async () => {
   const created = emu.createRequest(emu.projectId, { first_text: 'Order <42> & "refund"' });
   const slack = await waitFor(() => newOut[0], 'Slack new-request message');
   expect(slack.payload.text).toBe('New support request: Order <42> & "refund"');
-  expect(slack.payload.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: 'New support request' } });
+  expect(slack.payload.blocks[0]).toEqual({
+    type: 'header',
+    text: { type: 'plain_text', text: 'New support request' },
+  });
   expect(slack.payload.blocks[1].text.text).toBe('Order &lt;42&gt; &amp; "refund"');
   expect(JSON.stringify(slack.payload.blocks)).toContain(String(created.request_id));
 
   const summary = await waitFor(() => summaryOut[0], 'summary message');
   expect(summary.payload._id).toBe(created._id); // output went to msg.summary, payload untouched
-  expect(summary.summary).toMatchObject({ requestId: created.request_id, event: 'CREATE', status: created.status, snapshot: false, changed: [] });
+  expect(summary.summary).toMatchObject({
+    requestId: created.request_id,
+    event: 'CREATE',
+    status: created.status,
+    snapshot: false,
+    changed: [],
+  });
 
   emu.updateRequest(emu.projectId, String(created.request_id), { status: 200 });
   emu.closeRequest(emu.projectId, String(created.request_id));
@@ -395,8 +479,20 @@ test('map node: a bad expression reaches a Catch node with its position', async 
   await load(
     [
       { id: 'bad-syntax', type: 'pingstreams map', expression: '{ "a": payload.', property: 'payload', wires: [[]] },
-      { id: 'bad-runtime', type: 'pingstreams map', expression: '$number(payload.text)', property: 'payload', wires: [[]] },
-      { id: 'ok', type: 'pingstreams map', expression: '$event.method & " " & $previous.status & "->" & payload.status', property: 'payload', wires: [['sink']] },
+      {
+        id: 'bad-runtime',
+        type: 'pingstreams map',
+        expression: '$number(payload.text)',
+        property: 'payload',
+        wires: [[]],
+      },
+      {
+        id: 'ok',
+        type: 'pingstreams map',
+        expression: '$event.method & " " & $previous.status & "->" & payload.status',
+        property: 'payload',
+        wires: [['sink']],
+      },
       { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
       { id: 'caught', type: 'helper' },
       { id: 'sink', type: 'helper' },
@@ -407,11 +503,15 @@ test('map node: a bad expression reaches a Catch node with its position', async 
   const got = collect('sink');
   helper.getNode('bad-syntax').receive({ payload: {}, _msgid: 'syntax' });
   helper.getNode('bad-runtime').receive({ payload: { text: 'abc' }, _msgid: 'runtime' });
-  helper.getNode('ok').receive({ payload: { status: 1000 }, method: 'UPDATE', pingstreams: { previous: { status: 200 } }, _msgid: 'ok' });
+  helper
+    .getNode('ok')
+    .receive({ payload: { status: 1000 }, method: 'UPDATE', pingstreams: { previous: { status: 200 } }, _msgid: 'ok' });
   await waitFor(() => caught.length === 2 && got.length === 1, 'two errors and one result');
   const byId = Object.fromEntries(caught.map((m) => [m._msgid, m.error.message]));
   // Node-RED puts err.toString() in msg.error.message.
-  expect(byId.syntax).toMatch(/^Error: The JSONata expression failed at position 15 \(near "\(end\)"\): Expected "}" before end of expression/);
+  expect(byId.syntax).toMatch(
+    /^Error: The JSONata expression failed at position 15 \(near "\(end\)"\): Expected "}" before end of expression/,
+  );
   expect(byId.runtime).toMatch(/^Error: The JSONata expression failed at position \d+ \(near "number"\)/);
   expect(got[0].payload).toBe('UPDATE 200->1000');
 });
@@ -420,10 +520,37 @@ test('runaway expressions in the in and map nodes stop at their limits, reach a 
   const RUNAWAY = '($f := function($n){ $f($n + 1) }; $f(0))';
   await load(
     [
-      { id: 'loop', type: 'pingstreams map', expression: `payload.text = "runaway" ? ${RUNAWAY} : payload.text`, property: 'payload', exprTimeout: '200', wires: [['sink']] },
-      { id: 'regex', type: 'pingstreams map', expression: '$contains(payload.text, /^(a+)+$/) ? "matched" : payload.text', property: 'payload', exprTimeout: '200', wires: [['sink']] },
-      { id: 'deep', type: 'pingstreams map', expression: '($f := function($n){ 1 + $f($n + 1) }; $f(0))', property: 'payload', exprDepth: '50', wires: [['sink']] },
-      { id: 'both', type: 'pingstreams map', expression: '$contains($env("X"), /a/)', property: 'payload', wires: [['sink']] },
+      {
+        id: 'loop',
+        type: 'pingstreams map',
+        expression: `payload.text = "runaway" ? ${RUNAWAY} : payload.text`,
+        property: 'payload',
+        exprTimeout: '200',
+        wires: [['sink']],
+      },
+      {
+        id: 'regex',
+        type: 'pingstreams map',
+        expression: '$contains(payload.text, /^(a+)+$/) ? "matched" : payload.text',
+        property: 'payload',
+        exprTimeout: '200',
+        wires: [['sink']],
+      },
+      {
+        id: 'deep',
+        type: 'pingstreams map',
+        expression: '($f := function($n){ 1 + $f($n + 1) }; $f(0))',
+        property: 'payload',
+        exprDepth: '50',
+        wires: [['sink']],
+      },
+      {
+        id: 'both',
+        type: 'pingstreams map',
+        expression: '$contains($env("X"), /a/)',
+        property: 'payload',
+        wires: [['sink']],
+      },
       { id: 'catch', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
       { id: 'caught', type: 'helper' },
       { id: 'sink', type: 'helper' },

@@ -47,7 +47,15 @@ function expectNoSecret(secret: string): void {
 }
 
 function open(options: Partial<ConnectionOptions> = {}, secret = token) {
-  const handle = acquireConnection({ endpoint: emu.url, token: secret, lingerMs: 0, backoffInitialMs: 50, backoffMaxMs: 200, logger, ...options });
+  const handle = acquireConnection({
+    endpoint: emu.url,
+    token: secret,
+    lingerMs: 0,
+    backoffInitialMs: 50,
+    backoffMaxMs: 200,
+    logger,
+    ...options,
+  });
   handle.onStatus((s) => seen.push(`status ${s.state} ${s.error?.message ?? ''} ${s.error?.stack ?? ''}`));
   handle.onWarning((w) => seen.push(`warning ${w}`));
   const subscription = handle.subscribe(`/${emu.projectId}/requests`, {
@@ -64,7 +72,10 @@ test.each([
   ['500', 500],
 ])('a %s refusal whose reason echoes the token is reported without it', async (_label, status) => {
   const prefixed = `JWT ${token}`;
-  emu.faults.refuseNext(1, status, { retryAfterSec: 0, reason: `over its limit: ${token} / ${prefixed} / ${encodeURIComponent(prefixed)}` });
+  emu.faults.refuseNext(1, status, {
+    retryAfterSec: 0,
+    reason: `over its limit: ${token} / ${prefixed} / ${encodeURIComponent(prefixed)}`,
+  });
   const { subscription } = open({}, prefixed);
   await subscription.ready;
   expect(seen.join('\n')).toMatch(/over its limit/); // the reason itself is kept
@@ -86,10 +97,20 @@ test('a reason long enough to be cut inside the token leaves no fragment of it',
 test('a hostile frame carrying the token in its topic and method produces a redacted warning', async () => {
   const { subscription } = open();
   await subscription.ready;
-  emu.faults.sendRaw(JSON.stringify({ action: 'publish', payload: { topic: `/${emu.projectId}/requests`, method: token, message: {} } }));
-  emu.faults.sendRaw(JSON.stringify({ action: 'publish', payload: { topic: `/${emu.projectId}/requests`, method: 'CREATE', message: [token, { _id: 'x' }] } }));
+  emu.faults.sendRaw(
+    JSON.stringify({ action: 'publish', payload: { topic: `/${emu.projectId}/requests`, method: token, message: {} } }),
+  );
+  emu.faults.sendRaw(
+    JSON.stringify({
+      action: 'publish',
+      payload: { topic: `/${emu.projectId}/requests`, method: 'CREATE', message: [token, { _id: 'x' }] },
+    }),
+  );
   emu.faults.sendRaw(`{"action":"publish","payload":{"topic":"${token}"`);
-  await waitFor(() => connectionStats().connections[0]?.stats.malformedFrames >= 3 || undefined, 'three malformed frames');
+  await waitFor(
+    () => connectionStats().connections[0]?.stats.malformedFrames >= 3 || undefined,
+    'three malformed frames',
+  );
   expect(seen.filter((s) => s.startsWith('warning')).length).toBeGreaterThanOrEqual(3);
   expectNoSecret(token);
 });
@@ -110,7 +131,10 @@ test('a refused token (401), in every form, is never repeated back', async () =>
   for (const form of [stranger, `JWT ${stranger}`, ` JWT ${stranger} `]) {
     const { subscription, handle } = open({}, form);
     await subscription.ready.catch(() => undefined);
-    const error = await testConnection({ endpoint: emu.url, token: form }).then(() => undefined, (e: Error) => e);
+    const error = await testConnection({ endpoint: emu.url, token: form }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     seen.push(`testConnection ${error?.message} ${error?.stack}`);
     handle.release();
   }
@@ -151,7 +175,9 @@ describe('a close reason that echoes the token', () => {
       handle.release();
       const text = seen.join('\n');
       const bare = secret.replace(/^JWT /, '');
-      for (const fragment of [bare.slice(0, 16), bare.slice(20, 60), bare.split('.')[1]?.slice(0, 30)].filter(Boolean)) {
+      for (const fragment of [bare.slice(0, 16), bare.slice(20, 60), bare.split('.')[1]?.slice(0, 30)].filter(
+        Boolean,
+      )) {
         expect(text).not.toContain(fragment);
       }
     } finally {

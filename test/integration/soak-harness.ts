@@ -137,16 +137,44 @@ export function soakSeed(projects: number, openPerProject = 40): SeedData {
     projectIds.push(pid);
     seed.projects.push({ _id: pid, name: `Soak project ${p}` });
     seed.project_users.push(
-      { _id: hex24('b0', p * 10 + 1), id_project: pid, id_user: DEMO_IDS.users.owner, role: 'owner', updatedAt: at(60) },
-      { _id: hex24('b0', p * 10 + 2), id_project: pid, id_user: DEMO_IDS.users.agent, role: 'agent', updatedAt: at(60) },
+      {
+        _id: hex24('b0', p * 10 + 1),
+        id_project: pid,
+        id_user: DEMO_IDS.users.owner,
+        role: 'owner',
+        updatedAt: at(60),
+      },
+      {
+        _id: hex24('b0', p * 10 + 2),
+        id_project: pid,
+        id_user: DEMO_IDS.users.agent,
+        role: 'agent',
+        updatedAt: at(60),
+      },
     );
   }
   projectIds.forEach((pid, p) => {
     for (let i = 0; i < openPerProject; i++) {
       const _id = hex24('c0', p * 1000 + i);
       const request_id = `support-group-soak-${p}-${i}`;
-      seed.requests.push({ _id, request_id, id_project: pid, status: 100, participants: [], first_text: `soak ${p}/${i}`, createdAt: at(59), updatedAt: at(58 - i / 100) });
-      seed.messages.push({ _id: hex24('d0', p * 1000 + i), id_project: pid, recipient: request_id, text: 'first', createdAt: at(58), updatedAt: at(58) });
+      seed.requests.push({
+        _id,
+        request_id,
+        id_project: pid,
+        status: 100,
+        participants: [],
+        first_text: `soak ${p}/${i}`,
+        createdAt: at(59),
+        updatedAt: at(58 - i / 100),
+      });
+      seed.messages.push({
+        _id: hex24('d0', p * 1000 + i),
+        id_project: pid,
+        recipient: request_id,
+        text: 'first',
+        createdAt: at(58),
+        updatedAt: at(58),
+      });
     }
   });
   return seed;
@@ -196,16 +224,34 @@ export interface Accounting {
 }
 
 /** The accounting's failure counts: an exactly-once run has every one of them at 0. */
-export function exactlyOnceFailures(a: Accounting): Record<'lost' | 'duplicate' | 'phantom' | 'regression' | 'unexplainedGap' | 'wrongMethod', number> {
-  return { lost: a.lost, duplicate: a.duplicate, phantom: a.phantom, regression: a.regression, unexplainedGap: a.unexplainedGap, wrongMethod: a.wrongMethod };
+export function exactlyOnceFailures(
+  a: Accounting,
+): Record<'lost' | 'duplicate' | 'phantom' | 'regression' | 'unexplainedGap' | 'wrongMethod', number> {
+  return {
+    lost: a.lost,
+    duplicate: a.duplicate,
+    phantom: a.phantom,
+    regression: a.regression,
+    unexplainedGap: a.unexplainedGap,
+    wrongMethod: a.wrongMethod,
+  };
 }
 
 export const NO_FAILURES = { lost: 0, duplicate: 0, phantom: 0, regression: 0, unexplainedGap: 0, wrongMethod: 0 };
 
 export function account(ledger: Ledger, observed: ObservedEvent[], topics: string[]): Accounting {
   const result: Accounting = {
-    elements: 0, required: 0, lost: 0, duplicate: 0, phantom: 0, regression: 0, unexplainedGap: 0,
-    wrongMethod: 0, collapsed: 0, unobservable: 0, examples: [],
+    elements: 0,
+    required: 0,
+    lost: 0,
+    duplicate: 0,
+    phantom: 0,
+    regression: 0,
+    unexplainedGap: 0,
+    wrongMethod: 0,
+    collapsed: 0,
+    unobservable: 0,
+    examples: [],
   };
   const note = (what: string) => {
     if (result.examples.length < 20) result.examples.push(what);
@@ -323,7 +369,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     // Topics: every project's open requests, some single requests, some messages, the project users.
     const requests = new Map<string, RequestInfo>();
     for (const r of state.requests) {
-      const info = { projectId: String(r.id_project), requestId: String(r.request_id), _id: String(r._id), status: Number(r.status), messages: 0 };
+      const info = {
+        projectId: String(r.id_project),
+        requestId: String(r.request_id),
+        _id: String(r._id),
+        status: Number(r.status),
+        messages: 0,
+      };
       requests.set(info._id, info);
     }
     for (const m of state.messages) {
@@ -335,7 +387,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const messageTopics = new Map<string, RequestInfo>();
     for (const pid of projectIds) {
       topics.push(`/${pid}/requests`);
-      const open = [...requests.values()].filter((r) => r.projectId === pid && r.status < CLOSED && r.status !== 150 && r.status > 50);
+      const open = [...requests.values()].filter(
+        (r) => r.projectId === pid && r.status < CLOSED && r.status !== 150 && r.status > 50,
+      );
       for (const r of open.slice(0, REQUEST_TOPICS_PER_PROJECT)) {
         topics.push(`/${pid}/requests/${r.requestId}`);
         requestTopicIds.add(r._id);
@@ -345,7 +399,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         topics.push(topic);
         messageTopics.set(topic, r);
       }
-      for (const pu of state.project_users.filter((x) => x.id_project === pid)) topics.push(`/${pid}/project_users/${String(pu._id)}`);
+      for (const pu of state.project_users.filter((x) => x.id_project === pid))
+        topics.push(`/${pid}/project_users/${String(pu._id)}`);
     }
     const agentTopics = topics.filter((t) => t.includes('/project_users/'));
 
@@ -358,10 +413,25 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       if (isOpen(r)) ledger.add(`/${String(r.id_project)}/requests`, String(r._id), String(r.updatedAt), true);
       ledger.add(`/${String(r.id_project)}/requests/${String(r.request_id)}`, String(r._id), String(r.updatedAt), true);
     }
-    for (const m of state.messages) ledger.add(`/${String(m.id_project)}/requests/${String(m.recipient)}/messages`, String(m._id), String(m.updatedAt), true);
-    for (const pu of state.project_users) ledger.add(`/${String(pu.id_project)}/project_users/${String(pu._id)}`, String(pu._id), String(pu.updatedAt), true);
+    for (const m of state.messages)
+      ledger.add(
+        `/${String(m.id_project)}/requests/${String(m.recipient)}/messages`,
+        String(m._id),
+        String(m.updatedAt),
+        true,
+      );
+    for (const pu of state.project_users)
+      ledger.add(
+        `/${String(pu.id_project)}/project_users/${String(pu._id)}`,
+        String(pu._id),
+        String(pu.updatedAt),
+        true,
+      );
 
-    const recordRequest = (r: { _id: string; id_project: string; request_id: string; updatedAt: string; status: number }, method: Method) => {
+    const recordRequest = (
+      r: { _id: string; id_project: string; request_id: string; updatedAt: string; status: number },
+      method: Method,
+    ) => {
       const key = method === 'DELETE' ? 'DELETE' : r.updatedAt;
       const visibleInList = method !== 'DELETE' && isOpen(r);
       ledger.add(`/${r.id_project}/requests`, r._id, key, visibleInList);
@@ -419,7 +489,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         });
       }
       if (roll < 0.85) {
-        const candidates = [...messageTopics.entries()].filter(([, r]) => r.messages < MAX_MESSAGES_PER_TOPIC && requests.has(r._id));
+        const candidates = [...messageTopics.entries()].filter(
+          ([, r]) => r.messages < MAX_MESSAGES_PER_TOPIC && requests.has(r._id),
+        );
         if (candidates.length) {
           const [topic, r] = pick(candidates);
           return change('message', () => {
@@ -432,7 +504,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       const topic = pick(agentTopics);
       const [, projectId, , projectUserId] = topic.split('/');
       return change('agent update', () => {
-        const pu = emu.updateProjectUser(projectId, projectUserId, random() < 0.5 ? { user_available: random() < 0.5 } : { isBusy: random() < 0.5 });
+        const pu = emu.updateProjectUser(
+          projectId,
+          projectUserId,
+          random() < 0.5 ? { user_available: random() < 0.5 } : { isBusy: random() < 0.5 },
+        );
         ledger.add(topic, pu._id, pu.updatedAt, true);
       });
     };
@@ -503,7 +579,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         const refusedBefore = emu.stats().connectionsRefused[String(status)] ?? 0;
         emu.faults.refuseNext(n, status, { retryAfterSec: 1, reason: 'soak: too many connections' });
         emu.faults.dropAll();
-        await waitFor(() => (emu.stats().connectionsRefused[String(status)] ?? 0) >= refusedBefore + n, `${n} refusals`, 60_000, 25);
+        await waitFor(
+          () => (emu.stats().connectionsRefused[String(status)] ?? 0) >= refusedBefore + n,
+          `${n} refusals`,
+          60_000,
+          25,
+        );
         count(kind, true);
       }
     }
@@ -513,7 +594,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     // Quiescence: connected again, then wait until everything observable was observed (or give up and report).
     await waitFor(allSubscribed, 'every topic subscribed after the last fault', 90_000, 25);
     await consumer.drain?.();
-    await waitFor(() => account(ledger, observed, topics).lost === 0 || undefined, 'every final state', 30_000, 200).catch(() => undefined);
+    await waitFor(
+      () => account(ledger, observed, topics).lost === 0 || undefined,
+      'every final state',
+      30_000,
+      200,
+    ).catch(() => undefined);
     await sleep(1_000); // late duplicates would show up here
     const accounting = account(ledger, observed, topics);
     const warnings = consumer.warnings();
@@ -545,12 +631,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         maxClientPerRollingMinute: maxInRollingWindow(clientAttempts),
         serverTimes: serverAttempts,
       },
-      memory: { rssBeforeMb: mb(memoryBefore.rss), rssAfterMb: mb(memoryAfter.rss), heapBeforeMb: mb(memoryBefore.heapUsed), heapAfterMb: mb(memoryAfter.heapUsed) },
+      memory: {
+        rssBeforeMb: mb(memoryBefore.rss),
+        rssAfterMb: mb(memoryAfter.rss),
+        heapBeforeMb: mb(memoryBefore.heapUsed),
+        heapAfterMb: mb(memoryAfter.heapUsed),
+      },
       warnings: warnings.length,
     };
   } finally {
     aborted = true;
-    if (!stopped) await Promise.resolve().then(() => options.consumer.stop()).catch(() => undefined);
+    if (!stopped)
+      await Promise.resolve()
+        .then(() => options.consumer.stop())
+        .catch(() => undefined);
     await emu.close();
   }
 }
@@ -577,7 +671,8 @@ export function coreConsumer(connectionOptions: Partial<ConnectionOptions> = {})
       handle.onWarning((message) => warnings.push(message));
       handle.onStatus((status) => {
         // A status without retryInMs while (re)connecting marks the start of a new attempt.
-        if ((status.state === 'connecting' || status.state === 'reconnecting') && status.retryInMs === undefined) context.onConnectAttempt?.(Date.now());
+        if ((status.state === 'connecting' || status.state === 'reconnecting') && status.retryInMs === undefined)
+          context.onConnectAttempt?.(Date.now());
       });
       const subscriptions = context.topics.map((topic) =>
         handle!.subscribe(topic, {

@@ -16,11 +16,20 @@ jest.setTimeout(Math.max(240_000, EVENTS * 12));
 let report: SoakReport;
 
 beforeAll(async () => {
-  report = await runSoak({ consumer: coreConsumer(), events: EVENTS, faults: FAULTS, maxConnectsPerMinute: BUDGET, log: process.env.SOAK_VERBOSE ? (line) => process.stderr.write(`${line}\n`) : undefined });
+  report = await runSoak({
+    consumer: coreConsumer(),
+    events: EVENTS,
+    faults: FAULTS,
+    maxConnectsPerMinute: BUDGET,
+    log: process.env.SOAK_VERBOSE ? (line) => process.stderr.write(`${line}\n`) : undefined,
+  });
   // Read by `npm run bench` for BENCHMARKS.md.
   const dir = join(__dirname, '..', '..', 'test-artifacts');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'soak-report.json'), JSON.stringify({ ...report, finishedAt: new Date().toISOString(), rssGrowthLimitMb: RSS_GROWTH_LIMIT_MB }, null, 1));
+  writeFileSync(
+    join(dir, 'soak-report.json'),
+    JSON.stringify({ ...report, finishedAt: new Date().toISOString(), rssGrowthLimitMb: RSS_GROWTH_LIMIT_MB }, null, 1),
+  );
   process.stdout.write(`\nsoak report: ${JSON.stringify(report)}\n`);
 });
 

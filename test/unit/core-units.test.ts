@@ -1,4 +1,15 @@
-import { buildTopic, parseTopic, InvalidTopicError, redact, decodeJwtExpiry, compileExpression, ExpressionError, createEventPipeline, checkEndpoint, type RealtimeEvent } from '../../core';
+import {
+  buildTopic,
+  parseTopic,
+  InvalidTopicError,
+  redact,
+  decodeJwtExpiry,
+  compileExpression,
+  ExpressionError,
+  createEventPipeline,
+  checkEndpoint,
+  type RealtimeEvent,
+} from '../../core';
 import { Backoff, ConnectBudget } from '../../core/backoff';
 import { parseFrame } from '../../core/protocol';
 import { TopicTracker, evictOldest, fingerprint } from '../../core/tracker';
@@ -11,8 +22,12 @@ const P = '5eb45fbc1f9e1f0012d62207';
 describe('topics', () => {
   test('builds the four documented topics and a custom one', () => {
     expect(buildTopic({ kind: 'requests', projectId: P })).toBe(`/${P}/requests`);
-    expect(buildTopic({ kind: 'request', projectId: P, requestId: 'support-group-1' })).toBe(`/${P}/requests/support-group-1`);
-    expect(buildTopic({ kind: 'messages', projectId: P, requestId: 'support-group-1' })).toBe(`/${P}/requests/support-group-1/messages`);
+    expect(buildTopic({ kind: 'request', projectId: P, requestId: 'support-group-1' })).toBe(
+      `/${P}/requests/support-group-1`,
+    );
+    expect(buildTopic({ kind: 'messages', projectId: P, requestId: 'support-group-1' })).toBe(
+      `/${P}/requests/support-group-1/messages`,
+    );
     expect(buildTopic({ kind: 'agent', projectId: P, projectUserId: 'pu1' })).toBe(`/${P}/project_users/pu1`);
     expect(buildTopic({ kind: 'custom', topic: `/${P}/events/pu1` })).toBe(`/${P}/events/pu1`);
   });
@@ -82,7 +97,12 @@ describe('redaction and endpoints', () => {
   });
 
   test('an endpoint with a user name or password is refused without repeating them', () => {
-    for (const endpoint of ['ws://user:hunter2pw@127.0.0.1:8787/api/', 'wss://user:hunter2pw@eu.rtmv3.pingstreams.com/api/', 'ws://user:hunter2pw@192.0.2.1/api/', 'ws://hunter2pw@localhost/']) {
+    for (const endpoint of [
+      'ws://user:hunter2pw@127.0.0.1:8787/api/',
+      'wss://user:hunter2pw@eu.rtmv3.pingstreams.com/api/',
+      'ws://user:hunter2pw@192.0.2.1/api/',
+      'ws://hunter2pw@localhost/',
+    ]) {
       let message = '';
       try {
         checkEndpoint(endpoint);
@@ -158,38 +178,55 @@ describe('frame validation', () => {
   });
 
   test('mixed arrays keep their objects and count the rest', () => {
-    const frame = parseFrame('{"action":"publish","payload":{"topic":"/p/requests","method":"CREATE","message":[{"_id":"a"},1,null,"x"]}}');
+    const frame = parseFrame(
+      '{"action":"publish","payload":{"topic":"/p/requests","method":"CREATE","message":[{"_id":"a"},1,null,"x"]}}',
+    );
     expect(frame).toMatchObject({ type: 'publish', elements: [{ _id: 'a' }], rejected: 3, wasArray: true });
   });
 
   test('a null message is an empty snapshot; heartbeats and unknown actions are recognised', () => {
-    expect(parseFrame('{"action":"publish","payload":{"topic":"/p/requests/r","method":"CREATE","message":null}}')).toMatchObject({ type: 'publish', elements: [] });
+    expect(
+      parseFrame('{"action":"publish","payload":{"topic":"/p/requests/r","method":"CREATE","message":null}}'),
+    ).toMatchObject({ type: 'publish', elements: [] });
     expect(parseFrame('{"action":"heartbeat","payload":{"message":{"text":"ping"}}}').type).toBe('ping');
     expect(parseFrame('{"action":"presence","payload":{}}').type).toBe('ignored');
   });
 
   test('__proto__ keys in frames stay plain data', () => {
-    const frame = parseFrame('{"action":"publish","payload":{"topic":"/p/requests","method":"CREATE","message":{"_id":"a","__proto__":{"polluted":true}}}}');
+    const frame = parseFrame(
+      '{"action":"publish","payload":{"topic":"/p/requests","method":"CREATE","message":{"_id":"a","__proto__":{"polluted":true}}}}',
+    );
     expect(frame.type).toBe('publish');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
 
 describe('tracker', () => {
-  const req = (id: string, updatedAt: string, status = 100) => ({ _id: id, request_id: `support-group-${id}`, status, updatedAt });
+  const req = (id: string, updatedAt: string, status = 100) => ({
+    _id: id,
+    request_id: `support-group-${id}`,
+    status,
+    updatedAt,
+  });
 
   test('drops a live event identical to the known state, keeps real changes with previous', () => {
     const t = new TopicTracker('requests', 100, 100);
     t.applySnapshot([req('a', '1')]);
     expect(t.applyLive('UPDATE', req('a', '1'))).toBeUndefined();
-    expect(t.applyLive('UPDATE', req('a', '2', 200))).toMatchObject({ previous: { status: 100 }, data: { status: 200 } });
+    expect(t.applyLive('UPDATE', req('a', '2', 200))).toMatchObject({
+      previous: { status: 100 },
+      data: { status: 200 },
+    });
   });
 
   test('a later snapshot yields only what changed, and lists what left a partial snapshot', () => {
     const t = new TopicTracker('requests', 100, 100);
     t.applySnapshot([req('a', '1'), req('b', '1'), req('c', '1')]);
     const diff = t.applySnapshot([req('a', '1'), req('b', '2', 200), req('d', '1')]);
-    expect(diff.changes.map((c) => [c.method, c.data._id])).toEqual([['UPDATE', 'b'], ['CREATE', 'd']]);
+    expect(diff.changes.map((c) => [c.method, c.data._id])).toEqual([
+      ['UPDATE', 'b'],
+      ['CREATE', 'd'],
+    ]);
     expect(diff.missing.map((e) => e._id)).toEqual(['c']);
   });
 
@@ -225,11 +262,22 @@ test('evictOldest removes a tenth at once, oldest first, and reports what it rem
 describe('resume record: events the host could not deliver', () => {
   const topic = `/${P}/requests`;
   const event = (method: RealtimeEvent['method'], data: Record<string, unknown>): RealtimeEvent => ({
-    method, topic, kind: 'requests', projectId: P, data, snapshot: false, recovered: false, receivedAt: '2026-11-25T00:00:00Z',
+    method,
+    topic,
+    kind: 'requests',
+    projectId: P,
+    data,
+    snapshot: false,
+    recovered: false,
+    receivedAt: '2026-11-25T00:00:00Z',
   });
   const a1 = { _id: 'a', request_id: 'support-group-a', status: 200, updatedAt: '2026-11-25T00:00:01Z' };
   const a2 = { ...a1, updatedAt: '2026-11-25T00:00:02Z' };
-  const state = { topic, seen: { a: fingerprint(a1), b: 'u:b' }, requestIds: { a: 'support-group-a', b: 'support-group-b' } };
+  const state = {
+    topic,
+    seen: { a: fingerprint(a1), b: 'u:b' },
+    requestIds: { a: 'support-group-a', b: 'support-group-b' },
+  };
 
   test('an undelivered update is marked, an undelivered create forgotten: a resume emits each as it was', () => {
     expect(markUndelivered(state, [event('UPDATE', a1)]).seen).toEqual({ a: UNDELIVERED_FINGERPRINT, b: 'u:b' });
@@ -244,16 +292,24 @@ describe('resume record: events the host could not deliver', () => {
 
   test('an undelivered delete or close is put back with its request id, so a resume looks it up', () => {
     const closedC = { _id: 'c', request_id: 'support-group-c', status: 1000 };
-    const marked = markUndelivered(state, [event('DELETE', { _id: 'd', request_id: 'support-group-d' }), event('UPDATE', closedC)]);
+    const marked = markUndelivered(state, [
+      event('DELETE', { _id: 'd', request_id: 'support-group-d' }),
+      event('UPDATE', closedC),
+    ]);
     expect(marked.seen).toMatchObject({ c: UNDELIVERED_FINGERPRINT, d: UNDELIVERED_FINGERPRINT });
     expect(marked.requestIds).toMatchObject({ c: 'support-group-c', d: 'support-group-d' });
     expect(markUndelivered(state, [event('DELETE', { _id: 'b' })])).toEqual(state); // re-created since
   });
 
   test('ids such as "__proto__" and "constructor" are plain ids, in a record as it comes back from JSON', () => {
-    const stored = JSON.parse(`{"topic":"${topic}","seen":{"__proto__":"u:p","constructor":"u:c"},"requestIds":{"__proto__":"support-group-p"}}`);
+    const stored = JSON.parse(
+      `{"topic":"${topic}","seen":{"__proto__":"u:p","constructor":"u:c"},"requestIds":{"__proto__":"support-group-p"}}`,
+    );
     const { seen, requestIds } = readResumeState(stored);
-    expect([...seen]).toEqual([['__proto__', 'u:p'], ['constructor', 'u:c']]);
+    expect([...seen]).toEqual([
+      ['__proto__', 'u:p'],
+      ['constructor', 'u:c'],
+    ]);
     expect([...requestIds]).toEqual([['__proto__', 'support-group-p']]);
     expect(readResumeState({ topic, seen: {} }).seen.get('constructor')).toBeUndefined();
     const proto = { _id: '__proto__', request_id: 'support-group-p', status: 1000 };
@@ -272,8 +328,20 @@ describe('resume record: events the host could not deliver', () => {
 });
 
 describe('JSONata and the event pipeline', () => {
-  const event = (method: RealtimeEvent['method'], data: Record<string, unknown>, previous?: Record<string, unknown>): RealtimeEvent => ({
-    method, topic: `/${P}/requests`, kind: 'requests', projectId: P, data, previous, snapshot: false, recovered: false, receivedAt: new Date(0).toISOString(),
+  const event = (
+    method: RealtimeEvent['method'],
+    data: Record<string, unknown>,
+    previous?: Record<string, unknown>,
+  ): RealtimeEvent => ({
+    method,
+    topic: `/${P}/requests`,
+    kind: 'requests',
+    projectId: P,
+    data,
+    previous,
+    snapshot: false,
+    recovered: false,
+    receivedAt: new Date(0).toISOString(),
   });
 
   test('compiles once and binds $event and $previous', async () => {
@@ -293,7 +361,9 @@ describe('JSONata and the event pipeline', () => {
     expect(error).toBeInstanceOf(ExpressionError);
     expect((error as ExpressionError).position).toBe(10);
     expect((error as Error).message).toMatch(/not valid JSONata at position 10/);
-    await expect(compileExpression('$number("x") + $undefinedFn()').evaluate(event('CREATE', {}))).rejects.toThrow(/failed while evaluating/);
+    await expect(compileExpression('$number("x") + $undefinedFn()').evaluate(event('CREATE', {}))).rejects.toThrow(
+      /failed while evaluating/,
+    );
   });
 
   test('filters by method and condition, shapes output, and keeps order despite async evaluation', async () => {
@@ -306,7 +376,9 @@ describe('JSONata and the event pipeline', () => {
     );
     for (let n = 0; n < 50; n++) pipeline.push(event(n % 5 === 0 ? 'DELETE' : 'UPDATE', { n }, { n: n - 1 }));
     await pipeline.idle();
-    const expected = Array.from({ length: 50 }, (_, n) => n).filter((n) => n % 5 !== 0 && n % 2 === 0).map((n) => ({ n, was: n - 1 }));
+    const expected = Array.from({ length: 50 }, (_, n) => n)
+      .filter((n) => n % 5 !== 0 && n % 2 === 0)
+      .map((n) => ({ n, was: n - 1 }));
     expect(out).toEqual(expected);
     expect(errors).toEqual([]);
   });
@@ -314,11 +386,19 @@ describe('JSONata and the event pipeline', () => {
   test('an expression error reaches onError with the event, and later events still flow', async () => {
     const out: unknown[] = [];
     const errors: Error[] = [];
-    const pipeline = createEventPipeline({ output: { map: '$error("boom") ' } }, (v) => out.push(v), (e) => errors.push(e));
+    const pipeline = createEventPipeline(
+      { output: { map: '$error("boom") ' } },
+      (v) => out.push(v),
+      (e) => errors.push(e),
+    );
     pipeline.push(event('CREATE', {}));
     await pipeline.idle();
     expect(errors[0].message).toMatch(/boom/);
-    const plain = createEventPipeline({ output: 'data' }, (v) => out.push(v), (e) => errors.push(e));
+    const plain = createEventPipeline(
+      { output: 'data' },
+      (v) => out.push(v),
+      (e) => errors.push(e),
+    );
     plain.push(event('CREATE', { ok: 1 }));
     expect(out).toEqual([{ ok: 1 }]); // synchronous when there is no JSONata
   });

@@ -45,7 +45,9 @@ describe('staffing forecast', () => {
     const short = forecastStaffing({ ...example, agents: 11 });
     expect(short.now).toMatchObject({ agents: 11, overloaded: false, shortfall: 3 });
     expect(short.now!.serviceLevel).toBeLessThan(0.8);
-    expect(short.summary).toMatch(/^14 agents on line \(20 scheduled\) meet 80% within 20 s; with 11 agents on line now the service level is [\d.]+%: 3 more needed\.$/);
+    expect(short.summary).toMatch(
+      /^14 agents on line \(20 scheduled\) meet 80% within 20 s; with 11 agents on line now the service level is [\d.]+%: 3 more needed\.$/,
+    );
     const enough = forecastStaffing({ ...example, agents: 16 });
     expect(enough.now!.shortfall).toBe(0);
     expect(enough.summary).toMatch(/are enough/);
@@ -53,7 +55,14 @@ describe('staffing forecast', () => {
 
   test('an overloaded queue says so, and the JSON holds no NaN or Infinity', () => {
     const f = forecastStaffing({ ...example, agents: 10 }); // load 10 Erlangs on 10 agents
-    expect(f.now).toMatchObject({ overloaded: true, serviceLevel: 0, probabilityOfWaiting: 1, averageSpeedOfAnswerSeconds: null, occupancy: 1, shortfall: 4 });
+    expect(f.now).toMatchObject({
+      overloaded: true,
+      serviceLevel: 0,
+      probabilityOfWaiting: 1,
+      averageSpeedOfAnswerSeconds: null,
+      occupancy: 1,
+      shortfall: 4,
+    });
     expect(f.summary).toMatch(/overloaded/);
     const text = JSON.stringify(forecastStaffing({ ...example, agents: 0, patienceSeconds: 1 }));
     expect(text).not.toMatch(/NaN|Infinity/);
@@ -94,8 +103,12 @@ describe('staffing forecast', () => {
   });
 
   test('bad input is refused with a sentence naming the value', () => {
-    expect(() => forecastStaffing({ ...example, ahtSeconds: 0 })).toThrow("The forecast's average handle time is 0: it must be a number of seconds above 0.");
-    expect(() => forecastStaffing({ ...example, targetServiceLevel: 80 })).toThrow(/service-level target is 80: it must be a share between 0 and 1/);
+    expect(() => forecastStaffing({ ...example, ahtSeconds: 0 })).toThrow(
+      "The forecast's average handle time is 0: it must be a number of seconds above 0.",
+    );
+    expect(() => forecastStaffing({ ...example, targetServiceLevel: 80 })).toThrow(
+      /service-level target is 80: it must be a share between 0 and 1/,
+    );
     expect(() => forecastStaffing({ ...example, arrivalsPerHour: Number.NaN })).toThrow(/arrival rate/);
     expect(() => forecastStaffing({ ...example, chatsPerAgent: 1.5 })).toThrow(/chats per agent/);
   });

@@ -13,12 +13,19 @@ function setup(options: MetricsOptions = {}) {
   let now = T0;
   const engine = new MetricsEngine(P, { now: () => now, ...options });
   let stamp = 0;
-  const send = (method: Method, data: Element) => engine.applyRequestEvent({ method, data: { updatedAt: iso(now - T0 + stamp++), ...data } });
+  const send = (method: Method, data: Element) =>
+    engine.applyRequestEvent({ method, data: { updatedAt: iso(now - T0 + stamp++), ...data } });
   return {
     engine,
     at: (ms: number) => (now = T0 + ms),
     send,
-    request: (id: string, fields: Element) => ({ _id: id, id, request_id: `support-group-${id}`, department: 'd1', ...fields }),
+    request: (id: string, fields: Element) => ({
+      _id: id,
+      id,
+      request_id: `support-group-${id}`,
+      department: 'd1',
+      ...fields,
+    }),
   };
 }
 
@@ -35,11 +42,21 @@ describe('metrics engine: open requests', () => {
     send('CREATE', request('g', { status: 100, createdAt: iso(5 * S) }));
     at(70 * S);
     const m = engine.metrics();
-    expect(m.requests.byStatus).toEqual({ temporary: 1, unassigned: 3, assigned: 1, served: 1, abandoned: 1, other: 0 });
+    expect(m.requests.byStatus).toEqual({
+      temporary: 1,
+      unassigned: 3,
+      assigned: 1,
+      served: 1,
+      abandoned: 1,
+      other: 0,
+    });
     expect(m.requests.open).toBe(7);
     expect(m.requests.queue).toBe(3);
     expect(m.requests.longestWaitSeconds).toBe(70);
-    expect(m.requests.waiting.map((w) => [w.id, w.waitSeconds])).toEqual([['a', 70], ['g', 65]]);
+    expect(m.requests.waiting.map((w) => [w.id, w.waitSeconds])).toEqual([
+      ['a', 70],
+      ['g', 65],
+    ]);
     expect(m.departments.d2.requests.queue).toBe(1);
     expect(m.departments.d2.requests.longestWaitSeconds).toBe(60);
     expect(m.departments.d1.requests.queue).toBe(2);
@@ -50,13 +67,31 @@ describe('metrics engine: open requests', () => {
     const { engine, at, send, request } = setup();
     send('CREATE', request('a', { status: 100, createdAt: iso(0), updatedAt: iso(0) }));
     at(5 * S);
-    send('UPDATE', request('a', { status: 200, createdAt: iso(0), updatedAt: iso(5 * S), participants: ['u1'], assigned_at: iso(5 * S) }));
+    send(
+      'UPDATE',
+      request('a', {
+        status: 200,
+        createdAt: iso(0),
+        updatedAt: iso(5 * S),
+        participants: ['u1'],
+        assigned_at: iso(5 * S),
+      }),
+    );
     // A look-up answered late with the state from before the assignment must not bring the request back to the queue.
     send('UPDATE', request('a', { status: 100, createdAt: iso(0), updatedAt: iso(0) }));
     expect(engine.metrics().requests.byStatus).toMatchObject({ unassigned: 0, assigned: 1 });
     send('CREATE', request('b', { status: 100, createdAt: iso(5 * S) }));
     send('DELETE', request('b', {}));
-    send('UPDATE', request('a', { status: 1000, createdAt: iso(0), updatedAt: iso(9 * S), closed_at: iso(9 * S), assigned_at: iso(5 * S) }));
+    send(
+      'UPDATE',
+      request('a', {
+        status: 1000,
+        createdAt: iso(0),
+        updatedAt: iso(9 * S),
+        closed_at: iso(9 * S),
+        assigned_at: iso(5 * S),
+      }),
+    );
     const m = engine.metrics();
     expect(m.requests.open).toBe(0);
     expect(m.requests.longestWaitSeconds).toBeNull();
@@ -83,7 +118,8 @@ describe('metrics engine: sliding window', () => {
     for (let i = 0; i < 6; i++) send('CREATE', request(`r${i}`, { status: 100, createdAt: iso(0) }));
     at(10 * MIN);
     // r0, r1 served and closed; r2 closed never assigned (abandoned); r3 marked abandoned (150) then closed.
-    for (const id of ['r0', 'r1']) send('UPDATE', request(id, { status: 1000, createdAt: iso(0), assigned_at: iso(MIN), closed_at: iso(10 * MIN) }));
+    for (const id of ['r0', 'r1'])
+      send('UPDATE', request(id, { status: 1000, createdAt: iso(0), assigned_at: iso(MIN), closed_at: iso(10 * MIN) }));
     send('UPDATE', request('r2', { status: 1000, createdAt: iso(0), closed_at: iso(10 * MIN) }));
     send('UPDATE', request('r3', { status: 150, createdAt: iso(0) }));
     send('UPDATE', request('r3', { status: 1000, createdAt: iso(0), closed_at: iso(10 * MIN) }));
@@ -193,23 +229,81 @@ describe('metrics engine: agents', () => {
 
   test('available, busy, unavailable and occupancy from project-user records', () => {
     const { engine } = setup();
-    engine.applyAgentRecord(agent('u1', { user_available: true, isBusy: false, number_assigned_requests: 1, max_assigned_chat: 4, updatedAt: iso(0) }));
-    engine.applyAgentRecord(agent('u2', { user_available: true, isBusy: true, number_assigned_requests: 4, max_assigned_chat: 4, updatedAt: iso(0) }));
-    engine.applyAgentRecord(agent('u3', { user_available: false, isBusy: false, number_assigned_requests: 2, max_assigned_chat: 4, updatedAt: iso(0) }));
-    engine.applyAgentRecord(agent('u4', { user_available: true, isBusy: false, number_assigned_requests: 0, updatedAt: iso(0) })); // capacity unknown
-    expect(engine.metrics().agents).toEqual({ known: 4, available: 2, busy: 1, unavailable: 1, assigned: 5, capacity: 8, occupancy: 0.625 });
+    engine.applyAgentRecord(
+      agent('u1', {
+        user_available: true,
+        isBusy: false,
+        number_assigned_requests: 1,
+        max_assigned_chat: 4,
+        updatedAt: iso(0),
+      }),
+    );
+    engine.applyAgentRecord(
+      agent('u2', {
+        user_available: true,
+        isBusy: true,
+        number_assigned_requests: 4,
+        max_assigned_chat: 4,
+        updatedAt: iso(0),
+      }),
+    );
+    engine.applyAgentRecord(
+      agent('u3', {
+        user_available: false,
+        isBusy: false,
+        number_assigned_requests: 2,
+        max_assigned_chat: 4,
+        updatedAt: iso(0),
+      }),
+    );
+    engine.applyAgentRecord(
+      agent('u4', { user_available: true, isBusy: false, number_assigned_requests: 0, updatedAt: iso(0) }),
+    ); // capacity unknown
+    expect(engine.metrics().agents).toEqual({
+      known: 4,
+      available: 2,
+      busy: 1,
+      unavailable: 1,
+      assigned: 5,
+      capacity: 8,
+      occupancy: 0.625,
+    });
     // u2 goes off line; an older record of u1 is ignored.
-    engine.applyAgentRecord(agent('u2', { user_available: false, isBusy: true, number_assigned_requests: 4, max_assigned_chat: 4, updatedAt: iso(S) }));
+    engine.applyAgentRecord(
+      agent('u2', {
+        user_available: false,
+        isBusy: true,
+        number_assigned_requests: 4,
+        max_assigned_chat: 4,
+        updatedAt: iso(S),
+      }),
+    );
     engine.applyAgentRecord(agent('u1', { user_available: false, updatedAt: iso(-S) }));
-    expect(engine.metrics().agents).toEqual({ known: 4, available: 2, busy: 0, unavailable: 2, assigned: 1, capacity: 4, occupancy: 0.25 });
+    expect(engine.metrics().agents).toEqual({
+      known: 4,
+      available: 2,
+      busy: 0,
+      unavailable: 2,
+      assigned: 1,
+      capacity: 4,
+      occupancy: 0.25,
+    });
     engine.removeAgent('u1');
-    expect(engine.metrics().agents).toMatchObject({ known: 3, available: 1, assigned: 0, capacity: 0, occupancy: null });
+    expect(engine.metrics().agents).toMatchObject({
+      known: 3,
+      available: 1,
+      assigned: 0,
+      capacity: 0,
+      occupancy: null,
+    });
   });
 
   test('the agents as table rows: available, then busy, then away, each with its load', () => {
     const { engine } = setup();
     engine.applyAgentRecord(agent('u3', { user_available: false, number_assigned_requests: 0, max_assigned_chat: 2 }));
-    engine.applyAgentRecord(agent('u2', { user_available: true, isBusy: true, number_assigned_requests: 2, max_assigned_chat: 2 }));
+    engine.applyAgentRecord(
+      agent('u2', { user_available: true, isBusy: true, number_assigned_requests: 2, max_assigned_chat: 2 }),
+    );
     engine.applyAgentRecord(agent('u1', { user_available: true, isBusy: false, number_assigned_requests: 1 }));
     expect(engine.agentList()).toEqual([
       { userId: 'u1', state: 'available', assigned: 1, capacity: 0 },
@@ -273,7 +367,15 @@ describe('metrics engine: window ring', () => {
     at(20 * MIN);
     for (let i = 0; i < 5; i++) send('CREATE', request(`old${i}`, { status: 100, createdAt: iso(MIN + i * S) }));
     // Closed "3 s from now" by a server whose clock runs ahead: counted as closed now.
-    send('UPDATE', request('old0', { status: 1000, createdAt: iso(MIN), closed_at: iso(20 * MIN + 3 * S), assigned_at: iso(2 * MIN) }));
+    send(
+      'UPDATE',
+      request('old0', {
+        status: 1000,
+        createdAt: iso(MIN),
+        closed_at: iso(20 * MIN + 3 * S),
+        assigned_at: iso(2 * MIN),
+      }),
+    );
     // A first reply recovered late, timed 10 minutes ago.
     send('UPDATE', request('old1', { status: 200, createdAt: iso(MIN + S), first_response_at: iso(10 * MIN) }));
     const w = engine.metrics().window;

@@ -10,205 +10,288 @@ jest.setTimeout(60_000);
 
 let emu: Emulator;
 beforeEach(async () => {
-	emu = await startEmulator();
+  emu = await startEmulator();
 });
 afterEach(async () => {
-	await closeAllConnections();
-	await emu.close();
+  await closeAllConnections();
+  await emu.close();
 });
 
 const creds = (token = emu.tokens.owner) => ({ accessToken: token, endpoint: emu.url });
-const openRequests = () => emu.getRequests(emu.projectId).filter((r) => Number(r.status) > 50 && Number(r.status) < 1000 && r.status !== 150);
+const openRequests = () =>
+  emu.getRequests(emu.projectId).filter((r) => Number(r.status) > 50 && Number(r.status) < 1000 && r.status !== 150);
 
 describe('Get Snapshot', () => {
-	test('one item per element, paired with the input item, and the subscription is closed afterwards', async () => {
-		const { output } = await runAction({ credentials: creds(), params: { operation: 'getSnapshot', resource: 'requests', projectId: emu.projectId } });
-		expect(output.map((i) => i.json._id).sort()).toEqual(openRequests().map((r) => r._id).sort());
-		expect(output.every((i) => JSON.stringify(i.pairedItem) === JSON.stringify({ item: 0 }))).toBe(true);
-		await waitFor(() => emu.stats().subscriptions === 0, 'unsubscribed');
-	});
+  test('one item per element, paired with the input item, and the subscription is closed afterwards', async () => {
+    const { output } = await runAction({
+      credentials: creds(),
+      params: { operation: 'getSnapshot', resource: 'requests', projectId: emu.projectId },
+    });
+    expect(output.map((i) => i.json._id).sort()).toEqual(
+      openRequests()
+        .map((r) => r._id)
+        .sort(),
+    );
+    expect(output.every((i) => JSON.stringify(i.pairedItem) === JSON.stringify({ item: 0 }))).toBe(true);
+    await waitFor(() => emu.stats().subscriptions === 0, 'unsubscribed');
+  });
 
-	test('per-item parameters: the messages of two requests, each paired with its item', async () => {
-		const [r1, r2] = openRequests();
-		emu.addMessage(emu.projectId, String(r2.request_id), { text: 'one more' });
-		const { output } = await runAction({
-			credentials: creds(),
-			params: { operation: 'getSnapshot', resource: 'messages', projectId: emu.projectId, output: 'mapping', mapping: '{ "text": text, "request": recipient }' },
-			items: [{ r: 1 }, { r: 2 }],
-			itemParams: [{ requestId: r1.request_id }, { requestId: r2.request_id }],
-		});
-		const expected = [
-			...emu.getMessages(emu.projectId, String(r1.request_id)).map((m) => ({ text: m.text, request: r1.request_id, item: 0 })),
-			...emu.getMessages(emu.projectId, String(r2.request_id)).map((m) => ({ text: m.text, request: r2.request_id, item: 1 })),
-		];
-		expect(output.map((i) => ({ ...i.json, item: (i.pairedItem as { item: number }).item }))).toEqual(expected);
-		expect(expected.some((m) => m.text === 'one more')).toBe(true);
-	});
+  test('per-item parameters: the messages of two requests, each paired with its item', async () => {
+    const [r1, r2] = openRequests();
+    emu.addMessage(emu.projectId, String(r2.request_id), { text: 'one more' });
+    const { output } = await runAction({
+      credentials: creds(),
+      params: {
+        operation: 'getSnapshot',
+        resource: 'messages',
+        projectId: emu.projectId,
+        output: 'mapping',
+        mapping: '{ "text": text, "request": recipient }',
+      },
+      items: [{ r: 1 }, { r: 2 }],
+      itemParams: [{ requestId: r1.request_id }, { requestId: r2.request_id }],
+    });
+    const expected = [
+      ...emu
+        .getMessages(emu.projectId, String(r1.request_id))
+        .map((m) => ({ text: m.text, request: r1.request_id, item: 0 })),
+      ...emu
+        .getMessages(emu.projectId, String(r2.request_id))
+        .map((m) => ({ text: m.text, request: r2.request_id, item: 1 })),
+    ];
+    expect(output.map((i) => ({ ...i.json, item: (i.pairedItem as { item: number }).item }))).toEqual(expected);
+    expect(expected.some((m) => m.text === 'one more')).toBe(true);
+  });
 
-	test('the envelope output flags the elements as snapshot', async () => {
-		const request = openRequests()[0];
-		const { output } = await runAction({
-			credentials: creds(),
-			params: { operation: 'getSnapshot', resource: 'request', projectId: emu.projectId, requestId: request.request_id, output: 'event' },
-		});
-		expect(output).toHaveLength(1);
-		expect(output[0].json).toMatchObject({ method: 'CREATE', kind: 'request', snapshot: true, recovered: false, data: { _id: request._id } });
-	});
+  test('the envelope output flags the elements as snapshot', async () => {
+    const request = openRequests()[0];
+    const { output } = await runAction({
+      credentials: creds(),
+      params: {
+        operation: 'getSnapshot',
+        resource: 'request',
+        projectId: emu.projectId,
+        requestId: request.request_id,
+        output: 'event',
+      },
+    });
+    expect(output).toHaveLength(1);
+    expect(output[0].json).toMatchObject({
+      method: 'CREATE',
+      kind: 'request',
+      snapshot: true,
+      recovered: false,
+      data: { _id: request._id },
+    });
+  });
 
-	test('a refused token is a NodeApiError with the item index; continueOnFail turns it into an error item', async () => {
-		const expired = emu.signToken({ _id: emu.users.owner }, { expiresInSec: -10 });
-		const params = { operation: 'getSnapshot', resource: 'requests', projectId: emu.projectId };
-		const error = await runAction({ credentials: creds(expired), params }).then(() => undefined, (e: unknown) => e as NodeApiError);
-		expect(error).toBeInstanceOf(NodeApiError);
-		expect(error!.httpCode).toBe('401');
-		expect(error!.context.itemIndex).toBe(0);
-		expect(error!.message).not.toContain(expired);
+  test('a refused token is a NodeApiError with the item index; continueOnFail turns it into an error item', async () => {
+    const expired = emu.signToken({ _id: emu.users.owner }, { expiresInSec: -10 });
+    const params = { operation: 'getSnapshot', resource: 'requests', projectId: emu.projectId };
+    const error = await runAction({ credentials: creds(expired), params }).then(
+      () => undefined,
+      (e: unknown) => e as NodeApiError,
+    );
+    expect(error).toBeInstanceOf(NodeApiError);
+    expect(error!.httpCode).toBe('401');
+    expect(error!.context.itemIndex).toBe(0);
+    expect(error!.message).not.toContain(expired);
 
-		const { output } = await runAction({ credentials: creds(expired), params, items: [{}, {}], continueOnFail: true });
-		expect(output).toHaveLength(2);
-		expect(output.map((i) => i.pairedItem)).toEqual([{ item: 0 }, { item: 1 }]);
-		expect(String(output[0].json.error)).toMatch(/refused the access token/);
-	});
+    const { output } = await runAction({ credentials: creds(expired), params, items: [{}, {}], continueOnFail: true });
+    expect(output).toHaveLength(2);
+    expect(output.map((i) => i.pairedItem)).toEqual([{ item: 0 }, { item: 1 }]);
+    expect(String(output[0].json.error)).toMatch(/refused the access token/);
+  });
 });
 
 describe('Wait for Event', () => {
-	const waitParams = (extra: IDataObject = {}) => ({
-		operation: 'waitForEvent',
-		resource: 'requests',
-		projectId: emu.projectId,
-		events: ['UPDATE'],
-		onlyWhen: 'status = 1000',
-		timeout: 20,
-		...extra,
-	});
+  const waitParams = (extra: IDataObject = {}) => ({
+    operation: 'waitForEvent',
+    resource: 'requests',
+    projectId: emu.projectId,
+    events: ['UPDATE'],
+    onlyWhen: 'status = 1000',
+    timeout: 20,
+    ...extra,
+  });
 
-	test('resolves with the first event matching methods and condition', async () => {
-		const [target, other] = openRequests();
-		const pending = runAction({ credentials: creds(), params: waitParams() });
-		await waitFor(() => emu.stats().subscriptions > 0, 'subscribed');
-		emu.updateRequest(emu.projectId, String(other._id), { status: 200 });
-		emu.closeRequest(emu.projectId, String(target._id));
-		const { output } = await pending;
-		expect(output).toHaveLength(1);
-		expect(output[0]).toEqual({
-			json: expect.objectContaining({ method: 'UPDATE', data: expect.objectContaining({ _id: target._id, status: 1000 }) }),
-			pairedItem: { item: 0 },
-		});
-		await waitFor(() => emu.stats().subscriptions === 0, 'unsubscribed');
-	});
+  test('resolves with the first event matching methods and condition', async () => {
+    const [target, other] = openRequests();
+    const pending = runAction({ credentials: creds(), params: waitParams() });
+    await waitFor(() => emu.stats().subscriptions > 0, 'subscribed');
+    emu.updateRequest(emu.projectId, String(other._id), { status: 200 });
+    emu.closeRequest(emu.projectId, String(target._id));
+    const { output } = await pending;
+    expect(output).toHaveLength(1);
+    expect(output[0]).toEqual({
+      json: expect.objectContaining({
+        method: 'UPDATE',
+        data: expect.objectContaining({ _id: target._id, status: 1000 }),
+      }),
+      pairedItem: { item: 0 },
+    });
+    await waitFor(() => emu.stats().subscriptions === 0, 'unsubscribed');
+  });
 
-	test('"Include Current State" matches an element already in the wanted state', async () => {
-		const closed = emu.getRequests(emu.projectId).find((r) => r.status === 1000)!;
-		const { output } = await runAction({
-			credentials: creds(),
-			params: waitParams({ resource: 'request', requestId: closed.request_id, output: 'data', options: { includeCurrentState: true } }),
-		});
-		expect(output.map((i) => i.json._id)).toEqual([closed._id]);
-	});
+  test('"Include Current State" matches an element already in the wanted state', async () => {
+    const closed = emu.getRequests(emu.projectId).find((r) => r.status === 1000)!;
+    const { output } = await runAction({
+      credentials: creds(),
+      params: waitParams({
+        resource: 'request',
+        requestId: closed.request_id,
+        output: 'data',
+        options: { includeCurrentState: true },
+      }),
+    });
+    expect(output.map((i) => i.json._id)).toEqual([closed._id]);
+  });
 
-	test('times out with a clear message; continueOnFail keeps going', async () => {
-		const started = Date.now();
-		const error = await runAction({ credentials: creds(), params: waitParams({ timeout: 1 }) }).then(() => undefined, (e: unknown) => e as NodeOperationError);
-		expect(error).toBeInstanceOf(NodeOperationError);
-		expect(error!.message).toMatch(/No matching event on \/.+\/requests within 1 s/);
-		expect(Date.now() - started).toBeGreaterThanOrEqual(900);
-		const { output } = await runAction({ credentials: creds(), params: waitParams({ timeout: 1 }), continueOnFail: true });
-		expect(output).toEqual([{ json: { error: expect.stringMatching(/No matching event/), description: null }, pairedItem: { item: 0 } }]);
-	});
+  test('times out with a clear message; continueOnFail keeps going', async () => {
+    const started = Date.now();
+    const error = await runAction({ credentials: creds(), params: waitParams({ timeout: 1 }) }).then(
+      () => undefined,
+      (e: unknown) => e as NodeOperationError,
+    );
+    expect(error).toBeInstanceOf(NodeOperationError);
+    expect(error!.message).toMatch(/No matching event on \/.+\/requests within 1 s/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    const { output } = await runAction({
+      credentials: creds(),
+      params: waitParams({ timeout: 1 }),
+      continueOnFail: true,
+    });
+    expect(output).toEqual([
+      { json: { error: expect.stringMatching(/No matching event/), description: null }, pairedItem: { item: 0 } },
+    ]);
+  });
 
-	describe('survives connection faults while waiting', () => {
-		// The wait shares the connection of this handle (same endpoint and token), whose heartbeats and backoff
-		// are short so a half-open socket is found in about a second.
-		let shared: ConnectionHandle;
-		beforeEach(() => {
-			shared = acquireConnection({ endpoint: emu.url, token: emu.tokens.owner, pingIntervalMs: 400, pongTimeoutMs: 800, backoffInitialMs: 100, backoffMaxMs: 400 });
-		});
-		afterEach(() => shared.release());
+  describe('survives connection faults while waiting', () => {
+    // The wait shares the connection of this handle (same endpoint and token), whose heartbeats and backoff
+    // are short so a half-open socket is found in about a second.
+    let shared: ConnectionHandle;
+    beforeEach(() => {
+      shared = acquireConnection({
+        endpoint: emu.url,
+        token: emu.tokens.owner,
+        pingIntervalMs: 400,
+        pongTimeoutMs: 800,
+        backoffInitialMs: 100,
+        backoffMaxMs: 400,
+      });
+    });
+    afterEach(() => shared.release());
 
-		const subscribedOn = async (acceptedBefore: number) =>
-			waitFor(() => emu.stats().connectionsAccepted > acceptedBefore && emu.stats().liveSubscriptionsByTopic[`/${emu.projectId}/requests`] === 1, 'subscribed again', 20_000);
+    const subscribedOn = async (acceptedBefore: number) =>
+      waitFor(
+        () =>
+          emu.stats().connectionsAccepted > acceptedBefore &&
+          emu.stats().liveSubscriptionsByTopic[`/${emu.projectId}/requests`] === 1,
+        'subscribed again',
+        20_000,
+      );
 
-		const faults: Array<[string, () => Promise<unknown> | unknown]> = [
-			['every socket dropped', () => emu.faults.dropAll()],
-			['the server restarted', () => emu.faults.restart({ downMs: 500 })],
-			['the socket left half-open', () => emu.faults.halfOpen()],
-		];
+    const faults: Array<[string, () => Promise<unknown> | unknown]> = [
+      ['every socket dropped', () => emu.faults.dropAll()],
+      ['the server restarted', () => emu.faults.restart({ downMs: 500 })],
+      ['the socket left half-open', () => emu.faults.halfOpen()],
+    ];
 
-		test.each(faults)('%s: the change made during the gap completes the wait, flagged recovered', async (_label, fault) => {
-			const target = openRequests()[0];
-			const pending = runAction({ credentials: creds(), params: waitParams() });
-			await subscribedOn(0);
-			const accepted = emu.stats().connectionsAccepted;
-			await fault();
-			emu.closeRequest(emu.projectId, String(target._id)); // never published to the cut-off client
-			const { output } = await pending;
-			expect(output).toEqual([
-				{ json: expect.objectContaining({ method: 'UPDATE', recovered: true, data: expect.objectContaining({ _id: target._id, status: 1000 }) }), pairedItem: { item: 0 } },
-			]);
-			expect(emu.stats().connectionsAccepted).toBeGreaterThan(accepted);
-		});
+    test.each(faults)(
+      '%s: the change made during the gap completes the wait, flagged recovered',
+      async (_label, fault) => {
+        const target = openRequests()[0];
+        const pending = runAction({ credentials: creds(), params: waitParams() });
+        await subscribedOn(0);
+        const accepted = emu.stats().connectionsAccepted;
+        await fault();
+        emu.closeRequest(emu.projectId, String(target._id)); // never published to the cut-off client
+        const { output } = await pending;
+        expect(output).toEqual([
+          {
+            json: expect.objectContaining({
+              method: 'UPDATE',
+              recovered: true,
+              data: expect.objectContaining({ _id: target._id, status: 1000 }),
+            }),
+            pairedItem: { item: 0 },
+          },
+        ]);
+        expect(emu.stats().connectionsAccepted).toBeGreaterThan(accepted);
+      },
+    );
 
-		test.each(faults)('%s: a change made after the reconnect completes the wait, live', async (_label, fault) => {
-			const target = openRequests()[0];
-			const pending = runAction({ credentials: creds(), params: waitParams() });
-			await subscribedOn(0);
-			const accepted = emu.stats().connectionsAccepted;
-			await fault();
-			await subscribedOn(accepted);
-			emu.closeRequest(emu.projectId, String(target._id));
-			const { output } = await pending;
-			expect(output).toEqual([
-				{ json: expect.objectContaining({ method: 'UPDATE', recovered: false, data: expect.objectContaining({ _id: target._id, status: 1000 }) }), pairedItem: { item: 0 } },
-			]);
-		});
-	});
+    test.each(faults)('%s: a change made after the reconnect completes the wait, live', async (_label, fault) => {
+      const target = openRequests()[0];
+      const pending = runAction({ credentials: creds(), params: waitParams() });
+      await subscribedOn(0);
+      const accepted = emu.stats().connectionsAccepted;
+      await fault();
+      await subscribedOn(accepted);
+      emu.closeRequest(emu.projectId, String(target._id));
+      const { output } = await pending;
+      expect(output).toEqual([
+        {
+          json: expect.objectContaining({
+            method: 'UPDATE',
+            recovered: false,
+            data: expect.objectContaining({ _id: target._id, status: 1000 }),
+          }),
+          pairedItem: { item: 0 },
+        },
+      ]);
+    });
+  });
 
-	test('a cancelled execution stops waiting at once and unsubscribes', async () => {
-		const abort = new AbortController();
-		const pending = runAction({ credentials: creds(), params: waitParams({ timeout: 600 }), signal: abort.signal });
-		await waitFor(() => emu.stats().subscriptions > 0, 'subscribed');
-		abort.abort();
-		await expect(pending).rejects.toThrow(/cancelled/);
-		await waitFor(() => emu.stats().subscriptions === 0, 'unsubscribed');
-	});
+  test('a cancelled execution stops waiting at once and unsubscribes', async () => {
+    const abort = new AbortController();
+    const pending = runAction({ credentials: creds(), params: waitParams({ timeout: 600 }), signal: abort.signal });
+    await waitFor(() => emu.stats().subscriptions > 0, 'subscribed');
+    abort.abort();
+    await expect(pending).rejects.toThrow(/cancelled/);
+    await waitFor(() => emu.stats().subscriptions === 0, 'unsubscribed');
+  });
 });
 
 describe('Transform with JSONata', () => {
-	test('maps each item (no connection needed): object, array, nothing, primitive', async () => {
-		const { output } = await runAction({
-			params: { operation: 'transform', expression: 'kind = "list" ? tags.{ "tag": $ } : kind = "none" ? undefined : kind = "n" ? n * 2 : { "id": id }' },
-			items: [{ kind: 'obj', id: 'a' }, { kind: 'list', tags: ['x', 'y'] }, { kind: 'none' }, { kind: 'n', n: 21 }],
-		});
-		expect(output).toEqual([
-			{ json: { id: 'a' }, pairedItem: { item: 0 } },
-			{ json: { tag: 'x' }, pairedItem: { item: 1 } },
-			{ json: { tag: 'y' }, pairedItem: { item: 1 } },
-			{ json: { value: 42 }, pairedItem: { item: 3 } },
-		]);
-		expect(emu.stats().connectionsAccepted).toBe(0);
-	});
+  test('maps each item (no connection needed): object, array, nothing, primitive', async () => {
+    const { output } = await runAction({
+      params: {
+        operation: 'transform',
+        expression: 'kind = "list" ? tags.{ "tag": $ } : kind = "none" ? undefined : kind = "n" ? n * 2 : { "id": id }',
+      },
+      items: [{ kind: 'obj', id: 'a' }, { kind: 'list', tags: ['x', 'y'] }, { kind: 'none' }, { kind: 'n', n: 21 }],
+    });
+    expect(output).toEqual([
+      { json: { id: 'a' }, pairedItem: { item: 0 } },
+      { json: { tag: 'x' }, pairedItem: { item: 1 } },
+      { json: { tag: 'y' }, pairedItem: { item: 1 } },
+      { json: { value: 42 }, pairedItem: { item: 3 } },
+    ]);
+    expect(emu.stats().connectionsAccepted).toBe(0);
+  });
 
-	test('an invalid expression names the position and the item', async () => {
-		const error = await runAction({ params: { operation: 'transform', expression: '{ "a": }' }, items: [{}, {}] }).then(
-			() => undefined,
-			(e: unknown) => e as NodeOperationError,
-		);
-		expect(error).toBeInstanceOf(NodeOperationError);
-		expect(error!.message).toMatch(/not valid JSONata at position \d+/);
-		expect(error!.context.itemIndex).toBe(0);
-		expect(error!.description).toMatch(/docs\.jsonata\.org/);
-	});
+  test('an invalid expression names the position and the item', async () => {
+    const error = await runAction({ params: { operation: 'transform', expression: '{ "a": }' }, items: [{}, {}] }).then(
+      () => undefined,
+      (e: unknown) => e as NodeOperationError,
+    );
+    expect(error).toBeInstanceOf(NodeOperationError);
+    expect(error!.message).toMatch(/not valid JSONata at position \d+/);
+    expect(error!.context.itemIndex).toBe(0);
+    expect(error!.description).toMatch(/docs\.jsonata\.org/);
+  });
 
-	test('continueOnFail: a failing item becomes an error item, the others are mapped', async () => {
-		const { output } = await runAction({
-			params: { operation: 'transform', expression: '$number(v)' },
-			items: [{ v: '1' }, { v: 'x' }, { v: '3' }],
-			continueOnFail: true,
-		});
-		expect(output.map((i) => [i.json.value ?? i.json.error, i.pairedItem])).toEqual([
-			[1, { item: 0 }],
-			[expect.stringMatching(/failed while evaluating/), { item: 1 }],
-			[3, { item: 2 }],
-		]);
-	});
+  test('continueOnFail: a failing item becomes an error item, the others are mapped', async () => {
+    const { output } = await runAction({
+      params: { operation: 'transform', expression: '$number(v)' },
+      items: [{ v: '1' }, { v: 'x' }, { v: '3' }],
+      continueOnFail: true,
+    });
+    expect(output.map((i) => [i.json.value ?? i.json.error, i.pairedItem])).toEqual([
+      [1, { item: 0 }],
+      [expect.stringMatching(/failed while evaluating/), { item: 1 }],
+      [3, { item: 2 }],
+    ]);
+  });
 });

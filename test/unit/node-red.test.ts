@@ -4,14 +4,29 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import jsonata from 'jsonata';
 import { MAP_PRESETS } from '../../nodes/node-red/map-presets';
-import { connectionStatus, eventToMessage, messageToEvent, StatusReporter, t, type Node, type NodeAPI, type NodeStatus } from '../../nodes/node-red/red';
+import {
+  connectionStatus,
+  eventToMessage,
+  messageToEvent,
+  StatusReporter,
+  t,
+  type Node,
+  type NodeAPI,
+  type NodeStatus,
+} from '../../nodes/node-red/red';
 import { RateLimitedError, TokenRefusedError, type RealtimeEvent } from '../../core';
 
 /** Slack blocks and flow nodes are free-form JSON. */
 type Json = any;
 
 const DIR = join(__dirname, '..', '..', 'nodes', 'node-red');
-const SETS = ['pingstreams-config', 'pingstreams-in', 'pingstreams-subscription', 'pingstreams-map', 'pingstreams-metrics'];
+const SETS = [
+  'pingstreams-config',
+  'pingstreams-in',
+  'pingstreams-subscription',
+  'pingstreams-map',
+  'pingstreams-metrics',
+];
 const read = (...parts: string[]) => readFileSync(join(...parts), 'utf8');
 const catalogue = (set: string) => JSON.parse(read(DIR, 'locales', 'en-US', `${set}.json`)) as Record<string, unknown>;
 
@@ -19,7 +34,12 @@ const catalogue = (set: string) => JSON.parse(read(DIR, 'locales', 'en-US', `${s
 const bareRED = { _: (key: string) => key } as unknown as NodeAPI;
 
 function lookup(obj: unknown, path: string): unknown {
-  return path.split('.').reduce<unknown>((cur, part) => (cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[part] : undefined), obj);
+  return path
+    .split('.')
+    .reduce<unknown>(
+      (cur, part) => (cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[part] : undefined),
+      obj,
+    );
 }
 
 // The request CREATE exactly as the public documentation shows it.
@@ -60,7 +80,9 @@ async function runPreset(id: string, ev: RealtimeEvent): Promise<Record<string, 
   const msg = eventToMessage(ev);
   const bound = messageToEvent(msg);
   // JSON round trip: JSONata marks its arrays as sequences; a msg leaving Node-RED carries plain JSON.
-  return JSON.parse(JSON.stringify(await jsonata(preset.expression).evaluate(msg, { event: bound, previous: bound.previous }))) as Record<string, unknown>;
+  return JSON.parse(
+    JSON.stringify(await jsonata(preset.expression).evaluate(msg, { event: bound, previous: bound.previous })),
+  ) as Record<string, unknown>;
 }
 
 describe('map presets', () => {
@@ -71,7 +93,9 @@ describe('map presets', () => {
     expect(blocks.map((b) => b.type)).toEqual(['header', 'section', 'section', 'context']);
     expect(blocks[1].text).toEqual({ type: 'mrkdwn', text: 'hello world' });
     expect(blocks[2].fields.map((f: { text: string }) => f.text)).toEqual(['*Status*\nassigned', '*Channel*\nchat21']);
-    expect(blocks[3].elements[0].text).toBe('Request `support-group-1a952f2f-c09a-46be-bc75-11387a95d55f` · created 2020-05-08T06:30:41.094Z');
+    expect(blocks[3].elements[0].text).toBe(
+      'Request `support-group-1a952f2f-c09a-46be-bc75-11387a95d55f` · created 2020-05-08T06:30:41.094Z',
+    );
   });
 
   test('Slack new request: user text is escaped for mrkdwn and clipped to what Slack accepts', async () => {
@@ -131,16 +155,35 @@ describe('text and status helpers', () => {
   test('t() uses Node-RED translations when there are, the bundled English otherwise', () => {
     expect(t(bareRED, 'pingstreams-config:status.rateLimited', { seconds: 30 })).toBe('rate limited, retrying in 30 s');
     const translating = { _: (key: string, vars: { count: number }) => `[${key}|${vars.count}]` } as unknown as NodeAPI;
-    expect(t(translating, 'pingstreams-in:status.connected', { count: 3 })).toBe('[n8n-nodes-pingstreams/pingstreams-in:status.connected|3]');
+    expect(t(translating, 'pingstreams-in:status.connected', { count: 3 })).toBe(
+      '[n8n-nodes-pingstreams/pingstreams-in:status.connected|3]',
+    );
   });
 
   test('connection states map to the documented statuses', () => {
-    const s = (status: Parameters<typeof connectionStatus>[1], text?: string) => connectionStatus(bareRED, status, text);
+    const s = (status: Parameters<typeof connectionStatus>[1], text?: string) =>
+      connectionStatus(bareRED, status, text);
     expect(s({ state: 'connecting' })).toEqual({ fill: 'yellow', shape: 'ring', text: 'connecting' });
-    expect(s({ state: 'connected' }, 'connected · events: 4')).toEqual({ fill: 'green', shape: 'dot', text: 'connected · events: 4' });
-    expect(s({ state: 'reconnecting', retryInMs: 4200, error: new Error('dropped') })).toEqual({ fill: 'yellow', shape: 'ring', text: 'reconnecting in 5 s' });
-    expect(s({ state: 'connecting', retryInMs: 30_000, error: new RateLimitedError(429, 'busy', 30_000) })).toEqual({ fill: 'red', shape: 'ring', text: 'rate limited, retrying in 30 s' });
-    expect(s({ state: 'failed', error: new TokenRefusedError() })).toEqual({ fill: 'red', shape: 'ring', text: 'token refused' });
+    expect(s({ state: 'connected' }, 'connected · events: 4')).toEqual({
+      fill: 'green',
+      shape: 'dot',
+      text: 'connected · events: 4',
+    });
+    expect(s({ state: 'reconnecting', retryInMs: 4200, error: new Error('dropped') })).toEqual({
+      fill: 'yellow',
+      shape: 'ring',
+      text: 'reconnecting in 5 s',
+    });
+    expect(s({ state: 'connecting', retryInMs: 30_000, error: new RateLimitedError(429, 'busy', 30_000) })).toEqual({
+      fill: 'red',
+      shape: 'ring',
+      text: 'rate limited, retrying in 30 s',
+    });
+    expect(s({ state: 'failed', error: new TokenRefusedError() })).toEqual({
+      fill: 'red',
+      shape: 'ring',
+      text: 'token refused',
+    });
     expect(s({ state: 'closed' })).toEqual({ fill: 'grey', shape: 'ring', text: 'disconnected' });
   });
 
@@ -151,7 +194,15 @@ describe('text and status helpers', () => {
       payload: DOC_REQUEST,
       topic: ev.topic,
       method: 'UPDATE',
-      pingstreams: { kind: 'requests', projectId: ev.projectId, requestId: 'r', previous: { status: 100 }, snapshot: false, recovered: false, receivedAt: ev.receivedAt },
+      pingstreams: {
+        kind: 'requests',
+        projectId: ev.projectId,
+        requestId: 'r',
+        previous: { status: 100 },
+        snapshot: false,
+        recovered: false,
+        receivedAt: ev.receivedAt,
+      },
     });
     expect(messageToEvent(msg)).toEqual(ev);
   });
@@ -184,14 +235,18 @@ describe('text and status helpers', () => {
 });
 
 describe('editor files, help, locales, examples and package.json agree', () => {
-  const pkg = JSON.parse(read(__dirname, '..', '..', 'package.json')) as { 'node-red': { version: string; nodes: Record<string, string> } };
+  const pkg = JSON.parse(read(__dirname, '..', '..', 'package.json')) as {
+    'node-red': { version: string; nodes: Record<string, string> };
+  };
   const html = Object.fromEntries(SETS.map((set) => [set, read(DIR, `${set}.html`)]));
   const ts = Object.fromEntries(SETS.map((set) => [set, read(DIR, `${set}.ts`)]));
   const typeOf = (set: string) => /RED\.nodes\.registerType\('([^']+)'/.exec(html[set])![1];
 
   test('package.json lists each node file once, built from a .ts next to its .html', () => {
     expect(pkg['node-red'].version).toBe('>=4.0.0');
-    expect(pkg['node-red'].nodes).toEqual(Object.fromEntries(SETS.map((set) => [set, `dist/nodes/node-red/${set}.js`])));
+    expect(pkg['node-red'].nodes).toEqual(
+      Object.fromEntries(SETS.map((set) => [set, `dist/nodes/node-red/${set}.js`])),
+    );
   });
 
   test('the editor and the runtime register the same types; each has its help, category and icon', () => {
@@ -210,7 +265,11 @@ describe('editor files, help, locales, examples and package.json agree', () => {
 
   test('every label in an edit dialog is documented in the sidebar help', () => {
     for (const set of SETS) {
-      const labels = [...html[set].matchAll(/<label for="node-(?:config-)?input-(\w+)"><i [^>]*><\/i> <span data-i18n="([\w.]+)"><\/span><\/label>/g)]
+      const labels = [
+        ...html[set].matchAll(
+          /<label for="node-(?:config-)?input-(\w+)"><i [^>]*><\/i> <span data-i18n="([\w.]+)"><\/span><\/label>/g,
+        ),
+      ]
         .filter(([, field]) => field !== 'name' || set === 'pingstreams-config')
         .map(([, , key]) => lookup(catalogue(set), key) as string);
       expect(labels.length).toBeGreaterThan(2);
@@ -236,7 +295,9 @@ describe('editor files, help, locales, examples and package.json agree', () => {
       }
       for (const [, path] of html[set].matchAll(/(?:node\._|RED\._\(NS \+)\s*\(?'([\w.]+)'/g)) {
         // 'kinds.' + kind: the prefix must be a group of texts.
-        const found = path.endsWith('.') ? typeof lookup(catalogue(set), path.slice(0, -1)) === 'object' : typeof lookup(catalogue(set), path) === 'string';
+        const found = path.endsWith('.')
+          ? typeof lookup(catalogue(set), path.slice(0, -1)) === 'object'
+          : typeof lookup(catalogue(set), path) === 'string';
         if (!found) missing.push(`${set}.html: ${path}`);
       }
     }
@@ -246,7 +307,13 @@ describe('editor files, help, locales, examples and package.json agree', () => {
   test('examples: Node-RED flows only, one connection without credentials, map expressions = the presets', () => {
     const dir = join(__dirname, '..', '..', 'examples', 'node-red');
     const files = readdirSync(dir);
-    expect(files.sort()).toEqual(['follow-request-messages.json', 'live-metrics-dashboard.json', 'live-queue-to-debug.json', 'new-request-to-slack.json', 'supervisor-dashboard.json']);
+    expect(files.sort()).toEqual([
+      'follow-request-messages.json',
+      'live-metrics-dashboard.json',
+      'live-queue-to-debug.json',
+      'new-request-to-slack.json',
+      'supervisor-dashboard.json',
+    ]);
     // A user may import several examples: apart from a shared connection, no two examples may share a node id.
     const owners = new Map<string, string>();
     for (const file of files) {
@@ -265,16 +332,39 @@ describe('editor files, help, locales, examples and package.json agree', () => {
       for (const node of flow) {
         for (const target of (node.wires ?? []).flat()) expect(ids.has(target)).toBe(true);
         if (node.server !== undefined) expect(node.server).toBe(configs[0].id);
-        if (node.type === 'pingstreams map') expect(node.expression).toBe(MAP_PRESETS.find((p) => p.id === node.preset)?.expression);
+        if (node.type === 'pingstreams map')
+          expect(node.expression).toBe(MAP_PRESETS.find((p) => p.id === node.preset)?.expression);
       }
     }
     // The supervisor wall: no function node does a package node's work; every widget's group and page exist.
     const wall = JSON.parse(read(dir, 'supervisor-dashboard.json')) as Array<Record<string, Json>>;
     const wallIds = new Set(wall.map((n) => n.id));
     expect(wall.filter((n) => n.type === 'function')).toEqual([]);
-    for (const node of wall) for (const ref of ['group', 'page', 'ui', 'theme']) if (node[ref] !== undefined) expect([node.name, ref, wallIds.has(node[ref])]).toEqual([node.name, ref, true]);
-    expect(new Set(wall.map((n) => n.type))).toEqual(new Set(['comment', 'pingstreams metrics', 'pingstreams in', 'switch', 'ui-gauge', 'ui-text', 'ui-chart', 'ui-table', 'ui-base', 'ui-theme', 'ui-page', 'ui-group', 'pingstreams-config']));
+    for (const node of wall)
+      for (const ref of ['group', 'page', 'ui', 'theme'])
+        if (node[ref] !== undefined) expect([node.name, ref, wallIds.has(node[ref])]).toEqual([node.name, ref, true]);
+    expect(new Set(wall.map((n) => n.type))).toEqual(
+      new Set([
+        'comment',
+        'pingstreams metrics',
+        'pingstreams in',
+        'switch',
+        'ui-gauge',
+        'ui-text',
+        'ui-chart',
+        'ui-table',
+        'ui-base',
+        'ui-theme',
+        'ui-page',
+        'ui-group',
+        'pingstreams-config',
+      ]),
+    );
     // Node-RED offers every .json under examples/: anything else must stay out of the published package.
-    expect(existsSync(join(__dirname, '..', '..', 'examples', 'n8n')) ? (JSON.parse(read(__dirname, '..', '..', 'package.json')) as { files: string[] }).files : ['!examples/n8n']).toContain('!examples/n8n');
+    expect(
+      existsSync(join(__dirname, '..', '..', 'examples', 'n8n'))
+        ? (JSON.parse(read(__dirname, '..', '..', 'package.json')) as { files: string[] }).files
+        : ['!examples/n8n'],
+    ).toContain('!examples/n8n');
   });
 });

@@ -12,7 +12,19 @@ function simulation(options: Partial<ConstructorParameters<typeof QueueSimulatio
   const store = new Store(defaultSeed(), seededRng(7));
   const changes: string[] = [];
   store.onChange = (c) => changes.push(c.kind === 'project_user' ? 'agent' : `${c.kind} ${c.method}`);
-  const sim = new QueueSimulation(store, P, { arrivalsPerMinute: 6000, agents: 2, chatsPerAgent: 2, availabilityChangesPerMinute: 0.0001, tickMs: 10_000, ...options }, seededRng(3));
+  const sim = new QueueSimulation(
+    store,
+    P,
+    {
+      arrivalsPerMinute: 6000,
+      agents: 2,
+      chatsPerAgent: 2,
+      availabilityChangesPerMinute: 0.0001,
+      tickMs: 10_000,
+      ...options,
+    },
+    seededRng(3),
+  );
   return { store, sim, changes };
 }
 
@@ -36,7 +48,12 @@ test('agents take requests up to their capacity; the rest wait; their load is pu
 });
 
 test('replies and closes as time passes', () => {
-  const { sim, store } = simulation({ arrivalsPerMinute: 600, firstResponseSeconds: 0.001, ahtSeconds: 0.001, patienceSeconds: 3600 });
+  const { sim, store } = simulation({
+    arrivalsPerMinute: 600,
+    firstResponseSeconds: 0.001,
+    ahtSeconds: 0.001,
+    patienceSeconds: 3600,
+  });
   sim.start();
   try {
     const t0 = Date.now();
@@ -45,14 +62,21 @@ test('replies and closes as time passes', () => {
     expect(totals.firstResponses).toBeGreaterThan(0);
     expect(totals.closed).toBeGreaterThan(0);
     const replied = store.requestsOf(P).find((r) => typeof r.waiting_time === 'number');
-    expect(Date.parse(String(replied?.first_response_at)) - Date.parse(String(replied?.createdAt))).toBe(replied?.waiting_time);
+    expect(Date.parse(String(replied?.first_response_at)) - Date.parse(String(replied?.createdAt))).toBe(
+      replied?.waiting_time,
+    );
   } finally {
     sim.stop();
   }
 });
 
 test('with no agent, a waiting request is abandoned (150) after its patience, then closed', () => {
-  const { sim, store } = simulation({ agents: 0, arrivalsPerMinute: 600, patienceSeconds: 0.001, abandonedCloseMs: 500 });
+  const { sim, store } = simulation({
+    agents: 0,
+    arrivalsPerMinute: 600,
+    patienceSeconds: 0.001,
+    abandonedCloseMs: 500,
+  });
   // The seed's two agents would take the requests: make them unavailable.
   for (const pu of store.projectUsersOf(P)) pu.user_available = false;
   sim.start();

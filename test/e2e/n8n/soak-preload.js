@@ -10,7 +10,13 @@ const load = Module._load;
 Module._load = function (request, parent, isMain) {
   const exports = load.apply(this, arguments);
   // Look at the request first: touching exports of a module still loading (a cycle) makes Node warn.
-  if (typeof request === 'string' && /(^|[\\/])connection(\.js)?$/.test(request) && exports && exports.DEFAULTS && !exports.DEFAULTS.__soakTuned) {
+  if (
+    typeof request === 'string' &&
+    /(^|[\\/])connection(\.js)?$/.test(request) &&
+    exports &&
+    exports.DEFAULTS &&
+    !exports.DEFAULTS.__soakTuned
+  ) {
     let file = '';
     try {
       file = Module._resolveFilename(request, parent, isMain);

@@ -13,36 +13,42 @@ export const SOAK_PRELOAD = join(__dirname, 'soak-preload.js');
 
 /** n8n settings for a long run: no execution data kept, little logging (see docs/soak-results.md). */
 export const SOAK_N8N_ENV: NodeJS.ProcessEnv = {
-	EXECUTIONS_DATA_SAVE_ON_SUCCESS: 'none',
-	EXECUTIONS_DATA_SAVE_ON_ERROR: 'all',
-	EXECUTIONS_DATA_SAVE_MANUAL_EXECUTIONS: 'false',
-	EXECUTIONS_DATA_SAVE_ON_PROGRESS: 'false',
-	EXECUTIONS_DATA_PRUNE: 'true',
-	N8N_LOG_LEVEL: 'warn',
-	N8N_METRICS: 'false',
-	// The production backoff is shortened (see soak-preload.js); the connection budget is not.
-	NODE_OPTIONS: `--require ${SOAK_PRELOAD}`,
-	PINGSTREAMS_SOAK_DEFAULTS: JSON.stringify({ backoffInitialMs: 100, backoffMaxMs: 1_000 }),
+  EXECUTIONS_DATA_SAVE_ON_SUCCESS: 'none',
+  EXECUTIONS_DATA_SAVE_ON_ERROR: 'all',
+  EXECUTIONS_DATA_SAVE_MANUAL_EXECUTIONS: 'false',
+  EXECUTIONS_DATA_SAVE_ON_PROGRESS: 'false',
+  EXECUTIONS_DATA_PRUNE: 'true',
+  N8N_LOG_LEVEL: 'warn',
+  N8N_METRICS: 'false',
+  // The production backoff is shortened (see soak-preload.js); the connection budget is not.
+  NODE_OPTIONS: `--require ${SOAK_PRELOAD}`,
+  PINGSTREAMS_SOAK_DEFAULTS: JSON.stringify({ backoffInitialMs: 100, backoffMaxMs: 1_000 }),
 };
 
 /** The trigger parameters for one topic. */
 export function triggerParameters(topic: string): Record<string, unknown> {
-	const parsed = parseTopic(topic);
-	const base = { projectId: parsed.projectId, events: ['CREATE', 'UPDATE', 'DELETE'], output: 'event' };
-	// Short heartbeats so a half-open socket is noticed within seconds (the node's minimum values).
-	const options = { emitSnapshot: true, emitRecovered: true, heartbeatInterval: 5, heartbeatTimeout: 3, subscribeTimeout: 60 };
-	switch (parsed.kind) {
-		case 'requests':
-			return { resource: 'requests', ...base, options };
-		case 'request':
-			return { resource: 'request', requestId: parsed.requestId, ...base, options };
-		case 'messages':
-			return { resource: 'messages', requestId: parsed.requestId, ...base, options };
-		case 'agent':
-			return { resource: 'agent', projectUserId: parsed.projectUserId, ...base, options };
-		default:
-			return { resource: 'custom', topic, ...base, options };
-	}
+  const parsed = parseTopic(topic);
+  const base = { projectId: parsed.projectId, events: ['CREATE', 'UPDATE', 'DELETE'], output: 'event' };
+  // Short heartbeats so a half-open socket is noticed within seconds (the node's minimum values).
+  const options = {
+    emitSnapshot: true,
+    emitRecovered: true,
+    heartbeatInterval: 5,
+    heartbeatTimeout: 3,
+    subscribeTimeout: 60,
+  };
+  switch (parsed.kind) {
+    case 'requests':
+      return { resource: 'requests', ...base, options };
+    case 'request':
+      return { resource: 'request', requestId: parsed.requestId, ...base, options };
+    case 'messages':
+      return { resource: 'messages', requestId: parsed.requestId, ...base, options };
+    case 'agent':
+      return { resource: 'agent', projectUserId: parsed.projectUserId, ...base, options };
+    default:
+      return { resource: 'custom', topic, ...base, options };
+  }
 }
 
 /**
@@ -51,47 +57,47 @@ export function triggerParameters(topic: string): Record<string, unknown> {
  * in one workflow multiply the bytes written per event (see docs/soak-results.md).
  */
 export function soakWorkflows(topics: string[], sinkUrl: string) {
-	return topics.map((topic, w) => {
-		const post = postToSink('Post Event', sinkUrl, [400, 0]);
-		// Execution id, item index and item count let the sink tell when an execution posted all its items,
-		// and break ties when restoring the emission order (see EmissionOrder).
-		post.parameters.headerParameters.parameters.push(
-			{ name: 'x-item', value: '={{ $itemIndex }}' },
-			{ name: 'x-count', value: '={{ $input.all().length }}' },
-		);
-		const trigger = {
-			id: `soak-trigger-${w}`,
-			name: 'Pingstreams Trigger',
-			type: 'n8n-nodes-pingstreams.pingstreamsTrigger',
-			typeVersion: 1,
-			position: [0, 0] as [number, number],
-			parameters: triggerParameters(topic),
-			credentials: { pingstreamsApi: { id: CREDENTIAL_ID, name: 'Pingstreams emulator' } },
-		};
-		return {
-			id: `PsSoakFlow${String(w).padStart(6, '0')}`,
-			name: `Pingstreams soak ${topic}`,
-			active: false,
-			nodes: [trigger, post],
-			connections: { [trigger.name]: { main: [[{ node: 'Post Event', type: 'main', index: 0 }]] } },
-			settings: { executionOrder: 'v1', saveDataSuccessExecution: 'none', saveManualExecutions: false },
-			pinData: {},
-		};
-	});
+  return topics.map((topic, w) => {
+    const post = postToSink('Post Event', sinkUrl, [400, 0]);
+    // Execution id, item index and item count let the sink tell when an execution posted all its items,
+    // and break ties when restoring the emission order (see EmissionOrder).
+    post.parameters.headerParameters.parameters.push(
+      { name: 'x-item', value: '={{ $itemIndex }}' },
+      { name: 'x-count', value: '={{ $input.all().length }}' },
+    );
+    const trigger = {
+      id: `soak-trigger-${w}`,
+      name: 'Pingstreams Trigger',
+      type: 'n8n-nodes-pingstreams.pingstreamsTrigger',
+      typeVersion: 1,
+      position: [0, 0] as [number, number],
+      parameters: triggerParameters(topic),
+      credentials: { pingstreamsApi: { id: CREDENTIAL_ID, name: 'Pingstreams emulator' } },
+    };
+    return {
+      id: `PsSoakFlow${String(w).padStart(6, '0')}`,
+      name: `Pingstreams soak ${topic}`,
+      active: false,
+      nodes: [trigger, post],
+      connections: { [trigger.name]: { main: [[{ node: 'Post Event', type: 'main', index: 0 }]] } },
+      settings: { executionOrder: 'v1', saveDataSuccessExecution: 'none', saveManualExecutions: false },
+      pinData: {},
+    };
+  });
 }
 
 interface Execution {
-	id: number;
-	count: number;
-	items: Map<number, SinkRequest>;
+  id: number;
+  count: number;
+  items: Map<number, SinkRequest>;
 }
 
 interface Pending {
-	receivedAt: string;
-	batch: boolean;
-	execution: number;
-	item: number;
-	request: SinkRequest;
+  receivedAt: string;
+  batch: boolean;
+  execution: number;
+  item: number;
+  request: SinkRequest;
 }
 
 /**
@@ -103,170 +109,210 @@ interface Pending {
  * An item is released once the sink has seen items received `holdMs` later, or after `holdMs` of quiet.
  */
 export class EmissionOrder {
-	private read = 0;
-	private readonly executions = new Map<number, Execution>();
-	private readonly pending: Pending[] = [];
-	private frontier = '';
-	private lastArrival = Date.now();
-	released = 0;
-	/** Items whose place in the order had already been passed when they arrived (counted, then delivered). */
-	late = 0;
-	private lastReleased = '';
+  private read = 0;
+  private readonly executions = new Map<number, Execution>();
+  private readonly pending: Pending[] = [];
+  private frontier = '';
+  private lastArrival = Date.now();
+  released = 0;
+  /** Items whose place in the order had already been passed when they arrived (counted, then delivered). */
+  late = 0;
+  private lastReleased = '';
 
-	constructor(
-		private readonly sink: HttpSink,
-		private readonly deliver: (request: SinkRequest) => void,
-		/** Longer than the trigger's longest wait before emitting again an execution n8n could not start (30 s). */
-		private readonly holdMs = 45_000,
-	) {}
+  constructor(
+    private readonly sink: HttpSink,
+    private readonly deliver: (request: SinkRequest) => void,
+    /** Longer than the trigger's longest wait before emitting again an execution n8n could not start (30 s). */
+    private readonly holdMs = 45_000,
+  ) {}
 
-	pump(now = Date.now()): void {
-		const requests = this.sink.requests;
-		if (this.read < requests.length) this.lastArrival = now;
-		for (; this.read < requests.length; this.read++) {
-			const request = requests[this.read];
-			const id = Number(request.headers['x-execution']);
-			let execution = this.executions.get(id);
-			if (!execution) this.executions.set(id, (execution = { id, count: Number(request.headers['x-count']), items: new Map() }));
-			execution.items.set(Number(request.headers['x-item']), request);
-			if (execution.items.size < execution.count) continue;
-			// Complete: its items join the pending ones.
-			this.executions.delete(id);
-			for (const [item, r] of execution.items) {
-				const body = r.body as { receivedAt?: string; recovered?: boolean; snapshot?: boolean };
-				const receivedAt = String(body.receivedAt ?? '');
-				if (receivedAt > this.frontier) this.frontier = receivedAt;
-				this.pending.push({ receivedAt, batch: body.recovered === true || body.snapshot === true, execution: id, item, request: r });
-			}
-		}
-		const quiet = now - this.lastArrival >= this.holdMs;
-		const horizon = quiet ? '\uffff' : new Date(Date.parse(this.frontier || new Date(0).toISOString()) - this.holdMs).toISOString();
-		const ready = this.pending.filter((p) => p.receivedAt <= horizon);
-		if (!ready.length) return;
-		ready.sort((a, b) => (a.receivedAt < b.receivedAt ? -1 : a.receivedAt > b.receivedAt ? 1 : Number(b.batch) - Number(a.batch) || a.execution - b.execution || a.item - b.item));
-		const keep = this.pending.filter((p) => p.receivedAt > horizon);
-		this.pending.length = 0;
-		this.pending.push(...keep);
-		for (const p of ready) {
-			if (p.receivedAt < this.lastReleased) this.late += 1;
-			this.lastReleased = p.receivedAt;
-			this.deliver(p.request);
-			this.released += 1;
-		}
-	}
+  pump(now = Date.now()): void {
+    const requests = this.sink.requests;
+    if (this.read < requests.length) this.lastArrival = now;
+    for (; this.read < requests.length; this.read++) {
+      const request = requests[this.read];
+      const id = Number(request.headers['x-execution']);
+      let execution = this.executions.get(id);
+      if (!execution)
+        this.executions.set(id, (execution = { id, count: Number(request.headers['x-count']), items: new Map() }));
+      execution.items.set(Number(request.headers['x-item']), request);
+      if (execution.items.size < execution.count) continue;
+      // Complete: its items join the pending ones.
+      this.executions.delete(id);
+      for (const [item, r] of execution.items) {
+        const body = r.body as { receivedAt?: string; recovered?: boolean; snapshot?: boolean };
+        const receivedAt = String(body.receivedAt ?? '');
+        if (receivedAt > this.frontier) this.frontier = receivedAt;
+        this.pending.push({
+          receivedAt,
+          batch: body.recovered === true || body.snapshot === true,
+          execution: id,
+          item,
+          request: r,
+        });
+      }
+    }
+    const quiet = now - this.lastArrival >= this.holdMs;
+    const horizon = quiet
+      ? '\uffff'
+      : new Date(Date.parse(this.frontier || new Date(0).toISOString()) - this.holdMs).toISOString();
+    const ready = this.pending.filter((p) => p.receivedAt <= horizon);
+    if (!ready.length) return;
+    ready.sort((a, b) =>
+      a.receivedAt < b.receivedAt
+        ? -1
+        : a.receivedAt > b.receivedAt
+          ? 1
+          : Number(b.batch) - Number(a.batch) || a.execution - b.execution || a.item - b.item,
+    );
+    const keep = this.pending.filter((p) => p.receivedAt > horizon);
+    this.pending.length = 0;
+    this.pending.push(...keep);
+    for (const p of ready) {
+      if (p.receivedAt < this.lastReleased) this.late += 1;
+      this.lastReleased = p.receivedAt;
+      this.deliver(p.request);
+      this.released += 1;
+    }
+  }
 
-	/** Items not delivered yet (waiting for order, or for the rest of their execution). */
-	get buffered(): number {
-		return this.pending.length + [...this.executions.values()].reduce((n, e) => n + e.items.size, 0);
-	}
+  /** Items not delivered yet (waiting for order, or for the rest of their execution). */
+  get buffered(): number {
+    return this.pending.length + [...this.executions.values()].reduce((n, e) => n + e.items.size, 0);
+  }
 
-	get incompleteExecutions(): number {
-		return this.executions.size;
-	}
+  get incompleteExecutions(): number {
+    return this.executions.size;
+  }
 }
 
 export function toObserved(request: SinkRequest): ObservedEvent {
-	const body = request.body as { topic: string; method: ObservedEvent['method']; recovered: boolean; snapshot: boolean; data: Record<string, unknown> };
-	return {
-		topic: body.topic,
-		method: body.method,
-		id: String(body.data?._id ?? body.data?.id),
-		updatedAt: typeof body.data?.updatedAt === 'string' ? body.data.updatedAt : '',
-		recovered: body.recovered === true,
-		snapshot: body.snapshot === true,
-	};
+  const body = request.body as {
+    topic: string;
+    method: ObservedEvent['method'];
+    recovered: boolean;
+    snapshot: boolean;
+    data: Record<string, unknown>;
+  };
+  return {
+    topic: body.topic,
+    method: body.method,
+    id: String(body.data?._id ?? body.data?.id),
+    updatedAt: typeof body.data?.updatedAt === 'string' ? body.data.updatedAt : '',
+    recovered: body.recovered === true,
+    snapshot: body.snapshot === true,
+  };
 }
 
 export interface N8nSoakStats {
-	startMs: number;
-	/** How long n8n kept posting after the last fault and resubscription (its backlog of executions). */
-	drainMs?: number;
-	rssAfterStartMb?: number;
-	/** Executions of which the sink never got every item. */
-	incompleteExecutions: number;
-	/** Items delivered after later-received ones (the restored order could not be kept). */
-	lateItems: number;
-	sinkRequests: number;
-	executions: number;
+  startMs: number;
+  /** How long n8n kept posting after the last fault and resubscription (its backlog of executions). */
+  drainMs?: number;
+  rssAfterStartMb?: number;
+  /** Executions of which the sink never got every item. */
+  incompleteExecutions: number;
+  /** Items delivered after later-received ones (the restored order could not be kept). */
+  lateItems: number;
+  sinkRequests: number;
+  executions: number;
 }
 
 /** A SoakConsumer driving a real n8n (already installed with the package, not started). */
-export function n8nConsumer(n8n: N8n, log: (line: string) => void = () => undefined): SoakConsumer & { stats: N8nSoakStats; sink: HttpSink } {
-	const sink = new HttpSink();
-	const warnings: string[] = [];
-	const stats: N8nSoakStats = { startMs: 0, incompleteExecutions: 0, lateItems: 0, sinkRequests: 0, executions: 0 };
-	let pump: NodeJS.Timeout | undefined;
-	let order: EmissionOrder | undefined;
-	return {
-		name: 'n8n',
-		stats,
-		sink,
-		async start(context: ConsumerContext) {
-			await sink.start();
-			const workflows = soakWorkflows(context.topics, sink.url('/events'));
-			await n8n.cli(['import:credentials', `--input=${n8n.writeJson('credentials.json', credential(context.endpoint, context.token))}`], 'soak-import-credentials');
-			await n8n.cli(['import:workflow', `--input=${n8n.writeJson('workflows.json', workflows)}`], 'soak-import-workflows');
-			order = new EmissionOrder(sink, (request) => context.onEvent(toObserved(request)));
-			pump = setInterval(() => order?.pump(), 50);
-			const started = Date.now();
-			await n8n.start();
-			// Published through the REST API as the editor does (one CLI boot per workflow would take minutes).
-			for (const workflow of workflows) {
-				const current = await n8n.rest('GET', `/workflows/${workflow.id}`);
-				const versionId = (current.body as { data?: { versionId?: string } }).data?.versionId;
-				const res = await n8n.rest('POST', `/workflows/${workflow.id}/activate`, { versionId });
-				if (res.status !== 200) throw new Error(`activating ${workflow.id}: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 500)}`);
-			}
-			stats.startMs = Date.now() - started;
-			log(`n8n ready in ${stats.startMs} ms; ${workflows.length} workflows, ${context.topics.length} triggers`);
-			// Every topic's snapshot posted (each seeded topic holds at least one element), then quiet.
-			const snapshotTopics = () => new Set(sink.requests.filter((r) => r.body.snapshot === true).map((r) => String(r.body.topic)));
-			await waitFor(() => context.topics.every((t) => snapshotTopics().has(t)), 'a snapshot posted for every topic', 4 * 60_000, 200);
-			let last = -1;
-			await waitFor(
-				() => {
-					const quiet = sink.requests.length === last && order!.buffered === 0;
-					last = sink.requests.length;
-					return quiet;
-				},
-				'the snapshots posted completely',
-				3 * 60_000,
-				1_000,
-			);
-			stats.rssAfterStartMb = n8n.rssMb();
-		},
-		// n8n runs executions behind the trigger when busy, and the trigger emits again, up to 30 s later, what n8n
-		// could not start: wait until the sink has been quiet for longer than that.
-		async drain() {
-			const started = Date.now();
-			let last = -1;
-			let quietSince = Date.now();
-			await waitFor(
-				() => {
-					if (sink.requests.length !== last || order!.buffered > 0) {
-						last = sink.requests.length;
-						quietSince = Date.now();
-					}
-					return Date.now() - quietSince >= 35_000;
-				},
-				'n8n to post every queued execution',
-				15 * 60_000,
-				500,
-			);
-			stats.drainMs = Date.now() - started;
-			log(`n8n drained in ${stats.drainMs} ms`);
-		},
-		async stop() {
-			order?.pump(Date.now() + 60_000);
-			clearInterval(pump);
-			stats.incompleteExecutions = order?.incompleteExecutions ?? 0;
-			stats.lateItems = order?.late ?? 0;
-			stats.sinkRequests = sink.requests.length;
-			stats.executions = new Set(sink.requests.map((r) => r.headers['x-execution'])).size;
-			if (order?.buffered) warnings.push(`${order.buffered} sink requests of incomplete executions`);
-			await sleep(0);
-			await sink.close();
-		},
-		warnings: () => warnings,
-	};
+export function n8nConsumer(
+  n8n: N8n,
+  log: (line: string) => void = () => undefined,
+): SoakConsumer & { stats: N8nSoakStats; sink: HttpSink } {
+  const sink = new HttpSink();
+  const warnings: string[] = [];
+  const stats: N8nSoakStats = { startMs: 0, incompleteExecutions: 0, lateItems: 0, sinkRequests: 0, executions: 0 };
+  let pump: NodeJS.Timeout | undefined;
+  let order: EmissionOrder | undefined;
+  return {
+    name: 'n8n',
+    stats,
+    sink,
+    async start(context: ConsumerContext) {
+      await sink.start();
+      const workflows = soakWorkflows(context.topics, sink.url('/events'));
+      await n8n.cli(
+        [
+          'import:credentials',
+          `--input=${n8n.writeJson('credentials.json', credential(context.endpoint, context.token))}`,
+        ],
+        'soak-import-credentials',
+      );
+      await n8n.cli(
+        ['import:workflow', `--input=${n8n.writeJson('workflows.json', workflows)}`],
+        'soak-import-workflows',
+      );
+      order = new EmissionOrder(sink, (request) => context.onEvent(toObserved(request)));
+      pump = setInterval(() => order?.pump(), 50);
+      const started = Date.now();
+      await n8n.start();
+      // Published through the REST API as the editor does (one CLI boot per workflow would take minutes).
+      for (const workflow of workflows) {
+        const current = await n8n.rest('GET', `/workflows/${workflow.id}`);
+        const versionId = (current.body as { data?: { versionId?: string } }).data?.versionId;
+        const res = await n8n.rest('POST', `/workflows/${workflow.id}/activate`, { versionId });
+        if (res.status !== 200)
+          throw new Error(`activating ${workflow.id}: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 500)}`);
+      }
+      stats.startMs = Date.now() - started;
+      log(`n8n ready in ${stats.startMs} ms; ${workflows.length} workflows, ${context.topics.length} triggers`);
+      // Every topic's snapshot posted (each seeded topic holds at least one element), then quiet.
+      const snapshotTopics = () =>
+        new Set(sink.requests.filter((r) => r.body.snapshot === true).map((r) => String(r.body.topic)));
+      await waitFor(
+        () => context.topics.every((t) => snapshotTopics().has(t)),
+        'a snapshot posted for every topic',
+        4 * 60_000,
+        200,
+      );
+      let last = -1;
+      await waitFor(
+        () => {
+          const quiet = sink.requests.length === last && order!.buffered === 0;
+          last = sink.requests.length;
+          return quiet;
+        },
+        'the snapshots posted completely',
+        3 * 60_000,
+        1_000,
+      );
+      stats.rssAfterStartMb = n8n.rssMb();
+    },
+    // n8n runs executions behind the trigger when busy, and the trigger emits again, up to 30 s later, what n8n
+    // could not start: wait until the sink has been quiet for longer than that.
+    async drain() {
+      const started = Date.now();
+      let last = -1;
+      let quietSince = Date.now();
+      await waitFor(
+        () => {
+          if (sink.requests.length !== last || order!.buffered > 0) {
+            last = sink.requests.length;
+            quietSince = Date.now();
+          }
+          return Date.now() - quietSince >= 35_000;
+        },
+        'n8n to post every queued execution',
+        15 * 60_000,
+        500,
+      );
+      stats.drainMs = Date.now() - started;
+      log(`n8n drained in ${stats.drainMs} ms`);
+    },
+    async stop() {
+      order?.pump(Date.now() + 60_000);
+      clearInterval(pump);
+      stats.incompleteExecutions = order?.incompleteExecutions ?? 0;
+      stats.lateItems = order?.late ?? 0;
+      stats.sinkRequests = sink.requests.length;
+      stats.executions = new Set(sink.requests.map((r) => r.headers['x-execution'])).size;
+      if (order?.buffered) warnings.push(`${order.buffered} sink requests of incomplete executions`);
+      await sleep(0);
+      await sink.close();
+    },
+    warnings: () => warnings,
+  };
 }

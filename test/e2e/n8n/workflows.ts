@@ -6,113 +6,141 @@ export const ACTION_WORKFLOW_ID = 'PsSnapshotFlow01';
 const credentialRef = { pingstreamsApi: { id: CREDENTIAL_ID, name: 'Pingstreams emulator' } };
 
 export function credential(endpoint: string, token: string) {
-	return [{ id: CREDENTIAL_ID, name: 'Pingstreams emulator', type: 'pingstreamsApi', data: { accessToken: token, endpoint, allowInsecure: false } }];
+  return [
+    {
+      id: CREDENTIAL_ID,
+      name: 'Pingstreams emulator',
+      type: 'pingstreamsApi',
+      data: { accessToken: token, endpoint, allowInsecure: false },
+    },
+  ];
 }
 
 /** Posts one HTTP request per item, tagged with the execution id, to the test's sink. */
 export function postToSink(name: string, url: string, position: [number, number]) {
-	return {
-		id: `${name.replace(/\W/g, '').toLowerCase()}-node`,
-		name,
-		type: 'n8n-nodes-base.httpRequest',
-		typeVersion: 4.2,
-		position,
-		parameters: {
-			method: 'POST',
-			url,
-			sendHeaders: true,
-			headerParameters: { parameters: [{ name: 'x-execution', value: '={{ $execution.id }}' }] },
-			sendBody: true,
-			specifyBody: 'json',
-			jsonBody: '={{ JSON.stringify($json) }}',
-			options: {},
-		},
-	};
+  return {
+    id: `${name.replace(/\W/g, '').toLowerCase()}-node`,
+    name,
+    type: 'n8n-nodes-base.httpRequest',
+    typeVersion: 4.2,
+    position,
+    parameters: {
+      method: 'POST',
+      url,
+      sendHeaders: true,
+      headerParameters: { parameters: [{ name: 'x-execution', value: '={{ $execution.id }}' }] },
+      sendBody: true,
+      specifyBody: 'json',
+      jsonBody: '={{ JSON.stringify($json) }}',
+      options: {},
+    },
+  };
 }
 
 export function triggerWorkflow(projectId: string, sinkUrl: string) {
-	return {
-		id: TRIGGER_WORKFLOW_ID,
-		name: 'Pingstreams requests to HTTP (e2e)',
-		active: false,
-		nodes: [
-			{
-				id: 'pingstreams-trigger-node',
-				name: 'Pingstreams Trigger',
-				type: 'n8n-nodes-pingstreams.pingstreamsTrigger',
-				typeVersion: 1,
-				position: [0, 0],
-				parameters: { resource: 'requests', projectId, events: ['CREATE', 'UPDATE'], output: 'event', options: {} },
-				credentials: credentialRef,
-			},
-			postToSink('Post Event', sinkUrl, [240, 0]),
-		],
-		connections: { 'Pingstreams Trigger': { main: [[{ node: 'Post Event', type: 'main', index: 0 }]] } },
-		settings: { executionOrder: 'v1' },
-		pinData: {},
-	};
+  return {
+    id: TRIGGER_WORKFLOW_ID,
+    name: 'Pingstreams requests to HTTP (e2e)',
+    active: false,
+    nodes: [
+      {
+        id: 'pingstreams-trigger-node',
+        name: 'Pingstreams Trigger',
+        type: 'n8n-nodes-pingstreams.pingstreamsTrigger',
+        typeVersion: 1,
+        position: [0, 0],
+        parameters: { resource: 'requests', projectId, events: ['CREATE', 'UPDATE'], output: 'event', options: {} },
+        credentials: credentialRef,
+      },
+      postToSink('Post Event', sinkUrl, [240, 0]),
+    ],
+    connections: { 'Pingstreams Trigger': { main: [[{ node: 'Post Event', type: 'main', index: 0 }]] } },
+    settings: { executionOrder: 'v1' },
+    pinData: {},
+  };
 }
 
 export const METRICS_ALERT_WORKFLOW_ID = 'PsMetricsAlert01';
 
 /** Live Metrics trigger: one execution when the queue grows past `queueAbove`, one when it is back. */
 export function metricsAlertWorkflow(projectId: string, sinkUrl: string, queueAbove: number) {
-	return {
-		id: METRICS_ALERT_WORKFLOW_ID,
-		name: 'Pingstreams queue alert (e2e)',
-		active: false,
-		nodes: [
-			{
-				id: 'pingstreams-metrics-trigger-node',
-				name: 'Queue Alert',
-				type: 'n8n-nodes-pingstreams.pingstreamsTrigger',
-				typeVersion: 1,
-				position: [0, 0],
-				parameters: { resource: 'liveMetrics', projectId, emit: 'condition', condition: 'queueAbove', conditionValue: queueAbove, holdSeconds: 0, coolDownSeconds: 0, checkSeconds: 1 },
-				credentials: credentialRef,
-			},
-			postToSink('Post Alert', sinkUrl, [240, 0]),
-		],
-		connections: { 'Queue Alert': { main: [[{ node: 'Post Alert', type: 'main', index: 0 }]] } },
-		settings: { executionOrder: 'v1' },
-		pinData: {},
-	};
+  return {
+    id: METRICS_ALERT_WORKFLOW_ID,
+    name: 'Pingstreams queue alert (e2e)',
+    active: false,
+    nodes: [
+      {
+        id: 'pingstreams-metrics-trigger-node',
+        name: 'Queue Alert',
+        type: 'n8n-nodes-pingstreams.pingstreamsTrigger',
+        typeVersion: 1,
+        position: [0, 0],
+        parameters: {
+          resource: 'liveMetrics',
+          projectId,
+          emit: 'condition',
+          condition: 'queueAbove',
+          conditionValue: queueAbove,
+          holdSeconds: 0,
+          coolDownSeconds: 0,
+          checkSeconds: 1,
+        },
+        credentials: credentialRef,
+      },
+      postToSink('Post Alert', sinkUrl, [240, 0]),
+    ],
+    connections: { 'Queue Alert': { main: [[{ node: 'Post Alert', type: 'main', index: 0 }]] } },
+    settings: { executionOrder: 'v1' },
+    pinData: {},
+  };
 }
 
 export const METRICS_INTERVAL_WORKFLOW_ID = 'PsMetricsEvery01';
 
 /** Live Metrics trigger: the figures every `seconds`. */
 export function metricsIntervalWorkflow(projectId: string, sinkUrl: string, seconds: number) {
-	const workflow = metricsAlertWorkflow(projectId, sinkUrl, 0);
-	workflow.id = METRICS_INTERVAL_WORKFLOW_ID;
-	workflow.name = 'Pingstreams figures every interval (e2e)';
-	workflow.nodes[0].parameters = { resource: 'liveMetrics', projectId, emit: 'interval', intervalSeconds: seconds } as unknown as typeof workflow.nodes[0]['parameters'];
-	return workflow;
+  const workflow = metricsAlertWorkflow(projectId, sinkUrl, 0);
+  workflow.id = METRICS_INTERVAL_WORKFLOW_ID;
+  workflow.name = 'Pingstreams figures every interval (e2e)';
+  workflow.nodes[0].parameters = {
+    resource: 'liveMetrics',
+    projectId,
+    emit: 'interval',
+    intervalSeconds: seconds,
+  } as unknown as (typeof workflow.nodes)[0]['parameters'];
+  return workflow;
 }
 
 export function snapshotWorkflow(projectId: string, sinkUrl: string) {
-	return {
-		id: ACTION_WORKFLOW_ID,
-		name: 'Pingstreams open requests snapshot (e2e)',
-		active: false,
-		nodes: [
-			{ id: 'manual-node', name: 'Start', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0], parameters: {} },
-			{
-				id: 'pingstreams-node',
-				name: 'Pingstreams',
-				type: 'n8n-nodes-pingstreams.pingstreams',
-				typeVersion: 1,
-				position: [240, 0],
-				parameters: { operation: 'getSnapshot', resource: 'requests', projectId, output: 'data', options: {} },
-				credentials: credentialRef,
-			},
-			postToSink('Post Snapshot', sinkUrl, [480, 0]),
-		],
-		connections: {
-			Start: { main: [[{ node: 'Pingstreams', type: 'main', index: 0 }]] },
-			Pingstreams: { main: [[{ node: 'Post Snapshot', type: 'main', index: 0 }]] },
-		},
-		settings: { executionOrder: 'v1' },
-		pinData: {},
-	};
+  return {
+    id: ACTION_WORKFLOW_ID,
+    name: 'Pingstreams open requests snapshot (e2e)',
+    active: false,
+    nodes: [
+      {
+        id: 'manual-node',
+        name: 'Start',
+        type: 'n8n-nodes-base.manualTrigger',
+        typeVersion: 1,
+        position: [0, 0],
+        parameters: {},
+      },
+      {
+        id: 'pingstreams-node',
+        name: 'Pingstreams',
+        type: 'n8n-nodes-pingstreams.pingstreams',
+        typeVersion: 1,
+        position: [240, 0],
+        parameters: { operation: 'getSnapshot', resource: 'requests', projectId, output: 'data', options: {} },
+        credentials: credentialRef,
+      },
+      postToSink('Post Snapshot', sinkUrl, [480, 0]),
+    ],
+    connections: {
+      Start: { main: [[{ node: 'Pingstreams', type: 'main', index: 0 }]] },
+      Pingstreams: { main: [[{ node: 'Post Snapshot', type: 'main', index: 0 }]] },
+    },
+    settings: { executionOrder: 'v1' },
+    pinData: {},
+  };
 }

@@ -31,22 +31,44 @@ export interface Target {
 export function provision(...what: Array<'node-red' | 'chromium'>): Paths {
   const paths: Record<string, string> = {};
   for (const part of what) {
-    const result = spawnSync('bash', [join(REPO, 'scripts/e2e/provision.sh'), part], { encoding: 'utf8', timeout: 15 * 60_000 });
-    if (result.status !== 0) throw new Error(`provision.sh ${part} failed (${result.status ?? result.signal}):\n${(result.stderr ?? '').slice(-3000)}`);
+    const result = spawnSync('bash', [join(REPO, 'scripts/e2e/provision.sh'), part], {
+      encoding: 'utf8',
+      timeout: 15 * 60_000,
+    });
+    if (result.status !== 0)
+      throw new Error(
+        `provision.sh ${part} failed (${result.status ?? result.signal}):\n${(result.stderr ?? '').slice(-3000)}`,
+      );
     for (const line of result.stdout.split('\n')) {
       const match = /^(E2E_[A-Z0-9_]+)=(.*)$/.exec(line);
       if (match) paths[match[1]] = match[2];
     }
   }
-  if (!paths.E2E_NODE24 || !paths.E2E_NODE_RED_DIR) throw new Error(`provision.sh printed no paths: ${JSON.stringify(paths)}`);
+  if (!paths.E2E_NODE24 || !paths.E2E_NODE_RED_DIR)
+    throw new Error(`provision.sh printed no paths: ${JSON.stringify(paths)}`);
   return paths as Paths;
 }
 
-function run(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs: number; log: string }): string {
-  const result = spawnSync(command, args, { cwd: options.cwd, env: options.env ?? process.env, encoding: 'utf8', timeout: options.timeoutMs, killSignal: 'SIGKILL' });
-  writeFileSync(options.log, `$ ${command} ${args.join(' ')}\n${result.stdout ?? ''}\n--- stderr ---\n${result.stderr ?? ''}`);
+function run(
+  command: string,
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs: number; log: string },
+): string {
+  const result = spawnSync(command, args, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    encoding: 'utf8',
+    timeout: options.timeoutMs,
+    killSignal: 'SIGKILL',
+  });
+  writeFileSync(
+    options.log,
+    `$ ${command} ${args.join(' ')}\n${result.stdout ?? ''}\n--- stderr ---\n${result.stderr ?? ''}`,
+  );
   if (result.status !== 0) {
-    throw new Error(`${command} ${args.join(' ')} failed (${result.status ?? result.signal}): see ${options.log}\n${(result.stderr ?? '').slice(-2000)}`);
+    throw new Error(
+      `${command} ${args.join(' ')} failed (${result.status ?? result.signal}): see ${options.log}\n${(result.stderr ?? '').slice(-2000)}`,
+    );
   }
   return result.stdout;
 }
@@ -109,13 +131,25 @@ export class NodeRed {
   }
 
   private get env(): NodeJS.ProcessEnv {
-    const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(npm_|JEST|NODE_OPTIONS$|NODE_PATH$|NODE_RED_|HTTPS?_PROXY$|https?_proxy$)/i.test(key)));
-    return { ...inherited, PATH: `${dirname(this.target.node)}:${process.env.PATH ?? ''}`, NO_PROXY: '127.0.0.1,localhost', ...this.extraEnv };
+    const inherited = Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([key]) => !/^(npm_|JEST|NODE_OPTIONS$|NODE_PATH$|NODE_RED_|HTTPS?_PROXY$|https?_proxy$)/i.test(key),
+      ),
+    );
+    return {
+      ...inherited,
+      PATH: `${dirname(this.target.node)}:${process.env.PATH ?? ''}`,
+      NO_PROXY: '127.0.0.1,localhost',
+      ...this.extraEnv,
+    };
   }
 
   /** What a user does: `npm install <package> [companions...]` in the Node-RED user directory (with the target's node first on PATH). */
   install(tarball: string, ...companions: string[]): void {
-    writeFileSync(join(this.userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true, dependencies: {} }, null, 2));
+    writeFileSync(
+      join(this.userDir, 'package.json'),
+      JSON.stringify({ name: 'node-red-project', private: true, dependencies: {} }, null, 2),
+    );
     run('npm', ['install', tarball, ...companions, '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline'], {
       cwd: this.userDir,
       env: this.env,
@@ -142,12 +176,16 @@ export class NodeRed {
   async start(readyTimeoutMs = 90_000): Promise<void> {
     const log = createWriteStream(join(this.artifacts, 'node-red.log'));
     const bin = join(this.target.nodeRedDir, 'node_modules', 'node-red', 'red.js');
-    const child = spawn(this.target.node, [bin, '-u', this.userDir, '-p', String(this.port), '-s', join(this.userDir, 'settings.js')], {
-      cwd: this.userDir,
-      env: this.env,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      this.target.node,
+      [bin, '-u', this.userDir, '-p', String(this.port), '-s', join(this.userDir, 'settings.js')],
+      {
+        cwd: this.userDir,
+        env: this.env,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     child.stdout!.pipe(log, { end: false });
     child.stderr!.pipe(log, { end: false });
     this.process = child;
@@ -159,7 +197,10 @@ export class NodeRed {
     );
     const deadline = Date.now() + readyTimeoutMs;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`Node-RED exited during start-up (${child.exitCode}); see ${join(this.artifacts, 'node-red.log')}`);
+      if (child.exitCode !== null)
+        throw new Error(
+          `Node-RED exited during start-up (${child.exitCode}); see ${join(this.artifacts, 'node-red.log')}`,
+        );
       try {
         const res = await fetch(`${this.url}/settings`, { signal: AbortSignal.timeout(2000) });
         if (res.ok) return;
@@ -171,10 +212,19 @@ export class NodeRed {
     }
   }
 
-  async api<T = Json>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T; text: string }> {
+  async api<T = Json>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: T; text: string }> {
     const res = await fetch(`${this.url}${path}`, {
       method,
-      headers: { accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      headers: {
+        accept: 'application/json',
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
       body: body !== undefined ? JSON.stringify(body) : undefined,
       signal: AbortSignal.timeout(30_000),
     });
@@ -190,12 +240,17 @@ export class NodeRed {
 
   /** Full deploy through the admin API, as the editor's Deploy button does. */
   async deploy(flows: unknown[]): Promise<void> {
-    const res = await this.api('POST', '/flows', flows, { 'Node-RED-Deployment-Type': 'full', 'Node-RED-API-Version': 'v1' });
+    const res = await this.api('POST', '/flows', flows, {
+      'Node-RED-Deployment-Type': 'full',
+      'Node-RED-API-Version': 'v1',
+    });
     if (res.status !== 204 && res.status !== 200) throw new Error(`POST /flows answered ${res.status}: ${res.text}`);
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`. Resolves with how long the stop took. */
-  async stop(graceMs = 20_000): Promise<{ ms: number; code: number | null; signal: NodeJS.Signals | null; killed: boolean }> {
+  async stop(
+    graceMs = 20_000,
+  ): Promise<{ ms: number; code: number | null; signal: NodeJS.Signals | null; killed: boolean }> {
     const child = this.process;
     if (!child || !this.exited) return { ms: 0, code: null, signal: null, killed: false };
     const started = Date.now();
