@@ -3,7 +3,6 @@
 // else (status, warnings, errors) goes to stderr. The token is never printed.
 import {
   acquireConnection,
-  buildTopic,
   checkEndpoint,
   closeAllConnections,
   createEventPipeline,
@@ -24,6 +23,7 @@ import {
   type Subscription,
 } from '../core';
 import { parseArgs, UsageError } from './args';
+import { TOPIC_FLAGS, TOPIC_FLAGS_SYNOPSIS, TOPIC_FLAGS_USAGE, topicsFromFlags } from './topic-flags';
 import type { CommandIo } from './emulator-command';
 
 export const EXIT = { OK: 0, FATAL: 1, USAGE: 2, TOKEN_REFUSED: 3, SUBSCRIPTION_REFUSED: 4 } as const;
@@ -32,17 +32,12 @@ export const EXIT = { OK: 0, FATAL: 1, USAGE: 2, TOKEN_REFUSED: 3, SUBSCRIPTION_
 const SHUTDOWN_LIMIT_MS = 3_000;
 
 export const LISTEN_USAGE = `Usage: pingstreams listen --topic TOPIC [--topic TOPIC ...] [options]
-       pingstreams listen --project ID [--request ID [--messages]] [--agent ID] [options]
+       pingstreams listen ${TOPIC_FLAGS_SYNOPSIS} [options]
 
 Subscribes to Pingstreams realtime topics and prints one JSON line per event on stdout
 (status and errors go to stderr). Stops with Ctrl+C.
 
-Topics:
-  --topic TOPIC          a full topic, e.g. /PROJECT_ID/requests (repeatable)
-  --project ID           the project's open requests (/ID/requests), or with:
-    --request ID           one request (/ID/requests/REQUEST_ID), its request_id string
-    --messages             with --request: that request's messages
-    --agent ID             a project user (agent): /ID/project_users/PROJECT_USER_ID
+${TOPIC_FLAGS_USAGE}
 
 Events:
   --method LIST          only these methods, e.g. CREATE,UPDATE (default: all)
@@ -88,11 +83,7 @@ export function usageError(
 }
 
 const FLAGS = {
-  topic: { type: 'string', multiple: true },
-  project: { type: 'string' },
-  request: { type: 'string' },
-  messages: { type: 'boolean' },
-  agent: { type: 'string' },
+  ...TOPIC_FLAGS,
   method: { type: 'string', multiple: true },
   snapshot: { type: 'boolean' },
   recovered: { type: 'boolean', negatable: true },
@@ -166,20 +157,7 @@ export function parseListenArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
   if (positionals.length)
     throw new UsageError(`Unexpected argument "${positionals[0]}": topics are given with --topic or --project.`);
 
-  const topics = (flags.topic ?? []).map((topic) => buildTopic({ kind: 'custom', topic }));
-  if (flags.project !== undefined) {
-    const projectId = flags.project;
-    if (flags.messages && flags.request === undefined)
-      throw new UsageError('--messages needs --request: the messages of which request?');
-    if (flags.request !== undefined) {
-      topics.push(buildTopic({ kind: flags.messages ? 'messages' : 'request', projectId, requestId: flags.request }));
-    }
-    if (flags.agent !== undefined) topics.push(buildTopic({ kind: 'agent', projectId, projectUserId: flags.agent }));
-    if (flags.request === undefined && flags.agent === undefined)
-      topics.push(buildTopic({ kind: 'requests', projectId }));
-  } else if (flags.request !== undefined || flags.agent !== undefined || flags.messages) {
-    throw new UsageError('--request, --messages and --agent need --project (the project id).');
-  }
+  const topics = topicsFromFlags(flags);
   if (topics.length === 0)
     throw new UsageError('No topic: give --topic /PROJECT_ID/requests, or --project PROJECT_ID.');
 

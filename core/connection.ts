@@ -17,6 +17,7 @@ import { openSocket } from './handshake';
 import { checkBound, timerDelay } from './limits';
 import { describeEndpoint } from './endpoint';
 import { parseTopic, type ParsedTopic } from './topics';
+import { TOPIC_KIND_DESCRIPTIONS } from './topic-kinds';
 import { TopicTracker, fingerprint, isClosedRequest, sameState, type Change } from './tracker';
 import { readResumeState, UNDELIVERED_FINGERPRINT, type ResumeRecord } from './resume';
 import type {
@@ -44,7 +45,7 @@ export const DEFAULTS = {
   lingerMs: 3_000,
   maxFrameBytes: 32 * 1024 * 1024,
   maxFrameNodes: 200_000,
-  requestsSnapshotLimit: 100,
+  requestsSnapshotLimit: TOPIC_KIND_DESCRIPTIONS.requests.snapshotLimit,
   maxTrackedPerTopic: 5_000,
   maxTrackedBytesPerTopic: 64 * 1024 * 1024,
   maxReconnectAttempts: Number.POSITIVE_INFINITY,
@@ -91,7 +92,6 @@ interface Channel {
 }
 
 // A list topic's snapshot is an array; a single object while waiting for it is a live event that overtook it.
-const LIST_KINDS: ReadonlySet<string> = new Set(['requests', 'messages']);
 const MAX_EARLY_LIVE = 1_000;
 
 export class RealtimeConnection {
@@ -481,7 +481,7 @@ export class RealtimeConnection {
           channel.awaitingSnapshot &&
           !frame.wasArray &&
           frame.elements.length === 1 &&
-          LIST_KINDS.has(channel.parsed.kind)
+          TOPIC_KIND_DESCRIPTIONS[channel.parsed.kind].shape === 'list'
         ) {
           // Some servers register the subscriber before sending the snapshot, so a live event can come first.
           channel.earlyLive ??= [];
@@ -830,7 +830,10 @@ export class SubscriptionImpl {
 
   /** Requests seen before the downtime and absent now: look each up, as after a reconnect. */
   private resumeMissing(resume: ResumeRecord, present: Set<string>, snapshotSize: number, receivedAt: string): void {
-    if (this.channel.parsed.kind !== 'requests' || snapshotSize >= this.connection.options.requestsSnapshotLimit)
+    if (
+      TOPIC_KIND_DESCRIPTIONS[this.channel.parsed.kind].lookUpMissing !== true ||
+      snapshotSize >= this.connection.options.requestsSnapshotLimit
+    )
       return;
     const missing: Element[] = [];
     for (const id of resume.seen.keys()) {

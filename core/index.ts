@@ -9,7 +9,21 @@ export {
   type Subscription,
 } from './registry';
 export { testConnection } from './test-connection';
-export { buildTopic, parseTopic, TOPIC_KINDS, type TopicSpec, type ParsedTopic } from './topics';
+export { buildTopic, parseTopic, topicFromFields, type TopicField, type TopicSpec, type ParsedTopic } from './topics';
+export {
+  TOPIC_KINDS,
+  TOPIC_KIND_DESCRIPTIONS,
+  TOPIC_ID_FIELDS,
+  TOPIC_ID_FIELD_ORDER,
+  describeTopicKind,
+  isTopicKind,
+  kindsAskedFor,
+  topicKindHelp,
+  type TopicIdField,
+  type TopicIdFieldDescription,
+  type TopicKindDescription,
+  type TopicShape,
+} from './topic-kinds';
 export {
   compileExpression,
   evaluateExpression,

@@ -1,30 +1,21 @@
+// Building and parsing topics, from the kinds described in topic-kinds.ts.
 import { InvalidTopicError } from './errors';
-import type { TopicKind } from './types';
+import { describeTopicKind, TOPIC_ID_FIELDS, TOPIC_KIND_DESCRIPTIONS, TOPIC_KINDS } from './topic-kinds';
+import type { TopicIdField, TopicKind } from './topic-kinds';
 
-export interface TopicSpec {
-  kind: TopicKind;
-  projectId?: string;
-  /** The request's `request_id` string (e.g. support-group-...), as the server keys request topics. */
-  requestId?: string;
-  projectUserId?: string;
-  /** The whole topic, for kind 'custom'. */
-  topic?: string;
-}
+/** The ids of a kind's path (requestId is the request's `request_id` string, e.g. support-group-...). */
+export type TopicSpec = { kind: TopicKind; /** The whole topic, for kind 'custom'. */ topic?: string } & Partial<
+  Record<TopicIdField, string>
+>;
 
-export interface ParsedTopic {
-  kind: TopicKind;
-  projectId: string;
-  requestId?: string;
-  projectUserId?: string;
-}
-
-export const TOPIC_KINDS: readonly TopicKind[] = ['requests', 'request', 'messages', 'agent', 'custom'];
+export type ParsedTopic = { kind: TopicKind; projectId: string } & Partial<Record<TopicIdField, string>>;
 
 const FORBIDDEN_IN_ID = /[/?#\s\p{Cc}]/u;
 const FORBIDDEN_IN_TOPIC = /[?#\s\p{Cc}]/u;
 const MAX_ID_LENGTH = 200;
 
-function checkId(label: string, value: string | undefined): string {
+function checkId(field: TopicIdField, value: string | undefined): string {
+  const { label, reserved } = TOPIC_ID_FIELDS[field];
   if (typeof value !== 'string' || value.length === 0) {
     throw new InvalidTopicError(`The ${label} is missing: enter the ${label} to build the topic.`);
   }
@@ -37,6 +28,10 @@ function checkId(label: string, value: string | undefined): string {
       `The ${label} "${printable(value)}" contains ${describeChar(bad[0])}, which is not allowed in an id (no "/", "?", "#", spaces or control characters). Check for a pasted URL or stray whitespace.`,
     );
   }
+  if (reserved?.includes(value))
+    throw new InvalidTopicError(
+      `The ${label} "${value}" names another topic at that place, not an id: enter the ${label} itself.`,
+    );
   return value;
 }
 
@@ -51,20 +46,28 @@ function describeChar(c: string): string {
 }
 
 export function buildTopic(spec: TopicSpec): string {
-  switch (spec.kind) {
-    case 'requests':
-      return `/${checkId('project id', spec.projectId)}/requests`;
-    case 'request':
-      return `/${checkId('project id', spec.projectId)}/requests/${checkId('request id', spec.requestId)}`;
-    case 'messages':
-      return `/${checkId('project id', spec.projectId)}/requests/${checkId('request id', spec.requestId)}/messages`;
-    case 'agent':
-      return `/${checkId('project id', spec.projectId)}/project_users/${checkId('project user id', spec.projectUserId)}`;
-    case 'custom':
-      return checkCustomTopic(spec.topic);
-    default:
-      throw new InvalidTopicError(`Unknown topic kind "${String(spec.kind)}": use one of ${TOPIC_KINDS.join(', ')}.`);
-  }
+  const { path } = describeTopicKind(spec.kind);
+  if (path === undefined) return checkCustomTopic(spec.topic);
+  const segments = path.map((segment) => {
+    const field = idFieldOf(segment);
+    return field === undefined ? segment : checkId(field, spec[field]);
+  });
+  return `/${segments.join('/')}`;
+}
+
+/** A field a host asks for to build a topic: an id of the kind's path, or the whole topic (custom kind). */
+export type TopicField = TopicIdField | 'topic';
+
+/**
+ * Builds the topic of `kind` (unknown: InvalidTopicError) from a host's parameters, reading only the fields
+ * that kind uses, so a hidden field holding a leftover value is never read.
+ */
+export function topicFromFields(kind: unknown, read: (field: TopicField) => string | undefined): string {
+  const description = describeTopicKind(kind);
+  const spec: TopicSpec = { kind: description.kind };
+  if (description.path === undefined) spec.topic = read('topic');
+  for (const field of description.ids) spec[field] = read(field);
+  return buildTopic(spec);
 }
 
 function checkCustomTopic(topic: string | undefined): string {
@@ -91,13 +94,31 @@ function checkCustomTopic(topic: string | undefined): string {
 /** Classifies any valid topic; unknown shapes are 'custom' with the first segment as project id. */
 export function parseTopic(topic: string): ParsedTopic {
   checkCustomTopic(topic);
-  const [projectId, a, b, c, ...rest] = topic.slice(1).split('/');
-  if (rest.length === 0) {
-    if (a === 'requests' && b === undefined) return { kind: 'requests', projectId };
-    if (a === 'requests' && b !== undefined && c === undefined) return { kind: 'request', projectId, requestId: b };
-    if (a === 'requests' && b !== undefined && c === 'messages') return { kind: 'messages', projectId, requestId: b };
-    if (a === 'project_users' && b !== undefined && c === undefined && b !== 'users')
-      return { kind: 'agent', projectId, projectUserId: b };
+  const segments = topic.slice(1).split('/');
+  for (const kind of TOPIC_KINDS) {
+    const ids = matchPath(TOPIC_KIND_DESCRIPTIONS[kind].path, segments);
+    if (ids) return { kind, projectId: segments[0], ...ids };
   }
-  return { kind: 'custom', projectId };
+  return { kind: 'custom', projectId: segments[0] };
+}
+
+function idFieldOf(segment: string): TopicIdField | undefined {
+  return segment.startsWith('{') ? (segment.slice(1, -1) as TopicIdField) : undefined;
+}
+
+/** The ids of `segments` when they have the shape of `path` (a literal where it has one, no reserved id). */
+function matchPath(
+  path: readonly string[] | undefined,
+  segments: string[],
+): Partial<Record<TopicIdField, string>> | undefined {
+  if (path === undefined || path.length !== segments.length) return undefined;
+  const ids: Partial<Record<TopicIdField, string>> = {};
+  for (const [i, segment] of path.entries()) {
+    const field = idFieldOf(segment);
+    if (field === undefined) {
+      if (segments[i] !== segment) return undefined;
+    } else if (TOPIC_ID_FIELDS[field].reserved?.includes(segments[i])) return undefined;
+    else ids[field] = segments[i];
+  }
+  return ids;
 }

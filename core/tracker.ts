@@ -2,9 +2,8 @@
 // snapshots, detecting changes made while disconnected, and giving each event its `previous`.
 import { createHash } from 'node:crypto';
 import { elementId } from './protocol';
+import { TOPIC_KIND_DESCRIPTIONS } from './topic-kinds';
 import type { Element, Method, TopicKind } from './types';
-
-export const CLOSED_STATUS = 1000;
 
 /** updatedAt when the server sets it (it changes on every change), else a hash of the content. */
 // A longer updatedAt is no timestamp: hashed like the content, so a record entry stays small.
@@ -16,8 +15,10 @@ export function fingerprint(element: Element): string {
   return `h:${createHash('sha1').update(JSON.stringify(element)).digest('base64url')}`;
 }
 
+/** An element its kind calls closed (a request at status 1000 on the open-requests list): it leaves the tracker. */
 export function isClosedRequest(kind: TopicKind, element: Element): boolean {
-  return kind === 'requests' && element.status === CLOSED_STATUS;
+  const { closedStatus } = TOPIC_KIND_DESCRIPTIONS[kind];
+  return closedStatus !== undefined && element.status === closedStatus;
 }
 
 /** Same fingerprint and same content. Content is compared only when the fingerprints agree. */
@@ -138,7 +139,8 @@ export class TopicTracker {
       }
       if (!isClosedRequest(this.kind, element)) this.remember(id, element);
     }
-    if (!first && elements.length === 0 && (this.kind === 'request' || this.kind === 'agent')) {
+    const { shape, lookUpMissing } = TOPIC_KIND_DESCRIPTIONS[this.kind];
+    if (!first && elements.length === 0 && shape === 'single') {
       // A single-object topic answers null when its object is gone or no longer visible: that is a deletion.
       for (const element of this.known.values()) changes.push({ method: 'DELETE', data: element, previous: element });
       this.known.clear();
@@ -146,7 +148,7 @@ export class TopicTracker {
       this.bytes = 0;
     }
     const missing: Element[] = [];
-    if (!first && this.kind === 'requests' && elements.length < this.snapshotLimit) {
+    if (!first && lookUpMissing === true && elements.length < this.snapshotLimit) {
       // A full snapshot proves nothing about older requests; a partial one means these left the open list.
       for (const [id, element] of this.known) if (!inSnapshot.has(id)) missing.push(element);
     }

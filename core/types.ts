@@ -1,10 +1,10 @@
 // Public types of the realtime core. Hosts (n8n, Node-RED, CLI) depend only on these and on core/index.ts.
+import type { TopicKind } from './topic-kinds';
+
+export type { TopicKind } from './topic-kinds';
 
 export type Method = 'CREATE' | 'UPDATE' | 'DELETE';
 export const METHODS: readonly Method[] = ['CREATE', 'UPDATE', 'DELETE'];
-
-/** requests = /P/requests, request = /P/requests/R, messages = /P/requests/R/messages, agent = /P/project_users/PU. */
-export type TopicKind = 'requests' | 'request' | 'messages' | 'agent' | 'custom';
 
 /** A JSON object as published by the server (a request, a message, a project user...). */
 export type Element = Record<string, unknown>;

@@ -14,14 +14,20 @@ import {
   DEFAULT_ENDPOINT,
   EXPRESSION_BUDGET_BOUNDS,
   HandshakeError,
+  METHODS,
   PingstreamsError,
   RateLimitedError,
   TokenRefusedError,
-  buildTopic,
+  TOPIC_ID_FIELDS,
+  TOPIC_ID_FIELD_ORDER,
+  TOPIC_KIND_DESCRIPTIONS,
+  TOPIC_KINDS,
   redact,
   testConnection,
+  topicFromFields,
+  topicKindHelp,
 } from '../../core';
-import type { ConnectionOptions, ExpressionBudget, Logger, Method, TopicKind } from '../../core';
+import type { ConnectionOptions, ExpressionBudget, Logger, Method, TopicIdField, TopicKind } from '../../core';
 
 export const CREDENTIAL_NAME = 'pingstreamsApi';
 export const CREDENTIAL_TEST = 'pingstreamsApiTest';
@@ -78,46 +84,35 @@ export async function pingstreamsApiTest(
 /** displayOptions.show of the properties below, to restrict them to some operations. */
 export type Show = NonNullable<IDisplayOptions['show']>;
 
-const TOPIC_KIND_OPTIONS = [
-  {
-    name: 'Agent',
-    value: 'agent',
-    description: 'Changes of one project user (availability, busy state): /PROJECT_ID/project_users/PROJECT_USER_ID',
-  },
-  {
-    name: 'Custom Topic',
-    value: 'custom',
-    description: 'Any other topic the server serves, e.g. /PROJECT_ID/events/PROJECT_USER_ID',
-  },
-  {
-    name: 'Messages of a Request',
-    value: 'messages',
-    description: 'New messages in one request: /PROJECT_ID/requests/REQUEST_ID/messages',
-  },
-  {
-    name: 'One Request',
-    value: 'request',
-    description: 'Changes of one request, closed ones included: /PROJECT_ID/requests/REQUEST_ID',
-  },
-  {
-    name: 'Project Requests',
-    value: 'requests',
-    description: 'Open requests of a project, created and changed: /PROJECT_ID/requests',
-  },
-];
+// The kinds as the core describes them, sorted by name as n8n lists options.
+const TOPIC_KIND_OPTIONS = TOPIC_KINDS.map((kind) => ({
+  name: TOPIC_KIND_DESCRIPTIONS[kind].label,
+  value: kind,
+  description: topicKindHelp(kind),
+})).sort((a, b) => a.name.localeCompare(b.name));
 
-/** The project id field, shown where `displayOptions` says (the topic resources, Live Metrics). */
-export function projectIdProperty(displayOptions: IDisplayOptions): INodeProperties {
+/** The kinds whose path holds `field`: where its parameter is shown. */
+const kindsWith = (field: TopicIdField): TopicKind[] =>
+  TOPIC_KINDS.filter((kind) => TOPIC_KIND_DESCRIPTIONS[kind].ids.includes(field));
+
+/** An id field's parameter, as the core describes the field. */
+function idProperty(field: TopicIdField, displayOptions: IDisplayOptions): INodeProperties {
+  const { displayName, description, example } = TOPIC_ID_FIELDS[field];
   return {
-    displayName: 'Project ID',
-    name: 'projectId',
+    displayName,
+    name: field,
     type: 'string',
     required: true,
     default: '',
-    placeholder: '5eb45fbc1f9e1f0012d62207',
-    description: 'The 24-hex-digit ID of the Pingstreams project (in the dashboard URL)',
+    ...(example !== undefined ? { placeholder: example } : {}),
+    description,
     displayOptions,
   };
+}
+
+/** The project id field, shown where `displayOptions` says (the topic resources, Live Metrics). */
+export function projectIdProperty(displayOptions: IDisplayOptions): INodeProperties {
+  return idProperty('projectId', displayOptions);
 }
 
 /** Resource + id fields. `show` restricts them to some operations of the action node. */
@@ -133,26 +128,7 @@ export function topicProperties(show: Show = {}): INodeProperties[] {
       default: 'requests',
       ...(Object.keys(show).length ? { displayOptions: { show } } : {}),
     },
-    projectIdProperty(when(['requests', 'request', 'messages', 'agent'])),
-    {
-      displayName: 'Request ID',
-      name: 'requestId',
-      type: 'string',
-      required: true,
-      default: '',
-      placeholder: 'support-group-1a952f2f-c09a-46be-bc75-11387a95d55f',
-      description: 'The request_id string of the request (not its _id)',
-      displayOptions: when(['request', 'messages']),
-    },
-    {
-      displayName: 'Project User ID',
-      name: 'projectUserId',
-      type: 'string',
-      required: true,
-      default: '',
-      description: 'The ID of the project user (agent); a token only sees its own project user',
-      displayOptions: when(['agent']),
-    },
+    ...TOPIC_ID_FIELD_ORDER.map((field) => idProperty(field, when(kindsWith(field)))),
     {
       displayName: 'Topic',
       name: 'topic',
@@ -161,42 +137,37 @@ export function topicProperties(show: Show = {}): INodeProperties[] {
       default: '',
       placeholder: '/5eb45fbc1f9e1f0012d62207/events/5eb45fbc1f9e1f0012d62208',
       description: 'The whole topic, starting with "/"',
-      displayOptions: when(['custom']),
+      displayOptions: when(TOPIC_KINDS.filter((kind) => TOPIC_KIND_DESCRIPTIONS[kind].path === undefined)),
     },
   ];
 }
 
 type ParameterGetter = (name: string, fallback?: unknown) => unknown;
 
-/** Reads the resource + id parameters and builds the topic (throws the core's InvalidTopicError). */
+/** Reads the resource + id parameters and builds the topic (throws the core's InvalidTopicError, also for an unknown resource). */
 export function topicFromParameters(get: ParameterGetter): string {
-  const kind = get('resource', 'requests') as TopicKind;
-  const text = (name: string) => {
+  return topicFromFields(get('resource', 'requests'), (name) => {
     const value = get(name, '');
     return typeof value === 'string' ? value.trim() : String(value ?? '');
-  };
-  switch (kind) {
-    case 'custom':
-      return buildTopic({ kind, topic: text('topic') });
-    case 'agent':
-      return buildTopic({ kind, projectId: text('projectId'), projectUserId: text('projectUserId') });
-    case 'request':
-    case 'messages':
-      return buildTopic({ kind, projectId: text('projectId'), requestId: text('requestId') });
-    default:
-      return buildTopic({ kind: 'requests', projectId: text('projectId') });
-  }
+  });
 }
+
+/** Per method, what it means to a user of the nodes (a Record: a new method in the core must be described here). */
+const METHOD_DESCRIPTIONS: Record<Method, string> = {
+  CREATE: 'A new request, message or element',
+  UPDATE: 'A change: assignment, status, closing, availability',
+  DELETE: 'An element was removed (rare)',
+};
 
 export const EVENTS_PROPERTY: INodeProperties = {
   displayName: 'Events',
   name: 'events',
   type: 'multiOptions',
-  options: [
-    { name: 'Create', value: 'CREATE', description: 'A new request, message or element' },
-    { name: 'Delete', value: 'DELETE', description: 'An element was removed (rare)' },
-    { name: 'Update', value: 'UPDATE', description: 'A change: assignment, status, closing, availability' },
-  ],
+  options: METHODS.map((method) => ({
+    name: method.charAt(0) + method.slice(1).toLowerCase(),
+    value: method,
+    description: METHOD_DESCRIPTIONS[method],
+  })).sort((a, b) => a.name.localeCompare(b.name)),
   default: ['CREATE'],
   required: true,
   description: 'Which published methods to react to',
@@ -204,7 +175,7 @@ export const EVENTS_PROPERTY: INodeProperties = {
 
 export function methodsParameter(value: unknown): Method[] {
   const list = Array.isArray(value) ? value : [];
-  return list.filter((m): m is Method => m === 'CREATE' || m === 'UPDATE' || m === 'DELETE');
+  return list.filter((m): m is Method => (METHODS as readonly unknown[]).includes(m));
 }
 
 export type OutputMode = 'event' | 'data' | 'mapping';

@@ -1,7 +1,7 @@
 // "pingstreams in": one topic on the shared connection; every event that passes the method filter and
 // the optional "only when" condition becomes one message. Reconnects, snapshots and recovery are the core's.
-import { buildTopic, createEventPipeline } from '../../core';
-import type { ResumeState, Subscription, TopicKind } from '../../core';
+import { createEventPipeline, topicFromFields } from '../../core';
+import type { ResumeState, Subscription, TopicField, TopicKind } from '../../core';
 import {
   configNode,
   errorCode,
@@ -17,29 +17,16 @@ import {
 } from './red';
 import type { ConnectionUser, ExpressionLimitDef, Node, NodeAPI, NodeDef } from './red';
 
-interface InDef extends NodeDef, ExpressionLimitDef {
-  server?: string;
-  kind?: TopicKind;
-  projectId?: string;
-  projectIdType?: string;
-  requestId?: string;
-  requestIdType?: string;
-  projectUserId?: string;
-  projectUserIdType?: string;
-  topic?: string;
-  topicType?: string;
-  snapshot?: boolean;
-  recovered?: boolean;
-  when?: string;
-}
-
-const FIELDS_BY_KIND: Record<TopicKind, ReadonlyArray<'projectId' | 'requestId' | 'projectUserId' | 'topic'>> = {
-  requests: ['projectId'],
-  request: ['projectId', 'requestId'],
-  messages: ['projectId', 'requestId'],
-  agent: ['projectId', 'projectUserId'],
-  custom: ['topic'],
-};
+/** Each topic field is a str/env typedInput with its `<field>Type`. */
+type InDef = NodeDef &
+  ExpressionLimitDef &
+  Partial<Record<TopicField | `${TopicField}Type`, string>> & {
+    server?: string;
+    kind?: TopicKind;
+    snapshot?: boolean;
+    recovered?: boolean;
+    when?: string;
+  };
 
 /**
  * What a node restarted by a deploy had seen, by node id: the new instance resumes from it, so changes made
@@ -64,19 +51,10 @@ export = function register(RED: NodeAPI): void {
 
     let topic: string;
     try {
-      const kind = def.kind ?? 'requests';
-      // Only the fields this kind uses are read: a leftover env reference in a hidden field is ignored.
-      const read = (field: 'projectId' | 'requestId' | 'projectUserId' | 'topic'): string | undefined =>
-        FIELDS_BY_KIND[kind]?.includes(field)
-          ? typedValue(RED, node, def[field], def[`${field}Type`], t(RED, `pingstreams-in:label.${field}`))
-          : undefined;
-      topic = buildTopic({
-        kind,
-        projectId: read('projectId'),
-        requestId: read('requestId'),
-        projectUserId: read('projectUserId'),
-        topic: read('topic'),
-      });
+      // A leftover env reference in a field this kind does not use is never read.
+      topic = topicFromFields(def.kind ?? 'requests', (field) =>
+        typedValue(RED, node, def[field], def[`${field}Type`], t(RED, `pingstreams-in:label.${field}`)),
+      );
     } catch (err) {
       return startupFailure(RED, node, safeError(err));
     }

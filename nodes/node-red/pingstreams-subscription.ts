@@ -1,7 +1,16 @@
 // "pingstreams subscription": topics chosen at run time by messages (msg.action subscribe | unsubscribe | list)
 // on the shared connection; emits the events of every topic it holds, shaped like "pingstreams in".
-import { buildTopic, createEventPipeline, TOPIC_KINDS } from '../../core';
-import type { ConnectionHandle, Subscription, TopicKind } from '../../core';
+import {
+  buildTopic,
+  createEventPipeline,
+  isTopicKind,
+  kindsAskedFor,
+  topicFromFields,
+  TOPIC_ID_FIELD_ORDER,
+  TOPIC_KIND_DESCRIPTIONS,
+  TOPIC_KINDS,
+} from '../../core';
+import type { ConnectionHandle, Subscription } from '../../core';
 import {
   configNode,
   errorCode,
@@ -43,18 +52,18 @@ export = function register(RED: NodeAPI): void {
       ];
     }
     const str = (v: unknown): string | undefined =>
-      typeof v === 'string' || typeof v === 'number' ? String(v).trim() : undefined;
-    const projectId = str(msg.projectId);
-    if (!projectId) throw userError('INVALID_TOPIC', t(RED, 'pingstreams-subscription:errors.noTopic'));
-    const requestId = str(msg.requestId);
-    const projectUserId = str(msg.projectUserId);
-    let kind = str(msg.kind) as TopicKind | undefined;
-    if (kind !== undefined && (!TOPIC_KINDS.includes(kind) || kind === 'custom')) {
-      throw userError('INVALID_TOPIC', t(RED, 'pingstreams-subscription:errors.badKind', { kind }));
+      typeof v === 'string' || typeof v === 'number' ? String(v).trim() || undefined : undefined;
+    if (!str(msg.projectId)) throw userError('INVALID_TOPIC', t(RED, 'pingstreams-subscription:errors.noTopic'));
+    const named = str(msg.kind);
+    if (named !== undefined && (!isTopicKind(named) || TOPIC_KIND_DESCRIPTIONS[named].path === undefined)) {
+      const kinds = TOPIC_KINDS.filter((kind) => TOPIC_KIND_DESCRIPTIONS[kind].path !== undefined).join(', ');
+      throw userError('INVALID_TOPIC', t(RED, 'pingstreams-subscription:errors.badKind', { kind: named, kinds }));
     }
-    // Without msg.kind the most specific id decides: agent, then request, then the project's requests.
-    kind ??= projectUserId ? 'agent' : requestId ? 'request' : 'requests';
-    return [buildTopic({ kind, projectId, requestId, projectUserId })];
+    // Without msg.kind the ids given decide; when they name several kinds (a request and an agent), the last
+    // described one (the agent).
+    const given = new Set(TOPIC_ID_FIELD_ORDER.filter((field) => str(msg[field]) !== undefined));
+    const kind = named ?? kindsAskedFor(given, new Set()).at(-1) ?? 'requests';
+    return [topicFromFields(kind, (field) => str(msg[field]))];
   }
 
   function PingstreamsSubscription(this: Node, def: SubscriptionDef): void {
