@@ -22,11 +22,13 @@ const NAMED_KINDS = TOPIC_KINDS.filter((kind) => {
   return path !== undefined && namedOnly === true;
 });
 const flagOf = (field: TopicIdField): string => TOPIC_ID_FIELDS[field].flag;
+/** A named kind's flag: its name in kebab case (--messages). */
+export const kindFlag = (kind: TopicKind): string => kind.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 export const TOPIC_FLAGS: Record<string, FlagSpec> = {
   topic: { type: 'string', multiple: true },
   ...Object.fromEntries(TOPIC_ID_FIELD_ORDER.map((field) => [flagOf(field), { type: 'string' }])),
-  ...Object.fromEntries(NAMED_KINDS.map((kind) => [kind, { type: 'boolean' }])),
+  ...Object.fromEntries(NAMED_KINDS.map((kind) => [kindFlag(kind), { type: 'boolean' }])),
 };
 
 /** The flags a kind needs beyond --project: its other ids. */
@@ -47,7 +49,7 @@ export const TOPIC_FLAGS_SYNOPSIS = [
   `--${flagOf(PROJECT)} ID`,
   ...ID_FIELDS.map((field) => {
     const kinds = NAMED_KINDS.filter((kind) => TOPIC_KIND_DESCRIPTIONS[kind].ids.at(-1) === field);
-    return `[--${flagOf(field)} ID${kinds.map((kind) => ` [--${kind}]`).join('')}]`;
+    return `[--${flagOf(field)} ID${kinds.map((kind) => ` [--${kindFlag(kind)}]`).join('')}]`;
   }),
 ].join(' ');
 
@@ -60,7 +62,7 @@ export const TOPIC_FLAGS_USAGE = [
     const kinds = kindsAskedFor(new Set([PROJECT, field]), new Set());
     return column(`--${flagOf(field)} ID`, `${needs}${kinds.map(shape).join('; ')}`);
   }),
-  ...NAMED_KINDS.map((kind) => column(`--${kind}`, `with ${idFlagsOf(kind).join(' ')}: ${shape(kind)}`)),
+  ...NAMED_KINDS.map((kind) => column(`--${kindFlag(kind)}`, `with ${idFlagsOf(kind).join(' ')}: ${shape(kind)}`)),
 ].join('\n');
 
 /** The topics the flags ask for (ids are checked by the core: a bad one is an InvalidTopicError). */
@@ -68,18 +70,16 @@ export function topicsFromFlags(flags: Readonly<Record<string, unknown>>): strin
   const topics = ((flags.topic as string[] | undefined) ?? []).map((topic) => buildTopic({ kind: 'custom', topic }));
   const value = (field: TopicField) => (field === 'topic' ? undefined : (flags[flagOf(field)] as string | undefined));
   const given = new Set(TOPIC_ID_FIELD_ORDER.filter((field) => value(field) !== undefined));
-  const named = new Set(NAMED_KINDS.filter((kind) => flags[kind] === true));
+  const named = new Set(NAMED_KINDS.filter((kind) => flags[kindFlag(kind)] === true));
   if (!given.has(PROJECT)) {
     if (given.size === 0 && named.size === 0) return topics;
-    const all = [...ID_FIELDS.map((f) => `--${flagOf(f)}`), ...NAMED_KINDS.map((k) => `--${k}`)];
+    const all = [...ID_FIELDS.map((f) => `--${flagOf(f)}`), ...NAMED_KINDS.map((k) => `--${kindFlag(k)}`)];
     throw new UsageError(`${listing(all)} need --project (the project id).`);
   }
   for (const kind of named) {
-    const missing = TOPIC_KIND_DESCRIPTIONS[kind].ids.filter((f) => !given.has(f));
-    if (missing.length)
-      throw new UsageError(
-        `--${kind} needs ${missing.map((f) => `--${flagOf(f)}`).join(' ')}: the ${kind} of which ${TOPIC_ID_FIELDS[missing[0]].label.replace(/ id$/, '')}?`,
-      );
+    const missing = TOPIC_KIND_DESCRIPTIONS[kind].ids.find((f) => !given.has(f));
+    if (missing)
+      throw new UsageError(`--${kindFlag(kind)} needs --${flagOf(missing)} (the ${TOPIC_ID_FIELDS[missing].label}).`);
   }
   for (const kind of kindsAskedFor(given, named)) topics.push(topicFromFields(kind, value));
   return topics;

@@ -24,6 +24,7 @@ import {
 } from '../../nodes/Pingstreams/shared';
 import { EDITOR_TOPIC_KINDS, injectEditorData } from '../../nodes/node-red/editor-data';
 import { parseListenArgs } from '../../cli/listen';
+import { kindFlag } from '../../cli/topic-flags';
 
 const P = '5eb45fbc1f9e1f0012d62207';
 const LOCALES = join(__dirname, '..', '..', 'nodes', 'node-red', 'locales');
@@ -138,6 +139,10 @@ describe('Node-RED and the CLI read the kinds from the description', () => {
     for (const locale of readdirSync(LOCALES)) {
       const { kinds } = JSON.parse(readFileSync(join(LOCALES, locale, 'pingstreams-in.json'), 'utf8'));
       expect(Object.keys(kinds).sort()).toEqual([...TOPIC_KINDS].sort());
+      // The sidebar help explains each kind under its label.
+      const help = readFileSync(join(LOCALES, locale, 'pingstreams-in.html'), 'utf8');
+      for (const kind of TOPIC_KINDS)
+        expect([kind, help]).toEqual([kind, expect.stringContaining(`<b>${kinds[kind]}</b>`)]);
     }
   });
 
@@ -146,7 +151,7 @@ describe('Node-RED and the CLI read the kinds from the description', () => {
     (kind) => {
       const { ids, namedOnly } = TOPIC_KIND_DESCRIPTIONS[kind];
       const argv = ids.flatMap((f) => [`--${TOPIC_ID_FIELDS[f].flag}`, sample(f)]);
-      if (namedOnly) argv.push(`--${kind}`);
+      if (namedOnly) argv.push(`--${kindFlag(kind)}`);
       const config = parseListenArgs(argv, { PINGSTREAMS_TOKEN: 't' });
       expect(config !== 'help' && config.topics).toEqual([topicFromFields(kind, sample)]);
     },
