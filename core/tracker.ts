@@ -78,10 +78,6 @@ export class TopicTracker {
     private readonly maxBytes = Number.POSITIVE_INFINITY,
   ) {}
 
-  get size(): number {
-    return this.known.size;
-  }
-
   /** Estimated bytes of the elements held. */
   get estimatedBytes(): number {
     return this.bytes;

@@ -31,7 +31,6 @@ import type { ConnectionOptions, ExpressionBudget, Logger, Method, TopicIdField,
 
 export const CREDENTIAL_NAME = 'pingstreamsApi';
 export const CREDENTIAL_TEST = 'pingstreamsApiTest';
-export const DOCS_URL = 'https://github.com/pingstreams/n8n-nodes-pingstreams/blob/main/docs/n8n.md';
 
 export interface PingstreamsCredentials {
   accessToken: string;

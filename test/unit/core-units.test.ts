@@ -241,13 +241,13 @@ describe('tracker', () => {
     const t = new TopicTracker('requests', 3, 100);
     for (let i = 0; i < 10; i++) {
       t.applyLive('CREATE', req(`r${i}`, '1'));
-      expect(t.size).toBeLessThanOrEqual(3);
+      expect(t.elements().length).toBeLessThanOrEqual(3);
     }
     expect(t.get('r9')).toBeDefined();
     expect(t.get('r0')).toBeUndefined(); // the least recently changed went first
-    const before = t.size;
+    const before = t.elements().length;
     t.applyLive('UPDATE', req('r9', '2', 1000));
-    expect(t.size).toBe(before - 1);
+    expect(t.elements().length).toBe(before - 1);
     expect(t.get('r9')).toBeUndefined();
   });
 });
