@@ -3,8 +3,9 @@
 // released after the last (the core keeps the socket a few seconds so a redeploy reuses it).
 import { acquireConnection, DEFAULT_ENDPOINT, redact } from '../../core';
 import type { ConnectionHandle, ConnectionStatus } from '../../core';
-import { safeError, t, userError } from './red';
-import type { ConnectionUser, NodeAPI, NodeDef, PingstreamsConfigNode } from './red';
+import type { ConnectionUser, NodeAPI, NodeDef, PingstreamsConfigNode } from './api';
+import { t } from './i18n';
+import { safeError, userError } from './status';
 
 interface ConfigDef extends NodeDef {
   endpoint?: string;

@@ -2,20 +2,11 @@
 // the optional "only when" condition becomes one message. Reconnects, snapshots and recovery are the core's.
 import { createEventPipeline, topicFromFields } from '../../core';
 import type { ResumeState, Subscription, TopicField, TopicKind } from '../../core';
-import {
-  configNode,
-  errorCode,
-  eventToMessage,
-  expressionBudgetOf,
-  safeError,
-  selectedMethods,
-  startupFailure,
-  StatusReporter,
-  t,
-  typedValue,
-  userError,
-} from './red';
-import type { ConnectionUser, ExpressionLimitDef, Node, NodeAPI, NodeDef } from './red';
+import type { ConnectionUser, Node, NodeAPI, NodeDef } from './api';
+import { t } from './i18n';
+import { eventToMessage } from './messages';
+import { configNode, expressionBudgetOf, selectedMethods, typedValue, type ExpressionLimitDef } from './node-def';
+import { errorCode, safeError, startupFailure, StatusReporter, userError } from './status';
 
 /** Each topic field is a str/env typedInput with its `<field>Type`. */
 type InDef = NodeDef &

@@ -8,8 +8,11 @@ import {
   type CompiledExpression,
 } from '../../core';
 import { MAP_PRESETS } from './map-presets';
-import { expressionBudgetOf, messageToEvent, t, userError } from './red';
-import type { DoneFn, ExpressionLimitDef, JSONataExpression, Node, NodeAPI, NodeDef, NodeMessage, SendFn } from './red';
+import type { DoneFn, JSONataExpression, Node, NodeAPI, NodeDef, NodeMessage, SendFn } from './api';
+import { t } from './i18n';
+import { messageToEvent } from './messages';
+import { expressionBudgetOf, type ExpressionLimitDef } from './node-def';
+import { userError } from './status';
 
 // Node-RED's own functions, which the core's JSONata (used for expressions with a regular expression) lacks.
 const NODE_RED_FUNCTIONS = /\$(?:env|flowContext|globalContext|moment|clone|parts)\s*\(/;

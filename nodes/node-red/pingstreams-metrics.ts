@@ -4,8 +4,10 @@
 // tables take them. Any input message asks for the figures at once. The model is the core's (docs/metrics.md).
 import { forecastFromMetrics, LiveMetricsSession, type ForecastInput } from '../../core';
 import { formatWait, metricMessages } from './metrics-output';
-import { configNode, errorCode, safeError, startupFailure, StatusReporter, t, typedValue, userError } from './red';
-import type { ConnectionUser, Node, NodeAPI, NodeDef, NodeMessage } from './red';
+import type { ConnectionUser, Node, NodeAPI, NodeDef, NodeMessage } from './api';
+import { t } from './i18n';
+import { configNode, typedValue } from './node-def';
+import { errorCode, safeError, startupFailure, StatusReporter, userError } from './status';
 
 interface MetricsDef extends NodeDef {
   server?: string;

@@ -11,18 +11,11 @@ import {
   TOPIC_KINDS,
 } from '../../core';
 import type { ConnectionHandle, Subscription } from '../../core';
-import {
-  configNode,
-  errorCode,
-  eventToMessage,
-  safeError,
-  selectedMethods,
-  startupFailure,
-  StatusReporter,
-  t,
-  userError,
-} from './red';
-import type { ConnectionUser, PingstreamsConfigNode, DoneFn, Node, NodeAPI, NodeDef, NodeMessage, SendFn } from './red';
+import type { ConnectionUser, DoneFn, Node, NodeAPI, NodeDef, NodeMessage, PingstreamsConfigNode, SendFn } from './api';
+import { t } from './i18n';
+import { eventToMessage } from './messages';
+import { configNode, selectedMethods } from './node-def';
+import { errorCode, safeError, startupFailure, StatusReporter, userError } from './status';
 
 interface SubscriptionDef extends NodeDef {
   server?: string;

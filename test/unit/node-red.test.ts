@@ -4,17 +4,11 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import jsonata from 'jsonata';
 import { MAP_PRESETS } from '../../nodes/node-red/map-presets';
-import {
-  connectionStatus,
-  eventToMessage,
-  messageToEvent,
-  StatusReporter,
-  t,
-  type Node,
-  type NodeAPI,
-  type NodeStatus,
-} from '../../nodes/node-red/red';
-import { RateLimitedError, TokenRefusedError, type RealtimeEvent } from '../../core';
+import type { Node, NodeAPI, NodeStatus } from '../../nodes/node-red/api';
+import { t } from '../../nodes/node-red/i18n';
+import { eventToMessage, messageToEvent } from '../../nodes/node-red/messages';
+import { connectionStatus, StatusReporter } from '../../nodes/node-red/status';
+import { RateLimitedError, TokenRefusedError, TOPIC_ID_FIELD_ORDER, TOPIC_KINDS, type RealtimeEvent } from '../../core';
 
 /** Slack blocks and flow nodes are free-form JSON. */
 type Json = any;
@@ -278,30 +272,56 @@ describe('editor files, help, locales, examples and package.json agree', () => {
     }
   });
 
-  test('every text key used by the runtime and the editor exists in the en-US catalogues', () => {
-    const missing: string[] = [];
+  test('every text key the runtime and the editor use exists in every locale, so none shows as a bare key', () => {
+    // Keys built at run time, by their prefix: every value the code can put after it.
+    const metricsTs = read(DIR, 'pingstreams-metrics.ts');
+    const dynamic: Record<string, readonly string[]> = {
+      'pingstreams-in:label.': [...TOPIC_ID_FIELD_ORDER, 'topic'],
+      'pingstreams-in:kinds.': TOPIC_KINDS,
+      'pingstreams-map:presets.': MAP_PRESETS.map((p) => p.id),
+      'pingstreams-metrics:label.': [...metricsTs.matchAll(/field\(RED, def, '(\w+)'/g)].map((m) => m[1]),
+    };
+    const used = new Set<string>();
     for (const file of readdirSync(DIR).filter((f) => f.endsWith('.ts'))) {
-      for (const [, set, path] of read(DIR, file).matchAll(/t\(RED, '([\w-]+):([\w.]+)'/g)) {
-        if (typeof lookup(catalogue(set), path) !== 'string') missing.push(`${file}: ${set}:${path}`);
-      }
-      for (const [, set, prefix] of read(DIR, file).matchAll(/t\(RED, `([\w-]+):([\w.]+)\.\$\{/g)) {
-        if (typeof lookup(catalogue(set), prefix) !== 'object') missing.push(`${file}: ${set}:${prefix}.*`);
+      const source = read(DIR, file);
+      for (const [, key] of source.matchAll(/\bt\(\s*RED,\s*'([\w-]+:[\w.]+)'/g)) used.add(key);
+      for (const [, prefix] of source.matchAll(/\bt\(\s*RED,\s*`([\w-]+:[\w.]+\.)\$\{/g)) {
+        expect([file, prefix, dynamic[prefix]?.length]).toEqual([file, prefix, expect.any(Number)]);
+        for (const value of dynamic[prefix]) used.add(prefix + value);
       }
     }
     for (const set of SETS) {
-      for (const [, key] of html[set].matchAll(/data-i18n="(?:\[placeholder\])?([\w./:-]+)"/g)) {
-        const [ns, path] = key.includes(':') ? [key.split(':')[0].split('/')[1], key.split(':')[1]] : [set, key];
-        if (typeof lookup(catalogue(ns), path) !== 'string') missing.push(`${set}.html: ${key}`);
+      for (const [, key] of html[set].matchAll(/data-i18n="(?:\[placeholder\])?([\w./:-]+)"/g))
+        used.add(key.includes(':') ? `${key.split(':')[0].split('/')[1]}:${key.split(':')[1]}` : `${set}:${key}`);
+      // RED._(NS + ...) and node._(...): every quoted key in the argument; 'kinds.' + kind is a prefix.
+      for (const [, args] of html[set].matchAll(/(?:RED\._\(NS \+|node\._\()([^;]*?)\)[;.)]/g)) {
+        // (A quoted value after || is a default kind, not a key.)
+        for (const [, path] of args.matchAll(/(?<!\|\| )'([\w.]+)'/g)) {
+          if (!path.endsWith('.')) used.add(`${set}:${path}`);
+          else {
+            expect([set, path, dynamic[`${set}:${path}`]?.length]).toEqual([set, path, expect.any(Number)]);
+            for (const value of dynamic[`${set}:${path}`]) used.add(`${set}:${path}${value}`);
+          }
+        }
       }
-      for (const [, path] of html[set].matchAll(/(?:node\._|RED\._\(NS \+)\s*\(?'([\w.]+)'/g)) {
-        // 'kinds.' + kind: the prefix must be a group of texts.
-        const found = path.endsWith('.')
-          ? typeof lookup(catalogue(set), path.slice(0, -1)) === 'object'
-          : typeof lookup(catalogue(set), path) === 'string';
-        if (!found) missing.push(`${set}.html: ${path}`);
+    }
+    expect(used.size).toBeGreaterThan(100);
+    const locales = readdirSync(join(DIR, 'locales'));
+    expect(locales).toContain('en-US');
+    const missing: string[] = [];
+    for (const locale of locales) {
+      for (const key of used) {
+        const [set, path] = key.split(':');
+        const file = join(DIR, 'locales', locale, `${set}.json`);
+        const text = existsSync(file) ? lookup(JSON.parse(read(file)), path) : undefined;
+        if (typeof text !== 'string' || text === '') missing.push(`${locale}/${set}.json: ${path}`);
       }
     }
     expect(missing).toEqual([]);
+  });
+
+  test("each node's texts reach the runtime's English fallback (RED._ without catalogues)", () => {
+    for (const set of SETS) expect(t(bareRED, `${set}:paletteLabel`)).toBe(catalogue(set).paletteLabel);
   });
 
   test('examples: Node-RED flows only, one connection without credentials, map expressions = the presets', () => {
