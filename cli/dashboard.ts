@@ -3,13 +3,11 @@
 import { join } from 'node:path';
 import {
   acquireConnection,
-  checkEndpoint,
   closeAllConnections,
   DEFAULT_ENDPOINT,
   describeEndpoint,
   forecastFromMetrics,
   LiveMetricsSession,
-  PingstreamsError,
   redact,
   type ConnectionHandle,
   type ConnectionStatus,
@@ -26,9 +24,19 @@ import {
   type WallView,
 } from './dashboard-feed';
 import { DashboardServer, newAccessKey } from './dashboard-server';
-import type { CommandIo } from './emulator-command';
+import {
+  CONNECTION_FLAGS,
+  connectionFromFlags,
+  EXIT,
+  exitCodeFor,
+  parseCommandLine,
+  portInUseHint,
+  withinLimit,
+  type CommandControl,
+  type CommandIo,
+  type ConnectionConfig,
+} from './command';
 import { FORECAST_FLAGS, forecastOptions } from './forecast';
-import { EXIT, exitCodeFor, usageError, withinLimit, type ListenControl } from './listen';
 import { parseDuration } from './units';
 
 export const DASHBOARD_USAGE = `Usage: pingstreams dashboard --project ID [options]
@@ -68,15 +76,13 @@ const FLAGS = {
   threshold: { type: 'string' },
   window: { type: 'string' },
   agent: { type: 'string', multiple: true },
-  endpoint: { type: 'string' },
-  token: { type: 'string' },
-  insecure: { type: 'boolean' },
+  ...CONNECTION_FLAGS,
 } as const;
 
 /** Points the charts keep: 30 minutes at one a second. */
 const HISTORY_POINTS = 1_800;
 
-export interface DashboardConfig {
+export interface DashboardConfig extends ConnectionConfig {
   projectId: string;
   port: number;
   host: string;
@@ -86,39 +92,23 @@ export interface DashboardConfig {
   windowMs: number;
   agents: string[];
   forecast: Partial<ForecastInput> & Pick<ForecastInput, 'targetServiceLevel' | 'targetSeconds'>;
-  endpoint: string;
-  token: string;
-  insecure: boolean;
 }
 
 export async function runDashboard(
   argv: readonly string[],
   io: CommandIo,
-  control: ListenControl = {},
+  control: CommandControl = {},
 ): Promise<number> {
   const env = control.env ?? process.env;
-  let config: DashboardConfig | 'help';
-  try {
-    config = parseDashboardArgs(argv, env);
-  } catch (error) {
-    if (!(error instanceof UsageError || error instanceof PingstreamsError)) throw error;
-    return usageError('dashboard', DASHBOARD_USAGE, error.message, io, argv, env);
-  }
-  if (config === 'help') {
-    io.stdout.write(DASHBOARD_USAGE);
-    return EXIT.OK;
-  }
-  const say = (line: string): void => void io.stderr.write(`${redact(line, (config as DashboardConfig).token)}\n`);
+  const config = parseCommandLine('dashboard', DASHBOARD_USAGE, io, argv, env, () => parseDashboardArgs(argv, env));
+  if ('exit' in config) return config.exit;
+  const say = (line: string): void => void io.stderr.write(`${redact(line, config.token)}\n`);
   let wall: Dashboard;
   try {
     wall = await Dashboard.start(config, say);
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
-    const hint =
-      e.code === 'EADDRINUSE'
-        ? ' Another program uses this port: pick another one with --port, or --port 0 for a free one.'
-        : '';
-    say(`pingstreams dashboard: could not start: ${e.message}.${hint}`);
+    say(`pingstreams dashboard: could not start: ${e.message}.${portInUseHint(e)}`);
     return EXIT.FATAL;
   }
   io.stdout.write(`Pingstreams dashboard of project ${config.projectId}: ${wall.url}\n`);
@@ -151,12 +141,8 @@ export function parseDashboardArgs(argv: readonly string[], env: NodeJS.ProcessE
     );
   }
   const forecast = forecastOptions({ target: '80/20', ...flags });
-  const token = (flags.token ?? env.PINGSTREAMS_TOKEN ?? '').trim();
-  if (!token)
-    throw new UsageError('No access token: set the PINGSTREAMS_TOKEN environment variable to your Pingstreams JWT.');
-  const endpoint = flags.endpoint ?? (env.PINGSTREAMS_ENDPOINT?.trim() || DEFAULT_ENDPOINT);
-  checkEndpoint(endpoint, flags.insecure === true);
   return {
+    ...connectionFromFlags(flags, env),
     projectId: flags.project,
     port: flags.port ?? 8790,
     host,
@@ -166,9 +152,6 @@ export function parseDashboardArgs(argv: readonly string[], env: NodeJS.ProcessE
     windowMs: flags.window === undefined ? 30 * 60_000 : parseDuration('window', flags.window),
     agents: flags.agent ?? [],
     forecast: forecast as DashboardConfig['forecast'],
-    endpoint,
-    token,
-    insecure: flags.insecure === true,
   };
 }
 

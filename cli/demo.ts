@@ -10,11 +10,10 @@ import {
   type RealtimeEvent,
   type Subscription,
 } from '../core';
-import { startEmulator, type Emulator } from '../emulator';
+import { isOpenRequest, startEmulator, STATUS, type Emulator } from '../emulator';
 import { isAbsolute, relative, sep } from 'node:path';
 import { parseArgs, UsageError } from './args';
-import type { CommandIo } from './emulator-command';
-import { EXIT, withinLimit } from './listen';
+import { EXIT, usageError, withinLimit, type CommandIo } from './command';
 import { Dashboard, parseDashboardArgs } from './dashboard';
 
 export const DEMO_USAGE = `Usage: pingstreams demo [--rate N] [--duration S] [--port N | --no-dashboard]
@@ -45,14 +44,10 @@ const FAULT_AFTER_MS_WITHOUT_DURATION = 10_000;
 /** After reconnecting, recovered changes arrive with the new snapshots (and probes of vanished requests). */
 const RECOVERY_REPORT_AFTER_MS = 2_000;
 
-const STATUS_NAMES: Record<number, string> = {
-  50: 'temporary',
-  100: 'unassigned',
-  150: 'abandoned',
-  200: 'assigned',
-  300: 'served',
-  1000: 'closed',
-};
+/** 100 -> "unassigned": the emulator's status names. */
+const STATUS_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(STATUS).map(([name, code]) => [code, name.toLowerCase()]),
+);
 
 /** Runs the demo; resolves with the exit code: 0 when it ends (duration or Ctrl+C), 1 on failure, 2 on usage errors. */
 export async function runDemo(
@@ -77,10 +72,7 @@ export async function runDemo(
     wallPort = flags.dashboard === false ? undefined : (flags.port ?? 8790);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    io.stderr.write(
-      `pingstreams demo: ${error.message}\n\n${DEMO_USAGE.split('\n')[0]}\nRun "pingstreams help demo" for all options.\n`,
-    );
-    return EXIT.USAGE;
+    return usageError('demo', DEMO_USAGE, error.message, io, argv, {});
   }
   if (control.signal?.aborted) return EXIT.OK;
 
@@ -264,7 +256,7 @@ class Demo {
 
   private trackRequest(event: RealtimeEvent): void {
     const id = String(event.data._id);
-    if (event.method === 'DELETE' || !isOpen(event.data)) this.openRequests.delete(id);
+    if (event.method === 'DELETE' || !isOpenRequest(event.data)) this.openRequests.delete(id);
     else this.openRequests.set(id, event.data);
   }
 
@@ -318,10 +310,13 @@ class Demo {
     const P = this.emu.projectId;
     const created = this.emu.createRequest(P, { first_text: 'Hello? Is anyone there? (sent during the outage)' });
     const waiting = [...this.openRequests.values()].find(
-      (r) => r.status === 100 && r.request_id !== created.request_id,
+      (r) => r.status === STATUS.UNASSIGNED && r.request_id !== created.request_id,
     );
     if (waiting)
-      this.emu.updateRequest(P, String(waiting.request_id), { status: 200, participants: [this.emu.users.agent] });
+      this.emu.updateRequest(P, String(waiting.request_id), {
+        status: STATUS.ASSIGNED,
+        participants: [this.emu.users.agent],
+      });
     const changes = waiting ? 'a new request and an assignment' : 'a new request';
     this.print('');
     this.print(
@@ -348,7 +343,7 @@ class Demo {
     const now = Date.now();
     this.lastMetricsAt = now;
     const open = [...this.openRequests.values()];
-    const unassigned = open.filter((r) => r.status === 100);
+    const unassigned = open.filter((r) => r.status === STATUS.UNASSIGNED);
     const waits = unassigned
       .map((r) => now - Date.parse(String(r.createdAt)))
       .filter((ms) => Number.isFinite(ms) && ms >= 0);
@@ -394,11 +389,6 @@ export function cliCommand(script = process.argv[1] ?? '', cwd = process.cwd()):
   if (!script || script.split(sep).includes('node_modules')) return 'npx pingstreams';
   const path = relative(cwd, script);
   return `node ${path.startsWith('..') || isAbsolute(path) ? script : path}`;
-}
-
-function isOpen(request: Element): boolean {
-  const status = Number(request.status);
-  return status > 50 && status < 1000 && status !== 150 && request.preflight !== true;
 }
 
 function version(element: Element): string {

@@ -2,12 +2,7 @@
 import { startEmulator } from '../emulator';
 import type { EmulatorOptions } from '../emulator';
 import { parseArgs, UsageError, type FlagSpecs } from './args';
-
-export interface CommandIo {
-  /** write() returning false means "buffer full": wait for 'drain' (when once() is given) before writing more. */
-  stdout: { write(text: string): unknown; once?(event: 'drain', listener: () => void): unknown };
-  stderr: { write(text: string): unknown };
-}
+import { EXIT, portInUseHint, type CommandIo } from './command';
 
 export const EMULATOR_USAGE = `Usage: pingstreams emulator [options]
 
@@ -94,23 +89,19 @@ export async function runEmulatorCommand(
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     io.stderr.write(`pingstreams emulator: ${err.message}\n\n${EMULATOR_USAGE}`);
-    return 2;
+    return EXIT.USAGE;
   }
   if (opts === 'help') {
     io.stdout.write(EMULATOR_USAGE);
-    return 0;
+    return EXIT.OK;
   }
   let emu;
   try {
     emu = await startEmulator(opts);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const hint =
-      e.code === 'EADDRINUSE'
-        ? ' Another program uses this port: pick another one with --port, or --port 0 for a free one.'
-        : '';
-    io.stderr.write(`pingstreams emulator: could not start: ${e.message}.${hint}\n`);
-    return 1;
+    io.stderr.write(`pingstreams emulator: could not start: ${e.message}.${portInUseHint(e)}\n`);
+    return EXIT.FATAL;
   }
   io.stdout.write(
     [
@@ -143,5 +134,5 @@ export async function runEmulatorCommand(
   });
   await emu.close();
   io.stdout.write('Pingstreams emulator stopped.\n');
-  return 0;
+  return EXIT.OK;
 }

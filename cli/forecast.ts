@@ -1,8 +1,7 @@
 // `pingstreams forecast`: the staffing forecast as one JSON object, from numbers on the command line.
 import { forecastStaffing, PingstreamsError, type ForecastInput } from '../core';
 import { parseArgs, UsageError } from './args';
-import type { CommandIo } from './emulator-command';
-import { EXIT, usageError } from './listen';
+import { EXIT, usageError, type CommandIo } from './command';
 import { parseDuration, parsePercent, parseRate, parseTarget } from './units';
 
 export const FORECAST_USAGE = `Usage: pingstreams forecast --rate N/PERIOD --aht DURATION --target PERCENT/SECONDS [options]

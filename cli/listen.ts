@@ -2,34 +2,30 @@
 // stdout carries only events (so it can be piped to jq, a file or another program); everything
 // else (status, warnings, errors) goes to stderr. The token is never printed.
 import {
-  acquireConnection,
-  checkEndpoint,
-  closeAllConnections,
   createEventPipeline,
   DEFAULT_ENDPOINT,
-  describeEndpoint,
   EXPRESSION_BUDGET_BOUNDS,
-  InsecureEndpointError,
   METHODS,
-  PingstreamsError,
   redact,
-  SubscriptionTimeoutError,
-  TokenRefusedError,
   type ConnectionHandle,
-  type ConnectionStatus,
   type EventPipeline,
   type ExpressionBudget,
   type Method,
   type Subscription,
 } from '../core';
 import { parseArgs, UsageError } from './args';
+import {
+  CONNECTION_FLAGS,
+  connectionFromFlags,
+  ConnectedRun,
+  EXIT,
+  parseCommandLine,
+  shortUsage,
+  type CommandControl,
+  type CommandIo,
+  type ConnectionConfig,
+} from './command';
 import { TOPIC_FLAGS, TOPIC_FLAGS_SYNOPSIS, TOPIC_FLAGS_USAGE, topicsFromFlags } from './topic-flags';
-import type { CommandIo } from './emulator-command';
-
-export const EXIT = { OK: 0, FATAL: 1, USAGE: 2, TOKEN_REFUSED: 3, SUBSCRIPTION_REFUSED: 4 } as const;
-
-/** How long shutdown (flush, unsubscribe, close the socket) may take before the CLI exits anyway. */
-const SHUTDOWN_LIMIT_MS = 3_000;
 
 export const LISTEN_USAGE = `Usage: pingstreams listen --topic TOPIC [--topic TOPIC ...] [options]
        pingstreams listen ${TOPIC_FLAGS_SYNOPSIS} [options]
@@ -61,26 +57,7 @@ Exit codes: 0 stopped by Ctrl+C/SIGTERM (or the reader of stdout went away), 1 o
 2 usage error, 3 token refused, 4 subscription refused (no snapshot within the timeout).
 `;
 
-/** Printed after a usage error: the synopsis, and where to find the rest. */
-const shortUsage = (name: string, usage: string): string =>
-  `${usage.split('\n\n')[0]}\nRun "pingstreams help ${name}" for all options.\n`;
 export const LISTEN_SHORT_USAGE = shortUsage('listen', LISTEN_USAGE);
-
-/**
- * A mistake in a command line: `pingstreams NAME: message` with the token removed (also one given with --token),
- * then the synopsis. Returns the usage exit code. Every command reports its usage errors through this.
- */
-export function usageError(
-  name: string,
-  usage: string,
-  message: string,
-  io: CommandIo,
-  argv: readonly string[],
-  env: NodeJS.ProcessEnv,
-): number {
-  io.stderr.write(`pingstreams ${name}: ${redact(message, tokenFrom(argv, env))}\n\n${shortUsage(name, usage)}`);
-  return EXIT.USAGE;
-}
 
 const FLAGS = {
   ...TOPIC_FLAGS,
@@ -89,9 +66,7 @@ const FLAGS = {
   recovered: { type: 'boolean', negatable: true },
   when: { type: 'string' },
   map: { type: 'string' },
-  endpoint: { type: 'string' },
-  token: { type: 'string' },
-  insecure: { type: 'boolean' },
+  ...CONNECTION_FLAGS,
   'subscribe-timeout': { type: 'number', min: 1, max: 3_600_000, integer: true },
   'expression-timeout': {
     type: 'number',
@@ -107,48 +82,22 @@ const FLAGS = {
   },
 } as const;
 
-export interface ListenControl {
-  /** Aborting stops listening cleanly (the CLI aborts on SIGINT/SIGTERM and when stdout is closed). */
-  signal?: AbortSignal;
-  env?: NodeJS.ProcessEnv;
-}
-
-interface ListenConfig {
+interface ListenConfig extends ConnectionConfig {
   topics: string[];
   methods?: Method[];
   snapshot: boolean;
   recovered: boolean;
   when?: string;
   map?: string;
-  endpoint: string;
-  token: string;
-  insecure: boolean;
   subscribeTimeoutMs?: number;
   expressionBudget: ExpressionBudget;
 }
 
 /** Runs `pingstreams listen`; resolves with the exit code (see EXIT). Never throws. */
-export async function runListen(argv: readonly string[], io: CommandIo, control: ListenControl = {}): Promise<number> {
+export async function runListen(argv: readonly string[], io: CommandIo, control: CommandControl = {}): Promise<number> {
   const env = control.env ?? process.env;
-  let config: ListenConfig | 'help';
-  try {
-    config = parseListenArgs(argv, env);
-  } catch (error) {
-    if (!(error instanceof UsageError || error instanceof PingstreamsError)) throw error;
-    // Endpoint and topic errors come from the core; they are mistakes in the command line too.
-    return usageError('listen', LISTEN_USAGE, error.message, io, argv, env);
-  }
-  if (config === 'help') {
-    io.stdout.write(LISTEN_USAGE);
-    return EXIT.OK;
-  }
-  return listen(config, io, control.signal);
-}
-
-function tokenFrom(argv: readonly string[], env: NodeJS.ProcessEnv): string | undefined {
-  const i = argv.findIndex((a) => a === '--token' || a.startsWith('--token='));
-  if (i < 0) return env.PINGSTREAMS_TOKEN;
-  return argv[i].includes('=') ? argv[i].slice(argv[i].indexOf('=') + 1) : argv[i + 1];
+  const config = parseCommandLine('listen', LISTEN_USAGE, io, argv, env, () => parseListenArgs(argv, env));
+  return 'exit' in config ? config.exit : listen(config, io, control.signal);
 }
 
 export function parseListenArgs(argv: readonly string[], env: NodeJS.ProcessEnv): ListenConfig | 'help' {
@@ -161,28 +110,14 @@ export function parseListenArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
   if (topics.length === 0)
     throw new UsageError('No topic: give --topic /PROJECT_ID/requests, or --project PROJECT_ID.');
 
-  const token = (flags.token ?? env.PINGSTREAMS_TOKEN ?? '').trim();
-  if (!token)
-    throw new UsageError('No access token: set the PINGSTREAMS_TOKEN environment variable to your Pingstreams JWT.');
-  const endpoint = flags.endpoint ?? (env.PINGSTREAMS_ENDPOINT?.trim() || DEFAULT_ENDPOINT);
-  try {
-    checkEndpoint(endpoint, flags.insecure === true);
-  } catch (error) {
-    if (error instanceof InsecureEndpointError)
-      throw new UsageError(`${error.message} To allow it anyway, pass --insecure.`);
-    throw error;
-  }
-
   return {
+    ...connectionFromFlags(flags, env),
     topics: [...new Set(topics)],
     methods: parseMethods(flags.method),
     snapshot: flags.snapshot === true,
     recovered: flags.recovered !== false,
     when: flags.when,
     map: flags.map,
-    endpoint,
-    token,
-    insecure: flags.insecure === true,
     subscribeTimeoutMs: flags['subscribe-timeout'],
     expressionBudget: { timeMs: flags['expression-timeout'], depth: flags['expression-depth'] },
   };
@@ -200,30 +135,10 @@ function parseMethods(values: readonly string[] | undefined): Method[] | undefin
   return [...new Set(methods)] as Method[];
 }
 
-export function exitCodeFor(error: Error): number {
-  if (error instanceof TokenRefusedError) return EXIT.TOKEN_REFUSED;
-  if (error instanceof SubscriptionTimeoutError) return EXIT.SUBSCRIPTION_REFUSED;
-  return EXIT.FATAL;
-}
-
 async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal | undefined): Promise<number> {
-  const say = (line: string): void => {
-    io.stderr.write(`${redact(line, config.token)}\n`);
-  };
+  const run = new ConnectedRun(io, config, signal);
+  const say = run.say;
   let stopping = false;
-  let settled = false;
-  let settle!: (code: number) => void;
-  const outcome = new Promise<number>((resolve) => (settle = resolve));
-  const finish = (code: number): void => {
-    if (settled) return;
-    settled = true;
-    settle(code);
-  };
-  const fail = (error: Error): void => {
-    if (settled) return;
-    say(`error: ${error.message}`);
-    finish(exitCodeFor(error));
-  };
 
   // Backpressure: a reader of stdout that stalls, or expressions slower than the events, pause the socket
   // (the core stops reading it) instead of piling output up in memory.
@@ -249,22 +164,9 @@ async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal |
     return EXIT.USAGE;
   }
 
-  const onAbort = (): void => finish(EXIT.OK);
-  if (signal?.aborted) return EXIT.OK;
-  signal?.addEventListener('abort', onAbort, { once: true });
-
-  say(`connecting to ${describeEndpoint(config.endpoint)}`);
-  let handle: ConnectionHandle;
-  try {
-    handle = acquireConnection({ endpoint: config.endpoint, token: config.token, allowInsecure: config.insecure });
-  } catch (error) {
-    signal?.removeEventListener('abort', onAbort);
-    say(`error: ${(error as Error).message}`);
-    return exitCodeFor(error as Error);
-  }
+  const handle = run.connect();
+  if (typeof handle === 'number') return handle;
   flow.attach(handle);
-  handle.onStatus((status) => reportStatus(status, say, fail));
-  handle.onWarning((message) => say(`warning: ${message}`));
 
   const subscriptions: Subscription[] = [];
   for (const topic of config.topics) {
@@ -289,24 +191,17 @@ async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal |
         ready = true;
         if (!stopping) say(`subscribed ${topic}`);
       },
-      (error: Error) => fail(error),
+      (error: Error) => run.fail(error),
     );
   }
 
-  // The core's timers and sockets never keep a process alive (it runs inside n8n and Node-RED);
-  // a CLI waiting to reconnect must stay alive by itself.
-  const keepAlive = setInterval(() => undefined, 60_000);
-  const code = await outcome;
-  clearInterval(keepAlive);
+  const code = await run.ending();
   flow.stop();
   stopping = true;
-  signal?.removeEventListener('abort', onAbort);
   if (code === EXIT.OK) say('stopping');
-  await withinLimit(async () => {
+  await run.close(async () => {
     await pipeline.idle();
     for (const subscription of subscriptions) subscription.close(); // unsubscribes on the wire
-    handle.release();
-    await closeAllConnections();
   });
   return code;
 }
@@ -359,43 +254,5 @@ class OutputFlow {
   stop(): void {
     clearInterval(this.backlogTimer);
     this.backlogTimer = undefined;
-  }
-}
-
-export function reportStatus(
-  status: ConnectionStatus,
-  say: (line: string) => void,
-  fail: (error: Error) => void,
-): void {
-  switch (status.state) {
-    case 'connected':
-      say('connected');
-      return;
-    case 'connecting':
-    case 'reconnecting':
-      if (status.retryInMs !== undefined) {
-        const reason = status.error ? `: ${status.error.message}` : '';
-        const verb = status.state === 'connecting' ? 'retrying' : 'reconnecting';
-        say(`${verb} in ${Math.max(1, Math.round(status.retryInMs / 1000))} s${reason}`);
-      }
-      return;
-    case 'failed':
-      fail(status.error ?? new PingstreamsError('CONNECTION_FAILED', 'The Pingstreams connection failed for good.'));
-      return;
-    default:
-      return;
-  }
-}
-
-/** Runs `work`, but gives up waiting after SHUTDOWN_LIMIT_MS so Ctrl+C always ends the CLI. */
-export async function withinLimit(work: () => Promise<void>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, SHUTDOWN_LIMIT_MS);
-  });
-  try {
-    await Promise.race([work().catch(() => undefined), limit]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -1,21 +1,18 @@
 // `pingstreams metrics`: a project's live support metrics, one JSON line per interval on stdout
 // (status and warnings on stderr), with the staffing forecast when a target is given.
-import {
-  acquireConnection,
-  checkEndpoint,
-  closeAllConnections,
-  DEFAULT_ENDPOINT,
-  describeEndpoint,
-  PingstreamsError,
-  redact,
-  LiveMetricsSession,
-  type ConnectionHandle,
-  type ForecastInput,
-} from '../core';
+import { DEFAULT_ENDPOINT, LiveMetricsSession, type ForecastInput } from '../core';
 import { parseArgs, UsageError } from './args';
-import type { CommandIo } from './emulator-command';
+import {
+  CONNECTION_FLAGS,
+  connectionFromFlags,
+  ConnectedRun,
+  EXIT,
+  parseCommandLine,
+  type CommandControl,
+  type CommandIo,
+  type ConnectionConfig,
+} from './command';
 import { FORECAST_FLAGS, forecastOptions } from './forecast';
-import { EXIT, exitCodeFor, reportStatus, usageError, withinLimit, type ListenControl } from './listen';
 import { parseDuration } from './units';
 
 export const METRICS_USAGE = `Usage: pingstreams metrics --project ID [options]
@@ -54,12 +51,10 @@ const FLAGS = {
   window: { type: 'string' },
   agent: { type: 'string', multiple: true },
   count: { type: 'number', min: 1, max: 1_000_000_000, integer: true },
-  endpoint: { type: 'string' },
-  token: { type: 'string' },
-  insecure: { type: 'boolean' },
+  ...CONNECTION_FLAGS,
 } as const;
 
-interface MetricsConfig {
+interface MetricsConfig extends ConnectionConfig {
   projectId: string;
   intervalMs: number;
   thresholdMs: number;
@@ -67,25 +62,16 @@ interface MetricsConfig {
   agents: string[];
   count?: number;
   forecast?: Partial<ForecastInput> & Pick<ForecastInput, 'targetServiceLevel' | 'targetSeconds'>;
-  endpoint: string;
-  token: string;
-  insecure: boolean;
 }
 
-export async function runMetrics(argv: readonly string[], io: CommandIo, control: ListenControl = {}): Promise<number> {
+export async function runMetrics(
+  argv: readonly string[],
+  io: CommandIo,
+  control: CommandControl = {},
+): Promise<number> {
   const env = control.env ?? process.env;
-  let config: MetricsConfig | 'help';
-  try {
-    config = parseMetricsArgs(argv, env);
-  } catch (error) {
-    if (!(error instanceof UsageError || error instanceof PingstreamsError)) throw error;
-    return usageError('metrics', METRICS_USAGE, error.message, io, argv, env);
-  }
-  if (config === 'help') {
-    io.stdout.write(METRICS_USAGE);
-    return EXIT.OK;
-  }
-  return watch(config, io, control.signal);
+  const config = parseCommandLine('metrics', METRICS_USAGE, io, argv, env, () => parseMetricsArgs(argv, env));
+  return 'exit' in config ? config.exit : watch(config, io, control.signal);
 }
 
 function parseMetricsArgs(argv: readonly string[], env: NodeJS.ProcessEnv): MetricsConfig | 'help' {
@@ -100,12 +86,8 @@ function parseMetricsArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Metr
     );
     if (extra) throw new UsageError(`--${extra} belongs to the forecast, which needs --target (e.g. --target 80/20).`);
   }
-  const token = (flags.token ?? env.PINGSTREAMS_TOKEN ?? '').trim();
-  if (!token)
-    throw new UsageError('No access token: set the PINGSTREAMS_TOKEN environment variable to your Pingstreams JWT.');
-  const endpoint = flags.endpoint ?? (env.PINGSTREAMS_ENDPOINT?.trim() || DEFAULT_ENDPOINT);
-  checkEndpoint(endpoint, flags.insecure === true);
   return {
+    ...connectionFromFlags(flags, env),
     projectId: flags.project,
     intervalMs: flags.interval === undefined ? 5_000 : parseDuration('interval', flags.interval),
     thresholdMs: flags.threshold === undefined ? 60_000 : parseDuration('threshold', flags.threshold),
@@ -113,43 +95,14 @@ function parseMetricsArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Metr
     agents: flags.agent ?? [],
     count: flags.count,
     forecast: forecast.targetServiceLevel === undefined ? undefined : (forecast as MetricsConfig['forecast']),
-    endpoint,
-    token,
-    insecure: flags.insecure === true,
   };
 }
 
 async function watch(config: MetricsConfig, io: CommandIo, signal: AbortSignal | undefined): Promise<number> {
-  const say = (line: string): void => {
-    io.stderr.write(`${redact(line, config.token)}\n`);
-  };
-  if (signal?.aborted) return EXIT.OK;
-  let settle!: (code: number) => void;
-  let settled = false;
-  const outcome = new Promise<number>((resolve) => (settle = resolve));
-  const finish = (code: number): void => {
-    if (!settled) settle(code);
-    settled = true;
-  };
-  const fail = (error: Error): void => {
-    if (settled) return;
-    say(`error: ${error.message}`);
-    finish(exitCodeFor(error));
-  };
-  const onAbort = (): void => finish(EXIT.OK);
-  signal?.addEventListener('abort', onAbort, { once: true });
-
-  say(`connecting to ${describeEndpoint(config.endpoint)}`);
-  let handle: ConnectionHandle;
-  try {
-    handle = acquireConnection({ endpoint: config.endpoint, token: config.token, allowInsecure: config.insecure });
-  } catch (error) {
-    signal?.removeEventListener('abort', onAbort);
-    say(`error: ${(error as Error).message}`);
-    return exitCodeFor(error as Error);
-  }
-  handle.onStatus((status) => reportStatus(status, say, fail));
-  handle.onWarning((message) => say(`warning: ${message}`));
+  const run = new ConnectedRun(io, config, signal);
+  const say = run.say;
+  const handle = run.connect();
+  if (typeof handle === 'number') return handle;
   const session = new LiveMetricsSession(handle, {
     projectId: config.projectId,
     agents: config.agents,
@@ -161,34 +114,26 @@ async function watch(config: MetricsConfig, io: CommandIo, signal: AbortSignal |
   let printed = 0;
   let timer: NodeJS.Timeout | undefined;
   const print = (): void => {
-    if (settled) return;
+    if (run.ended) return;
     const metrics = session.metrics();
     const line = config.forecast ? { ...metrics, forecast: session.forecast(config.forecast) } : metrics;
     io.stdout.write(`${JSON.stringify(line)}\n`);
     printed += 1;
-    if (config.count !== undefined && printed >= config.count) finish(EXIT.OK);
+    if (config.count !== undefined && printed >= config.count) run.finish(EXIT.OK);
   };
   session.ready.then(
     () => {
-      if (settled) return;
+      if (run.ended) return;
       say(`watching ${config.projectId}`);
       print();
       timer = setInterval(print, config.intervalMs);
     },
-    (error: Error) => fail(error),
+    (error: Error) => run.fail(error),
   );
 
-  // The core's sockets and timers never keep a process alive (it runs inside hosts); a CLI waiting for a reconnect must.
-  const keepAlive = setInterval(() => undefined, 60_000);
-  const code = await outcome;
-  clearInterval(keepAlive);
+  const code = await run.ending();
   clearInterval(timer);
-  signal?.removeEventListener('abort', onAbort);
   if (code === EXIT.OK && config.count === undefined) say('stopping');
-  await withinLimit(async () => {
-    session.close();
-    handle.release();
-    await closeAllConnections();
-  });
+  await run.close(() => session.close());
   return code;
 }

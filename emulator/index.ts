@@ -6,6 +6,7 @@ export * from './types';
 export { DEV_SECRET };
 export { signJwt, verifyJwt } from './jwt';
 export { defaultSeed, DEMO_IDS, DEMO_ROLES } from './seed';
+export { STATUS, isOpenRequest } from './model';
 
 /** Starts an emulator listening on loopback; resolves once it accepts connections. */
 export function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {

@@ -74,6 +74,12 @@ export const STATUS = {
   CLOSED: 1000,
 } as const;
 
+/** On the open-requests list: past temporary, not closed or abandoned, not a preflight. */
+export function isOpenRequest(r: { status?: unknown; preflight?: unknown }): boolean {
+  const status = Number(r.status);
+  return status > STATUS.TEMPORARY && status < STATUS.CLOSED && status !== STATUS.ABANDONED && r.preflight !== true;
+}
+
 /** Random source; seeded for deterministic simulations (mulberry32), crypto otherwise. */
 export interface Rng {
   next(): number; // [0, 1)

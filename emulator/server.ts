@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { handleAdmin } from './admin';
 import { signJwt, verifyJwt, JwtClaims } from './jwt';
-import { cryptoRng, Message, Obj, ProjectUser, Request, seededRng, STATUS } from './model';
+import { cryptoRng, isOpenRequest, Message, Obj, ProjectUser, Request, seededRng, STATUS } from './model';
 import { completeDemoRoles, DemoRole, DEMO_ROLES, loadSeed } from './seed';
 import { Simulator } from './simulate';
 import { QueueSimulation } from './queue-simulation';
@@ -398,7 +398,7 @@ export class EmulatorServer implements Emulator {
     if (rest.length === 1 && rest[0] === 'requests') {
       snapshot = this.store
         .requestsOf(projectId)
-        .filter((r) => isOpen(r) && visible(r))
+        .filter((r) => isOpenRequest(r) && visible(r))
         .sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))
         .slice(0, this.limits.requests);
     } else if (rest.length === 2 && rest[0] === 'requests') {
@@ -587,12 +587,6 @@ export class EmulatorServer implements Emulator {
     });
     this.log('emulator closed');
   }
-}
-
-function isOpen(r: Request): boolean {
-  return (
-    r.status > STATUS.TEMPORARY && r.status < STATUS.CLOSED && r.status !== STATUS.ABANDONED && r.preflight !== true
-  );
 }
 
 function isObj(v: unknown): v is Record<string, unknown> {
