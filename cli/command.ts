@@ -89,6 +89,12 @@ export const CONNECTION_FLAGS = {
   insecure: { type: 'boolean' },
 } as const;
 
+/** The "Connection:" section of the usage of a command without other connection options. */
+export const CONNECTION_USAGE = `Connection:
+  --endpoint URL         WebSocket endpoint (default: $PINGSTREAMS_ENDPOINT, else ${DEFAULT_ENDPOINT})
+  --insecure             allow ws:// to a host other than this machine
+  --token JWT            prefer the PINGSTREAMS_TOKEN environment variable`;
+
 export interface ConnectionConfig {
   endpoint: string;
   token: string;

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import {
   acquireConnection,
   closeAllConnections,
-  DEFAULT_ENDPOINT,
   describeEndpoint,
   forecastFromMetrics,
   LiveMetricsSession,
@@ -26,6 +25,7 @@ import {
 import { DashboardServer, newAccessKey } from './dashboard-server';
 import {
   CONNECTION_FLAGS,
+  CONNECTION_USAGE,
   connectionFromFlags,
   EXIT,
   exitCodeFor,
@@ -37,7 +37,7 @@ import {
   type ConnectionConfig,
 } from './command';
 import { FORECAST_FLAGS, forecastOptions } from './forecast';
-import { parseDuration } from './units';
+import { SESSION_FLAGS, sessionFromFlags, type SessionConfig } from './metrics';
 
 export const DASHBOARD_USAGE = `Usage: pingstreams dashboard --project ID [options]
 
@@ -58,39 +58,27 @@ The page gets the figures only, never the token. See docs/metrics.md for every f
                          "pingstreams metrics": --rate, --aht, --max-occupancy, --shrinkage, --chats,
                          --patience, --agents
 
-Connection:
-  --endpoint URL         WebSocket endpoint (default: $PINGSTREAMS_ENDPOINT, else ${DEFAULT_ENDPOINT})
-  --insecure             allow ws:// to a host other than this machine
-  --token JWT            prefer the PINGSTREAMS_TOKEN environment variable
+${CONNECTION_USAGE}
 
 Exit codes as for "pingstreams listen".
 `;
 
 const FLAGS = {
   ...FORECAST_FLAGS,
-  project: { type: 'string' },
+  ...SESSION_FLAGS,
   port: { type: 'number', min: 0, max: 65_535, integer: true },
   host: { type: 'string' },
   'allow-remote': { type: 'boolean' },
-  interval: { type: 'string' },
-  threshold: { type: 'string' },
-  window: { type: 'string' },
-  agent: { type: 'string', multiple: true },
   ...CONNECTION_FLAGS,
 } as const;
 
 /** Points the charts keep: 30 minutes at one a second. */
 const HISTORY_POINTS = 1_800;
 
-export interface DashboardConfig extends ConnectionConfig {
-  projectId: string;
+export interface DashboardConfig extends ConnectionConfig, SessionConfig {
   port: number;
   host: string;
   accessKey?: string;
-  intervalMs: number;
-  thresholdMs: number;
-  windowMs: number;
-  agents: string[];
   forecast: Partial<ForecastInput> & Pick<ForecastInput, 'targetServiceLevel' | 'targetSeconds'>;
 }
 
@@ -129,7 +117,7 @@ export function parseDashboardArgs(argv: readonly string[], env: NodeJS.ProcessE
   const { flags, positionals, help } = parseArgs(argv, FLAGS);
   if (help) return 'help';
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}".`);
-  if (flags.project === undefined) throw new UsageError('--project is required: the id of the project to show.');
+  const session = sessionFromFlags(flags, 'show', 1_000);
   if (flags.port !== undefined && flags.port > 65535)
     throw new UsageError(`--port needs a whole number from 0 to 65535 (got "${flags.port}").`);
   const host = flags.host ?? '127.0.0.1';
@@ -143,14 +131,10 @@ export function parseDashboardArgs(argv: readonly string[], env: NodeJS.ProcessE
   const forecast = forecastOptions({ target: '80/20', ...flags });
   return {
     ...connectionFromFlags(flags, env),
-    projectId: flags.project,
+    ...session,
     port: flags.port ?? 8790,
     host,
     accessKey: remote ? newAccessKey() : undefined,
-    intervalMs: flags.interval === undefined ? 1_000 : parseDuration('interval', flags.interval),
-    thresholdMs: flags.threshold === undefined ? 60_000 : parseDuration('threshold', flags.threshold),
-    windowMs: flags.window === undefined ? 30 * 60_000 : parseDuration('window', flags.window),
-    agents: flags.agent ?? [],
     forecast: forecast as DashboardConfig['forecast'],
   };
 }

@@ -1,9 +1,10 @@
 // `pingstreams metrics`: a project's live support metrics, one JSON line per interval on stdout
 // (status and warnings on stderr), with the staffing forecast when a target is given.
-import { DEFAULT_ENDPOINT, LiveMetricsSession, type ForecastInput } from '../core';
+import { LiveMetricsSession, type ForecastInput } from '../core';
 import { parseArgs, UsageError } from './args';
 import {
   CONNECTION_FLAGS,
+  CONNECTION_USAGE,
   connectionFromFlags,
   ConnectedRun,
   EXIT,
@@ -35,31 +36,52 @@ Forecast (added as "forecast" to each line when --target is given):
   --max-occupancy P, --shrinkage P, --chats N, --patience DURATION, --agents N
                          as for "pingstreams forecast" (--agents default: agents on line now)
 
-Connection:
-  --endpoint URL         WebSocket endpoint (default: $PINGSTREAMS_ENDPOINT, else ${DEFAULT_ENDPOINT})
-  --insecure             allow ws:// to a host other than this machine
-  --token JWT            prefer the PINGSTREAMS_TOKEN environment variable
+${CONNECTION_USAGE}
 
 Exit codes as for "pingstreams listen".
 `;
 
-const FLAGS = {
-  ...FORECAST_FLAGS,
+/** The flags of a live metrics session, shared with `pingstreams dashboard`. */
+export const SESSION_FLAGS = {
   project: { type: 'string' },
   interval: { type: 'string' },
   threshold: { type: 'string' },
   window: { type: 'string' },
   agent: { type: 'string', multiple: true },
-  count: { type: 'number', min: 1, max: 1_000_000_000, integer: true },
-  ...CONNECTION_FLAGS,
 } as const;
 
-interface MetricsConfig extends ConnectionConfig {
+export interface SessionConfig {
   projectId: string;
   intervalMs: number;
   thresholdMs: number;
   windowMs: number;
   agents: string[];
+}
+
+/** The session flags, checked; `verb` says what the project is for (watch, show), `intervalMs` the default. */
+export function sessionFromFlags(
+  flags: { project?: string; interval?: string; threshold?: string; window?: string; agent?: string[] },
+  verb: string,
+  intervalMs: number,
+): SessionConfig {
+  if (flags.project === undefined) throw new UsageError(`--project is required: the id of the project to ${verb}.`);
+  return {
+    projectId: flags.project,
+    intervalMs: flags.interval === undefined ? intervalMs : parseDuration('interval', flags.interval),
+    thresholdMs: flags.threshold === undefined ? 60_000 : parseDuration('threshold', flags.threshold),
+    windowMs: flags.window === undefined ? 30 * 60_000 : parseDuration('window', flags.window),
+    agents: flags.agent ?? [],
+  };
+}
+
+const FLAGS = {
+  ...FORECAST_FLAGS,
+  ...SESSION_FLAGS,
+  count: { type: 'number', min: 1, max: 1_000_000_000, integer: true },
+  ...CONNECTION_FLAGS,
+} as const;
+
+interface MetricsConfig extends ConnectionConfig, SessionConfig {
   count?: number;
   forecast?: Partial<ForecastInput> & Pick<ForecastInput, 'targetServiceLevel' | 'targetSeconds'>;
 }
@@ -78,7 +100,7 @@ function parseMetricsArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Metr
   const { flags, positionals, help } = parseArgs(argv, FLAGS);
   if (help) return 'help';
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}".`);
-  if (flags.project === undefined) throw new UsageError('--project is required: the id of the project to watch.');
+  const session = sessionFromFlags(flags, 'watch', 5_000);
   const forecast = forecastOptions(flags);
   if (forecast.targetServiceLevel === undefined) {
     const extra = (['rate', 'aht', 'max-occupancy', 'shrinkage', 'chats', 'patience', 'agents'] as const).find(
@@ -88,11 +110,7 @@ function parseMetricsArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Metr
   }
   return {
     ...connectionFromFlags(flags, env),
-    projectId: flags.project,
-    intervalMs: flags.interval === undefined ? 5_000 : parseDuration('interval', flags.interval),
-    thresholdMs: flags.threshold === undefined ? 60_000 : parseDuration('threshold', flags.threshold),
-    windowMs: flags.window === undefined ? 30 * 60_000 : parseDuration('window', flags.window),
-    agents: flags.agent ?? [],
+    ...session,
     count: flags.count,
     forecast: forecast.targetServiceLevel === undefined ? undefined : (forecast as MetricsConfig['forecast']),
   };
