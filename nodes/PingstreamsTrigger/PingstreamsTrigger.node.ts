@@ -1,17 +1,15 @@
 import type {
   IDataObject,
-  INodeExecutionData,
   INodeProperties,
   INodePropertyOptions,
   INodeType,
   INodeTypeDescription,
-  IRun,
   ITriggerFunctions,
   ITriggerResponse,
 } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 import { SubscriptionTimeoutError, acquireConnection, createEventPipeline, markUndelivered, redact } from '../../core';
-import type { ConnectionHandle, RealtimeEvent, ResumeState, Subscription } from '../../core';
+import type { ConnectionHandle, ResumeState, Subscription } from '../../core';
 import {
   CREDENTIAL_NAME,
   CREDENTIAL_TEST,
@@ -32,6 +30,7 @@ import {
   type ExpressionLimitOptions,
 } from '../Pingstreams/shared';
 import { LIVE_METRICS_PROPERTIES, LIVE_METRICS_RESOURCE, liveMetricsTrigger } from './metrics-trigger';
+import { ExecutionEmitter, toItem, type Delivery } from './execution-emitter';
 
 interface TriggerOptions extends ExpressionLimitOptions {
   emitSnapshot?: boolean;
@@ -57,41 +56,6 @@ function withLiveMetrics(properties: INodeProperties[]): INodeProperties[] {
       return { ...p, options: [...(p.options as INodePropertyOptions[]), LIVE_METRICS_RESOURCE] };
     return p.displayOptions ? p : { ...p, displayOptions: NOT_METRICS };
   });
-}
-
-/** An event that passed the filter, and the output it becomes. */
-interface Delivery {
-  output: unknown;
-  event: RealtimeEvent;
-}
-
-/** When n8n cannot start an execution: wait, then emit it again (backing off while it keeps failing). */
-const RETRY_DELAYS_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
-/** Items kept for emitting again, per trigger, so a long outage of n8n's database cannot exhaust memory. */
-const MAX_ITEMS_WAITING = 10_000;
-
-/**
- * Whether an error is of an n8n error class, by name along its prototype chain: the package may load its own copy
- * of n8n-workflow, so `instanceof` against n8n's classes is unreliable.
- */
-function isErrorClass(error: unknown, name: string): boolean {
-  for (
-    let proto = error !== null && typeof error === 'object' ? Object.getPrototypeOf(error) : null;
-    proto;
-    proto = Object.getPrototypeOf(proto)
-  ) {
-    if ((proto as { constructor?: { name?: string } }).constructor?.name === name) return true;
-  }
-  return false;
-}
-
-/**
- * Whether n8n rejected the done promise of emit() because it never started the execution (e.g. creating it in
- * the database failed). Not when the execution ran: cancelled by a user or at shutdown, or already finished.
- */
-function executionNeverStarted(error: unknown): boolean {
-  if (isErrorClass(error, 'ExecutionCancelledError') || isErrorClass(error, 'ExecutionNotFoundError')) return false;
-  return !(error instanceof Error && error.message === 'No active execution found');
 }
 
 export class PingstreamsTrigger implements INodeType {
@@ -230,92 +194,30 @@ export class PingstreamsTrigger implements INodeType {
     let flushScheduled = false;
     let pipeline: ReturnType<typeof createEventPipeline> | undefined;
     let earlyTestError: Error | undefined;
-    // Executions n8n could not start (e.g. its database was busy), waiting to be emitted again.
-    const notStarted: Delivery[][] = [];
-    let retryTimer: NodeJS.Timeout | undefined;
-    let failuresInARow = 0;
-    let reportsStart = true; // whether emit()'s done promise tells if n8n started the execution
-
     // Saved by n8n with each emit: what was handed to n8n counts as seen, except what n8n reported it
     // could not start, so a restart emits that again.
     const persistState = () => {
       if (manual || !subscription) return;
-      const undelivered = notStarted.flat().map(({ event }) => event);
-      staticData[RESUME_KEY] = markUndelivered(subscription.exportState(), undelivered) as unknown as IDataObject;
+      staticData[RESUME_KEY] = markUndelivered(
+        subscription.exportState(),
+        emitter.undelivered(),
+      ) as unknown as IDataObject;
     };
-
-    const toItem = (output: unknown): INodeExecutionData => ({
-      json: (output !== null && typeof output === 'object' && !Array.isArray(output)
-        ? output
-        : { value: output }) as IDataObject,
-    });
-
-    const retryNotStarted = () => {
-      retryTimer = undefined;
-      for (const deliveries of notStarted.splice(0)) emitExecution(deliveries);
-    };
-
-    const onNotStarted = (deliveries: Delivery[], error: Error) => {
-      if (closed) {
-        this.logger.warn(
-          `[Pingstreams] ${node.name}: n8n did not start an execution for ${deliveries.length} item(s) before the trigger closed (${redact(error.message, token)}).`,
-        );
-        return;
-      }
-      notStarted.push(deliveries);
-      let waiting = notStarted.reduce((sum, batch) => sum + batch.length, 0);
-      while (waiting > MAX_ITEMS_WAITING) {
-        const dropped = notStarted.shift() ?? [];
-        waiting -= dropped.length;
-        this.logger.error(
-          `[Pingstreams] ${node.name}: dropped ${dropped.length} item(s) n8n could not start an execution for: more than ${MAX_ITEMS_WAITING} items were waiting. Check n8n's log for why executions fail to start (often a busy database).`,
-        );
-      }
-      persistState();
-      if (retryTimer) return;
-      failuresInARow += 1;
-      const delayMs = RETRY_DELAYS_MS[Math.min(failuresInARow, RETRY_DELAYS_MS.length) - 1];
-      this.logger.warn(
-        `[Pingstreams] ${node.name}: n8n could not start the execution for ${waiting} item(s) (${redact(error.message, token)}); emitting again in ${delayMs / 1000} s.`,
-      );
-      retryTimer = setTimeout(retryNotStarted, delayMs);
-    };
+    const emitter = new ExecutionEmitter(
+      { emit: this.emit.bind(this), createDeferredPromise: this.helpers.createDeferredPromise, logger: this.logger },
+      { nodeName: node.name, token, onStateChange: persistState },
+    );
 
     const emitExecution = (deliveries: Delivery[]) => {
       if (closed || deliveries.length === 0) return;
-      const items = deliveries.map(({ output }) => toItem(output));
       if (manual) {
         // The first matching event completes the test; n8n closes the trigger afterwards.
         closed = true;
         clearTimeout(testTimer);
-        this.emit([items]);
+        this.emit([deliveries.map(({ output }) => toItem(output))]);
         return;
       }
-      persistState();
-      if (!reportsStart) {
-        this.emit([items]);
-        return;
-      }
-      const done = this.helpers.createDeferredPromise<IRun>();
-      this.emit([items], undefined, done);
-      done.promise.then(
-        () => {
-          failuresInARow = 0;
-        },
-        (error: unknown) => {
-          if (!executionNeverStarted(error)) return;
-          if (isErrorClass(error, 'UserError')) {
-            // This workflow's settings rule out waiting (e.g. n8n's Engine 2.0): emit as before, unconfirmed.
-            reportsStart = false;
-            this.logger.warn(
-              `[Pingstreams] ${node.name}: n8n cannot report whether this workflow's executions start (${(error as Error).message}); emitting without that check.`,
-            );
-            emitExecution(deliveries);
-            return;
-          }
-          onNotStarted(deliveries, error instanceof Error ? error : new Error(String(error)));
-        },
-      );
+      emitter.emit(deliveries);
     };
 
     // Live events: one execution each. A snapshot or a batch recovered after a reconnect arrives at
@@ -375,7 +277,7 @@ export class PingstreamsTrigger implements INodeType {
     const stop = () => {
       closed = true;
       clearTimeout(testTimer);
-      clearTimeout(retryTimer);
+      emitter.close();
       subscription?.close();
       handle?.release();
     };
