@@ -31,6 +31,7 @@ import {
 } from '../Pingstreams/shared';
 import { LIVE_METRICS_PROPERTIES, LIVE_METRICS_RESOURCE, liveMetricsTrigger } from './metrics-trigger';
 import { ExecutionEmitter, toItem, type Delivery } from './execution-emitter';
+import { DEFAULT_MAX_HELD, Dispatcher, dispatchOptions, type OrderBy } from './dispatcher';
 
 interface TriggerOptions extends ExpressionLimitOptions {
   emitSnapshot?: boolean;
@@ -40,6 +41,11 @@ interface TriggerOptions extends ExpressionLimitOptions {
   heartbeatInterval?: number;
   heartbeatTimeout?: number;
   testTimeout?: number;
+  orderBy?: OrderBy;
+  batchSize?: number;
+  batchWaitMs?: number;
+  maxParallel?: number;
+  maxHeld?: number;
 }
 
 /** Connection statuses already logged: one line per reconnect, not one per trigger sharing the socket. */
@@ -85,6 +91,24 @@ export class PingstreamsTrigger implements INodeType {
         default: {},
         options: [
           {
+            displayName: 'Batch Size',
+            name: 'batchSize',
+            type: 'number',
+            typeOptions: { minValue: 1, maxValue: 1000 },
+            default: 1,
+            description:
+              'Most events per execution, one item each. More than 1 lets n8n keep up with busy projects: one execution costs n8n far more than one item.',
+          },
+          {
+            displayName: 'Batch Wait (Ms)',
+            name: 'batchWaitMs',
+            type: 'number',
+            typeOptions: { minValue: 0, maxValue: 60000 },
+            default: 0,
+            description:
+              'How long the first event of a batch waits for more before its execution starts. 0: a batch holds the events that are there at once.',
+          },
+          {
             displayName: 'Emit Changes Missed While Disconnected',
             name: 'emitRecovered',
             type: 'boolean',
@@ -117,6 +141,50 @@ export class PingstreamsTrigger implements INodeType {
             typeOptions: { minValue: 2, maxValue: 120 },
             default: 10,
             description: 'How long to wait for any frame after a ping before reconnecting',
+          },
+          {
+            displayName: 'Keep Order Per',
+            name: 'orderBy',
+            type: 'options',
+            options: [
+              {
+                name: 'Nothing (Fastest)',
+                value: 'none',
+                description: 'Executions start as events arrive and may overlap',
+              },
+              {
+                name: 'Element',
+                value: 'element',
+                description: "One element's executions (e.g. one request's) run one after another, in order",
+              },
+              {
+                name: 'Request',
+                value: 'request',
+                description:
+                  'Everything of one request (the request, or its messages) runs one after another, in order',
+              },
+            ],
+            default: 'none',
+            description:
+              'Whether later events wait until the execution of an earlier one of the same element or request has finished. Different ones still run in parallel (in queue mode on the workers).',
+          },
+          {
+            displayName: 'Max Events Held',
+            name: 'maxHeld',
+            type: 'number',
+            typeOptions: { minValue: 10, maxValue: 100000 },
+            default: DEFAULT_MAX_HELD,
+            description:
+              'Events waiting for their turn before the trigger stops reading the connection until n8n catches up (nothing is dropped; workflows sharing the credentials wait too)',
+          },
+          {
+            displayName: 'Max Executions in Parallel',
+            name: 'maxParallel',
+            type: 'number',
+            typeOptions: { minValue: 0, maxValue: 1000 },
+            default: 0,
+            description:
+              'Executions started and not finished, at most; later events wait. 0: no limit. About the workers times their concurrency in queue mode.',
           },
           {
             displayName: 'Only When',
@@ -198,15 +266,25 @@ export class PingstreamsTrigger implements INodeType {
     // could not start, so a restart emits that again.
     const persistState = () => {
       if (manual || !subscription) return;
-      staticData[RESUME_KEY] = markUndelivered(
-        subscription.exportState(),
-        emitter.undelivered(),
-      ) as unknown as IDataObject;
+      staticData[RESUME_KEY] = markUndelivered(subscription.exportState(), [
+        ...emitter.undelivered(),
+        ...(dispatcher?.waiting() ?? []).map(({ event }) => event),
+      ]) as unknown as IDataObject;
     };
     const emitter = new ExecutionEmitter(
       { emit: this.emit.bind(this), createDeferredPromise: this.helpers.createDeferredPromise, logger: this.logger },
       { nodeName: node.name, token, onStateChange: persistState },
     );
+
+    // With order, batches or a parallel limit: which events go into which execution, and when (dispatcher.ts).
+    const dispatch = manual ? undefined : dispatchOptions(options);
+    const dispatcher =
+      dispatch &&
+      new Dispatcher(dispatch, {
+        start: (deliveries, settled) => emitter.emit(deliveries, settled),
+        pause: () => handle?.pause(),
+        resume: () => handle?.resume(),
+      });
 
     const emitExecution = (deliveries: Delivery[]) => {
       if (closed || deliveries.length === 0) return;
@@ -227,6 +305,7 @@ export class PingstreamsTrigger implements INodeType {
       if (!pipeline) return;
       await pipeline.idle();
       if (closed || !listening) return;
+      if (dispatcher) return dispatcher.push(pending.splice(0));
       let batch: Delivery[] = [];
       for (const delivery of pending.splice(0)) {
         if (delivery.event.snapshot || delivery.event.recovered) {
@@ -278,6 +357,7 @@ export class PingstreamsTrigger implements INodeType {
       closed = true;
       clearTimeout(testTimer);
       emitter.close();
+      dispatcher?.close();
       subscription?.close();
       handle?.release();
     };

@@ -63,6 +63,18 @@ export function executionNeverStarted(error: unknown): boolean {
   return !(error instanceof Error && error.message === 'No active execution found');
 }
 
+/**
+ * Whether a finished run is one whose worker stopped while running it (killed, out of memory): in queue mode n8n
+ * marks such a job failed and never runs it again (Bull's maxStalledCount is 0), so its events were not processed.
+ * n8n keeps only the error's message in the run.
+ */
+export function workerLost(run: unknown): boolean {
+  const error = (run as { data?: { resultData?: { error?: { message?: unknown } } } } | undefined)?.data?.resultData
+    ?.error;
+  return typeof error?.message === 'string' && WORKER_LOST.test(error.message);
+}
+const WORKER_LOST = /failed to be processed too many times|job stalled more than maxStalledCount/;
+
 export function toItem(output: unknown): INodeExecutionData {
   return {
     json: (output !== null && typeof output === 'object' && !Array.isArray(output)
@@ -128,7 +140,12 @@ export class ExecutionEmitter {
     const done = this.host.createDeferredPromise<IRun>();
     this.host.emit([items], undefined, done);
     done.promise.then(
-      () => {
+      (run) => {
+        if (workerLost(run)) {
+          // Not run to its end: emitted again (a side effect the workflow had already made is then made again).
+          this.notStartedBy({ deliveries, settled }, new Error('the worker running it stopped before it finished'));
+          return;
+        }
         this.failuresInARow = 0;
         settled?.('finished');
       },

@@ -172,3 +172,38 @@ test('closed: nothing more is emitted, the retry timer is cleared, what waits st
   expect(outcomes.sort()).toEqual(['a abandoned', 'b abandoned']);
   expect(logs.some((l) => l.includes('before the trigger closed'))).toBe(true);
 });
+
+test('queue mode: a run whose worker stopped (n8n marks it failed, never runs it again) is emitted again', async () => {
+  const { host, emits, logs } = fakeHost();
+  const emitter = new ExecutionEmitter(host, { nodeName: 'T', token: 'x', onStateChange: () => undefined });
+  const outcomes: Outcome[] = [];
+  emitter.emit([delivery('a')], (o) => outcomes.push(o));
+  // As n8n 2.40 finalizes a stalled job: status error, the MaxStalledCountError's message only.
+  const stalled = {
+    status: 'error',
+    data: {
+      resultData: {
+        error: {
+          message:
+            'This execution failed to be processed too many times and will no longer retry. To allow this execution to complete, please break down your workflow or scale up your workers or adjust your worker settings.',
+        },
+      },
+    },
+  } as unknown as IRun;
+  emits[0].done!.resolve(stalled);
+  await flush();
+  expect(outcomes).toEqual([]);
+  expect(emitter.undelivered().map((e) => e.data._id)).toEqual(['a']);
+  expect(logs.some((l) => l.includes('worker running it stopped'))).toBe(true);
+  jest.advanceTimersByTime(RETRY_DELAYS_MS[0]);
+  expect(emits).toHaveLength(2);
+  // A workflow that failed on its own is finished: not emitted again.
+  emits[1].done!.resolve({
+    status: 'error',
+    data: { resultData: { error: { message: 'HTTP 500' } } },
+  } as unknown as IRun);
+  await flush();
+  expect(outcomes).toEqual(['finished']);
+  jest.advanceTimersByTime(60_000);
+  expect(emits).toHaveLength(2);
+});
