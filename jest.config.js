@@ -11,5 +11,9 @@ module.exports = {
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
     { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
+    // n8n's throughput side by side (test/e2e/n8n-throughput.bench.ts): long, so only when asked for.
+    ...(process.env.N8N_THROUGHPUT
+      ? [{ ...base, displayName: 'n8n-throughput', testMatch: ['<rootDir>/test/e2e/**/*.bench.ts'] }]
+      : []),
   ],
 };
