@@ -71,10 +71,11 @@ export interface SoakOptions {
   projects?: number;
   log?: (line: string) => void;
   /**
-   * Faults of the host (e.g. an n8n worker killed, Redis restarted): every third fault is one of them, in turn.
-   * Each resolves true when it took effect.
+   * Faults of the host (e.g. an n8n worker killed, Redis restarted): every `hostFaultEvery`th fault (default 3) is
+   * one of them, in turn. Each resolves true when it took effect.
    */
   hostFaults?: Array<{ kind: string; run: () => Promise<boolean> }>;
+  hostFaultEvery?: number;
 }
 
 export interface SoakReport {
@@ -574,7 +575,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         continue;
       }
       const hostFaults = options.hostFaults ?? [];
-      const host = hostFaults.length && faultsTotal % 3 === 2 ? hostFaults[hostIndex++ % hostFaults.length] : undefined;
+      const every = Math.max(2, options.hostFaultEvery ?? 3);
+      const host =
+        hostFaults.length && faultsTotal % every === every - 1
+          ? hostFaults[hostIndex++ % hostFaults.length]
+          : undefined;
       const kind = host?.kind ?? kinds[(faultsTotal - hostDone) % kinds.length];
       log(`t=${Date.now() - started} ms: ${kind} (changes ${changes})`);
       if (host) {

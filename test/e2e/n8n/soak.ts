@@ -118,6 +118,11 @@ export interface SoakTuning {
   arrivalOrder?: boolean;
   /** Starts n8n (default: `n8n.start()`); e.g. a queue-mode cluster's main and workers. */
   start?: () => Promise<void>;
+  /**
+   * With arrivalOrder: the executions whose posts do not count (n8n marked them failed because their worker died;
+   * the trigger emitted their events again, so what such an execution had posted before it died is repeated).
+   */
+  discountExecutions?: () => Set<number>;
 }
 
 interface Execution {
@@ -153,6 +158,29 @@ export class EmissionOrder {
   late = 0;
   private lastReleased = '';
   private readonly arrivedAt = new WeakMap<SinkRequest, number>();
+  /** Arrival mode: complete executions' items in arrival order, delivered by release(). */
+  private readonly arrived: SinkRequest[] = [];
+
+  /**
+   * Arrival mode: delivers what arrived, in arrival order, except the items of executions `discount` names (also
+   * those never complete); returns how many items it left out.
+   */
+  release(discount: (execution: number) => boolean): number {
+    let left = 0;
+    for (const r of this.arrived.splice(0)) {
+      if (discount(Number(r.headers['x-execution']))) left += 1;
+      else {
+        this.deliver(r);
+        this.released += 1;
+      }
+    }
+    for (const [id, execution] of this.executions)
+      if (discount(id)) {
+        left += execution.items.size;
+        this.executions.delete(id);
+      }
+    return left;
+  }
 
   constructor(
     private readonly sink: HttpSink,
@@ -178,10 +206,7 @@ export class EmissionOrder {
       if (this.arrival) {
         this.executions.delete(id);
         const arrived = (r: SinkRequest) => this.arrivedAt.get(r) ?? 0;
-        for (const r of [...execution.items.values()].sort((a, b) => arrived(a) - arrived(b))) {
-          this.deliver(r);
-          this.released += 1;
-        }
+        this.arrived.push(...[...execution.items.values()].sort((a, b) => arrived(a) - arrived(b)));
         continue;
       }
       // Complete: its items join the pending ones.
@@ -262,6 +287,9 @@ export interface N8nSoakStats {
   lateItems: number;
   sinkRequests: number;
   executions: number;
+  /** Arrival mode: items posted by executions whose worker died, left out (their events were emitted again). */
+  repeatedAfterWorkerLoss?: number;
+  executionsOfLostWorkers?: number;
 }
 
 /** A SoakConsumer driving a real n8n (already installed with the package, not started). */
@@ -354,6 +382,11 @@ export function n8nConsumer(
       );
       stats.drainMs = Date.now() - started;
       log(`n8n drained in ${stats.drainMs} ms`);
+      if (tuning.arrivalOrder) {
+        const discounted = tuning.discountExecutions?.() ?? new Set<number>();
+        stats.repeatedAfterWorkerLoss = order!.release((id) => discounted.has(id));
+        stats.executionsOfLostWorkers = discounted.size;
+      }
     },
     async stop() {
       order?.pump(Date.now() + 60_000);
