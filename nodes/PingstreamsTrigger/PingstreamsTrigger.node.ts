@@ -31,7 +31,7 @@ import {
 } from '../Pingstreams/shared';
 import { LIVE_METRICS_PROPERTIES, LIVE_METRICS_RESOURCE, liveMetricsTrigger } from './metrics-trigger';
 import { ExecutionEmitter, toItem, type Delivery } from './execution-emitter';
-import { DEFAULT_MAX_HELD, Dispatcher, dispatchOptions, type OrderBy } from './dispatcher';
+import { DEFAULT_MAX_HELD, DEFAULT_OVERDUE_SECONDS, Dispatcher, dispatchOptions, type OrderBy } from './dispatcher';
 
 interface TriggerOptions extends ExpressionLimitOptions {
   emitSnapshot?: boolean;
@@ -46,6 +46,7 @@ interface TriggerOptions extends ExpressionLimitOptions {
   batchWaitMs?: number;
   maxParallel?: number;
   maxHeld?: number;
+  orderWaitSeconds?: number;
 }
 
 /** Connection statuses already logged: one line per reconnect, not one per trigger sharing the socket. */
@@ -196,6 +197,15 @@ export class PingstreamsTrigger implements INodeType {
               'JSONata condition on the element; the event passes when it is true. $previous is the state before the change, $event the whole event.',
           },
           {
+            displayName: 'Order Wait Limit (Seconds)',
+            name: 'orderWaitSeconds',
+            type: 'number',
+            typeOptions: { minValue: 5, maxValue: 86400 },
+            default: DEFAULT_OVERDUE_SECONDS,
+            description:
+              'With Keep Order Per: how long later events wait for an execution n8n never reports finished (e.g. Redis restarted as it ended) before they go on, with a warning in the log',
+          },
+          {
             displayName: 'Subscribe Timeout (Seconds)',
             name: 'subscribeTimeout',
             type: 'number',
@@ -284,6 +294,10 @@ export class PingstreamsTrigger implements INodeType {
         start: (deliveries, settled) => emitter.emit(deliveries, settled),
         pause: () => handle?.pause(),
         resume: () => handle?.resume(),
+        overdue: (items) =>
+          this.logger.warn(
+            `[Pingstreams] ${node.name}: n8n has not reported the end of an execution of ${items} item(s) within ${dispatch.overdueMs / 1000} s; later events of its elements go on without waiting for it. Check n8n's log (in queue mode also Redis and the workers).`,
+          ),
       });
 
     const emitExecution = (deliveries: Delivery[]) => {

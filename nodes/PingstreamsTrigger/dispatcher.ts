@@ -17,6 +17,11 @@ export interface DispatchOptions {
   maxParallel: number;
   /** Events waiting here before the subscription is paused; it resumes below half of it. */
   maxHeld: number;
+  /**
+   * How long an execution may stay unreported before its keys are freed anyway: n8n can miss an execution's end
+   * (e.g. Redis restarted as a worker finished it), and its elements' later events must not wait forever.
+   */
+  overdueMs: number;
 }
 
 export interface DispatchHost {
@@ -24,9 +29,12 @@ export interface DispatchHost {
   start(batch: Delivery[], settled: (outcome: Outcome) => void): void;
   pause(): void;
   resume(): void;
+  /** An execution of `items` events was not reported within overdueMs: its keys were freed. */
+  overdue(items: number): void;
 }
 
 export const DEFAULT_MAX_HELD = 5_000;
+export const DEFAULT_OVERDUE_SECONDS = 300;
 
 /** The key an event is ordered by: its element, or the request it belongs to (a message's recipient). */
 export function orderKey(orderBy: OrderBy, delivery: Delivery): string | undefined {
@@ -44,6 +52,7 @@ export class Dispatcher {
   private readonly busyKeys = new Set<string>();
   private inFlight = 0;
   private batchTimer: NodeJS.Timeout | undefined;
+  private readonly overdueTimers = new Set<NodeJS.Timeout>();
   private paused = false;
   private closed = false;
 
@@ -71,6 +80,8 @@ export class Dispatcher {
     this.closed = true;
     clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
+    for (const timer of this.overdueTimers) clearTimeout(timer);
+    this.overdueTimers.clear();
   }
 
   private dispatching = false;
@@ -134,13 +145,22 @@ export class Dispatcher {
       for (const key of keys) this.busyKeys.add(key);
       this.inFlight += 1;
       let settled = false;
-      this.host.start(deliveries, () => {
+      const settle = () => {
         if (settled) return;
         settled = true;
+        clearTimeout(overdue);
+        this.overdueTimers.delete(overdue);
         this.inFlight -= 1;
         for (const key of keys) this.busyKeys.delete(key);
         this.dispatch(false);
-      });
+      };
+      const overdue = setTimeout(() => {
+        if (settled || this.closed) return;
+        this.host.overdue(deliveries.length);
+        settle();
+      }, this.options.overdueMs);
+      this.overdueTimers.add(overdue);
+      this.host.start(deliveries, settle);
     }
     if (!partialWaits) {
       clearTimeout(this.batchTimer);
@@ -178,6 +198,7 @@ export function dispatchOptions(options: {
   batchWaitMs?: unknown;
   maxParallel?: unknown;
   maxHeld?: unknown;
+  orderWaitSeconds?: unknown;
 }): DispatchOptions | undefined {
   const orderBy: OrderBy = options.orderBy === 'element' || options.orderBy === 'request' ? options.orderBy : 'none';
   const result: DispatchOptions = {
@@ -186,6 +207,7 @@ export function dispatchOptions(options: {
     batchMs: whole(options.batchWaitMs, 0, 0, 60_000),
     maxParallel: whole(options.maxParallel, 0, 0, 1000),
     maxHeld: whole(options.maxHeld, DEFAULT_MAX_HELD, 10, 100_000),
+    overdueMs: whole(options.orderWaitSeconds, DEFAULT_OVERDUE_SECONDS, 5, 86_400) * 1000,
   };
   const off = orderBy === 'none' && result.batchSize === 1 && result.batchMs === 0 && result.maxParallel === 0;
   return off ? undefined : result;

@@ -20,7 +20,7 @@ function fake(options: Partial<DispatchOptions>) {
   const started: Array<{ names: string[]; finish: (outcome?: Outcome) => void }> = [];
   const flow: string[] = [];
   const dispatcher = new Dispatcher(
-    { orderBy: 'none', batchSize: 1, batchMs: 0, maxParallel: 0, maxHeld: 1000, ...options },
+    { orderBy: 'none', batchSize: 1, batchMs: 0, maxParallel: 0, maxHeld: 1000, overdueMs: 60_000, ...options },
     {
       start: (batch, settled) =>
         started.push({
@@ -29,6 +29,7 @@ function fake(options: Partial<DispatchOptions>) {
         }),
       pause: () => flow.push('pause'),
       resume: () => flow.push('resume'),
+      overdue: (items) => flow.push(`overdue ${items}`),
     },
   );
   return { dispatcher, started, flow, names: () => started.map((s) => s.names) };
@@ -133,7 +134,7 @@ test('a parallel limit holds later events in order; past the bound the subscript
 test('a settle during start (n8n cannot report starts) does not reorder or lose anything', () => {
   const order: string[] = [];
   const dispatcher = new Dispatcher(
-    { orderBy: 'element', batchSize: 1, batchMs: 0, maxParallel: 1, maxHeld: 100 },
+    { orderBy: 'element', batchSize: 1, batchMs: 0, maxParallel: 1, maxHeld: 100, overdueMs: 60_000 },
     {
       start: (batch, settled) => {
         order.push(String((batch[0].output as { id: string; n: number }).n));
@@ -141,11 +142,29 @@ test('a settle during start (n8n cannot report starts) does not reorder or lose 
       },
       pause: () => undefined,
       resume: () => undefined,
+      overdue: () => undefined,
     },
   );
   dispatcher.push([0, 1, 2, 3].map((n) => delivery('a', n)));
   expect(order).toEqual(['0', '1', '2', '3']);
   expect(dispatcher.waiting()).toEqual([]);
+});
+
+test('an execution n8n never reports finished frees its element after the wait limit, with a warning; timers end on close', () => {
+  const { dispatcher, started, names, flow } = fake({ orderBy: 'element', overdueMs: 5_000 });
+  dispatcher.push([delivery('a', 0), delivery('a', 1), delivery('a', 2)]);
+  expect(names()).toEqual([['a0']]);
+  jest.advanceTimersByTime(4_999);
+  expect(names()).toEqual([['a0']]);
+  jest.advanceTimersByTime(1);
+  expect(flow).toEqual(['overdue 1']);
+  expect(names()).toEqual([['a0'], ['a1']]);
+  started[0].finish(); // reported late: counted once, nothing else changes
+  expect(dispatcher.executionsInFlight).toBe(1);
+  started[1].finish();
+  expect(names()).toEqual([['a0'], ['a1'], ['a2']]);
+  dispatcher.close();
+  expect(jest.getTimerCount()).toBe(0);
 });
 
 test('the options: off unless asked for, clamped to the bounds', () => {
@@ -157,6 +176,7 @@ test('the options: off unless asked for, clamped to the bounds', () => {
     batchMs: 0,
     maxParallel: 0,
     maxHeld: 5000,
+    overdueMs: 300_000,
   });
   expect(dispatchOptions({ batchSize: 5000, batchWaitMs: -3, maxHeld: 1 })).toMatchObject({
     orderBy: 'none',
