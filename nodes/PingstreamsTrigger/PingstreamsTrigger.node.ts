@@ -203,7 +203,7 @@ export class PingstreamsTrigger implements INodeType {
             typeOptions: { minValue: 5, maxValue: 86400 },
             default: DEFAULT_OVERDUE_SECONDS,
             description:
-              'With Keep Order Per: how long later events wait for an execution n8n never reports finished (e.g. Redis restarted as it ended) before they go on, with a warning in the log',
+              'With Keep Order Per: how long later events wait for an execution n8n never reports finished (e.g. its report was lost with a Redis restart) before they go on, with a warning in the log',
           },
           {
             displayName: 'Subscribe Timeout (Seconds)',

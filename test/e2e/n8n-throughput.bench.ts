@@ -226,6 +226,7 @@ async function measure(config: Config): Promise<Row> {
 
 test('throughput with exact, ordered delivery: single process with and without batches, queue mode 1 and 2 workers', async () => {
   for (const config of CONFIGS) results.push(await measure(config));
+  if (!results.length) throw new Error('no configuration measured');
   const columns = Object.keys(results[0]) as Array<keyof Row>;
   const table = [
     `| ${columns.join(' | ')} |`,
