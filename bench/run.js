@@ -21,6 +21,15 @@ function table(columns, rows) {
   return [head, rule, ...rows.map((r) => `| ${columns.map((c) => format(r[c] ?? '')).join(' | ')} |`)].join('\n');
 }
 
+/**
+ * n8n's throughput is measured by its own run (minutes per configuration, real n8n, PostgreSQL and Redis):
+ * N8N_THROUGHPUT=1 npx jest --selectProjects n8n-throughput writes bench/results/n8n-throughput.md, kept here as is.
+ */
+function n8nThroughputSection() {
+  const file = path.join(ROOT, 'bench', 'results', 'n8n-throughput.md');
+  return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : '';
+}
+
 function machine() {
   const cpus = os.cpus();
   return {
@@ -201,6 +210,8 @@ ratios measured side by side, not absolute numbers across machines.
 
 ${sections.join('\n\n')}
 
+${n8nThroughputSection()}
+
 ## Chaos soak (test/integration/soak.test.ts)
 ${SOAK_RULES}
 ${soakSection()}
@@ -225,6 +236,7 @@ pollution, give a warning when malformed, and let the next real event through on
   \`bench/suites/04-node-red-chain.js\` does for the two Node-RED chains.
 `;
   fs.writeFileSync(path.join(ROOT, 'BENCHMARKS.md'), doc);
+
   console.log(`\nWrote BENCHMARKS.md (${totalSeconds} s)`);
   console.log(headline.join('\n'));
 }

@@ -1,17 +1,15 @@
 import type {
   IDataObject,
-  INodeExecutionData,
   INodeProperties,
   INodePropertyOptions,
   INodeType,
   INodeTypeDescription,
-  IRun,
   ITriggerFunctions,
   ITriggerResponse,
 } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
 import { SubscriptionTimeoutError, acquireConnection, createEventPipeline, markUndelivered, redact } from '../../core';
-import type { ConnectionHandle, RealtimeEvent, ResumeState, Subscription } from '../../core';
+import type { ConnectionHandle, ResumeState, Subscription } from '../../core';
 import {
   CREDENTIAL_NAME,
   CREDENTIAL_TEST,
@@ -32,6 +30,8 @@ import {
   type ExpressionLimitOptions,
 } from '../Pingstreams/shared';
 import { LIVE_METRICS_PROPERTIES, LIVE_METRICS_RESOURCE, liveMetricsTrigger } from './metrics-trigger';
+import { ExecutionEmitter, toItem, type Delivery } from './execution-emitter';
+import { DEFAULT_MAX_HELD, DEFAULT_OVERDUE_SECONDS, Dispatcher, dispatchOptions, type OrderBy } from './dispatcher';
 
 interface TriggerOptions extends ExpressionLimitOptions {
   emitSnapshot?: boolean;
@@ -41,6 +41,12 @@ interface TriggerOptions extends ExpressionLimitOptions {
   heartbeatInterval?: number;
   heartbeatTimeout?: number;
   testTimeout?: number;
+  orderBy?: OrderBy;
+  batchSize?: number;
+  batchWaitMs?: number;
+  maxParallel?: number;
+  maxHeld?: number;
+  orderWaitSeconds?: number;
 }
 
 /** Connection statuses already logged: one line per reconnect, not one per trigger sharing the socket. */
@@ -57,41 +63,6 @@ function withLiveMetrics(properties: INodeProperties[]): INodeProperties[] {
       return { ...p, options: [...(p.options as INodePropertyOptions[]), LIVE_METRICS_RESOURCE] };
     return p.displayOptions ? p : { ...p, displayOptions: NOT_METRICS };
   });
-}
-
-/** An event that passed the filter, and the output it becomes. */
-interface Delivery {
-  output: unknown;
-  event: RealtimeEvent;
-}
-
-/** When n8n cannot start an execution: wait, then emit it again (backing off while it keeps failing). */
-const RETRY_DELAYS_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
-/** Items kept for emitting again, per trigger, so a long outage of n8n's database cannot exhaust memory. */
-const MAX_ITEMS_WAITING = 10_000;
-
-/**
- * Whether an error is of an n8n error class, by name along its prototype chain: the package may load its own copy
- * of n8n-workflow, so `instanceof` against n8n's classes is unreliable.
- */
-function isErrorClass(error: unknown, name: string): boolean {
-  for (
-    let proto = error !== null && typeof error === 'object' ? Object.getPrototypeOf(error) : null;
-    proto;
-    proto = Object.getPrototypeOf(proto)
-  ) {
-    if ((proto as { constructor?: { name?: string } }).constructor?.name === name) return true;
-  }
-  return false;
-}
-
-/**
- * Whether n8n rejected the done promise of emit() because it never started the execution (e.g. creating it in
- * the database failed). Not when the execution ran: cancelled by a user or at shutdown, or already finished.
- */
-function executionNeverStarted(error: unknown): boolean {
-  if (isErrorClass(error, 'ExecutionCancelledError') || isErrorClass(error, 'ExecutionNotFoundError')) return false;
-  return !(error instanceof Error && error.message === 'No active execution found');
 }
 
 export class PingstreamsTrigger implements INodeType {
@@ -120,6 +91,24 @@ export class PingstreamsTrigger implements INodeType {
         placeholder: 'Add option',
         default: {},
         options: [
+          {
+            displayName: 'Batch Size',
+            name: 'batchSize',
+            type: 'number',
+            typeOptions: { minValue: 1, maxValue: 1000 },
+            default: 1,
+            description:
+              'Most events per execution, one item each. More than 1 lets n8n keep up with busy projects: one execution costs n8n far more than one item.',
+          },
+          {
+            displayName: 'Batch Wait (Ms)',
+            name: 'batchWaitMs',
+            type: 'number',
+            typeOptions: { minValue: 0, maxValue: 60000 },
+            default: 0,
+            description:
+              'How long the first event of a batch waits for more before its execution starts. 0: a batch holds the events that are there at once.',
+          },
           {
             displayName: 'Emit Changes Missed While Disconnected',
             name: 'emitRecovered',
@@ -155,6 +144,50 @@ export class PingstreamsTrigger implements INodeType {
             description: 'How long to wait for any frame after a ping before reconnecting',
           },
           {
+            displayName: 'Keep Order Per',
+            name: 'orderBy',
+            type: 'options',
+            options: [
+              {
+                name: 'Nothing (Fastest)',
+                value: 'none',
+                description: 'Executions start as events arrive and may overlap',
+              },
+              {
+                name: 'Element',
+                value: 'element',
+                description: "One element's executions (e.g. one request's) run one after another, in order",
+              },
+              {
+                name: 'Request',
+                value: 'request',
+                description:
+                  'Everything of one request (the request, or its messages) runs one after another, in order',
+              },
+            ],
+            default: 'none',
+            description:
+              'Whether later events wait until the execution of an earlier one of the same element or request has finished. Different ones still run in parallel (in queue mode on the workers).',
+          },
+          {
+            displayName: 'Max Events Held',
+            name: 'maxHeld',
+            type: 'number',
+            typeOptions: { minValue: 10, maxValue: 100000 },
+            default: DEFAULT_MAX_HELD,
+            description:
+              'Events waiting for their turn before the trigger stops reading the connection until n8n catches up (nothing is dropped; workflows sharing the credentials wait too)',
+          },
+          {
+            displayName: 'Max Executions in Parallel',
+            name: 'maxParallel',
+            type: 'number',
+            typeOptions: { minValue: 0, maxValue: 1000 },
+            default: 0,
+            description:
+              'Executions started and not finished, at most; later events wait. 0: no limit. About the workers times their concurrency in queue mode.',
+          },
+          {
             displayName: 'Only When',
             name: 'onlyWhen',
             type: 'string',
@@ -162,6 +195,15 @@ export class PingstreamsTrigger implements INodeType {
             placeholder: 'status = 1000 and $previous.status != 1000',
             description:
               'JSONata condition on the element; the event passes when it is true. $previous is the state before the change, $event the whole event.',
+          },
+          {
+            displayName: 'Order Wait Limit (Seconds)',
+            name: 'orderWaitSeconds',
+            type: 'number',
+            typeOptions: { minValue: 5, maxValue: 86400 },
+            default: DEFAULT_OVERDUE_SECONDS,
+            description:
+              'With Keep Order Per: how long later events wait for an execution n8n never reports finished (e.g. its report was lost with a Redis restart) before they go on, with a warning in the log',
           },
           {
             displayName: 'Subscribe Timeout (Seconds)',
@@ -230,92 +272,44 @@ export class PingstreamsTrigger implements INodeType {
     let flushScheduled = false;
     let pipeline: ReturnType<typeof createEventPipeline> | undefined;
     let earlyTestError: Error | undefined;
-    // Executions n8n could not start (e.g. its database was busy), waiting to be emitted again.
-    const notStarted: Delivery[][] = [];
-    let retryTimer: NodeJS.Timeout | undefined;
-    let failuresInARow = 0;
-    let reportsStart = true; // whether emit()'s done promise tells if n8n started the execution
-
     // Saved by n8n with each emit: what was handed to n8n counts as seen, except what n8n reported it
     // could not start, so a restart emits that again.
     const persistState = () => {
       if (manual || !subscription) return;
-      const undelivered = notStarted.flat().map(({ event }) => event);
-      staticData[RESUME_KEY] = markUndelivered(subscription.exportState(), undelivered) as unknown as IDataObject;
+      staticData[RESUME_KEY] = markUndelivered(subscription.exportState(), [
+        ...emitter.undelivered(),
+        ...(dispatcher?.waiting() ?? []).map(({ event }) => event),
+      ]) as unknown as IDataObject;
     };
+    const emitter = new ExecutionEmitter(
+      { emit: this.emit.bind(this), createDeferredPromise: this.helpers.createDeferredPromise, logger: this.logger },
+      { nodeName: node.name, token, onStateChange: persistState },
+    );
 
-    const toItem = (output: unknown): INodeExecutionData => ({
-      json: (output !== null && typeof output === 'object' && !Array.isArray(output)
-        ? output
-        : { value: output }) as IDataObject,
-    });
-
-    const retryNotStarted = () => {
-      retryTimer = undefined;
-      for (const deliveries of notStarted.splice(0)) emitExecution(deliveries);
-    };
-
-    const onNotStarted = (deliveries: Delivery[], error: Error) => {
-      if (closed) {
-        this.logger.warn(
-          `[Pingstreams] ${node.name}: n8n did not start an execution for ${deliveries.length} item(s) before the trigger closed (${redact(error.message, token)}).`,
-        );
-        return;
-      }
-      notStarted.push(deliveries);
-      let waiting = notStarted.reduce((sum, batch) => sum + batch.length, 0);
-      while (waiting > MAX_ITEMS_WAITING) {
-        const dropped = notStarted.shift() ?? [];
-        waiting -= dropped.length;
-        this.logger.error(
-          `[Pingstreams] ${node.name}: dropped ${dropped.length} item(s) n8n could not start an execution for: more than ${MAX_ITEMS_WAITING} items were waiting. Check n8n's log for why executions fail to start (often a busy database).`,
-        );
-      }
-      persistState();
-      if (retryTimer) return;
-      failuresInARow += 1;
-      const delayMs = RETRY_DELAYS_MS[Math.min(failuresInARow, RETRY_DELAYS_MS.length) - 1];
-      this.logger.warn(
-        `[Pingstreams] ${node.name}: n8n could not start the execution for ${waiting} item(s) (${redact(error.message, token)}); emitting again in ${delayMs / 1000} s.`,
-      );
-      retryTimer = setTimeout(retryNotStarted, delayMs);
-    };
+    // With order, batches or a parallel limit: which events go into which execution, and when (dispatcher.ts).
+    const dispatch = manual ? undefined : dispatchOptions(options);
+    const dispatcher =
+      dispatch &&
+      new Dispatcher(dispatch, {
+        start: (deliveries, settled) => emitter.emit(deliveries, settled),
+        pause: () => handle?.pause(),
+        resume: () => handle?.resume(),
+        overdue: (items) =>
+          this.logger.warn(
+            `[Pingstreams] ${node.name}: n8n has not reported the end of an execution of ${items} item(s) within ${dispatch.overdueMs / 1000} s; later events of its elements go on without waiting for it. Check n8n's log (in queue mode also Redis and the workers).`,
+          ),
+      });
 
     const emitExecution = (deliveries: Delivery[]) => {
       if (closed || deliveries.length === 0) return;
-      const items = deliveries.map(({ output }) => toItem(output));
       if (manual) {
         // The first matching event completes the test; n8n closes the trigger afterwards.
         closed = true;
         clearTimeout(testTimer);
-        this.emit([items]);
+        this.emit([deliveries.map(({ output }) => toItem(output))]);
         return;
       }
-      persistState();
-      if (!reportsStart) {
-        this.emit([items]);
-        return;
-      }
-      const done = this.helpers.createDeferredPromise<IRun>();
-      this.emit([items], undefined, done);
-      done.promise.then(
-        () => {
-          failuresInARow = 0;
-        },
-        (error: unknown) => {
-          if (!executionNeverStarted(error)) return;
-          if (isErrorClass(error, 'UserError')) {
-            // This workflow's settings rule out waiting (e.g. n8n's Engine 2.0): emit as before, unconfirmed.
-            reportsStart = false;
-            this.logger.warn(
-              `[Pingstreams] ${node.name}: n8n cannot report whether this workflow's executions start (${(error as Error).message}); emitting without that check.`,
-            );
-            emitExecution(deliveries);
-            return;
-          }
-          onNotStarted(deliveries, error instanceof Error ? error : new Error(String(error)));
-        },
-      );
+      emitter.emit(deliveries);
     };
 
     // Live events: one execution each. A snapshot or a batch recovered after a reconnect arrives at
@@ -325,6 +319,7 @@ export class PingstreamsTrigger implements INodeType {
       if (!pipeline) return;
       await pipeline.idle();
       if (closed || !listening) return;
+      if (dispatcher) return dispatcher.push(pending.splice(0));
       let batch: Delivery[] = [];
       for (const delivery of pending.splice(0)) {
         if (delivery.event.snapshot || delivery.event.recovered) {
@@ -375,7 +370,8 @@ export class PingstreamsTrigger implements INodeType {
     const stop = () => {
       closed = true;
       clearTimeout(testTimer);
-      clearTimeout(retryTimer);
+      emitter.close();
+      dispatcher?.close();
       subscription?.close();
       handle?.release();
     };

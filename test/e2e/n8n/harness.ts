@@ -17,10 +17,14 @@ export interface E2EPaths {
   E2E_NODE24: string;
   E2E_NODE24_DIR: string;
   E2E_N8N_DIR: string;
+  /** With 'queue': PostgreSQL's bin folder, redis-server, and the user they run as when the tests run as root. */
+  E2E_PG_BIN?: string;
+  E2E_REDIS_SERVER?: string;
+  E2E_SERVICE_USER?: string;
 }
 
-/** Installs Node 24 and n8n once (cached); returns their paths. */
-export function provision(what: 'n8n'): E2EPaths {
+/** Installs Node 24 and n8n once (cached), with 'queue' also PostgreSQL and Redis; returns their paths. */
+export function provision(what: 'n8n' | 'queue'): E2EPaths {
   const result = spawnSync('bash', [join(REPO, 'scripts/e2e/provision.sh'), what], {
     encoding: 'utf8',
     timeout: 15 * 60_000,
@@ -176,6 +180,12 @@ export class HttpSink {
   }
 }
 
+/**
+ * `n8n start` (main) or `n8n worker` (queue mode: runs the executions the main puts in Redis). A worker has no
+ * editor: its readiness is asked of its health server, on the `http` port.
+ */
+export type N8nRole = 'main' | { worker: { concurrency: number } };
+
 export class N8n {
   readonly userFolder: string;
   readonly port: number;
@@ -191,6 +201,7 @@ export class N8n {
     ports: { http: number; broker: number },
     /** Added last: tuning for a particular test (e.g. the soak's execution settings). */
     extraEnv: NodeJS.ProcessEnv = {},
+    readonly role: N8nRole = 'main',
   ) {
     this.userFolder = mkdtempSync(join(tmpdir(), 'pingstreams-n8n-'));
     this.port = ports.http;
@@ -224,8 +235,19 @@ export class N8n {
       N8N_GRACEFUL_SHUTDOWN_TIMEOUT: '15',
       N8N_LOG_LEVEL: 'info',
       N8N_LOG_OUTPUT: 'console',
+      ...(role === 'main'
+        ? {}
+        : {
+            QUEUE_HEALTH_CHECK_ACTIVE: 'true',
+            QUEUE_HEALTH_CHECK_PORT: String(ports.http),
+            N8N_WORKER_SERVER_ADDRESS: '127.0.0.1',
+          }),
       ...extraEnv,
     };
+  }
+
+  private get name(): string {
+    return this.role === 'main' ? 'n8n-start' : `n8n-worker-${this.port}`;
   }
 
   /** Process id of the running `n8n start` (undefined when stopped). */
@@ -294,17 +316,18 @@ export class N8n {
     return file;
   }
 
-  /** The log of the latest `n8n start`. */
+  /** The log of the latest start. */
   get logFile(): string {
-    return join(this.artifacts, `n8n-start-${this.starts}.log`);
+    return join(this.artifacts, `${this.name}-${this.starts}.log`);
   }
 
-  /** `n8n start`, resolved once /healthz/readiness answers 200. */
+  /** `n8n start` or `n8n worker`, resolved once /healthz/readiness answers 200. */
   async start(readyTimeoutMs = 4 * 60_000): Promise<void> {
     if (this.process) throw new Error('n8n is already running');
     this.starts += 1;
-    const log = createWriteStream(join(this.artifacts, `n8n-start-${this.starts}.log`));
-    const child = spawn(this.paths.E2E_NODE24, [this.bin, 'start'], {
+    const log = createWriteStream(this.logFile);
+    const args = this.role === 'main' ? ['start'] : ['worker', `--concurrency=${this.role.worker.concurrency}`];
+    const child = spawn(this.paths.E2E_NODE24, [this.bin, ...args], {
       cwd: this.userFolder,
       env: this.env,
       detached: true,
@@ -323,7 +346,7 @@ export class N8n {
     const deadline = Date.now() + readyTimeoutMs;
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null)
-        throw new Error(`n8n exited during startup; see ${this.artifacts}/n8n-start-${this.starts}.log`);
+        throw new Error(`n8n exited during startup; see ${this.logFile}`);
       const status = await httpJson('GET', `http://127.0.0.1:${port}/healthz/readiness`).then(
         (r) => r.status,
         () => 0,
@@ -347,6 +370,15 @@ export class N8n {
       await Promise.race([this.exited, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
     }
     killGroup(child, 'SIGKILL'); // leftovers of the group (the task runner), if any
+  }
+
+  /** SIGKILL to the process group, as a crash or an OOM kill would end it: nothing is saved or handed over. */
+  async kill(): Promise<void> {
+    const child = this.process;
+    if (!child || !this.exited) return;
+    this.process = undefined;
+    killGroup(child, 'SIGKILL');
+    await Promise.race([this.exited, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
   }
 
   get running(): boolean {
@@ -386,7 +418,7 @@ export class N8n {
   }
 }
 
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
   try {
     process.kill(-child.pid, signal);

@@ -25,8 +25,8 @@ export const SOAK_N8N_ENV: NodeJS.ProcessEnv = {
   PINGSTREAMS_SOAK_DEFAULTS: JSON.stringify({ backoffInitialMs: 100, backoffMaxMs: 1_000 }),
 };
 
-/** The trigger parameters for one topic. */
-export function triggerParameters(topic: string): Record<string, unknown> {
+/** The trigger parameters for one topic; `extra` adds options (e.g. order and batches). */
+export function triggerParameters(topic: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const parsed = parseTopic(topic);
   const base = { projectId: parsed.projectId, events: ['CREATE', 'UPDATE', 'DELETE'], output: 'event' };
   // Short heartbeats so a half-open socket is noticed within seconds (the node's minimum values).
@@ -36,6 +36,7 @@ export function triggerParameters(topic: string): Record<string, unknown> {
     heartbeatInterval: 5,
     heartbeatTimeout: 3,
     subscribeTimeout: 60,
+    ...extra,
   };
   switch (parsed.kind) {
     case 'requests':
@@ -56,7 +57,7 @@ export function triggerParameters(topic: string): Record<string, unknown> {
  * whole static data (every trigger's catch-up record) with each execution the trigger starts, so many triggers
  * in one workflow multiply the bytes written per event (see docs/soak-results.md).
  */
-export function soakWorkflows(topics: string[], sinkUrl: string) {
+export function soakWorkflows(topics: string[], sinkUrl: string, tuning: SoakTuning = {}) {
   return topics.map((topic, w) => {
     const post = postToSink('Post Event', sinkUrl, [400, 0]);
     // Execution id, item index and item count let the sink tell when an execution posted all its items,
@@ -71,19 +72,57 @@ export function soakWorkflows(topics: string[], sinkUrl: string) {
       type: 'n8n-nodes-pingstreams.pingstreamsTrigger',
       typeVersion: 1,
       position: [0, 0] as [number, number],
-      parameters: triggerParameters(topic),
+      parameters: triggerParameters(topic, tuning.triggerOptions),
       credentials: { pingstreamsApi: { id: CREDENTIAL_ID, name: 'Pingstreams emulator' } },
     };
+    // A step that takes a while before the post, as real workflows do (and a worker can be killed in it).
+    const wait = tuning.codeDelayMs
+      ? {
+          id: `soak-wait-${w}`,
+          name: 'Work',
+          type: 'n8n-nodes-base.code',
+          typeVersion: 2,
+          position: [200, 0] as [number, number],
+          parameters: {
+            mode: 'runOnceForAllItems',
+            jsCode: `await new Promise((resolve) => setTimeout(resolve, ${tuning.codeDelayMs}));\nreturn $input.all();`,
+          },
+        }
+      : undefined;
     return {
       id: `PsSoakFlow${String(w).padStart(6, '0')}`,
       name: `Pingstreams soak ${topic}`,
       active: false,
-      nodes: [trigger, post],
-      connections: { [trigger.name]: { main: [[{ node: 'Post Event', type: 'main', index: 0 }]] } },
+      nodes: wait ? [trigger, wait, post] : [trigger, post],
+      connections: wait
+        ? {
+            [trigger.name]: { main: [[{ node: wait.name, type: 'main', index: 0 }]] },
+            [wait.name]: { main: [[{ node: 'Post Event', type: 'main', index: 0 }]] },
+          }
+        : { [trigger.name]: { main: [[{ node: 'Post Event', type: 'main', index: 0 }]] } },
       settings: { executionOrder: 'v1', saveDataSuccessExecution: 'none', saveManualExecutions: false },
       pinData: {},
     };
   });
+}
+
+export interface SoakTuning {
+  /** Added to every trigger's options. */
+  triggerOptions?: Record<string, unknown>;
+  /** A Code node waiting this long before the post. */
+  codeDelayMs?: number;
+  /**
+   * Deliver the sink's requests in the order they arrived, without restoring the emission order: for triggers that
+   * keep the order per element themselves, this proves it at the sink.
+   */
+  arrivalOrder?: boolean;
+  /** Starts n8n (default: `n8n.start()`); e.g. a queue-mode cluster's main and workers. */
+  start?: () => Promise<void>;
+  /**
+   * With arrivalOrder: the executions whose posts do not count (n8n marked them failed because their worker died;
+   * the trigger emitted their events again, so what such an execution had posted before it died is repeated).
+   */
+  discountExecutions?: () => Set<number>;
 }
 
 interface Execution {
@@ -118,12 +157,38 @@ export class EmissionOrder {
   /** Items whose place in the order had already been passed when they arrived (counted, then delivered). */
   late = 0;
   private lastReleased = '';
+  private readonly arrivedAt = new WeakMap<SinkRequest, number>();
+  /** Arrival mode: complete executions' items in arrival order, delivered by release(). */
+  private readonly arrived: SinkRequest[] = [];
+
+  /**
+   * Arrival mode: delivers what arrived, in arrival order, except the items of executions `discount` names (also
+   * those never complete); returns how many items it left out.
+   */
+  release(discount: (execution: number) => boolean): number {
+    let left = 0;
+    for (const r of this.arrived.splice(0)) {
+      if (discount(Number(r.headers['x-execution']))) left += 1;
+      else {
+        this.deliver(r);
+        this.released += 1;
+      }
+    }
+    for (const [id, execution] of this.executions)
+      if (discount(id)) {
+        left += execution.items.size;
+        this.executions.delete(id);
+      }
+    return left;
+  }
 
   constructor(
     private readonly sink: HttpSink,
     private readonly deliver: (request: SinkRequest) => void,
     /** Longer than the trigger's longest wait before emitting again an execution n8n could not start (30 s). */
     private readonly holdMs = 45_000,
+    /** Release each complete execution's items in the order they reached the sink: no order restored. */
+    private readonly arrival = false,
   ) {}
 
   pump(now = Date.now()): void {
@@ -136,7 +201,14 @@ export class EmissionOrder {
       if (!execution)
         this.executions.set(id, (execution = { id, count: Number(request.headers['x-count']), items: new Map() }));
       execution.items.set(Number(request.headers['x-item']), request);
+      if (this.arrival) this.arrivedAt.set(request, this.read);
       if (execution.items.size < execution.count) continue;
+      if (this.arrival) {
+        this.executions.delete(id);
+        const arrived = (r: SinkRequest) => this.arrivedAt.get(r) ?? 0;
+        this.arrived.push(...[...execution.items.values()].sort((a, b) => arrived(a) - arrived(b)));
+        continue;
+      }
       // Complete: its items join the pending ones.
       this.executions.delete(id);
       for (const [item, r] of execution.items) {
@@ -215,12 +287,16 @@ export interface N8nSoakStats {
   lateItems: number;
   sinkRequests: number;
   executions: number;
+  /** Arrival mode: items posted by executions whose worker died, left out (their events were emitted again). */
+  repeatedAfterWorkerLoss?: number;
+  executionsOfLostWorkers?: number;
 }
 
 /** A SoakConsumer driving a real n8n (already installed with the package, not started). */
 export function n8nConsumer(
   n8n: N8n,
   log: (line: string) => void = () => undefined,
+  tuning: SoakTuning = {},
 ): SoakConsumer & { stats: N8nSoakStats; sink: HttpSink } {
   const sink = new HttpSink();
   const warnings: string[] = [];
@@ -233,7 +309,7 @@ export function n8nConsumer(
     sink,
     async start(context: ConsumerContext) {
       await sink.start();
-      const workflows = soakWorkflows(context.topics, sink.url('/events'));
+      const workflows = soakWorkflows(context.topics, sink.url('/events'), tuning);
       await n8n.cli(
         [
           'import:credentials',
@@ -245,10 +321,15 @@ export function n8nConsumer(
         ['import:workflow', `--input=${n8n.writeJson('workflows.json', workflows)}`],
         'soak-import-workflows',
       );
-      order = new EmissionOrder(sink, (request) => context.onEvent(toObserved(request)));
+      order = new EmissionOrder(
+        sink,
+        (request) => context.onEvent(toObserved(request)),
+        undefined,
+        tuning.arrivalOrder,
+      );
       pump = setInterval(() => order?.pump(), 50);
       const started = Date.now();
-      await n8n.start();
+      await (tuning.start ? tuning.start() : n8n.start());
       // Published through the REST API as the editor does (one CLI boot per workflow would take minutes).
       for (const workflow of workflows) {
         const current = await n8n.rest('GET', `/workflows/${workflow.id}`);
@@ -301,6 +382,11 @@ export function n8nConsumer(
       );
       stats.drainMs = Date.now() - started;
       log(`n8n drained in ${stats.drainMs} ms`);
+      if (tuning.arrivalOrder) {
+        const discounted = tuning.discountExecutions?.() ?? new Set<number>();
+        stats.repeatedAfterWorkerLoss = order!.release((id) => discounted.has(id));
+        stats.executionsOfLostWorkers = discounted.size;
+      }
     },
     async stop() {
       order?.pump(Date.now() + 60_000);

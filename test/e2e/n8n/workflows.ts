@@ -144,3 +144,63 @@ export function snapshotWorkflow(projectId: string, sinkUrl: string) {
     pinData: {},
   };
 }
+
+export const QUEUE_WORKFLOW_ID = 'PsQueueFlow00001';
+export const STATIC_DATA_WORKFLOW_ID = 'PsStaticFlow0001';
+
+/**
+ * For queue mode: the trigger, a Code node that waits `codeDelayMs` (so a worker can be killed while it runs
+ * executions) and, with `writeStaticData`, counts the items in the workflow's own static data (as users do to keep
+ * state between executions), then the post to the sink.
+ */
+export function queueWorkflow(
+  projectId: string,
+  sinkUrl: string,
+  options: Record<string, unknown>,
+  code: { delayMs?: number; writeStaticData?: boolean } = {},
+) {
+  const id = code.writeStaticData ? STATIC_DATA_WORKFLOW_ID : QUEUE_WORKFLOW_ID;
+  return {
+    id,
+    name: `Pingstreams requests through queue mode${code.writeStaticData ? ', counting in static data' : ''} (e2e)`,
+    active: false,
+    nodes: [
+      {
+        id: 'pingstreams-trigger-node',
+        name: 'Pingstreams Trigger',
+        type: 'n8n-nodes-pingstreams.pingstreamsTrigger',
+        typeVersion: 1,
+        position: [0, 0],
+        parameters: { resource: 'requests', projectId, events: ['CREATE', 'UPDATE'], output: 'event', options },
+        credentials: credentialRef,
+      },
+      {
+        id: 'code-node',
+        name: 'Code',
+        type: 'n8n-nodes-base.code',
+        typeVersion: 2,
+        position: [240, 0],
+        parameters: {
+          mode: 'runOnceForAllItems',
+          jsCode: [
+            ...(code.writeStaticData
+              ? [
+                  "const data = $getWorkflowStaticData('global');",
+                  'data.items = (data.items ?? 0) + $input.all().length;',
+                ]
+              : []),
+            ...(code.delayMs ? [`await new Promise((resolve) => setTimeout(resolve, ${code.delayMs}));`] : []),
+            'return $input.all();',
+          ].join('\n'),
+        },
+      },
+      postToSink('Post Event', sinkUrl, [480, 0]),
+    ],
+    connections: {
+      'Pingstreams Trigger': { main: [[{ node: 'Code', type: 'main', index: 0 }]] },
+      Code: { main: [[{ node: 'Post Event', type: 'main', index: 0 }]] },
+    },
+    settings: { executionOrder: 'v1' },
+    pinData: {},
+  };
+}

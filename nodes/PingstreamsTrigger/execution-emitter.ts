@@ -1,0 +1,208 @@
+// Hands executions to n8n through emit() and its done promise, and emits again the ones n8n reports it could not
+// start (e.g. its database was busy), backing off while that keeps happening. Kept apart from trigger() so the
+// state it keeps (what waits, the retry timer, the failures in a row) is tested on its own.
+import type { INodeExecutionData, IRun } from 'n8n-workflow';
+import { redact } from '../../core';
+import type { RealtimeEvent } from '../../core';
+
+/** n8n's IDeferredPromise (from @n8n/utils, not re-exported by n8n-workflow). */
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: Error): void;
+}
+
+/** What the emitter needs of n8n's trigger functions. */
+export interface EmitHost {
+  emit(data: INodeExecutionData[][], responsePromise?: undefined, donePromise?: Deferred<IRun>): void;
+  createDeferredPromise<T>(): Deferred<T>;
+  logger: { warn(message: string): void; error(message: string): void };
+}
+
+/** An event that passed the filter, and the output it becomes. */
+export interface Delivery {
+  output: unknown;
+  event: RealtimeEvent;
+}
+
+/** How an execution handed to n8n ended, as far as the trigger can tell. */
+export type Outcome =
+  /** It ran (successfully or not), or was cancelled: its events are done with. */
+  | 'finished'
+  /** n8n cannot report it (e.g. Engine 2.0): handed over, nothing more is known. */
+  | 'unconfirmed'
+  /** Given up: dropped at the bound, or the trigger closed before n8n started it. */
+  | 'abandoned';
+
+/** When n8n cannot start an execution: wait, then emit it again (backing off while it keeps failing). */
+export const RETRY_DELAYS_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
+/** Items kept for emitting again, per trigger, so a long outage of n8n's database cannot exhaust memory. */
+export const MAX_ITEMS_WAITING = 10_000;
+
+/**
+ * Whether an error is of an n8n error class, by name along its prototype chain: the package may load its own copy
+ * of n8n-workflow, so `instanceof` against n8n's classes is unreliable.
+ */
+export function isErrorClass(error: unknown, name: string): boolean {
+  for (
+    let proto = error !== null && typeof error === 'object' ? Object.getPrototypeOf(error) : null;
+    proto;
+    proto = Object.getPrototypeOf(proto)
+  ) {
+    if ((proto as { constructor?: { name?: string } }).constructor?.name === name) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether n8n rejected the done promise of emit() because it never started the execution (e.g. creating it in
+ * the database failed). Not when the execution ran: cancelled by a user or at shutdown, or already finished.
+ */
+export function executionNeverStarted(error: unknown): boolean {
+  if (isErrorClass(error, 'ExecutionCancelledError') || isErrorClass(error, 'ExecutionNotFoundError')) return false;
+  return !(error instanceof Error && error.message === 'No active execution found');
+}
+
+/**
+ * Whether a finished run is one whose worker stopped while running it (killed, out of memory): in queue mode n8n
+ * marks such a job failed and never runs it again (Bull's maxStalledCount is 0), so its events were not processed.
+ * n8n keeps only the error's message in the run.
+ */
+export function workerLost(run: unknown): boolean {
+  const error = (run as { data?: { resultData?: { error?: { message?: unknown } } } } | undefined)?.data?.resultData
+    ?.error;
+  return typeof error?.message === 'string' && WORKER_LOST.test(error.message);
+}
+const WORKER_LOST = /failed to be processed too many times|job stalled more than maxStalledCount/;
+
+export function toItem(output: unknown): INodeExecutionData {
+  return {
+    json: (output !== null && typeof output === 'object' && !Array.isArray(output)
+      ? output
+      : { value: output }) as INodeExecutionData['json'],
+  };
+}
+
+interface Waiting {
+  deliveries: Delivery[];
+  settled?: (outcome: Outcome) => void;
+}
+
+export interface ExecutionEmitterOptions {
+  nodeName: string;
+  /** Redacted from every logged error message. */
+  token: string;
+  /** Called before each emit and whenever what waits changes: the trigger saves its catch-up record then. */
+  onStateChange(): void;
+  maxItemsWaiting?: number;
+  retryDelaysMs?: number[];
+}
+
+export class ExecutionEmitter {
+  /** Executions n8n could not start, waiting to be emitted again. */
+  private readonly notStarted: Waiting[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
+  private failuresInARow = 0;
+  /** Whether emit()'s done promise tells if n8n started the execution. */
+  private reportsStart = true;
+  private closed = false;
+  private readonly maxItemsWaiting: number;
+  private readonly retryDelaysMs: number[];
+
+  constructor(
+    private readonly host: EmitHost,
+    private readonly options: ExecutionEmitterOptions,
+  ) {
+    this.maxItemsWaiting = options.maxItemsWaiting ?? MAX_ITEMS_WAITING;
+    this.retryDelaysMs = options.retryDelaysMs ?? RETRY_DELAYS_MS;
+  }
+
+  /** The events of executions n8n has not started yet: not delivered, so a restart emits them again. */
+  undelivered(): RealtimeEvent[] {
+    return this.notStarted.flatMap(({ deliveries }) => deliveries.map(({ event }) => event));
+  }
+
+  /** Items waiting to be emitted again. */
+  get waiting(): number {
+    return this.notStarted.reduce((sum, { deliveries }) => sum + deliveries.length, 0);
+  }
+
+  /** One execution holding one item per delivery; `settled` hears once how it ended. */
+  emit(deliveries: Delivery[], settled?: (outcome: Outcome) => void): void {
+    if (this.closed || deliveries.length === 0) return;
+    const items = deliveries.map(({ output }) => toItem(output));
+    this.options.onStateChange();
+    if (!this.reportsStart) {
+      this.host.emit([items]);
+      settled?.('unconfirmed');
+      return;
+    }
+    const done = this.host.createDeferredPromise<IRun>();
+    this.host.emit([items], undefined, done);
+    done.promise.then(
+      (run) => {
+        if (workerLost(run)) {
+          // Not run to its end: emitted again (a side effect the workflow had already made is then made again).
+          this.notStartedBy({ deliveries, settled }, new Error('the worker running it stopped before it finished'));
+          return;
+        }
+        this.failuresInARow = 0;
+        settled?.('finished');
+      },
+      (error: unknown) => {
+        if (!executionNeverStarted(error)) return settled?.('finished');
+        if (isErrorClass(error, 'UserError')) {
+          // This workflow's settings rule out waiting (e.g. n8n's Engine 2.0): emit as before, unconfirmed.
+          this.reportsStart = false;
+          this.host.logger.warn(
+            `[Pingstreams] ${this.options.nodeName}: n8n cannot report whether this workflow's executions start (${(error as Error).message}); emitting without that check.`,
+          );
+          return this.emit(deliveries, settled);
+        }
+        this.notStartedBy({ deliveries, settled }, error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  }
+
+  /** Stops emitting; what still waits is given up (the saved record has it as undelivered). */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    // The list stays: the record saved last still marks these undelivered, and a later save must too.
+    for (const { settled } of this.notStarted) settled?.('abandoned');
+  }
+
+  private notStartedBy(waiting: Waiting, error: Error): void {
+    const name = this.options.nodeName;
+    if (this.closed) {
+      this.host.logger.warn(
+        `[Pingstreams] ${name}: n8n did not start an execution for ${waiting.deliveries.length} item(s) before the trigger closed (${redact(error.message, this.options.token)}).`,
+      );
+      waiting.settled?.('abandoned');
+      return;
+    }
+    this.notStarted.push(waiting);
+    let count = this.waiting;
+    while (count > this.maxItemsWaiting) {
+      const dropped = this.notStarted.shift()!;
+      count -= dropped.deliveries.length;
+      this.host.logger.error(
+        `[Pingstreams] ${name}: dropped ${dropped.deliveries.length} item(s) n8n could not start an execution for: more than ${this.maxItemsWaiting} items were waiting. Check n8n's log for why executions fail to start (often a busy database).`,
+      );
+      dropped.settled?.('abandoned');
+    }
+    this.options.onStateChange();
+    if (this.retryTimer) return;
+    this.failuresInARow += 1;
+    const delays = this.retryDelaysMs;
+    const delayMs = delays[Math.min(this.failuresInARow, delays.length) - 1];
+    this.host.logger.warn(
+      `[Pingstreams] ${name}: n8n could not start the execution for ${count} item(s) (${redact(error.message, this.options.token)}); emitting again in ${delayMs / 1000} s.`,
+    );
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      for (const { deliveries, settled } of this.notStarted.splice(0)) this.emit(deliveries, settled);
+    }, delayMs);
+  }
+}

@@ -1,0 +1,255 @@
+// Throughput of the Pingstreams Trigger in a real n8n, side by side in one run: single-process n8n on SQLite with
+// one event per execution, the same with batches, and queue mode (PostgreSQL, Redis) with one and with two workers.
+// Every configuration keeps the order per element (Keep Order Per: Element). The emulator updates 50 open requests
+// round robin at a rising rate, 15 s per step; a step passes when every change reached the sink exactly once and
+// in order per request within 10 s after the step. The sustained rate is the highest passing step. CPU: the
+// n8n, PostgreSQL and Redis processes' user+system time over the steps' wall time (/proc), in cores.
+// Not part of CI: N8N_THROUGHPUT=1 npx jest --selectProjects n8n-throughput   (prints a table; BENCHMARKS.md)
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmulator } from '../../emulator';
+import { Resources } from '../helpers/resources';
+import { sleep, waitFor } from '../helpers/wait';
+import { REPO, HttpSink, N8n, buildAndPack, freePort, newArtifactsDir, provision, type E2EPaths } from './n8n/harness';
+import { QueueCluster } from './n8n/queue';
+import { SOAK_N8N_ENV } from './n8n/soak';
+import { QUEUE_WORKFLOW_ID, credential, queueWorkflow } from './n8n/workflows';
+
+const RATES = (process.env.N8N_THROUGHPUT_RATES ?? '5,10,20,40,80,160,320').split(',').map(Number);
+const STEP_MS = Number(process.env.N8N_THROUGHPUT_STEP_MS ?? 15_000);
+const SETTLE_MS = 10_000;
+const ELEMENTS = 50;
+
+interface Config {
+  name: string;
+  queue?: { workers: number };
+  options: Record<string, unknown>;
+}
+const ORDERED = { orderBy: 'element', heartbeatInterval: 30 };
+const CONFIGS: Config[] = [
+  { name: 'single process, SQLite, one event per execution', options: { ...ORDERED } },
+  { name: 'single process, SQLite, batches of 50', options: { ...ORDERED, batchSize: 50, batchWaitMs: 100 } },
+  {
+    name: 'queue mode, 1 worker, batches of 50',
+    queue: { workers: 1 },
+    options: { ...ORDERED, batchSize: 50, batchWaitMs: 100 },
+  },
+  {
+    name: 'queue mode, 2 workers, batches of 50',
+    queue: { workers: 2 },
+    options: { ...ORDERED, batchSize: 50, batchWaitMs: 100 },
+  },
+];
+
+interface Row {
+  configuration: string;
+  'sustained changes/s': number;
+  'executions per 100 changes': number;
+  'CPU at that rate (cores)': number;
+  'first failing step': string;
+}
+
+/** user+system seconds of a process and its children that were waited for (/proc/<pid>/stat). */
+function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks / 100;
+}
+
+/** Every process in the process groups of `leaders` (n8n, its task runner, PostgreSQL's backends, Redis). */
+function groupPids(leaders: number[]): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ');
+      if (leaders.includes(Number(fields[2]))) pids.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+const results: Row[] = [];
+let paths: E2EPaths;
+let tarball: string;
+let artifacts: string;
+const resources = new Resources();
+
+jest.setTimeout(2 * 60 * 60_000);
+
+beforeAll(async () => {
+  artifacts = newArtifactsDir('n8n-throughput');
+  paths = provision('queue');
+  const packDir = resources.add('pack folder', mkdtempSync(join(tmpdir(), 'pingstreams-pack-')), (dir) =>
+    rmSync(dir, { recursive: true, force: true }),
+  );
+  tarball = await buildAndPack(packDir, join(artifacts, 'package'));
+}, 20 * 60_000);
+
+afterAll(() => resources.closeAll(60_000), 5 * 60_000);
+
+async function measure(config: Config): Promise<Row> {
+  const local = new Resources();
+  try {
+    const emu = local.add('emulator', await startEmulator(), (e) => e.close());
+    const sink = local.add('sink', new HttpSink(), (s) => s.close());
+    await sink.start();
+    const dir = join(artifacts, config.name.replace(/\W+/g, '-'));
+    mkdirSync(dir, { recursive: true });
+    let main: N8n;
+    let start: () => Promise<void>;
+    let leaders: () => number[];
+    if (config.queue) {
+      const cluster = local.add(
+        'cluster',
+        new QueueCluster(paths, dir, { workers: config.queue.workers, concurrency: 10, env: SOAK_N8N_ENV }),
+        (c) => c.dispose(),
+      );
+      await cluster.prepare(tarball);
+      main = cluster.main;
+      start = () => cluster.start();
+      leaders = () => [cluster.main, ...cluster.workers].map((n) => n.pid!).concat(cluster.serverPids());
+    } else {
+      main = local.add(
+        'n8n',
+        new N8n(paths, dir, { http: await freePort(), broker: await freePort() }, SOAK_N8N_ENV),
+        (n) => n.dispose(),
+      );
+      await main.installPackage(tarball);
+      start = () => main.start();
+      leaders = () => [main.pid!];
+    }
+    const open = Array.from({ length: ELEMENTS }, (_, i) =>
+      emu.createRequest(emu.projectId, { first_text: `seed ${i}` }),
+    );
+    await main.cli(
+      ['import:credentials', `--input=${main.writeJson('credentials.json', credential(emu.url, emu.tokens.owner))}`],
+      'import-credentials',
+    );
+    const workflow = queueWorkflow(emu.projectId, sink.url('/events'), config.options);
+    workflow.nodes.splice(1, 1); // no Code step: the trigger straight into the post
+    workflow.connections = {
+      'Pingstreams Trigger': { main: [[{ node: 'Post Event', type: 'main', index: 0 }]] },
+    } as typeof workflow.connections;
+    await main.cli(['import:workflow', `--input=${main.writeJson('workflows.json', [workflow])}`], 'import-workflows');
+    await main.cli(['publish:workflow', `--id=${QUEUE_WORKFLOW_ID}`], 'publish-workflow');
+    await start();
+    await waitFor(
+      () => (emu.stats().subscriptionsByTopic[`/${emu.projectId}/requests`] ?? 0) >= 1,
+      'subscribed',
+      120_000,
+    );
+    await sleep(2_000);
+
+    let n = 0;
+    let best = 0;
+    let bestCpu = 0;
+    let bestExecutions = 0;
+    let failing = '';
+    for (const rate of RATES) {
+      const first = n;
+      const sinkBefore = sink.requests.length;
+      const pids = groupPids(leaders());
+      const cpuBefore = cpuSeconds(pids);
+      const started = Date.now();
+      let due = 0;
+      let last = started;
+      while (Date.now() - started < STEP_MS) {
+        const now = Date.now();
+        due += ((now - last) * rate) / 1000;
+        last = now;
+        for (; due >= 1; due -= 1) {
+          emu.updateRequest(emu.projectId, String(open[n % ELEMENTS].request_id), { first_text: `bench ${n}` });
+          n += 1;
+        }
+        await sleep(10);
+      }
+      const made = n - first;
+      const delivered = () =>
+        sink.requests
+          .slice(sinkBefore)
+          .filter((r) => /^bench \d+$/.test(String((r.body.data as { first_text?: string })?.first_text)));
+      const arrived = await waitFor(
+        () => delivered().length >= made || undefined,
+        `step ${rate}/s`,
+        SETTLE_MS,
+        100,
+      ).then(
+        () => true,
+        () => false,
+      );
+      const wallS = (Date.now() - started) / 1000;
+      const cpu = (cpuSeconds(groupPids(leaders())) - cpuBefore) / wallS;
+      await sleep(1_000); // duplicates would show up now
+      const got = delivered().map((r) => Number(String((r.body.data as { first_text: string }).first_text).slice(6)));
+      const once = new Set(got).size === got.length && got.length === made;
+      // In order per request: each request's numbers rise in the order the sink got them.
+      const lastOf = new Map<number, number>();
+      const ordered = got.every((v) => {
+        const ok = (lastOf.get(v % ELEMENTS) ?? -1) < v;
+        lastOf.set(v % ELEMENTS, v);
+        return ok;
+      });
+      const executions = new Set(sink.requests.slice(sinkBefore).map((r) => r.headers['x-execution'])).size;
+      process.stderr.write(
+        `[throughput] ${config.name}: ${rate}/s: made ${made}, got ${got.length}, once ${once}, ordered ${ordered}, in time ${arrived}, executions ${executions}, cpu ${cpu.toFixed(2)}\n`,
+      );
+      if (!(arrived && once && ordered)) {
+        failing = `${rate}/s (${!arrived ? `${got.length}/${made} in time` : !once ? 'not once' : 'out of order'})`;
+        break;
+      }
+      best = rate;
+      bestCpu = Math.round(cpu * 100) / 100;
+      bestExecutions = Math.round((executions / made) * 1000) / 10;
+    }
+    return {
+      configuration: config.name,
+      'sustained changes/s': best,
+      'executions per 100 changes': bestExecutions,
+      'CPU at that rate (cores)': bestCpu,
+      'first failing step': failing || `none up to ${RATES[RATES.length - 1]}/s`,
+    };
+  } finally {
+    await local.closeAll(60_000);
+  }
+}
+
+test('throughput with exact, ordered delivery: single process with and without batches, queue mode 1 and 2 workers', async () => {
+  for (const config of CONFIGS) results.push(await measure(config));
+  if (!results.length) throw new Error('no configuration measured');
+  const columns = Object.keys(results[0]) as Array<keyof Row>;
+  const table = [
+    `| ${columns.join(' | ')} |`,
+    `| ${columns.map(() => '---').join(' | ')} |`,
+    ...results.map((r) => `| ${columns.map((c) => String(r[c])).join(' | ')} |`),
+  ].join('\n');
+  const cores = cpus().length;
+  const doc = [
+    '## n8n throughput with exact, ordered delivery (test/e2e/n8n-throughput.bench.ts)',
+    '',
+    `Generated by \`N8N_THROUGHPUT=1 npx jest --selectProjects n8n-throughput\` on ${new Date().toISOString()}, ${cores} cores,`,
+    `n8n 2.40.7 on Node 24. Keep Order Per: Element in every row; 50 requests updated round robin, ${STEP_MS / 1000} s per step;`,
+    'a step passes when every change reached the sink once and in order per request within 10 s. CPU: n8n (main,',
+    'workers, task runners), PostgreSQL and Redis together. All of it shares the cores with the emulator and the sink,',
+    'so queue mode cannot show its scaling here: per worker, a machine with a core per worker gets the 1-worker row each.',
+    '',
+    table,
+  ].join('\n');
+  mkdirSync(join(REPO, 'bench', 'results'), { recursive: true });
+  writeFileSync(join(REPO, 'bench', 'results', 'n8n-throughput.md'), `${doc}\n`);
+  process.stdout.write(`\n${table}\n`);
+  const [single, batched] = results;
+  expect(single['sustained changes/s']).toBeGreaterThan(0);
+  // The goal: batches carry at least five times what one execution per event does.
+  expect(batched['sustained changes/s']).toBeGreaterThanOrEqual(5 * single['sustained changes/s']);
+});

@@ -1,0 +1,209 @@
+// The trigger's ExecutionEmitter on its own: a fake emit() (n8n's host API) that starts, refuses or cannot report
+// executions, and jest's fake clock for the retry delays.
+import type { INodeExecutionData, IRun } from 'n8n-workflow';
+import { UserError } from 'n8n-workflow';
+import {
+  ExecutionEmitter,
+  RETRY_DELAYS_MS,
+  type Deferred,
+  type Delivery,
+  type Outcome,
+} from '../../nodes/PingstreamsTrigger/execution-emitter';
+import type { RealtimeEvent } from '../../core';
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+function delivery(id: string): Delivery {
+  const event = { method: 'CREATE', topic: 't', data: { _id: id }, snapshot: false, recovered: false } as unknown;
+  return { output: { id }, event: event as RealtimeEvent };
+}
+
+function fakeHost() {
+  const emits: Array<{ items: INodeExecutionData[]; done?: Deferred<IRun> }> = [];
+  const logs: string[] = [];
+  return {
+    emits,
+    logs,
+    host: {
+      emit: (data: INodeExecutionData[][], _r?: undefined, done?: Deferred<IRun>) =>
+        emits.push({ items: data[0], done }),
+      createDeferredPromise: deferred,
+      logger: { warn: (m: string) => logs.push(`warn ${m}`), error: (m: string) => logs.push(`error ${m}`) },
+    },
+  };
+}
+
+const ids = (items: INodeExecutionData[]) => items.map((i) => i.json.id);
+const flush = () =>
+  new Promise((resolve) => jest.requireActual<typeof import('timers')>('timers').setImmediate(resolve));
+
+beforeEach(() => jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] }));
+afterEach(() => jest.useRealTimers());
+
+test('one execution per call, one item per delivery; the state is saved before each emit; finished reported', async () => {
+  const { host, emits } = fakeHost();
+  const saves: number[] = [];
+  const emitter = new ExecutionEmitter(host, {
+    nodeName: 'T',
+    token: 'x',
+    onStateChange: () => saves.push(emits.length),
+  });
+  const outcomes: Outcome[] = [];
+  emitter.emit([delivery('a'), delivery('b')], (o) => outcomes.push(o));
+  emitter.emit([]); // nothing to start
+  expect(emits.map((e) => ids(e.items))).toEqual([['a', 'b']]);
+  expect(saves).toEqual([0]);
+  emits[0].done!.resolve({} as IRun);
+  await flush();
+  expect(outcomes).toEqual(['finished']);
+});
+
+test('not started: kept as undelivered, emitted again after the backoff, which grows while it keeps failing and resets', async () => {
+  const { host, emits, logs } = fakeHost();
+  const emitter = new ExecutionEmitter(host, { nodeName: 'T', token: 'secret-token', onStateChange: () => undefined });
+  const outcomes: Outcome[] = [];
+  emitter.emit([delivery('a')], (o) => outcomes.push(o));
+  emits[0].done!.reject(new Error('SQLITE_BUSY near secret-token'));
+  await flush();
+  expect(emitter.undelivered().map((e) => e.data._id)).toEqual(['a']);
+  expect(logs.join('\n')).not.toContain('secret-token');
+  jest.advanceTimersByTime(RETRY_DELAYS_MS[0] - 1);
+  expect(emits).toHaveLength(1);
+  jest.advanceTimersByTime(1);
+  expect(emits).toHaveLength(2);
+  expect(emitter.undelivered()).toEqual([]);
+  emits[1].done!.reject(new Error('busy'));
+  await flush();
+  jest.advanceTimersByTime(RETRY_DELAYS_MS[1] - 1);
+  expect(emits).toHaveLength(2); // second failure in a row: the longer delay
+  jest.advanceTimersByTime(1);
+  expect(emits).toHaveLength(3);
+  emits[2].done!.resolve({} as IRun);
+  await flush();
+  expect(outcomes).toEqual(['finished']); // once, when it finally ran
+  emitter.emit([delivery('b')]);
+  emits[3].done!.reject(new Error('busy'));
+  await flush();
+  jest.advanceTimersByTime(RETRY_DELAYS_MS[0]); // success reset the backoff
+  expect(emits).toHaveLength(5);
+  emitter.close();
+});
+
+test('several executions not started share one retry timer and are emitted again in their order', async () => {
+  const { host, emits } = fakeHost();
+  const emitter = new ExecutionEmitter(host, { nodeName: 'T', token: 'x', onStateChange: () => undefined });
+  for (const id of ['a', 'b', 'c']) emitter.emit([delivery(id)]);
+  for (const e of emits) e.done!.reject(new Error('busy'));
+  await flush();
+  jest.advanceTimersByTime(RETRY_DELAYS_MS[0]);
+  expect(emits.slice(3).map((e) => ids(e.items))).toEqual([['a'], ['b'], ['c']]);
+  emitter.close();
+});
+
+test('a run that was cancelled or already gone counts as finished, not emitted again', async () => {
+  const { host, emits } = fakeHost();
+  const emitter = new ExecutionEmitter(host, { nodeName: 'T', token: 'x', onStateChange: () => undefined });
+  const outcomes: Outcome[] = [];
+  emitter.emit([delivery('a')], (o) => outcomes.push(o));
+  class ExecutionCancelledError extends Error {}
+  emits[0].done!.reject(new ExecutionCancelledError('cancelled'));
+  await flush();
+  jest.advanceTimersByTime(60_000);
+  expect(emits).toHaveLength(1);
+  expect(outcomes).toEqual(['finished']);
+});
+
+test('the bound on waiting items drops the oldest with an error that says what to check', async () => {
+  const { host, emits, logs } = fakeHost();
+  const emitter = new ExecutionEmitter(host, {
+    nodeName: 'T',
+    token: 'x',
+    onStateChange: () => undefined,
+    maxItemsWaiting: 2,
+  });
+  const outcomes: string[] = [];
+  for (const id of ['a', 'b', 'c']) emitter.emit([delivery(id)], (o) => outcomes.push(`${id} ${o}`));
+  for (const e of emits) e.done!.reject(new Error('busy'));
+  await flush();
+  expect(emitter.waiting).toBe(2);
+  expect(outcomes).toEqual(['a abandoned']);
+  expect(logs.some((l) => l.startsWith('error') && l.includes('busy database'))).toBe(true);
+  emitter.close();
+});
+
+test('n8n cannot report starts (Engine 2.0): emitted again once without the done promise, then always so', async () => {
+  const { host, emits, logs } = fakeHost();
+  const emitter = new ExecutionEmitter(host, { nodeName: 'T', token: 'x', onStateChange: () => undefined });
+  const outcomes: Outcome[] = [];
+  emitter.emit([delivery('a')], (o) => outcomes.push(o));
+  emits[0].done!.reject(new UserError('Engine 2.0 cannot wait'));
+  await flush();
+  expect(emits).toHaveLength(2);
+  expect(emits[1].done).toBeUndefined();
+  emitter.emit([delivery('b')], (o) => outcomes.push(o));
+  expect(emits[2].done).toBeUndefined();
+  expect(outcomes).toEqual(['unconfirmed', 'unconfirmed']);
+  expect(logs.filter((l) => l.includes('cannot report'))).toHaveLength(1);
+});
+
+test('closed: nothing more is emitted, the retry timer is cleared, what waits stays undelivered and is abandoned', async () => {
+  const { host, emits, logs } = fakeHost();
+  const emitter = new ExecutionEmitter(host, { nodeName: 'T', token: 'x', onStateChange: () => undefined });
+  const outcomes: string[] = [];
+  emitter.emit([delivery('a')], (o) => outcomes.push(`a ${o}`));
+  emitter.emit([delivery('b')], (o) => outcomes.push(`b ${o}`));
+  emits[0].done!.reject(new Error('busy'));
+  await flush();
+  emitter.close();
+  emits[1].done!.reject(new Error('busy')); // refused after the close
+  await flush();
+  expect(jest.getTimerCount()).toBe(0);
+  emitter.emit([delivery('c')]);
+  expect(emits).toHaveLength(2);
+  expect(emitter.undelivered().map((e) => e.data._id)).toEqual(['a']);
+  expect(outcomes.sort()).toEqual(['a abandoned', 'b abandoned']);
+  expect(logs.some((l) => l.includes('before the trigger closed'))).toBe(true);
+});
+
+test('queue mode: a run whose worker stopped (n8n marks it failed, never runs it again) is emitted again', async () => {
+  const { host, emits, logs } = fakeHost();
+  const emitter = new ExecutionEmitter(host, { nodeName: 'T', token: 'x', onStateChange: () => undefined });
+  const outcomes: Outcome[] = [];
+  emitter.emit([delivery('a')], (o) => outcomes.push(o));
+  // As n8n 2.40 finalizes a stalled job: status error, the MaxStalledCountError's message only.
+  const stalled = {
+    status: 'error',
+    data: {
+      resultData: {
+        error: {
+          message:
+            'This execution failed to be processed too many times and will no longer retry. To allow this execution to complete, please break down your workflow or scale up your workers or adjust your worker settings.',
+        },
+      },
+    },
+  } as unknown as IRun;
+  emits[0].done!.resolve(stalled);
+  await flush();
+  expect(outcomes).toEqual([]);
+  expect(emitter.undelivered().map((e) => e.data._id)).toEqual(['a']);
+  expect(logs.some((l) => l.includes('worker running it stopped'))).toBe(true);
+  jest.advanceTimersByTime(RETRY_DELAYS_MS[0]);
+  expect(emits).toHaveLength(2);
+  // A workflow that failed on its own is finished: not emitted again.
+  emits[1].done!.resolve({
+    status: 'error',
+    data: { resultData: { error: { message: 'HTTP 500' } } },
+  } as unknown as IRun);
+  await flush();
+  expect(outcomes).toEqual(['finished']);
+  jest.advanceTimersByTime(60_000);
+  expect(emits).toHaveLength(2);
+});
