@@ -39,8 +39,15 @@ export interface SocketEvents {
   message(text: string): void;
   /** A binary frame: the protocol has none, the core counts it as malformed. */
   binary?(): void;
-  /** The handshake failed (before `open`). `close` follows or not; the core ends the socket either way. */
+  /** The handshake failed (before `open`); the core ends the socket. */
   refused(refusal: HandshakeRefusal): void;
+  /**
+   * A RefusalProbe reached the server to find out why the handshake failed: one more connection the server
+   * counts against its limit, so the core counts it in the connection budget. Fires even after terminate().
+   */
+  probed?(): void;
+  /** Asked before probing: false when the connection budget has no room for one more connection (no probe then). */
+  mayProbe?(): boolean;
   /** After open: the connection closed. `reason` is the close frame's text (may be empty). */
   close(code: number, reason: string): void;
   /** After open: a transport error. `tooLarge` when a frame exceeded maxFrameBytes. */
@@ -59,7 +66,11 @@ export interface PlatformSocket {
   readonly state: 'connecting' | 'open' | 'closing' | 'closed';
   /** Bytes written but not yet sent (the peer not reading shows here). */
   readonly bufferedAmount: number;
-  send(text: string): void;
+  /**
+   * `sent`, when given, is called once the frame has left this process's buffers (ws: the write callback; a socket
+   * that cannot tell: once bufferedAmount is back to 0, checked as frames arrive). Never called after terminate.
+   */
+  send(text: string, sent?: () => void): void;
   /** A close handshake; the core terminates after a grace period if no close follows. */
   close(code: number, reason: string): void;
   /** Ends the socket now, without a close handshake. No event fires afterwards. */
@@ -72,7 +83,10 @@ export interface PlatformSocket {
   resume?(): void;
 }
 
-/** Opens a socket to `url` (which carries the token: never log it). Must not throw; failures go to `refused`. */
+/**
+ * Opens a socket to `url` (which carries the token: never log it). Must not throw; failures go to `refused`.
+ * No event fires during the call itself.
+ */
 export type SocketFactory = (url: string, options: SocketOptions, events: SocketEvents) => PlatformSocket;
 
 /**

@@ -22,6 +22,7 @@ import {
   testConnection,
 } from '../../core';
 import type { ConnectionOptions, ExpressionBudget, Logger, Method, TopicKind } from '../../core';
+import { nodePlatform } from '../../core/node-platform';
 
 export const CREDENTIAL_NAME = 'pingstreamsApi';
 export const CREDENTIAL_TEST = 'pingstreamsApiTest';
@@ -42,6 +43,7 @@ export function connectionOptions(
     endpoint: String(credentials.endpoint ?? '').trim() || DEFAULT_ENDPOINT,
     token: String(credentials.accessToken ?? '').trim(),
     allowInsecure: credentials.allowInsecure === true,
+    platform: nodePlatform,
   };
 }
 
