@@ -73,7 +73,8 @@ export function webSocketFactory(factoryOptions: WebSocketFactoryOptions = {}): 
       );
     };
     const detach = () => {
-      socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null;
+      socket.onopen = socket.onmessage = socket.onclose = null;
+      socket.onerror = () => undefined; // an implementation that reports late errors must find a listener
     };
     socket.onopen = () => {
       opened = true;
