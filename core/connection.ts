@@ -2,14 +2,7 @@
 // snapshot reconciliation and delivery to every subscriber. Hosts never see this class directly:
 // they get ref-counted handles from registry.ts.
 import { Backoff, type ConnectBudget } from './backoff';
-import {
-  ConnectionClosedError,
-  HandshakeError,
-  PingstreamsError,
-  RateLimitedError,
-  SubscriptionTimeoutError,
-  TokenRefusedError,
-} from './errors';
+import { ConnectionClosedError, RateLimitedError, TokenRefusedError } from './errors';
 import { heartbeatFrame, parseFrame, subscribeFrame, unsubscribeFrame, elementId } from './protocol';
 import { redact, redactError } from './redact';
 import { openSocket } from './handshake';
@@ -17,17 +10,15 @@ import type { Clock, PlatformSocket, TimerHandle } from './platform';
 import { checkBound, timerDelay } from './limits';
 import { describeEndpoint } from './endpoint';
 import { parseTopic, type ParsedTopic } from './topics';
-import { TopicTracker, fingerprint, isClosedRequest, sameState, type Change } from './tracker';
-import { readResumeState, UNDELIVERED_FINGERPRINT, type ResumeRecord } from './resume';
-import type {
-  ConnectionOptions,
-  ConnectionStatus,
-  Element,
-  Logger,
-  RealtimeEvent,
-  ResumeState,
-  SubscribeOptions,
-} from './types';
+import { TopicTracker, sameState, type Change } from './tracker';
+import {
+  DEFAULT_SUBSCRIBE_TIMEOUT_MS,
+  MAX_PROBES_PER_SNAPSHOT,
+  SubscriptionImpl,
+  type ProbeOutcome,
+  type SubscriptionHost,
+} from './subscription';
+import type { ConnectionOptions, ConnectionStatus, Element, Logger, RealtimeEvent, SubscribeOptions } from './types';
 
 export type ResolvedOptions = Required<Omit<ConnectionOptions, 'logger'>> & { logger?: Logger };
 
@@ -50,12 +41,7 @@ export const DEFAULTS = {
   maxReconnectAttempts: Number.POSITIVE_INFINITY,
 } as const;
 
-const DEFAULT_SUBSCRIBE_TIMEOUT_MS = 10_000;
-const MAX_RESUME_ENTRIES = 2_000;
-// The resume record is persisted by hosts (n8n's static data): bounded in size too, ids from the server being any length.
-const MAX_RESUME_BYTES = 1024 * 1024;
-// Requests looked up after one reconnect, and how many look-ups (brief subscribes) are in flight at once.
-const MAX_PROBES_PER_SNAPSHOT = 500;
+// How many look-ups (brief subscribes) of missing requests are in flight at once.
 const PROBE_CONCURRENCY = 20;
 const CLOSE_GRACE_MS = 2_000;
 // Frames waiting to be sent beyond this: the peer is not reading, whatever the timing says.
@@ -94,7 +80,7 @@ interface Channel {
 const LIST_KINDS: ReadonlySet<string> = new Set(['requests', 'messages']);
 const MAX_EARLY_LIVE = 1_000;
 
-export class RealtimeConnection {
+export class RealtimeConnection implements SubscriptionHost {
   readonly stats: ConnectionStats = {
     connectAttempts: 0,
     connectsOpened: 0,
@@ -221,7 +207,7 @@ export class RealtimeConnection {
       };
       this.channels.set(topic, channel);
     }
-    const subscription = new SubscriptionImpl(this, channel, options);
+    const subscription = new SubscriptionImpl(this, topic, parsed, options);
     channel.holders.add(subscription);
     if (channel.tracker.hasSnapshot && !channel.awaitingSnapshot) {
       // The topic is already held: its known state is this subscriber's snapshot; no new wire subscribe.
@@ -704,6 +690,10 @@ export class RealtimeConnection {
     }
   }
 
+  countDelivered(): void {
+    this.stats.eventsDelivered += 1;
+  }
+
   failure(): Error | undefined {
     return this.statusValue.state === 'failed' ? this.lastError : undefined;
   }
@@ -740,7 +730,7 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
   return results;
 }
 
-export type ProbeOutcome = { state: 'found'; element: Element } | { state: 'gone' } | { state: 'unknown' };
+export type { ProbeOutcome };
 
 function outcomeOf(elements: Element[]): ProbeOutcome {
   return elements[0] ? { state: 'found', element: elements[0] } : { state: 'gone' };
@@ -749,278 +739,4 @@ function outcomeOf(elements: Element[]): ProbeOutcome {
 function forgetElement(channel: Channel, element: Element): void {
   const id = elementId(element);
   if (id !== undefined) channel.tracker.forget(id);
-}
-
-/** One holder of a topic. Keeps its own bounded record of what it has seen, for resuming later. */
-export class SubscriptionImpl {
-  readonly topic: string;
-  readonly ready: Promise<void>;
-  private resolveReady!: () => void;
-  private rejectReady!: (error: Error) => void;
-  private readyState: 'pending' | 'ready' | 'rejected' = 'pending';
-  private snapshotTimer?: TimerHandle;
-  private connectTimer?: TimerHandle;
-  private closed = false;
-  private readonly seen = new Map<string, string>();
-  private readonly requestIds = new Map<string, string>();
-  private recordBytes = 0;
-
-  constructor(
-    private readonly connection: RealtimeConnection,
-    private readonly channel: Channel,
-    private readonly options: SubscribeOptions,
-  ) {
-    this.topic = channel.topic;
-    this.ready = new Promise<void>((resolve, reject) => {
-      this.resolveReady = resolve;
-      this.rejectReady = reject;
-    });
-    // Callers may never await `ready`; an unobserved rejection must not crash the host.
-    this.ready.catch(() => undefined);
-    if (!connection.isOpen) {
-      // Bound the wait when the connection cannot be established at all.
-      const limit = connection.options.handshakeTimeoutMs + this.subscribeTimeoutMs;
-      this.connectTimer = connection.clock.setTimeout(() => {
-        if (this.readyState === 'pending' && !connection.isOpen) {
-          this.reject(
-            connection.failure() ??
-              new HandshakeError(
-                `Could not connect to ${connection.endpointForDisplay} within ${Math.round(limit / 1000)} s` +
-                  `${lastErrorText(connection)}.`,
-              ),
-          );
-        }
-      }, timerDelay(limit));
-    }
-  }
-
-  get isReady(): boolean {
-    return this.readyState === 'ready';
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  private get subscribeTimeoutMs(): number {
-    return this.options.subscribeTimeoutMs ?? DEFAULT_SUBSCRIBE_TIMEOUT_MS;
-  }
-
-  /** Also after a reconnect: a server may refuse the re-subscribe (silence) as it would a first one. */
-  startSnapshotTimer(): void {
-    if (this.closed) return;
-    const clock = this.connection.clock;
-    clock.clearTimeout(this.snapshotTimer);
-    this.snapshotTimer = clock.setTimeout(() => {
-      this.snapshotTimer = undefined;
-      // Reported exactly as a refused first subscribe; the connection keeps its other topics.
-      const refused = new SubscriptionTimeoutError(this.topic, this.subscribeTimeoutMs);
-      if (this.readyState !== 'ready') this.reject(refused);
-      else this.reportError(refused);
-    }, timerDelay(this.subscribeTimeoutMs));
-  }
-
-  stopSnapshotTimer(): void {
-    this.connection.clock.clearTimeout(this.snapshotTimer);
-    this.snapshotTimer = undefined;
-  }
-
-  /** The first snapshot this holder sees: emitted only when asked, or diffed against a resumed record. */
-  receiveInitial(elements: Element[], receivedAt = new Date(this.connection.clock.now()).toISOString()): void {
-    if (this.closed || this.readyState === 'ready') return;
-    this.stopSnapshotTimer();
-    this.connection.clock.clearTimeout(this.connectTimer);
-    const resume =
-      this.options.resumeState?.topic === this.topic ? readResumeState(this.options.resumeState) : undefined;
-    if (resume) {
-      const changes: Change[] = [];
-      const present = new Set<string>();
-      for (const element of elements) {
-        const id = elementId(element);
-        if (id === undefined) continue;
-        present.add(id);
-        const before = resume.seen.get(id);
-        if (before === undefined) changes.push({ method: 'CREATE', data: element });
-        else if (before !== fingerprint(element)) changes.push({ method: 'UPDATE', data: element });
-      }
-      this.readyState = 'ready';
-      for (const element of elements) this.remember(element);
-      this.receiveRecovered(changes, receivedAt);
-      this.resumeMissing(resume, present, elements.length, receivedAt);
-    } else {
-      this.readyState = 'ready';
-      for (const element of elements) {
-        this.remember(element);
-        if (this.options.emitSnapshot)
-          this.deliver({ method: 'CREATE', data: element }, { snapshot: true, recovered: false, receivedAt });
-      }
-    }
-    this.resolveReady();
-  }
-
-  /** Requests seen before the downtime and absent now: look each up, as after a reconnect. */
-  private resumeMissing(resume: ResumeRecord, present: Set<string>, snapshotSize: number, receivedAt: string): void {
-    if (this.channel.parsed.kind !== 'requests' || snapshotSize >= this.connection.options.requestsSnapshotLimit)
-      return;
-    const missing: Element[] = [];
-    for (const id of resume.seen.keys()) {
-      const requestId = resume.requestIds.get(id);
-      if (!present.has(id) && requestId) missing.push({ _id: id, id, request_id: requestId, __resumed: true });
-    }
-    if (!missing.length) return;
-    const { projectId } = this.channel.parsed;
-    const emit = (changes: Change[]) => this.receiveRecovered(changes, receivedAt);
-    this.connection.lookUpRequests(
-      this.topic,
-      projectId,
-      missing.slice(0, MAX_PROBES_PER_SNAPSHOT),
-      emit,
-      (stub, outcome) => {
-        const id = String(stub._id);
-        if (this.closed || this.seen.has(id)) return undefined;
-        if (outcome.state === 'unknown') {
-          // Keep it in the record so the next resume asks again.
-          this.rememberFingerprint(id, resume.seen.get(id) ?? UNDELIVERED_FINGERPRINT, String(stub.request_id));
-          return undefined;
-        }
-        if (outcome.state === 'gone') return { method: 'DELETE', data: { _id: id, id, request_id: stub.request_id } };
-        return fingerprint(outcome.element) !== resume.seen.get(id)
-          ? { method: 'UPDATE', data: outcome.element }
-          : undefined;
-      },
-    );
-  }
-
-  receiveRecovered(changes: Change[], receivedAt: string): void {
-    for (const change of changes) {
-      if (this.options.emitRecovered === false) this.record(change);
-      else this.deliver(change, { snapshot: false, recovered: true, receivedAt });
-    }
-  }
-
-  deliver(change: Change, flags: { snapshot: boolean; recovered: boolean; receivedAt: string }): void {
-    if (this.closed) return;
-    this.record(change);
-    const parsed = this.channel.parsed;
-    const event: RealtimeEvent = {
-      method: change.method,
-      topic: this.topic,
-      kind: parsed.kind,
-      projectId: parsed.projectId,
-      ...(parsed.requestId !== undefined ? { requestId: parsed.requestId } : {}),
-      data: change.data,
-      ...(change.previous !== undefined ? { previous: change.previous } : {}),
-      snapshot: flags.snapshot,
-      recovered: flags.recovered,
-      receivedAt: flags.receivedAt,
-    };
-    this.connection.stats.eventsDelivered += 1;
-    try {
-      this.options.onEvent(event);
-    } catch (error) {
-      this.reportError(error instanceof Error ? error : new Error(String(error)));
-    }
-  }
-
-  private record(change: Change): void {
-    const id = elementId(change.data);
-    if (id === undefined) return;
-    if (change.method === 'DELETE' || isClosedRequest(this.channel.parsed.kind, change.data)) {
-      this.forgetEntry(id);
-    } else {
-      this.remember(change.data);
-    }
-  }
-
-  private remember(element: Element): void {
-    const id = elementId(element);
-    if (id !== undefined)
-      this.rememberFingerprint(
-        id,
-        fingerprint(element),
-        typeof element.request_id === 'string' ? element.request_id : undefined,
-      );
-  }
-
-  private rememberFingerprint(id: string, print: string, requestId?: string): void {
-    this.forgetEntry(id);
-    this.seen.set(id, print);
-    if (requestId) this.requestIds.set(id, requestId);
-    this.recordBytes += entryBytes(id, print, requestId);
-    if (this.seen.size <= MAX_RESUME_ENTRIES && this.recordBytes <= MAX_RESUME_BYTES) return;
-    // Over either bound, the oldest tenth goes at once (see evictOldest for why not one at a time).
-    const countTarget = MAX_RESUME_ENTRIES - Math.ceil(MAX_RESUME_ENTRIES / 10);
-    const byteTarget = MAX_RESUME_BYTES * 0.9;
-    for (const oldest of [...this.seen.keys()]) {
-      if ((this.seen.size <= countTarget && this.recordBytes <= byteTarget) || oldest === id) break;
-      this.forgetEntry(oldest);
-    }
-  }
-
-  private forgetEntry(id: string): void {
-    const print = this.seen.get(id);
-    if (print !== undefined) this.recordBytes -= entryBytes(id, print, this.requestIds.get(id));
-    this.seen.delete(id);
-    this.requestIds.delete(id);
-  }
-
-  get recordEstimatedBytes(): number {
-    return this.recordBytes;
-  }
-
-  exportState(): ResumeState {
-    const state: ResumeState = { topic: this.topic, seen: Object.fromEntries(this.seen) };
-    if (this.requestIds.size) state.requestIds = Object.fromEntries(this.requestIds);
-    return state;
-  }
-
-  /** Permanent failure (token refused, gave up, closed). */
-  fail(error: Error): void {
-    this.reject(error);
-    this.stopTimers();
-  }
-
-  private reject(error: Error): void {
-    if (this.readyState === 'pending') {
-      this.readyState = 'rejected';
-      this.rejectReady(error);
-    }
-    this.reportError(error);
-  }
-
-  private reportError(error: Error): void {
-    if (this.closed) return;
-    try {
-      this.options.onError?.(
-        error instanceof PingstreamsError ? error : redactError(error, this.connection.options.token),
-      );
-    } catch {
-      // A host's error callback must never break the connection.
-    }
-  }
-
-  private stopTimers(): void {
-    this.stopSnapshotTimer();
-    this.connection.clock.clearTimeout(this.connectTimer);
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.stopTimers();
-    if (this.readyState === 'pending') {
-      this.readyState = 'rejected';
-      this.rejectReady(new ConnectionClosedError('The subscription was closed before its snapshot arrived.'));
-    }
-    this.closed = true;
-    this.connection.removeHolder(this);
-  }
-}
-
-function entryBytes(id: string, print: string, requestId?: string): number {
-  return id.length + print.length + (requestId?.length ?? 0);
-}
-
-function lastErrorText(connection: RealtimeConnection): string {
-  const error = connection.status.error;
-  return error ? ` (${error.message})` : '';
 }

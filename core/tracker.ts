@@ -2,7 +2,10 @@
 // snapshots, detecting changes made while disconnected, and giving each event its `previous`.
 import { createHash } from 'node:crypto';
 import { elementId } from './protocol';
+import { diffSnapshot, type Change } from './snapshot-diff';
 import type { Element, Method, TopicKind } from './types';
+
+export type { Change } from './snapshot-diff';
 
 export const CLOSED_STATUS = 1000;
 
@@ -39,12 +42,6 @@ export function evictOldest<K, V>(map: Map<K, V>, max: number): K[] {
   }
   for (const key of evicted) map.delete(key);
   return evicted;
-}
-
-export interface Change {
-  method: Method;
-  data: Element;
-  previous?: Element;
 }
 
 export interface SnapshotDiff {
@@ -125,19 +122,17 @@ export class TopicTracker {
   applySnapshot(elements: Element[]): SnapshotDiff {
     const first = !this.hasSnapshot;
     this.hasSnapshot = true;
-    const changes: Change[] = [];
-    const inSnapshot = new Set<string>();
-    for (const element of elements) {
-      const id = elementId(element);
-      if (id === undefined) continue;
-      inSnapshot.add(id);
-      const previous = this.known.get(id);
-      if (!first) {
-        if (!previous) changes.push({ method: 'CREATE', data: element });
-        else if (!sameState(previous, element)) changes.push({ method: 'UPDATE', data: element, previous });
-      }
-      if (!isClosedRequest(this.kind, element)) this.remember(id, element);
-    }
+    const diff = diffSnapshot(elements, {
+      // The first snapshot changes nothing: it is what is known from now on.
+      known: (id) => (first ? undefined : this.known.get(id)),
+      same: sameState,
+      previous: (known) => known,
+      compared: (id, element) => {
+        if (!isClosedRequest(this.kind, element)) this.remember(id, element);
+      },
+    });
+    const changes: Change[] = first ? [] : diff.changes;
+    const inSnapshot = diff.present;
     if (!first && elements.length === 0 && (this.kind === 'request' || this.kind === 'agent')) {
       // A single-object topic answers null when its object is gone or no longer visible: that is a deletion.
       for (const element of this.known.values()) changes.push({ method: 'DELETE', data: element, previous: element });
