@@ -3,7 +3,10 @@
 import { createHash } from 'node:crypto';
 import { elementId } from './protocol';
 import { TOPIC_KIND_DESCRIPTIONS } from './topic-kinds';
+import { diffSnapshot, type Change } from './snapshot-diff';
 import type { Element, Method, TopicKind } from './types';
+
+export type { Change } from './snapshot-diff';
 
 /** updatedAt when the server sets it (it changes on every change), else a hash of the content. */
 // A longer updatedAt is no timestamp: hashed like the content, so a record entry stays small.
@@ -40,12 +43,6 @@ export function evictOldest<K, V>(map: Map<K, V>, max: number): K[] {
   }
   for (const key of evicted) map.delete(key);
   return evicted;
-}
-
-export interface Change {
-  method: Method;
-  data: Element;
-  previous?: Element;
 }
 
 export interface SnapshotDiff {
@@ -122,19 +119,17 @@ export class TopicTracker {
   applySnapshot(elements: Element[]): SnapshotDiff {
     const first = !this.hasSnapshot;
     this.hasSnapshot = true;
-    const changes: Change[] = [];
-    const inSnapshot = new Set<string>();
-    for (const element of elements) {
-      const id = elementId(element);
-      if (id === undefined) continue;
-      inSnapshot.add(id);
-      const previous = this.known.get(id);
-      if (!first) {
-        if (!previous) changes.push({ method: 'CREATE', data: element });
-        else if (!sameState(previous, element)) changes.push({ method: 'UPDATE', data: element, previous });
-      }
-      if (!isClosedRequest(this.kind, element)) this.remember(id, element);
-    }
+    const diff = diffSnapshot(elements, {
+      // The first snapshot changes nothing: it is what is known from now on.
+      known: (id) => (first ? undefined : this.known.get(id)),
+      same: sameState,
+      previous: (known) => known,
+      compared: (id, element) => {
+        if (!isClosedRequest(this.kind, element)) this.remember(id, element);
+      },
+    });
+    const changes: Change[] = first ? [] : diff.changes;
+    const inSnapshot = diff.present;
     const { shape, lookUpMissing } = TOPIC_KIND_DESCRIPTIONS[this.kind];
     if (!first && elements.length === 0 && shape === 'single') {
       // A single-object topic answers null when its object is gone or no longer visible: that is a deletion.

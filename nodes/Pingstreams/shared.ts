@@ -28,6 +28,7 @@ import {
   topicKindHelp,
 } from '../../core';
 import type { ConnectionOptions, ExpressionBudget, Logger, Method, TopicIdField, TopicKind } from '../../core';
+import { nodePlatform } from '../../core/node-platform';
 
 export const CREDENTIAL_NAME = 'pingstreamsApi';
 export const CREDENTIAL_TEST = 'pingstreamsApiTest';
@@ -47,6 +48,7 @@ export function connectionOptions(
     endpoint: String(credentials.endpoint ?? '').trim() || DEFAULT_ENDPOINT,
     token: String(credentials.accessToken ?? '').trim(),
     allowInsecure: credentials.allowInsecure === true,
+    platform: nodePlatform,
   };
 }
 
