@@ -30,13 +30,15 @@ import {
   EXPRESSION_LIMIT_PROPERTIES,
   expressionBudgetParameter,
   type ExpressionLimitOptions,
+  CONDITION_PROPERTIES,
+  conditionsParameter,
+  type ConditionOptions,
 } from '../Pingstreams/shared';
 import { LIVE_METRICS_PROPERTIES, LIVE_METRICS_RESOURCE, liveMetricsTrigger } from './metrics-trigger';
 
-interface TriggerOptions extends ExpressionLimitOptions {
+interface TriggerOptions extends ExpressionLimitOptions, ConditionOptions {
   emitSnapshot?: boolean;
   emitRecovered?: boolean;
-  onlyWhen?: string;
   subscribeTimeout?: number;
   heartbeatInterval?: number;
   heartbeatTimeout?: number;
@@ -120,6 +122,7 @@ export class PingstreamsTrigger implements INodeType {
         placeholder: 'Add option',
         default: {},
         options: [
+          CONDITION_PROPERTIES[0], // Conditions Must Match
           {
             displayName: 'Emit Changes Missed While Disconnected',
             name: 'emitRecovered',
@@ -154,15 +157,7 @@ export class PingstreamsTrigger implements INodeType {
             default: 10,
             description: 'How long to wait for any frame after a ping before reconnecting',
           },
-          {
-            displayName: 'Only When',
-            name: 'onlyWhen',
-            type: 'string',
-            default: '',
-            placeholder: 'status = 1000 and $previous.status != 1000',
-            description:
-              'JSONata condition on the element; the event passes when it is true. $previous is the state before the change, $event the whole event.',
-          },
+          ...CONDITION_PROPERTIES.slice(1), // Only When, Only When (JSONata, No Longer Supported)
           {
             displayName: 'Subscribe Timeout (Seconds)',
             name: 'subscribeTimeout',
@@ -202,7 +197,7 @@ export class PingstreamsTrigger implements INodeType {
       topic = topicFromParameters((name, fallback) => this.getNodeParameter(name, fallback));
       pipelineOptions = {
         methods: methodsParameter(this.getNodeParameter('events', ['CREATE'])),
-        when: options.onlyWhen,
+        filter: conditionsParameter(node, options),
         output: outputParameter(this.getNodeParameter('output', 'event'), this.getNodeParameter('mapping', '')),
         expressionBudget: expressionBudgetParameter(options),
       };

@@ -77,6 +77,16 @@ function checkValue(where: string, definitions: INodeProperties[], value: unknow
     for (const v of Array.isArray(value) ? value : [value])
       expect({ where, value: v, ok: allowed.includes(v as string) }).toEqual({ where, value: v, ok: true });
   }
+  if (types.has('fixedCollection') && value && typeof value === 'object') {
+    const groups = definitions.flatMap((d) => (d.options as INodePropertyCollection[]) ?? []);
+    for (const [group, entries] of Object.entries(value)) {
+      const values = groups.find((g) => g.name === group)?.values ?? [];
+      expect({ where, group, known: values.length > 0 }).toEqual({ where, group, known: true });
+      for (const entry of [entries].flat() as Array<Record<string, unknown>>)
+        for (const [key, v] of Object.entries(entry))
+          checkValue(`${where}.${group}.${key}`, propertiesNamed(values, key), v);
+    }
+  }
   if (types.has('collection') && value && typeof value === 'object') {
     const inner = definitions.flatMap(
       (d) => (d.options as Array<INodeProperties | INodePropertyCollection>) ?? [],
