@@ -25,7 +25,6 @@ import type { ConnectionOptions, ExpressionBudget, Logger, Method, RealtimeEvent
 import { compileConditions, type ConditionOperator, type ConditionSet } from '../../core/conditions';
 
 export const CREDENTIAL_NAME = 'pingstreamsApi';
-export const CREDENTIAL_TEST = 'pingstreamsApiTest';
 export const DOCS_URL = 'https://github.com/pingstreams/n8n-nodes-pingstreams/blob/main/docs/n8n.md';
 
 export interface PingstreamsCredentials {

@@ -14,7 +14,6 @@ import { SubscriptionTimeoutError, acquireConnection, createEventPipeline, markU
 import type { ConnectionHandle, RealtimeEvent, ResumeState, Subscription } from '../../core';
 import {
   CREDENTIAL_NAME,
-  CREDENTIAL_TEST,
   EVENTS_PROPERTY,
   connectionOptions,
   coreLogger,
@@ -100,7 +99,7 @@ export class PingstreamsTrigger implements INodeType {
   description: INodeTypeDescription = {
     displayName: 'Pingstreams Trigger',
     name: 'pingstreamsTrigger',
-    icon: 'file:../../icons/pingstreams.svg',
+    icon: { light: 'file:../../icons/pingstreams.svg', dark: 'file:../../icons/pingstreams.dark.svg' },
     group: ['trigger'],
     version: 1,
     subtitle:
@@ -108,9 +107,24 @@ export class PingstreamsTrigger implements INodeType {
     description:
       'Starts the workflow on Pingstreams realtime events: new requests, changes, messages, agent availability',
     defaults: { name: 'Pingstreams Trigger' },
+    // What the editor shows while it listens for a test event, and once the workflow is active.
+    eventTriggerDescription: 'Waiting for a matching Pingstreams event',
+    activationMessage: 'Pingstreams events that match Events and Only When now start this workflow.',
+    triggerPanel: {
+      header: 'Listening for a Pingstreams event',
+      executionsHelp: {
+        inactive:
+          "<b>While building the workflow</b>, click 'Execute step', then make a change in Pingstreams that matches Events and Only When (for example create a request): it becomes the test event. With <b>Emit Open Items at Activation</b> on, the current state arrives at once. The test stops after the Test Timeout (120 s by default).<br /><br /><b>Once you're happy with the workflow</b>, publish it: every matching event then starts an execution, and you see them in the executions list.",
+        active:
+          "<b>While building the workflow</b>, click 'Execute step', then make a change in Pingstreams that matches Events and Only When: it becomes the test event.<br /><br /><b>The workflow is active</b>: every matching event starts an execution, listed in the executions list.",
+      },
+      activationHint:
+        'Once the workflow is published, every matching Pingstreams event starts an execution (batches of recovered or snapshot items start one execution each).',
+    },
     inputs: [],
     outputs: [NodeConnectionTypes.Main],
-    credentials: [{ name: CREDENTIAL_NAME, required: true, testedBy: CREDENTIAL_TEST }],
+    // Literals (not CREDENTIAL_NAME): n8n's credential-test-required rule reads the name and testedBy from the source.
+    credentials: [{ name: 'pingstreamsApi', required: true, testedBy: 'pingstreamsApiTest' }],
     properties: [
       ...withLiveMetrics([...topicProperties(), EVENTS_PROPERTY, ...outputProperties('event')]),
       ...LIVE_METRICS_PROPERTIES,

@@ -36,10 +36,10 @@ beforeAll(() => {
 
 /** Errors and warnings allowed per check while issue 14 is under way: each commit may only lower them. */
 const BUDGET: Record<keyof Omit<Report, 'tarball' | 'scanner:passed'>, number> = {
-  'scanner:source': 18,
+  'scanner:source': 15,
   'scanner:tarball': 64,
-  'node-cli:lint': 69,
-  repository: 24,
+  'node-cli:lint': 65,
+  repository: 21,
 };
 
 test.each(Object.keys(BUDGET) as Array<keyof typeof BUDGET>)('%s: within its budget', (check) => {
