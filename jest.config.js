@@ -4,6 +4,7 @@ const base = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': tsJest },
   moduleFileExtensions: ['ts', 'js', 'json'],
+  setupFiles: ['<rootDir>/test/helpers/platform-setup.ts'],
 };
 module.exports = {
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],

@@ -15,6 +15,7 @@ import {
   type ConnectionStatus,
   type ForecastInput,
 } from '../core';
+import { nodePlatform } from '../core/node-platform';
 import { isLoopbackHost } from '../core/endpoint';
 import { parseArgs, UsageError } from './args';
 import {
@@ -216,7 +217,12 @@ export class Dashboard {
     say(`connecting to ${describeEndpoint(config.endpoint)}`);
     let handle: ConnectionHandle;
     try {
-      handle = acquireConnection({ endpoint: config.endpoint, token: config.token, allowInsecure: config.insecure });
+      handle = acquireConnection({
+        endpoint: config.endpoint,
+        token: config.token,
+        allowInsecure: config.insecure,
+        platform: nodePlatform,
+      });
     } catch (error) {
       await server.close();
       throw error;

@@ -10,6 +10,7 @@ import {
   type RealtimeEvent,
   type Subscription,
 } from '../core';
+import { nodePlatform } from '../core/node-platform';
 import { startEmulator, type Emulator } from '../emulator';
 import { isAbsolute, relative, sep } from 'node:path';
 import { parseArgs, UsageError } from './args';
@@ -198,7 +199,7 @@ class Demo {
     this.print('');
 
     // Exactly what a user's program does: one shared connection, a subscription per topic.
-    const handle = acquireConnection({ endpoint: emu.url, token: emu.tokens.owner });
+    const handle = acquireConnection({ endpoint: emu.url, token: emu.tokens.owner, platform: nodePlatform });
     handle.onStatus((status) => this.onStatus(status));
     handle.onWarning((message) => this.print(`         warning: ${message}`));
     const onError = (error: Error): void => this.print(`         error: ${error.message}`);

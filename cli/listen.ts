@@ -23,6 +23,7 @@ import {
   type Method,
   type Subscription,
 } from '../core';
+import { nodePlatform } from '../core/node-platform';
 import { parseArgs, UsageError } from './args';
 import type { CommandIo } from './emulator-command';
 
@@ -278,7 +279,12 @@ async function listen(config: ListenConfig, io: CommandIo, signal: AbortSignal |
   say(`connecting to ${describeEndpoint(config.endpoint)}`);
   let handle: ConnectionHandle;
   try {
-    handle = acquireConnection({ endpoint: config.endpoint, token: config.token, allowInsecure: config.insecure });
+    handle = acquireConnection({
+      endpoint: config.endpoint,
+      token: config.token,
+      allowInsecure: config.insecure,
+      platform: nodePlatform,
+    });
   } catch (error) {
     signal?.removeEventListener('abort', onAbort);
     say(`error: ${(error as Error).message}`);

@@ -12,6 +12,7 @@ import {
   type ConnectionHandle,
   type ForecastInput,
 } from '../core';
+import { nodePlatform } from '../core/node-platform';
 import { parseArgs, UsageError } from './args';
 import type { CommandIo } from './emulator-command';
 import { FORECAST_FLAGS, forecastOptions } from './forecast';
@@ -142,7 +143,12 @@ async function watch(config: MetricsConfig, io: CommandIo, signal: AbortSignal |
   say(`connecting to ${describeEndpoint(config.endpoint)}`);
   let handle: ConnectionHandle;
   try {
-    handle = acquireConnection({ endpoint: config.endpoint, token: config.token, allowInsecure: config.insecure });
+    handle = acquireConnection({
+      endpoint: config.endpoint,
+      token: config.token,
+      allowInsecure: config.insecure,
+      platform: nodePlatform,
+    });
   } catch (error) {
     signal?.removeEventListener('abort', onAbort);
     say(`error: ${(error as Error).message}`);

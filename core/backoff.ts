@@ -33,18 +33,18 @@ export class ConnectBudget {
   ) {}
 
   /** Milliseconds to wait before the next attempt is allowed (0 when allowed now). */
-  waitMs(now = Date.now()): number {
+  waitMs(now: number): number {
     while (this.starts.length && now - this.starts[0] >= this.windowMs) this.starts.shift();
     if (this.starts.length < this.maxPerWindow) return 0;
     return this.starts[0] + this.windowMs - now;
   }
 
-  record(now = Date.now()): void {
+  record(now: number): void {
     this.starts.push(now);
   }
 
   /** Nothing recorded within the window. */
-  isIdle(now = Date.now()): boolean {
+  isIdle(now: number): boolean {
     return this.waitMs(now) === 0 && this.starts.length === 0;
   }
 }
@@ -56,7 +56,7 @@ const budgets = new Map<string, ConnectBudget>();
  * linger expiry or a config-node restart creates a new connection, which must not start with a fresh budget.
  * Budgets idle for a whole window hold nothing and are dropped, so the map stays as small as the live keys.
  */
-export function sharedBudget(key: string, maxPerWindow: number, now = Date.now()): ConnectBudget {
+export function sharedBudget(key: string, maxPerWindow: number, now: number): ConnectBudget {
   for (const [other, budget] of budgets) if (other !== key && budget.isIdle(now)) budgets.delete(other);
   let budget = budgets.get(key);
   if (!budget) {

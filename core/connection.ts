@@ -1,7 +1,6 @@
 // One WebSocket to one (endpoint, token): handshake, heartbeats, reconnection, topic subscriptions,
 // snapshot reconciliation and delivery to every subscriber. Hosts never see this class directly:
 // they get ref-counted handles from registry.ts.
-import WebSocket from 'ws';
 import { Backoff, type ConnectBudget } from './backoff';
 import {
   ConnectionClosedError,
@@ -14,6 +13,7 @@ import {
 import { heartbeatFrame, parseFrame, subscribeFrame, unsubscribeFrame, elementId } from './protocol';
 import { redact, redactError } from './redact';
 import { openSocket } from './handshake';
+import type { Clock, PlatformSocket, TimerHandle } from './platform';
 import { checkBound, timerDelay } from './limits';
 import { describeEndpoint } from './endpoint';
 import { parseTopic, type ParsedTopic } from './topics';
@@ -105,20 +105,25 @@ export class RealtimeConnection {
     reconnects: 0,
     pongsSent: 0,
   };
-  private socket?: WebSocket;
+  private socket?: PlatformSocket;
   private statusValue: ConnectionStatus = { state: 'idle' };
   private readonly channels = new Map<string, Channel>();
   private readonly listeners = new Set<ConnectionListener>();
   private readonly backoff: Backoff;
   private readonly budget: ConnectBudget;
-  private reconnectTimer?: NodeJS.Timeout;
-  private pingTimer?: NodeJS.Timeout;
-  private deadTimer?: NodeJS.Timeout;
-  private stableTimer?: NodeJS.Timeout;
+  private reconnectTimer?: TimerHandle;
+  private pingTimer?: TimerHandle;
+  private deadTimer?: TimerHandle;
+  private stableTimer?: TimerHandle;
+  /** The socket being closed by stop(), and what to call when it has. */
+  private closing?: { socket: PlatformSocket; done: () => void };
+  readonly clock: Clock;
   private stopped = false;
   private everOpened = false;
   /** A pong written but not yet flushed: a server flooding pings while not reading gets no more until it drains. */
   private pongPending = false;
+  /** Counts sockets opened and stop(): a socket's events count only while it is the current one. */
+  private generation = 0;
   /** Since when the socket's outgoing buffer has not emptied (checked at each own ping). */
   private sendStalledSince?: number;
   /** Holders that asked to pause delivery (flow control): while any does, the socket is not read. */
@@ -132,6 +137,7 @@ export class RealtimeConnection {
     readonly options: ResolvedOptions,
     budget: ConnectBudget,
   ) {
+    this.clock = options.platform.clock;
     this.backoff = new Backoff(options.backoffInitialMs, options.backoffMaxMs);
     this.budget = budget;
   }
@@ -156,7 +162,7 @@ export class RealtimeConnection {
   }
 
   get isOpen(): boolean {
-    return this.socket?.readyState === WebSocket.OPEN;
+    return this.socket?.state === 'open';
   }
 
   addListener(listener: ConnectionListener): () => void {
@@ -178,15 +184,15 @@ export class RealtimeConnection {
     if (this.pausedBy.has(owner)) return;
     this.pausedBy.add(owner);
     if (this.pausedBy.size === 1) {
-      this.socket?.pause();
-      clearTimeout(this.deadTimer);
+      this.socket?.pause?.();
+      this.clock.clearTimeout(this.deadTimer);
       this.deadTimer = undefined;
     }
   }
 
   resumeDelivery(owner: object): void {
     if (!this.pausedBy.delete(owner) || this.pausedBy.size > 0) return;
-    this.socket?.resume();
+    this.socket?.resume?.();
   }
 
   /** Starts connecting if not already connected or connecting. */
@@ -244,7 +250,7 @@ export class RealtimeConnection {
   stop(): Promise<void> {
     this.stopped = true;
     this.clearTimers();
-    clearTimeout(this.reconnectTimer);
+    this.clock.clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     for (const channel of this.channels.values()) {
       for (const holder of channel.holders) holder.fail(new ConnectionClosedError());
@@ -253,93 +259,117 @@ export class RealtimeConnection {
     this.channels.clear();
     const socket = this.socket;
     this.socket = undefined;
+    this.generation += 1;
     this.setStatus({ state: 'closed' });
-    if (!socket || socket.readyState === WebSocket.CLOSED) return Promise.resolve();
+    if (!socket || socket.state === 'closed') return Promise.resolve();
+    if (socket.state === 'connecting') {
+      socket.terminate();
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      const force = setTimeout(() => {
+      const force = this.clock.setTimeout(() => {
+        this.closing = undefined;
         socket.terminate();
         resolve();
       }, CLOSE_GRACE_MS);
-      force.unref?.();
-      socket.once('close', () => {
-        clearTimeout(force);
-        resolve();
-      });
-      if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
-      else socket.close(1000, 'client closing');
+      this.closing = {
+        socket,
+        done: () => {
+          this.closing = undefined;
+          this.clock.clearTimeout(force);
+          socket.terminate();
+          resolve();
+        },
+      };
+      socket.close(1000, 'client closing');
     });
   }
 
   // ---- socket lifecycle ----------------------------------------------------------------------
 
   private connect(): void {
-    const wait = this.budget.waitMs();
+    const wait = this.budget.waitMs(this.clock.now());
     if (wait > 0) {
       this.scheduleReconnect(wait, this.lastError);
       return;
     }
-    this.budget.record();
+    this.budget.record(this.clock.now());
     this.stats.connectAttempts += 1;
     this.setStatus({ state: this.everOpened ? 'reconnecting' : 'connecting', attempt: this.backoff.attempts + 1 });
-    const { socket, opened } = openSocket(this.options);
-    this.socket = socket;
+    const generation = ++this.generation;
+    const current = () => this.generation === generation;
     let ended = false;
+    // Read only from the callbacks below, which never fire during openSocket itself (SocketFactory's contract).
+    // eslint-disable-next-line prefer-const
+    let socket: PlatformSocket | undefined;
     const end = (error: Error) => {
-      if (ended || this.socket !== socket) return;
+      if (ended || !current()) return;
       ended = true;
       this.socket = undefined;
       this.failCurrent = undefined;
-      socket.removeAllListeners();
-      socket.on('error', () => undefined);
-      socket.terminate();
+      socket?.terminate();
       const permanent = error instanceof TokenRefusedError;
       const minDelayMs = error instanceof RateLimitedError ? error.retryAfterMs : 0;
       this.onDisconnected(redactError(error, this.options.token), permanent, minDelayMs);
     };
-    this.failCurrent = end;
-    opened.then(
-      () => {
-        if (this.socket !== socket) return;
-        socket.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
-          try {
-            this.onMessage(data, isBinary);
-          } catch (error) {
-            // Hostile content (100 000 levels of nesting) makes even JSON.stringify throw; thrown here it would crash the host.
-            this.malformed(`a frame could not be processed: ${error instanceof Error ? error.message : String(error)}`);
-          }
-        });
-        socket.on('error', (error: Error) => {
-          const message = /max payload/i.test(error.message)
-            ? `A frame larger than ${this.options.maxFrameBytes} bytes was received and refused; reconnecting.`
-            : `The connection to ${this.endpointForDisplay} failed: ${error.message}; reconnecting.`;
-          end(new ConnectionClosedError(message));
-        });
-        socket.on('close', (code: number, reason: Buffer) => {
-          // Redacted before it is shortened: a cut through the token would hide it from the patterns.
-          const detail = reason.length
-            ? `${code} ${redact(reason.toString('utf8'), this.options.token).slice(0, 200)}`
-            : String(code);
-          end(new ConnectionClosedError(`The Pingstreams connection closed (${detail}); reconnecting.`));
-        });
-        this.onOpen(socket);
+    socket = openSocket(this.options, this.options.platform, {
+      open: () => current() && socket && this.onOpen(socket),
+      failed: end,
+      // The probe is a connection too: the server counts it against the same per-minute limit.
+      probed: () => this.budget.record(this.clock.now()),
+      mayProbe: () => this.budget.waitMs(this.clock.now()) === 0,
+      message: (text) => {
+        if (!current()) return;
+        try {
+          this.onMessage(text);
+        } catch (error) {
+          // Hostile content (100 000 levels of nesting) makes even JSON.stringify throw; thrown here it would crash the host.
+          this.malformed(`a frame could not be processed: ${error instanceof Error ? error.message : String(error)}`);
+        }
       },
-      (error: Error) => end(error),
-    );
+      binary: () => {
+        if (!current()) return;
+        this.onFrame();
+        this.malformed('binary frame');
+      },
+      error: (error) => {
+        const message = error.tooLarge
+          ? `A frame larger than ${this.options.maxFrameBytes} bytes was received and refused; reconnecting.`
+          : `The connection to ${this.endpointForDisplay} failed: ${error.message}; reconnecting.`;
+        end(new ConnectionClosedError(message));
+      },
+      close: (code, reason) => {
+        if (socket && this.closing?.socket === socket) return this.closing.done();
+        // Redacted before it is shortened: a cut through the token would hide it from the patterns.
+        const detail = reason.length ? `${code} ${redact(reason, this.options.token).slice(0, 200)}` : String(code);
+        end(new ConnectionClosedError(`The Pingstreams connection closed (${detail}); reconnecting.`));
+      },
+    });
+    if (!ended) {
+      this.socket = socket;
+      this.failCurrent = end;
+    }
   }
 
-  private onOpen(socket: WebSocket): void {
+  private onOpen(socket: PlatformSocket): void {
     if (this.socket !== socket) return;
-    if (this.isPaused) socket.pause();
+    if (this.isPaused) socket.pause?.();
     if (this.everOpened) this.stats.reconnects += 1;
     this.everOpened = true;
     this.lastError = undefined;
     this.stats.connectsOpened += 1;
     this.setStatus({ state: 'connected' });
-    this.stableTimer = setTimeout(() => this.backoff.reset(), timerDelay(this.options.stableAfterMs));
-    this.stableTimer.unref?.();
-    this.pingTimer = setInterval(() => this.sendPing(), timerDelay(this.options.pingIntervalMs));
-    this.pingTimer.unref?.();
+    this.stableTimer = this.clock.setTimeout(() => this.backoff.reset(), timerDelay(this.options.stableAfterMs));
+    this.schedulePing();
     for (const channel of this.channels.values()) this.sendSubscribe(channel);
+  }
+
+  /** The heartbeat: an interval, as a timeout re-armed at each ping (the Clock has one-shot timers only). */
+  private schedulePing(): void {
+    this.pingTimer = this.clock.setTimeout(() => {
+      this.schedulePing();
+      this.sendPing();
+    }, timerDelay(this.options.pingIntervalMs));
   }
 
   private sendPing(): void {
@@ -347,7 +377,7 @@ export class RealtimeConnection {
     // as dead as a silent one (and every pong queued on it would be memory held for nothing).
     const socket = this.socket;
     if (socket && socket.bufferedAmount > 0) {
-      const now = Date.now();
+      const now = this.clock.now();
       this.sendStalledSince ??= now;
       if (now - this.sendStalledSince >= this.options.pongTimeoutMs || socket.bufferedAmount > MAX_SEND_BUFFER_BYTES) {
         const message = `${this.endpointForDisplay} stopped reading what this client sends (${socket.bufferedAmount} bytes waiting for over ${Math.round((now - this.sendStalledSince) / 1000)} s); the connection is unhealthy, reconnecting.`;
@@ -359,13 +389,12 @@ export class RealtimeConnection {
       this.sendStalledSince = undefined;
     }
     if (!this.send(heartbeatFrame('ping')) || this.deadTimer || this.isPaused) return;
-    this.deadTimer = setTimeout(() => {
+    this.deadTimer = this.clock.setTimeout(() => {
       this.deadTimer = undefined;
       const message = `No answer from ${this.endpointForDisplay} within ${this.options.pongTimeoutMs} ms of a heartbeat; the connection is dead, reconnecting.`;
       this.warn(message);
       this.failCurrent?.(new ConnectionClosedError(message));
     }, timerDelay(this.options.pongTimeoutMs));
-    this.deadTimer.unref?.();
   }
 
   private onDisconnected(error: Error, permanent: boolean, minDelayMs: number): void {
@@ -391,32 +420,31 @@ export class RealtimeConnection {
       for (const channel of this.channels.values()) for (const holder of channel.holders) holder.fail(gaveUp);
       return;
     }
-    const delay = Math.max(this.backoff.next(), minDelayMs, this.budget.waitMs());
+    const delay = Math.max(this.backoff.next(), minDelayMs, this.budget.waitMs(this.clock.now()));
     // Transient trouble is the connection's status, not the subscriptions' concern: they resume after it.
     this.scheduleReconnect(delay, error);
   }
 
   private scheduleReconnect(delayMs: number, error?: Error): void {
-    clearTimeout(this.reconnectTimer);
+    this.clock.clearTimeout(this.reconnectTimer);
     this.setStatus({
       state: this.everOpened ? 'reconnecting' : 'connecting',
       retryInMs: delayMs,
       error,
       attempt: this.backoff.attempts,
     });
-    this.reconnectTimer = setTimeout(() => {
+    this.reconnectTimer = this.clock.setTimeout(() => {
       this.reconnectTimer = undefined;
       if (!this.stopped) this.connect();
     }, timerDelay(delayMs));
-    this.reconnectTimer.unref?.();
   }
 
   private clearTimers(): void {
     this.pongPending = false;
     this.sendStalledSince = undefined;
-    clearInterval(this.pingTimer);
-    clearTimeout(this.deadTimer);
-    clearTimeout(this.stableTimer);
+    this.clock.clearTimeout(this.pingTimer);
+    this.clock.clearTimeout(this.deadTimer);
+    this.clock.clearTimeout(this.stableTimer);
     this.pingTimer = this.deadTimer = this.stableTimer = undefined;
   }
 
@@ -424,7 +452,7 @@ export class RealtimeConnection {
 
   send(frame: string): boolean {
     const socket = this.socket;
-    if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+    if (!socket || socket.state !== 'open') return false;
     socket.send(frame);
     return true;
   }
@@ -432,7 +460,7 @@ export class RealtimeConnection {
   /** At most one pong in flight: the server needs one frame per heartbeat period, not one per ping it floods. */
   private sendPong(): void {
     const socket = this.socket;
-    if (this.pongPending || !socket || socket.readyState !== WebSocket.OPEN) return;
+    if (this.pongPending || !socket || socket.state !== 'open') return;
     this.pongPending = true;
     this.stats.pongsSent += 1;
     socket.send(heartbeatFrame('pong'), () => {
@@ -446,20 +474,24 @@ export class RealtimeConnection {
     for (const holder of channel.holders) holder.startSnapshotTimer();
   }
 
-  private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
+  /** Any frame proves the peer alive. */
+  private onFrame(): void {
     this.stats.framesReceived += 1;
-    clearTimeout(this.deadTimer);
+    this.clock.clearTimeout(this.deadTimer);
     this.deadTimer = undefined;
-    const receivedAt = new Date().toISOString();
-    if (isBinary) return this.malformed('binary frame');
+  }
+
+  private onMessage(text: string): void {
+    this.onFrame();
+    const receivedAt = new Date(this.clock.now()).toISOString();
     // Counted before parsing: 30 MB of "{}," is ten million objects and gigabytes once parsed.
-    const nodes = countNodesUpTo(data as Buffer, this.options.maxFrameNodes);
+    const nodes = countNodesUpTo(text, this.options.maxFrameNodes);
     if (nodes > this.options.maxFrameNodes) {
       return this.malformed(
-        `a frame of ${(data as Buffer).length} bytes holds more than ${this.options.maxFrameNodes} objects and arrays (maxFrameNodes); refused unparsed`,
+        `a frame of ${text.length} characters holds more than ${this.options.maxFrameNodes} objects and arrays (maxFrameNodes); refused unparsed`,
       );
     }
-    const frame = parseFrame(data.toString());
+    const frame = parseFrame(text);
     switch (frame.type) {
       case 'ping':
         this.sendPong();
@@ -631,10 +663,9 @@ export class RealtimeConnection {
     }
     const target = channel;
     return new Promise((resolve) => {
-      const timer = setTimeout(() => finish(undefined), DEFAULT_SUBSCRIBE_TIMEOUT_MS);
-      timer.unref?.();
+      const timer = this.clock.setTimeout(() => finish(undefined), DEFAULT_SUBSCRIBE_TIMEOUT_MS);
       const finish = (elements: Element[] | undefined) => {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         const index = target.snapshotWaiters.indexOf(finish);
         if (index >= 0) target.snapshotWaiters.splice(index, 1);
         if (target.holders.size === 0 && target.snapshotWaiters.length === 0 && this.channels.get(topic) === target) {
@@ -682,15 +713,15 @@ export class RealtimeConnection {
 const NODE_SCAN_FROM_BYTES = 64 * 1024;
 
 /**
- * An upper bound of the objects and arrays in a JSON text ("{" and "[" bytes, those in strings included), counted
+ * An upper bound of the objects and arrays in a JSON text ("{" and "[", those in strings included), counted
  * up to `limit` + 1. Linear and allocation-free: tens of milliseconds for the largest frame accepted.
  */
-export function countNodesUpTo(data: Buffer, limit: number): number {
-  if (!Buffer.isBuffer(data) || data.length < NODE_SCAN_FROM_BYTES || data.length <= limit) return 0;
+export function countNodesUpTo(text: string, limit: number): number {
+  if (typeof text !== 'string' || text.length < NODE_SCAN_FROM_BYTES || text.length <= limit) return 0;
   let count = 0;
-  for (let i = 0; i < data.length; i++) {
-    const byte = data[i];
-    if ((byte === 0x7b || byte === 0x5b) && ++count > limit) return count;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if ((code === 0x7b || code === 0x5b) && ++count > limit) return count;
   }
   return count;
 }
@@ -727,8 +758,8 @@ export class SubscriptionImpl {
   private resolveReady!: () => void;
   private rejectReady!: (error: Error) => void;
   private readyState: 'pending' | 'ready' | 'rejected' = 'pending';
-  private snapshotTimer?: NodeJS.Timeout;
-  private connectTimer?: NodeJS.Timeout;
+  private snapshotTimer?: TimerHandle;
+  private connectTimer?: TimerHandle;
   private closed = false;
   private readonly seen = new Map<string, string>();
   private readonly requestIds = new Map<string, string>();
@@ -749,7 +780,7 @@ export class SubscriptionImpl {
     if (!connection.isOpen) {
       // Bound the wait when the connection cannot be established at all.
       const limit = connection.options.handshakeTimeoutMs + this.subscribeTimeoutMs;
-      this.connectTimer = setTimeout(() => {
+      this.connectTimer = connection.clock.setTimeout(() => {
         if (this.readyState === 'pending' && !connection.isOpen) {
           this.reject(
             connection.failure() ??
@@ -760,7 +791,6 @@ export class SubscriptionImpl {
           );
         }
       }, timerDelay(limit));
-      this.connectTimer.unref?.();
     }
   }
 
@@ -779,27 +809,27 @@ export class SubscriptionImpl {
   /** Also after a reconnect: a server may refuse the re-subscribe (silence) as it would a first one. */
   startSnapshotTimer(): void {
     if (this.closed) return;
-    clearTimeout(this.snapshotTimer);
-    this.snapshotTimer = setTimeout(() => {
+    const clock = this.connection.clock;
+    clock.clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = clock.setTimeout(() => {
       this.snapshotTimer = undefined;
       // Reported exactly as a refused first subscribe; the connection keeps its other topics.
       const refused = new SubscriptionTimeoutError(this.topic, this.subscribeTimeoutMs);
       if (this.readyState !== 'ready') this.reject(refused);
       else this.reportError(refused);
     }, timerDelay(this.subscribeTimeoutMs));
-    this.snapshotTimer.unref?.();
   }
 
   stopSnapshotTimer(): void {
-    clearTimeout(this.snapshotTimer);
+    this.connection.clock.clearTimeout(this.snapshotTimer);
     this.snapshotTimer = undefined;
   }
 
   /** The first snapshot this holder sees: emitted only when asked, or diffed against a resumed record. */
-  receiveInitial(elements: Element[], receivedAt = new Date().toISOString()): void {
+  receiveInitial(elements: Element[], receivedAt = new Date(this.connection.clock.now()).toISOString()): void {
     if (this.closed || this.readyState === 'ready') return;
     this.stopSnapshotTimer();
-    clearTimeout(this.connectTimer);
+    this.connection.clock.clearTimeout(this.connectTimer);
     const resume =
       this.options.resumeState?.topic === this.topic ? readResumeState(this.options.resumeState) : undefined;
     if (resume) {
@@ -971,7 +1001,7 @@ export class SubscriptionImpl {
 
   private stopTimers(): void {
     this.stopSnapshotTimer();
-    clearTimeout(this.connectTimer);
+    this.connection.clock.clearTimeout(this.connectTimer);
   }
 
   close(): void {

@@ -1,14 +1,10 @@
-// Opening one socket: the handshake and the classification of its refusals. Shared by the
-// long-lived connection and the one-shot credential test.
-import WebSocket from 'ws';
-import type { ClientRequest, IncomingMessage } from 'node:http';
+// Opening one socket through the platform: the total handshake deadline and the classification of its refusals.
+// Shared by the long-lived connection and the one-shot credential test.
 import { HandshakeError, RateLimitedError, TokenRefusedError } from './errors';
 import { buildSocketUrl, describeEndpoint } from './endpoint';
 import { decodeJwtExpiry, redact, redactError } from './redact';
 import { MAX_RETRY_AFTER_MS, timerDelay } from './limits';
-
-const MAX_REFUSAL_BODY = 2_048;
-const REFUSAL_READ_TIMEOUT_MS = 2_000;
+import type { HandshakeRefusal, Platform, PlatformSocket } from './platform';
 
 export interface HandshakeOptions {
   endpoint: string;
@@ -18,102 +14,94 @@ export interface HandshakeOptions {
   defaultRetryAfterMs: number;
 }
 
-export interface SocketAttempt {
-  socket: WebSocket;
-  /** Resolves when open; rejects with TokenRefusedError (permanent), RateLimitedError or HandshakeError (redacted). */
-  opened: Promise<void>;
+/** What the caller hears of one socket. Nothing is heard after `failed` or after the caller terminates it. */
+export interface SocketHandlers {
+  open(): void;
+  /** The handshake failed: TokenRefusedError (permanent), RateLimitedError or HandshakeError, redacted. */
+  failed(error: Error): void;
+  /** The factory's probe reached the server to ask why the handshake failed (SocketEvents.probed). */
+  probed?(): void;
+  mayProbe?(): boolean;
+  message(text: string): void;
+  binary?(): void;
+  close(code: number, reason: string): void;
+  error(error: Error & { tooLarge?: boolean }): void;
 }
 
-export function openSocket(options: HandshakeOptions): SocketAttempt {
-  const socket = new WebSocket(buildSocketUrl(options.endpoint, options.token), {
-    handshakeTimeout: options.handshakeTimeoutMs,
-    maxPayload: options.maxFrameBytes,
-    perMessageDeflate: false,
-  });
+export function openSocket(options: HandshakeOptions, platform: Platform, handlers: SocketHandlers): PlatformSocket {
+  const { clock } = platform;
   const endpoint = describeEndpoint(options.endpoint);
-  const opened = new Promise<void>((resolve, reject) => {
-    // ws's handshakeTimeout is an idle timeout: a 101 dribbled a byte at a time never trips it. This one is total.
-    const deadline = setTimeout(() => {
-      settle(
-        new HandshakeError(
-          `The server at ${endpoint} did not complete the WebSocket handshake within ${options.handshakeTimeoutMs} ms (it may be overloaded, or not a Pingstreams server); retrying.`,
-        ),
-      );
-    }, timerDelay(options.handshakeTimeoutMs));
-    deadline.unref?.();
-    let settled = false;
-    const settle = (error?: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(deadline);
-      socket.removeListener('open', onOpen);
-      socket.removeListener('error', onError);
-      socket.removeListener('unexpected-response', onRefused);
-      if (!error) return resolve();
-      socket.on('error', () => undefined); // late errors of a discarded socket
-      socket.terminate();
-      reject(redactError(error, options.token));
-    };
-    const onOpen = () => settle();
-    const onError = (error: Error) =>
-      settle(
-        new HandshakeError(
-          `Could not connect to ${endpoint}: ${error.message}. ${connectHint(options.endpoint, error)}`,
-        ),
-      );
-    const onRefused = (request: ClientRequest, response: IncomingMessage) => {
-      clearTimeout(deadline); // an answer came; reading its body has its own bound
-      void readBody(response).then((body) => {
-        request.destroy();
-        settle(classifyRefusal(response, body, options, endpoint));
-      });
-    };
-    socket.on('open', onOpen);
-    socket.on('error', onError);
-    socket.on('unexpected-response', onRefused);
-  });
-  return { socket, opened };
+  let settled = false;
+  let failed = false;
+  // Assigned below; read only from callbacks, which never fire during the factory call (SocketFactory's contract).
+  // eslint-disable-next-line prefer-const
+  let socket: PlatformSocket | undefined;
+  // An idle timeout of the socket (ws's handshakeTimeout) never trips on a 101 dribbled a byte at a time: total.
+  const deadline = clock.setTimeout(() => {
+    settle(
+      new HandshakeError(
+        `The server at ${endpoint} did not complete the WebSocket handshake within ${options.handshakeTimeoutMs} ms (it may be overloaded, or not a Pingstreams server); retrying.`,
+      ),
+    );
+  }, timerDelay(options.handshakeTimeoutMs));
+  const settle = (error?: Error) => {
+    if (settled) return;
+    settled = true;
+    clock.clearTimeout(deadline);
+    if (!error) return handlers.open();
+    failed = true;
+    socket?.terminate();
+    handlers.failed(redactError(error, options.token));
+  };
+  socket = platform.openSocket(
+    buildSocketUrl(options.endpoint, options.token),
+    { maxFrameBytes: options.maxFrameBytes, handshakeTimeoutMs: options.handshakeTimeoutMs },
+    {
+      open: () => settle(),
+      refused: (refusal) => settle(classifyRefusal(refusal, options, endpoint)),
+      probed: () => handlers.probed?.(),
+      mayProbe: () => handlers.mayProbe?.() ?? true,
+      message: (text) => settled && handlers.message(text),
+      binary: () => settled && handlers.binary?.(),
+      close: (code, reason) => settled && handlers.close(code, reason),
+      error: (error) => settled && handlers.error(error),
+    },
+  );
+  if (failed) socket.terminate(); // a factory that failed at once
+  return socket;
 }
 
 /** What to check after a network error: a TLS failure on wss:// usually means a plain ws:// server. */
-function connectHint(endpoint: string, error: Error & { code?: string }): string {
-  const tlsFailed = error.code === 'EPROTO' || /SSL|TLS|wrong version number|packet length/i.test(error.message);
+function connectHint(endpoint: string, message: string, code?: string): string {
+  const tlsFailed = code === 'EPROTO' || /SSL|TLS|wrong version number|packet length/i.test(message);
   if (endpoint.startsWith('wss:') && tlsFailed) {
     return 'The server did not answer with TLS: if it serves plain ws:// (the local emulator does), use a ws:// endpoint.';
   }
   return 'Check the endpoint and the network.';
 }
 
-function classifyRefusal(response: IncomingMessage, body: string, options: HandshakeOptions, endpoint: string): Error {
-  const status = response.statusCode ?? 0;
-  const reason = redact(extractReason(body), options.token);
+export function classifyRefusal(refusal: HandshakeRefusal, options: HandshakeOptions, endpoint: string): Error {
+  if (refusal.kind === 'network') {
+    return new HandshakeError(
+      `Could not connect to ${endpoint}: ${refusal.message}. ${connectHint(options.endpoint, refusal.message, refusal.code)}`,
+    );
+  }
+  if (refusal.kind === 'unknown') {
+    return new HandshakeError(
+      `Could not connect to ${endpoint}: ${refusal.message}. The socket does not tell why; check the endpoint and the network.`,
+    );
+  }
+  const status = refusal.status;
+  const reason = redact(extractReason(refusal.body ?? ''), options.token);
   if (status === 401) return new TokenRefusedError(decodeJwtExpiry(options.token), reason || undefined);
   if (status === 429 || status === 503) {
-    const requested = parseRetryAfter(response.headers['retry-after']) ?? options.defaultRetryAfterMs;
+    const requested = parseRetryAfter(refusal.retryAfter) ?? options.defaultRetryAfterMs;
     return new RateLimitedError(status, reason, Math.min(requested, MAX_RETRY_AFTER_MS), requested);
   }
   return new HandshakeError(
     `The Pingstreams server refused the connection to ${endpoint} with HTTP ${status}${reason ? `: ${reason}` : ''}. Check the endpoint URL.`,
     status,
   );
-}
-
-function readBody(response: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    let body = '';
-    const done = () => {
-      clearTimeout(timer);
-      resolve(body.slice(0, MAX_REFUSAL_BODY));
-    };
-    const timer = setTimeout(done, REFUSAL_READ_TIMEOUT_MS);
-    timer.unref?.();
-    response.setEncoding('utf8');
-    response.on('data', (chunk: string) => {
-      if (body.length < MAX_REFUSAL_BODY) body += chunk;
-    });
-    response.on('end', done);
-    response.on('error', done);
-  });
 }
 
 /** The reason in a refusal body: JSON {msg|message|error|reason} or plain text. */
@@ -133,12 +121,12 @@ export function extractReason(body: string): string {
 }
 
 /** Retry-After in seconds or as an HTTP date; may exceed what a timer holds (the caller shortens it). */
-export function parseRetryAfter(header: string | string[] | undefined): number | undefined {
+export function parseRetryAfter(header: string | string[] | undefined, now = Date.now()): number | undefined {
   const value = Array.isArray(header) ? header[0] : header;
   if (!value) return undefined;
   const seconds = Number(value);
   if (seconds === Number.POSITIVE_INFINITY) return seconds;
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
   const date = Date.parse(value);
-  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
+  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
 }

@@ -5,10 +5,23 @@ export {
   acquireConnection,
   connectionStats,
   closeAllConnections,
+  setDefaultPlatform,
   type ConnectionHandle,
   type Subscription,
 } from './registry';
 export { testConnection } from './test-connection';
+export type {
+  Platform,
+  Clock,
+  TimerHandle,
+  SocketFactory,
+  SocketOptions,
+  SocketEvents,
+  PlatformSocket,
+  HandshakeRefusal,
+  RefusalProbe,
+} from './platform';
+export { webSocketFactory, hasGlobalWebSocket, type WebSocketFactoryOptions } from './web-socket-platform';
 export { buildTopic, parseTopic, TOPIC_KINDS, type TopicSpec, type ParsedTopic } from './topics';
 export {
   compileExpression,

@@ -2,9 +2,11 @@
 // participants (or listed), and, after every reconnect, a paced confirmation of the requests the snapshot
 // could not vouch for. Built on the public subscribe API only; hosts own the interval at which they read it.
 import { buildTopic } from './topics';
+import { timerDelay } from './limits';
 import { MetricsEngine, type LiveMetrics, type MetricsOptions } from './metrics';
 import { forecastStaffing, type Forecast, type ForecastInput } from './forecast';
 import type { ConnectionHandle, Subscription } from './registry';
+import type { TimerHandle } from './platform';
 import type { ConnectionStatus, RealtimeEvent } from './types';
 
 export interface LiveMetricsOptions extends MetricsOptions {
@@ -35,7 +37,7 @@ export class LiveMetricsSession {
   private readonly offStatus: () => void;
   private readonly confirmQueue: Array<{ id: string; requestId: string }> = [];
   private readonly confirmSubs = new Set<Subscription>();
-  private confirmTimer?: NodeJS.Timeout;
+  private confirmTimer?: TimerHandle;
   private wasDisconnected = false;
   private closed = false;
   /** Look-ups answered and left unanswered since the session started, for diagnostics. */
@@ -60,12 +62,13 @@ export class LiveMetricsSession {
   /** Resolves once the requests snapshot and the agent records asked for so far have answered (or after `timeoutMs`). */
   async settled(timeoutMs = 5_000): Promise<void> {
     await this.ready;
-    let timer: NodeJS.Timeout | undefined;
-    const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    const clock = this.handle.clock;
+    let timer: TimerHandle | undefined;
+    const limit = new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, timerDelay(timeoutMs))));
     try {
       await Promise.race([Promise.allSettled([...this.agentSubs.values()].map((sub) => sub.ready)), limit]);
     } finally {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
     }
   }
 
@@ -84,7 +87,7 @@ export class LiveMetricsSession {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.confirmTimer);
+    this.handle.clock.clearTimeout(this.confirmTimer);
     this.confirmTimer = undefined;
     this.confirmQueue.length = 0;
     this.offStatus();
@@ -160,27 +163,27 @@ export class LiveMetricsSession {
     const perSecond = Math.max(1, this.options.confirmPerSecond ?? 50);
     const concurrency = Math.max(1, this.options.confirmConcurrency ?? 10);
     // A budget that grows with elapsed time keeps the average pace at perSecond whatever the timer's granularity.
-    const startedAt = Date.now();
+    const clock = this.handle.clock;
+    const startedAt = clock.now();
+    const tickMs = Math.max(5, Math.min(100, Math.floor(1000 / perSecond)));
     let started = 0;
-    this.confirmTimer = setInterval(
-      () => {
-        if (this.confirmQueue.length === 0) {
-          if (this.confirmSubs.size === 0) {
-            clearInterval(this.confirmTimer);
-            this.confirmTimer = undefined;
-            this.options.onChange?.();
-          }
-          return;
-        }
-        const allowed = Math.floor(((Date.now() - startedAt) * perSecond) / 1000) + 1 - started;
-        for (let i = 0; i < allowed && this.confirmQueue.length && this.confirmSubs.size < concurrency; i++) {
-          started++;
-          this.confirmOne(this.confirmQueue.shift()!);
-        }
-      },
-      Math.max(5, Math.min(100, Math.floor(1000 / perSecond))),
-    );
-    this.confirmTimer.unref?.();
+    // An interval, as a timeout re-armed at each tick until the queue and the look-ups in flight are done.
+    const tick = () => {
+      this.confirmTimer = undefined;
+      if (this.closed) return;
+      if (this.confirmQueue.length === 0) {
+        if (this.confirmSubs.size === 0) return this.options.onChange?.();
+        this.confirmTimer = clock.setTimeout(tick, tickMs);
+        return;
+      }
+      const allowed = Math.floor(((clock.now() - startedAt) * perSecond) / 1000) + 1 - started;
+      for (let i = 0; i < allowed && this.confirmQueue.length && this.confirmSubs.size < concurrency; i++) {
+        started++;
+        this.confirmOne(this.confirmQueue.shift()!);
+      }
+      this.confirmTimer = clock.setTimeout(tick, tickMs);
+    };
+    this.confirmTimer = clock.setTimeout(tick, tickMs);
   }
 
   private confirmOne(item: { id: string; requestId: string }): void {

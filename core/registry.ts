@@ -7,6 +7,7 @@ import { stripJwtPrefix } from './redact';
 import type { ConnectionOptions, ConnectionStatus, SubscribeOptions, ResumeState } from './types';
 import { PingstreamsError } from './errors';
 import { checkBound, OPTION_BOUNDS, timerDelay } from './limits';
+import type { Clock, Platform, TimerHandle } from './platform';
 
 export interface Subscription {
   readonly topic: string;
@@ -20,6 +21,8 @@ export interface Subscription {
 
 export interface ConnectionHandle {
   readonly status: ConnectionStatus;
+  /** The connection's clock, for helpers built on a handle (live metrics). */
+  readonly clock: Clock;
   /** Returns a function that removes the listener. The current status is not replayed. */
   onStatus(listener: (status: ConnectionStatus) => void): () => void;
   /** Malformed frames, dead sockets and similar non-fatal news, already redacted. */
@@ -38,16 +41,28 @@ export interface ConnectionHandle {
 interface Entry {
   connection: RealtimeConnection;
   handles: number;
-  lingerTimer?: NodeJS.Timeout;
+  lingerTimer?: TimerHandle;
 }
 
 const entries = new Map<string, Entry>();
+let defaultPlatform: Platform | undefined;
+
+/** The platform of connections whose options name none (a host's entry point or a test setup sets it once). */
+export function setDefaultPlatform(platform: Platform | undefined): void {
+  defaultPlatform = platform;
+}
 
 export function resolveOptions(options: ConnectionOptions): ResolvedOptions {
   if (!options || typeof options.token !== 'string' || stripJwtPrefix(options.token).length === 0) {
     throw new PingstreamsError('TOKEN_MISSING', 'No Pingstreams access token is set: add the JWT to the credentials.');
   }
-  const resolved = { ...DEFAULTS, ...stripUndefined(options) } as ResolvedOptions;
+  const resolved = { ...DEFAULTS, platform: defaultPlatform, ...stripUndefined(options) } as ResolvedOptions;
+  if (!resolved.platform) {
+    throw new PingstreamsError(
+      'PLATFORM_MISSING',
+      'No platform (time and sockets) was given to the Pingstreams core: pass `platform` (nodePlatform from core/node-platform in Node) or call setDefaultPlatform.',
+    );
+  }
   for (const name of Object.keys(OPTION_BOUNDS) as Array<keyof typeof OPTION_BOUNDS>) {
     if (name in resolved) checkBound(name, (resolved as unknown as Record<string, unknown>)[name]);
   }
@@ -70,13 +85,16 @@ export function acquireConnection(options: ConnectionOptions): ConnectionHandle 
   let entry = entries.get(key);
   if (!entry || entry.connection.status.state === 'closed') {
     entry = {
-      connection: new RealtimeConnection(resolved, sharedBudget(key, resolved.maxConnectsPerMinute)),
+      connection: new RealtimeConnection(
+        resolved,
+        sharedBudget(key, resolved.maxConnectsPerMinute, resolved.platform.clock.now()),
+      ),
       handles: 0,
     };
     entries.set(key, entry);
   }
   const current = entry;
-  clearTimeout(current.lingerTimer);
+  current.connection.clock.clearTimeout(current.lingerTimer);
   current.lingerTimer = undefined;
   current.handles += 1;
   return createHandle(key, current);
@@ -92,6 +110,7 @@ function createHandle(key: string, entry: Entry): ConnectionHandle {
     get status() {
       return connection.status;
     },
+    clock: connection.clock,
     onStatus(listener) {
       const off = connection.addListener({ status: listener });
       offs.push(off);
@@ -144,8 +163,7 @@ function createHandle(key: string, entry: Entry): ConnectionHandle {
         void connection.stop();
       };
       if (connection.options.lingerMs <= 0) return stop();
-      entry.lingerTimer = setTimeout(stop, timerDelay(connection.options.lingerMs));
-      entry.lingerTimer.unref?.();
+      entry.lingerTimer = connection.clock.setTimeout(stop, timerDelay(connection.options.lingerMs));
     },
   };
 }
@@ -182,7 +200,7 @@ export async function closeAllConnections(): Promise<void> {
   forgetBudgets();
   await Promise.all(
     all.map((entry) => {
-      clearTimeout(entry.lingerTimer);
+      entry.connection.clock.clearTimeout(entry.lingerTimer);
       return entry.connection.stop();
     }),
   );

@@ -1,4 +1,5 @@
 // Public types of the realtime core. Hosts (n8n, Node-RED, CLI) depend only on these and on core/index.ts.
+import type { Platform } from './platform';
 
 export type Method = 'CREATE' | 'UPDATE' | 'DELETE';
 export const METHODS: readonly Method[] = ['CREATE', 'UPDATE', 'DELETE'];
@@ -82,6 +83,11 @@ export interface ConnectionOptions {
   maxTrackedPerTopic?: number;
   /** Bound on the estimated bytes (JSON length) of the elements remembered per topic. Default 64 MiB. */
   maxTrackedBytesPerTopic?: number;
+  /**
+   * Time and sockets (core/platform.ts): nodePlatform (core/node-platform.ts) in Node hosts. Default: the one given
+   * to setDefaultPlatform. The first holder's platform serves every holder of the same (endpoint, token).
+   */
+  platform?: Platform;
   logger?: Logger;
 }
 

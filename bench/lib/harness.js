@@ -8,6 +8,8 @@ const WS = require('ws');
 // BENCH_DIST compares another build (e.g. a patched copy) against the same harness.
 const DIST = process.env.BENCH_DIST ? path.resolve(process.env.BENCH_DIST) : path.join(__dirname, '..', '..', 'dist');
 const requireDist = (module) => require(path.join(DIST, module));
+// The core's own suites open connections without naming a platform: the Node one (ws), as the hosts pass.
+requireDist('core').setDefaultPlatform?.(requireDist('core/node-platform.js').nodePlatform);
 
 /** The publisher thread: start() -> { url }, run({topic, rate, count, distinct}) -> { sent, ms }. */
 class Publisher {

@@ -23,6 +23,7 @@ import {
 } from '../../core';
 import type { ConnectionOptions, ExpressionBudget, Logger, Method, RealtimeEvent, TopicKind } from '../../core';
 import { compileConditions, type ConditionOperator, type ConditionSet } from '../../core/conditions';
+import { nodePlatform } from '../../core/node-platform';
 
 export const CREDENTIAL_NAME = 'pingstreamsApi';
 export const DOCS_URL = 'https://github.com/pingstreams/n8n-nodes-pingstreams/blob/main/docs/n8n.md';
@@ -42,6 +43,7 @@ export function connectionOptions(
     endpoint: String(credentials.endpoint ?? '').trim() || DEFAULT_ENDPOINT,
     token: String(credentials.accessToken ?? '').trim(),
     allowInsecure: credentials.allowInsecure === true,
+    platform: nodePlatform,
   };
 }
 

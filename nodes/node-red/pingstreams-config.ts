@@ -3,6 +3,7 @@
 // released after the last (the core keeps the socket a few seconds so a redeploy reuses it).
 import { acquireConnection, DEFAULT_ENDPOINT, redact } from '../../core';
 import type { ConnectionHandle, ConnectionStatus } from '../../core';
+import { nodePlatform } from '../../core/node-platform';
 import { safeError, t, userError } from './red';
 import type { ConnectionUser, NodeAPI, NodeDef, PingstreamsConfigNode } from './red';
 
@@ -78,6 +79,7 @@ export = function register(RED: NodeAPI): void {
             endpoint: node.endpoint,
             token: jwt,
             allowInsecure,
+            platform: nodePlatform,
             logger: {
               debug: (m) => node.debug?.(node.redact(m)),
               info: (m) => node.log(node.redact(m)),

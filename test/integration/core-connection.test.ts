@@ -12,6 +12,7 @@ import {
   type RealtimeEvent,
 } from '../../core';
 import { waitFor, sleep } from '../helpers/wait';
+import { UPGRADES_PER_401, UPGRADES_PER_REFUSAL } from '../helpers/sockets';
 
 jest.setTimeout(30_000);
 
@@ -102,13 +103,16 @@ test('401 is permanent: one attempt, a TokenRefusedError naming the expiry, neve
   expect(error?.message).not.toContain(expired);
   expect(handle.status.state).toBe('failed');
   await sleep(800); // several backoff periods of 50-200 ms
-  expect(emu.stats().connectionsRefused['401']).toBe(1);
+  expect(emu.stats().connectionsRefused['401']).toBe(UPGRADES_PER_401);
   expect(connectionStats().connections[0].stats.connectAttempts).toBe(1);
   expect(errors.some((e) => e instanceof TokenRefusedError)).toBe(true);
 });
 
 test('429 with Retry-After: the next attempt waits at least that long, and the reason is kept', async () => {
-  emu.faults.refuseNext(1, 429, { retryAfterSec: 2, reason: 'Too many new connections for this user' });
+  emu.faults.refuseNext(UPGRADES_PER_REFUSAL, 429, {
+    retryAfterSec: 2,
+    reason: 'Too many new connections for this user',
+  });
   const { subscription, statuses } = collect(requestsTopic(), {}, { emitSnapshot: false });
   await subscription.ready;
   const refused = statuses.find((s) => s.error instanceof RateLimitedError);
@@ -119,7 +123,7 @@ test('429 with Retry-After: the next attempt waits at least that long, and the r
 });
 
 test.each([429, 503])('%s without Retry-After waits the 60 s default', async (status) => {
-  emu.faults.refuseNext(1, status, { reason: 'maintenance' });
+  emu.faults.refuseNext(UPGRADES_PER_REFUSAL, status, { reason: 'maintenance' });
   const { statuses, handle } = collect(requestsTopic());
   const refused = await waitFor(() => statuses.find((s) => s.error instanceof RateLimitedError), 'rate-limited status');
   expect(refused.retryInMs).toBeGreaterThanOrEqual(60_000);
@@ -130,7 +134,8 @@ test('the local budget caps new connections per minute whatever the server does'
   emu.faults.refuseNext(50, 500);
   const { handle } = collect(requestsTopic(), { maxConnectsPerMinute: 3, backoffInitialMs: 10, backoffMaxMs: 20 });
   await sleep(1500);
-  expect(connectionStats().connections[0].stats.connectAttempts).toBe(3);
+  // Each refused attempt spends what it cost the server: its upgrade, and the probe's over the global WebSocket.
+  expect(connectionStats().connections[0].stats.connectAttempts).toBe(Math.ceil(3 / UPGRADES_PER_REFUSAL));
   expect(handle.status.retryInMs).toBeGreaterThan(50_000);
 });
 
@@ -398,14 +403,14 @@ test('errors have a scope: drops, restarts and refusals go to the status only; a
   await waitFor(() => statuses.filter((s) => s.state === 'connected').length >= 2, 'reconnected after the drop');
   await emu.faults.restart({ downMs: 300 });
   await waitFor(() => statuses.filter((s) => s.state === 'connected').length >= 3, 'reconnected after the restart');
-  emu.faults.refuseNext(1, 429, { retryAfterSec: 0, reason: 'slow down' });
+  emu.faults.refuseNext(UPGRADES_PER_REFUSAL, 429, { retryAfterSec: 0, reason: 'slow down' });
   emu.faults.dropAll();
   await waitFor(() => statuses.some((s) => s.error instanceof RateLimitedError), 'the 429 in the status');
   await waitFor(() => statuses.filter((s) => s.state === 'connected').length >= 4, 'reconnected after the 429', 10_000);
   expect(statuses.filter((s) => s.state === 'reconnecting' && s.error).length).toBeGreaterThanOrEqual(3);
   expect(errors).toEqual([]);
 
-  emu.faults.refuseNext(1, 401);
+  emu.faults.refuseNext(UPGRADES_PER_401, 401);
   emu.faults.dropAll();
   await waitFor(() => statuses.some((s) => s.state === 'failed'), 'the connection failed for good');
   expect(errors).toHaveLength(1);

@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { startHostileServer, type HostileServer } from '../helpers/hostile-server';
 import { sleep, waitFor } from '../helpers/wait';
+import { UPGRADES_PER_REFUSAL } from '../helpers/sockets';
 
 jest.setTimeout(30_000);
 
@@ -61,7 +62,7 @@ describe('timers the server controls', () => {
         'a scheduled retry',
       );
       await sleep(1_000);
-      expect(server.accepted).toBe(1);
+      expect(server.accepted).toBe(UPGRADES_PER_REFUSAL);
       expect(waiting.retryInMs).toBe(3_600_000);
       expect(waiting.error?.message).toMatch(/asked to wait .*; this client waits at most 1 h, so it retries in 1 h\./);
       handle.release();

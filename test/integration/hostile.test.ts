@@ -12,6 +12,7 @@ import {
 } from '../../core';
 import { hasCleanPrototypes, loadHostileCorpus, prototypePollution, type HostileCase } from '../fixtures/hostile';
 import { waitFor } from '../helpers/wait';
+import { TEST_SOCKETS } from '../helpers/sockets';
 
 jest.setTimeout(60_000);
 
@@ -105,7 +106,15 @@ test.each(corpus.map((c) => [byExpectation(c), c] as const))('%s', async (_label
   const others = run.events.filter((e) => e !== after && e.data.hostile !== hostile.name);
   const malformedWarning = run.warnings.some((w) => /malformed frame/.test(w) && /Later events are unaffected/.test(w));
 
-  switch (hostile.expect) {
+  const bomDecodedAway = TEST_SOCKETS === 'global' && hostile.name === 'malformed.byte-order-mark';
+  // The standard WebSocket decodes text frames as the WHATWG Encoding standard says, which drops a leading BOM:
+  // the core receives a valid publish (ws hands over the bytes, BOM included, and the core refuses them).
+  switch (bomDecodedAway ? 'bom-decoded-away' : hostile.expect) {
+    case 'bom-decoded-away':
+      expect(stats.malformedFrames).toBe(0);
+      expect(run.events).toHaveLength(2);
+      expect(run.events[1]).toBe(after);
+      break;
     case 'malformed':
       expect(stats.malformedFrames).toBeGreaterThanOrEqual(1);
       expect(malformedWarning).toBe(true);

@@ -1,0 +1,289 @@
+// Every timer default of the core as shipped (README, docs/limits.md, ARCHITECTURE.md), on a fake clock and a fake
+// transport: no option is overridden, so each test fails if its default changes.
+import { acquireConnection, closeAllConnections, testConnection } from '../../core';
+import { HandshakeError, RateLimitedError, SubscriptionTimeoutError } from '../../core/errors';
+import { heartbeatFrame, subscribeFrame, unsubscribeFrame } from '../../core/protocol';
+import type { ConnectionStatus } from '../../core/types';
+import { FakePlatform, settle, type FakeSocket } from '../helpers/fake-platform';
+
+const ENDPOINT = 'ws://127.0.0.1:9/api/';
+const TOKEN = 'timer-test-token';
+const TOPIC = '/p1/requests';
+const PING = heartbeatFrame('ping');
+const PONG = heartbeatFrame('pong');
+const snapshot = (topic: string, elements: unknown[]) =>
+  JSON.stringify({ action: 'publish', payload: { topic, method: 'CREATE', message: elements } });
+
+let platform: FakePlatform;
+let random: jest.SpyInstance<number, []>;
+
+beforeEach(() => {
+  platform = new FakePlatform();
+  random = jest.spyOn(Math, 'random').mockReturnValue(0.999_999);
+});
+afterEach(async () => {
+  random.mockRestore();
+  const closing = closeAllConnections();
+  await platform.clock.advance(5_000); // the close grace period, on the fake clock
+  await closing;
+});
+
+function connect() {
+  const statuses: ConnectionStatus[] = [];
+  const handle = acquireConnection({ endpoint: ENDPOINT, token: TOKEN, platform });
+  handle.onStatus((status) => statuses.push(status));
+  const errors: Error[] = [];
+  const subscription = handle.subscribe(TOPIC, { onEvent: () => undefined, onError: (e) => errors.push(e) });
+  subscription.ready.catch(() => undefined);
+  return { handle, statuses, errors, subscription };
+}
+
+/** Opens the socket and answers the subscribe with an empty snapshot. */
+async function ready(socket: FakeSocket): Promise<void> {
+  socket.accept();
+  await settle();
+  expect(socket.sent).toContain(subscribeFrame(TOPIC));
+  socket.receive(snapshot(TOPIC, []));
+  await settle();
+}
+
+/** Time passes on an open socket whose server answers every heartbeat (a frame every 5 s). */
+async function alive(socket: FakeSocket, ms: number): Promise<void> {
+  for (let left = ms; left > 0; left -= 5_000) {
+    await platform.clock.advance(Math.min(5_000, left));
+    socket.receive(PONG);
+  }
+}
+
+const retries = (statuses: ConnectionStatus[]) =>
+  statuses.filter((s) => s.retryInMs !== undefined).map((s) => s.retryInMs);
+
+describe('heartbeat: own ping every 15 s, the socket dead 10 s after it without a frame', () => {
+  test('the first ping goes out at 15 s, not before', async () => {
+    connect();
+    await ready(platform.last);
+    await platform.clock.advance(14_999);
+    expect(platform.last.sent).not.toContain(PING);
+    await platform.clock.advance(1);
+    expect(platform.last.sent.filter((f) => f === PING)).toHaveLength(1);
+  });
+
+  test('no frame within 10 s of the ping: declared dead and replaced', async () => {
+    const { statuses } = connect();
+    const first = platform.last;
+    await ready(first);
+    await platform.clock.advance(15_000 + 9_999);
+    expect(first.terminated).toBe(false);
+    await platform.clock.advance(1);
+    expect(first.terminated).toBe(true);
+    expect(statuses.at(-1)?.error?.message).toMatch(/within 10000 ms of a heartbeat; the connection is dead/);
+  });
+
+  test('any frame within the 10 s keeps it alive, and the next ping is 15 s after the last', async () => {
+    connect();
+    const socket = platform.last;
+    await ready(socket);
+    await platform.clock.advance(15_000 + 9_000);
+    socket.receive(PONG);
+    await platform.clock.advance(5_999);
+    expect(socket.sent.filter((f) => f === PING)).toHaveLength(1);
+    await platform.clock.advance(1);
+    expect(socket.sent.filter((f) => f === PING)).toHaveLength(2);
+    expect(socket.terminated).toBe(false);
+  });
+
+  test('a server ping is answered with one pong at once', async () => {
+    connect();
+    const socket = platform.last;
+    await ready(socket);
+    socket.receive(PING);
+    expect(socket.sent.filter((f) => f === PONG)).toHaveLength(1);
+  });
+});
+
+describe('reconnect backoff: full jitter from 1 s doubling to 60 s, reset after 30 s stable', () => {
+  test('the ceiling doubles from 1 s and stops at 60 s', async () => {
+    const { statuses } = connect();
+    for (let attempt = 0; attempt < 8; attempt++) {
+      platform.last.refuse({ kind: 'network', message: 'connection refused' });
+      await settle();
+      const delay = retries(statuses).at(-1)!;
+      await platform.clock.advance(delay);
+    }
+    // Math.random() just under 1: each delay is the ceiling (the budget of 10 a minute is never the limit here).
+    expect(retries(statuses)).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]);
+  });
+
+  test('full jitter: uniform from 0 to the ceiling, never below 100 ms', async () => {
+    const { statuses } = connect();
+    random.mockReturnValue(0.5);
+    platform.last.refuse({ kind: 'network', message: 'connection refused' });
+    await platform.clock.advance(500);
+    random.mockReturnValue(0);
+    platform.last.refuse({ kind: 'network', message: 'connection refused' });
+    await settle();
+    expect(retries(statuses)).toEqual([500, 100]);
+  });
+
+  test('30 s connected resets the backoff; 29.999 s does not', async () => {
+    const { statuses } = connect();
+    for (const delay of [1_000, 2_000]) {
+      platform.last.refuse({ kind: 'network', message: 'connection refused' });
+      await platform.clock.advance(delay);
+    }
+    await ready(platform.last);
+    await alive(platform.last, 29_999);
+    expect(platform.last.terminated).toBe(false);
+    platform.last.drop();
+    await settle();
+    expect(retries(statuses).at(-1)).toBe(4_000);
+    await platform.clock.advance(4_000);
+    await ready(platform.last);
+    await alive(platform.last, 30_000);
+    expect(platform.last.terminated).toBe(false);
+    platform.last.drop();
+    await settle();
+    expect(retries(statuses).at(-1)).toBe(1_000);
+  });
+});
+
+test('the connection budget: 10 new connections per rolling minute, whatever the backoff says', async () => {
+  random.mockReturnValue(0); // 100 ms backoff: the budget is the only limit
+  const firstAt = platform.clock.now();
+  connect();
+  for (let i = 0; i < 10; i++) {
+    platform.last.refuse({ kind: 'network', message: 'connection refused' });
+    await platform.clock.advance(100);
+  }
+  expect(platform.sockets).toHaveLength(10);
+  // The eleventh waits until 60 s after the first.
+  await platform.clock.advance(firstAt + 60_000 - 1 - platform.clock.now());
+  expect(platform.sockets).toHaveLength(10);
+  await platform.clock.advance(1);
+  expect(platform.sockets).toHaveLength(11);
+});
+
+test('the handshake deadline: 10 s in total, then retried', async () => {
+  const { statuses } = connect();
+  const socket = platform.last;
+  await platform.clock.advance(9_999);
+  expect(socket.terminated).toBe(false);
+  await platform.clock.advance(1);
+  expect(socket.terminated).toBe(true);
+  const failed = statuses.find((s) => s.error);
+  expect(failed?.error).toBeInstanceOf(HandshakeError);
+  expect(failed?.error?.message).toMatch(/did not complete the WebSocket handshake within 10000 ms/);
+});
+
+test('the subscribe timeout: no snapshot within 10 s is a SubscriptionTimeoutError', async () => {
+  const { subscription } = connect();
+  platform.last.accept();
+  await platform.clock.advance(9_999);
+  let outcome: unknown = 'pending';
+  subscription.ready.then(
+    () => (outcome = 'ready'),
+    (e: unknown) => (outcome = e),
+  );
+  await settle();
+  expect(outcome).toBe('pending');
+  await platform.clock.advance(1);
+  expect(outcome).toBeInstanceOf(SubscriptionTimeoutError);
+  expect((outcome as Error).message).toMatch(/10 s/);
+});
+
+test('a subscription that cannot connect at all gives up after the handshake and subscribe timeouts (20 s)', async () => {
+  const { subscription } = connect();
+  let outcome: unknown = 'pending';
+  subscription.ready.then(
+    () => (outcome = 'ready'),
+    (e: unknown) => (outcome = e),
+  );
+  await platform.clock.advance(19_999);
+  expect(outcome).toBe('pending');
+  await platform.clock.advance(1);
+  expect(outcome).toBeInstanceOf(HandshakeError);
+  expect((outcome as Error).message).toMatch(/within 20 s/);
+});
+
+describe('refusals', () => {
+  test.each([429, 503])('%s without Retry-After waits 60 s', async (status) => {
+    random.mockReturnValue(0);
+    const { statuses } = connect();
+    platform.last.refuse({ kind: 'http', status, body: '{"msg":"busy"}' });
+    await settle();
+    expect(statuses.at(-1)?.error).toBeInstanceOf(RateLimitedError);
+    expect(retries(statuses)).toEqual([60_000]);
+    await platform.clock.advance(59_999);
+    expect(platform.sockets).toHaveLength(1);
+    await platform.clock.advance(1);
+    expect(platform.sockets).toHaveLength(2);
+  });
+
+  test('a Retry-After beyond an hour is shortened to an hour', async () => {
+    const { statuses } = connect();
+    platform.last.refuse({ kind: 'http', status: 429, retryAfter: '1000000000000' });
+    await settle();
+    expect(retries(statuses)).toEqual([3_600_000]);
+  });
+
+  test('401 is never retried', async () => {
+    const { statuses, subscription } = connect();
+    platform.last.refuse({ kind: 'http', status: 401, body: '{"msg":"bad token"}' });
+    await expect(subscription.ready).rejects.toThrow(/refused/i);
+    await platform.clock.advance(3_600_000);
+    expect(platform.sockets).toHaveLength(1);
+    expect(statuses.at(-1)?.state).toBe('failed');
+  });
+});
+
+test('linger: the socket stays 3 s after the last release, then closes (terminated 2 s later if the server does not answer)', async () => {
+  const { handle } = connect();
+  const socket = platform.last;
+  await ready(socket);
+  handle.release();
+  expect(socket.sent.at(-1)).toBe(unsubscribeFrame(TOPIC));
+  await platform.clock.advance(2_999);
+  expect(socket.closedWith).toBeUndefined();
+  // Re-acquired within the linger: the same socket serves.
+  const again = acquireConnection({ endpoint: ENDPOINT, token: TOKEN, platform });
+  await platform.clock.advance(10_000);
+  expect(platform.sockets).toHaveLength(1);
+  again.release();
+  await platform.clock.advance(2_999);
+  expect(socket.closedWith).toBeUndefined();
+  await platform.clock.advance(1);
+  expect(socket.closedWith).toEqual({ code: 1000, reason: 'client closing' });
+  expect(socket.terminated).toBe(false);
+  await platform.clock.advance(1_999);
+  expect(socket.terminated).toBe(false);
+  await platform.clock.advance(1);
+  expect(socket.terminated).toBe(true);
+});
+
+test('a send buffer that does not drain for 10 s is found at a ping and the socket replaced', async () => {
+  const { statuses } = connect();
+  const socket = platform.last;
+  await ready(socket);
+  socket.bufferedAmount = 1;
+  await platform.clock.advance(15_000); // first ping: the stall starts being measured
+  socket.receive(PONG);
+  await platform.clock.advance(15_000); // 15 s >= 10 s
+  expect(socket.terminated).toBe(true);
+  expect(statuses.find((s) => s.error)?.error?.message).toMatch(/stopped reading what this client sends/);
+});
+
+test('the credential test waits 10 s for its heartbeat answer', async () => {
+  let outcome: unknown = 'pending';
+  const testing = testConnection({ endpoint: ENDPOINT, token: TOKEN, platform }).then(
+    () => (outcome = 'ok'),
+    (e: unknown) => (outcome = e),
+  );
+  await settle();
+  platform.last.accept();
+  expect(platform.last.sent).toEqual([PING]);
+  await platform.clock.advance(9_999);
+  expect(outcome).toBe('pending');
+  await platform.clock.advance(1);
+  await testing;
+  expect((outcome as Error).message).toMatch(/no heartbeat answer came within 10000 ms/);
+});
