@@ -154,6 +154,19 @@ function stageN8nSources(stage, files) {
     const ts = path.join(ROOT, rel.replace(/\.js$/, '.ts'));
     sources.add(fs.existsSync(ts) ? ts : path.join(ROOT, rel));
   }
+  // Type-only imports leave no require() in the compiled closure: follow the sources' own imports too.
+  const queue = [...sources].filter((f) => f.endsWith('.ts'));
+  while (queue.length) {
+    const file = queue.pop();
+    for (const [, spec] of fs.readFileSync(file, 'utf8').matchAll(/\bfrom\s+'(\.[^']+)'/g)) {
+      const base = path.resolve(path.dirname(file), spec);
+      const hit = [`${base}.ts`, path.join(base, 'index.ts')].find((c) => fs.existsSync(c));
+      if (hit && !sources.has(hit)) {
+        sources.add(hit);
+        queue.push(hit);
+      }
+    }
+  }
   for (const dir of ['nodes/Pingstreams', 'nodes/PingstreamsTrigger', 'credentials', 'icons'])
     for (const f of fs.readdirSync(path.join(ROOT, dir)))
       if (/\.(svg|png|json)$/.test(f)) sources.add(path.join(ROOT, dir, f));
@@ -168,7 +181,6 @@ function stageN8nSources(stage, files) {
           moduleResolution: 'node',
           target: 'es2021',
           lib: ['es2021', 'es2022.error'],
-          types: [],
           removeComments: true,
           forceConsistentCasingInFileNames: true,
           noImplicitReturns: true,

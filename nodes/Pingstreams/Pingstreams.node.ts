@@ -13,6 +13,7 @@ import {
   EVENTS_PROPERTY,
   connectionOptions,
   coreLogger,
+  platformFor,
   methodsParameter,
   outputParameter,
   outputProperties,
@@ -223,7 +224,12 @@ export class Pingstreams implements INodeType {
     const connect = async () => {
       if (handle) return handle;
       credentials = (await this.getCredentials(CREDENTIAL_NAME)) as unknown as PingstreamsCredentials;
-      handle = acquireConnection(connectionOptions(credentials, { logger: coreLogger(this.logger, node.name) }));
+      handle = acquireConnection(
+        connectionOptions(credentials, {
+          logger: coreLogger(this.logger, node.name),
+          platform: platformFor(this.helpers?.httpRequest && ((o) => this.helpers.httpRequest(o))),
+        }),
+      );
       return handle;
     };
 

@@ -24,6 +24,9 @@ import {
 import type { ConnectionOptions, ExpressionBudget, Logger, Method, RealtimeEvent, TopicKind } from '../../core';
 import { compileConditions, type ConditionOperator, type ConditionSet } from '../../core/conditions';
 import { nodePlatform } from '../../core/node-platform';
+import type { Platform } from '../../core/platform';
+import { hasGlobalWebSocket } from '../../core/web-socket-platform';
+import { n8nPlatform, type HttpRequest } from './n8n-platform';
 
 export const CREDENTIAL_NAME = 'pingstreamsApi';
 export const DOCS_URL = 'https://github.com/pingstreams/n8n-nodes-pingstreams/blob/main/docs/n8n.md';
@@ -43,8 +46,33 @@ export function connectionOptions(
     endpoint: String(credentials.endpoint ?? '').trim() || DEFAULT_ENDPOINT,
     token: String(credentials.accessToken ?? '').trim(),
     allowInsecure: credentials.allowInsecure === true,
-    platform: nodePlatform,
+    platform: extra.platform ?? nodePlatform,
   };
+}
+
+/**
+ * Where the runtime provides the WebSocket (n8n 2.x runs on Node 22+), the n8n platform: n8n's timers, the global
+ * WebSocket, refusals probed through n8n's HTTP helper. Elsewhere (the unit tests on Node 20) the Node one, over `ws`.
+ */
+export function platformFor(httpRequest: HttpRequest | undefined): Platform {
+  return httpRequest && hasGlobalWebSocket() ? n8nPlatform(httpRequest) : nodePlatform;
+}
+
+/** The credential test's context has only the request helper: the same probe, in its option names. */
+export function requestAsHttpRequest(
+  helpers: ICredentialTestFunctions['helpers'] | undefined,
+): HttpRequest | undefined {
+  if (typeof helpers?.request !== 'function') return undefined;
+  return (options) =>
+    helpers.request({
+      uri: options.url,
+      method: options.method,
+      headers: options.headers,
+      timeout: options.timeout,
+      resolveWithFullResponse: true,
+      simple: false,
+      json: false,
+    });
 }
 
 /** n8n's logger takes (message, metadata); the core's takes a message. Prefixed so it can be grepped. */
@@ -64,7 +92,7 @@ export async function pingstreamsApiTest(
   credential: ICredentialsDecrypted,
 ): Promise<INodeCredentialTestResult> {
   const data = (credential.data ?? {}) as unknown as PingstreamsCredentials;
-  const options = connectionOptions(data);
+  const options = connectionOptions(data, { platform: platformFor(requestAsHttpRequest(this.helpers)) });
   if (!options.token) return { status: 'Error', message: 'The access token is empty: paste a Pingstreams JWT.' };
   try {
     const { latencyMs } = await testConnection(options);

@@ -17,6 +17,7 @@ import {
   EVENTS_PROPERTY,
   connectionOptions,
   coreLogger,
+  platformFor,
   methodsParameter,
   outputParameter,
   outputProperties,
@@ -397,6 +398,7 @@ export class PingstreamsTrigger implements INodeType {
           pongTimeoutMs:
             options.heartbeatTimeout !== undefined ? secondsToMs(options.heartbeatTimeout, 10, 2, 120) : undefined,
           logger: coreLogger(this.logger, node.name),
+          platform: platformFor(this.helpers?.httpRequest && ((o) => this.helpers.httpRequest(o))),
         }),
       );
       handle.onStatus((status) => {

@@ -37,8 +37,8 @@ beforeAll(() => {
 /** Errors and warnings allowed per check while issue 14 is under way: each commit may only lower them. */
 const BUDGET: Record<keyof Omit<Report, 'tarball' | 'scanner:passed'>, number> = {
   'scanner:source': 15,
-  'scanner:tarball': 64,
-  'node-cli:lint': 65,
+  'scanner:tarball': 35,
+  'node-cli:lint': 35,
   repository: 21,
 };
 
