@@ -62,7 +62,7 @@ export function packageVersion(): string {
     const file = join(dir, 'package.json');
     if (!existsSync(file)) continue;
     const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-    if (pkg.name === 'n8n-nodes-pingstreams' && pkg.version) return pkg.version;
+    if ((pkg.name === 'pingstreams' || pkg.name === 'n8n-nodes-pingstreams') && pkg.version) return pkg.version;
   }
   return 'unknown';
 }

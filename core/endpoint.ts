@@ -8,14 +8,18 @@ export function isLoopbackHost(hostname: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
+function parseUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Throws when the endpoint is not a ws(s) URL, or is ws:// to a non-loopback host without explicit consent. */
 export function checkEndpoint(endpoint: string, allowInsecure = false): URL {
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    throw new InvalidEndpointError(withoutUserInfo(endpoint), 'it is not a valid URL');
-  }
+  const url = parseUrl(endpoint);
+  if (!url) throw new InvalidEndpointError(withoutUserInfo(endpoint), 'it is not a valid URL');
   // Checked first, so no later message repeats the password; the server authenticates with the token alone.
   if (url.username || url.password)
     throw new InvalidEndpointError(

@@ -51,6 +51,14 @@ export {
   type CompiledExpression,
   type ExpressionBudget,
 } from './expression';
+export {
+  compileConditions,
+  ConditionError,
+  CONDITION_OPERATORS,
+  type Condition,
+  type ConditionOperator,
+  type ConditionSet,
+} from './conditions';
 export { createEventPipeline, type EventPipeline, type PipelineOptions, type OutputShape } from './pipeline';
 export { markUndelivered, UNDELIVERED_FINGERPRINT } from './resume';
 export { redact, redactUrl, redactError, decodeJwtExpiry } from './redact';

@@ -8,6 +8,8 @@ export type OutputShape = 'event' | 'data' | { map: string };
 export interface PipelineOptions {
   /** Only these methods pass; empty or absent = all. */
   methods?: readonly Method[];
+  /** A condition without an expression language (core/conditions compileConditions); checked before `when`. */
+  filter?: (event: RealtimeEvent) => boolean;
   /** JSONata condition; the event passes when it is truthy. */
   when?: string;
   output?: OutputShape;
@@ -53,6 +55,7 @@ export function createEventPipeline(
   return {
     push(event) {
       if (methods && !methods.has(event.method)) return;
+      if (options.filter && !options.filter(event)) return;
       // Without JSONata nothing is asynchronous: deliver at once, no promise per event.
       if (synchronous) {
         void handle(event);

@@ -9,7 +9,7 @@ export class PingstreamsApi implements ICredentialType {
 
   documentationUrl = 'https://github.com/pingstreams/n8n-nodes-pingstreams/blob/main/docs/n8n.md#credentials';
 
-  icon = 'file:../icons/pingstreams.svg' as const;
+  icon = { light: 'file:../icons/pingstreams.svg', dark: 'file:../icons/pingstreams.dark.svg' } as const;
 
   properties: INodeProperties[] = [
     {

@@ -10,10 +10,10 @@ import {
 import type { ConnectionHandle, ExpressionBudget, RealtimeEvent } from '../../core';
 import {
   CREDENTIAL_NAME,
-  CREDENTIAL_TEST,
   EVENTS_PROPERTY,
   connectionOptions,
   coreLogger,
+  platformFor,
   methodsParameter,
   outputParameter,
   outputProperties,
@@ -81,7 +81,7 @@ export class Pingstreams implements INodeType {
   description: INodeTypeDescription = {
     displayName: 'Pingstreams',
     name: 'pingstreams',
-    icon: 'file:../../icons/pingstreams.svg',
+    icon: { light: 'file:../../icons/pingstreams.svg', dark: 'file:../../icons/pingstreams.dark.svg' },
     group: ['transform'],
     version: 1,
     subtitle: '={{$parameter["operation"]}}',
@@ -91,11 +91,12 @@ export class Pingstreams implements INodeType {
     inputs: [NodeConnectionTypes.Main],
     outputs: [NodeConnectionTypes.Main],
     usableAsTool: true,
+    // Literals (not CREDENTIAL_NAME): n8n's credential-test-required rule reads the name and testedBy from the source.
     credentials: [
       {
-        name: CREDENTIAL_NAME,
+        name: 'pingstreamsApi',
         required: true,
-        testedBy: CREDENTIAL_TEST,
+        testedBy: 'pingstreamsApiTest',
         displayOptions: { show: { operation: [...NEEDS_CONNECTION.operation, ...LIVE_METRICS.operation] } },
       },
     ],
@@ -223,7 +224,12 @@ export class Pingstreams implements INodeType {
     const connect = async () => {
       if (handle) return handle;
       credentials = (await this.getCredentials(CREDENTIAL_NAME)) as unknown as PingstreamsCredentials;
-      handle = acquireConnection(connectionOptions(credentials, { logger: coreLogger(this.logger, node.name) }));
+      handle = acquireConnection(
+        connectionOptions(credentials, {
+          logger: coreLogger(this.logger, node.name),
+          platform: platformFor(this.helpers?.httpRequest && ((o) => this.helpers.httpRequest(o))),
+        }),
+      );
       return handle;
     };
 

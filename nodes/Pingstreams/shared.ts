@@ -27,11 +27,22 @@ import {
   topicFromFields,
   topicKindHelp,
 } from '../../core';
-import type { ConnectionOptions, ExpressionBudget, Logger, Method, TopicIdField, TopicKind } from '../../core';
+import type {
+  ConnectionOptions,
+  ExpressionBudget,
+  Logger,
+  Method,
+  RealtimeEvent,
+  TopicIdField,
+  TopicKind,
+} from '../../core';
+import { compileConditions, type ConditionOperator, type ConditionSet } from '../../core/conditions';
 import { nodePlatform } from '../../core/node-platform';
+import type { Platform } from '../../core/platform';
+import { hasGlobalWebSocket } from '../../core/web-socket-platform';
+import { n8nPlatform, type HttpRequest } from './n8n-platform';
 
 export const CREDENTIAL_NAME = 'pingstreamsApi';
-export const CREDENTIAL_TEST = 'pingstreamsApiTest';
 
 export interface PingstreamsCredentials {
   accessToken: string;
@@ -48,8 +59,33 @@ export function connectionOptions(
     endpoint: String(credentials.endpoint ?? '').trim() || DEFAULT_ENDPOINT,
     token: String(credentials.accessToken ?? '').trim(),
     allowInsecure: credentials.allowInsecure === true,
-    platform: nodePlatform,
+    platform: extra.platform ?? nodePlatform,
   };
+}
+
+/**
+ * Where the runtime provides the WebSocket (n8n 2.x runs on Node 22+), the n8n platform: n8n's timers, the global
+ * WebSocket, refusals probed through n8n's HTTP helper. Elsewhere (the unit tests on Node 20) the Node one, over `ws`.
+ */
+export function platformFor(httpRequest: HttpRequest | undefined): Platform {
+  return httpRequest && hasGlobalWebSocket() ? n8nPlatform(httpRequest) : nodePlatform;
+}
+
+/** The credential test's context has only the request helper: the same probe, in its option names. */
+export function requestAsHttpRequest(
+  helpers: ICredentialTestFunctions['helpers'] | undefined,
+): HttpRequest | undefined {
+  if (typeof helpers?.request !== 'function') return undefined;
+  return (options) =>
+    helpers.request({
+      uri: options.url,
+      method: options.method,
+      headers: options.headers,
+      timeout: options.timeout,
+      resolveWithFullResponse: true,
+      simple: false,
+      json: false,
+    });
 }
 
 /** n8n's logger takes (message, metadata); the core's takes a message. Prefixed so it can be grepped. */
@@ -69,7 +105,7 @@ export async function pingstreamsApiTest(
   credential: ICredentialsDecrypted,
 ): Promise<INodeCredentialTestResult> {
   const data = (credential.data ?? {}) as unknown as PingstreamsCredentials;
-  const options = connectionOptions(data);
+  const options = connectionOptions(data, { platform: platformFor(requestAsHttpRequest(this.helpers)) });
   if (!options.token) return { status: 'Error', message: 'The access token is empty: paste a Pingstreams JWT.' };
   try {
     const { latencyMs } = await testConnection(options);
@@ -309,4 +345,126 @@ export interface ExpressionLimitOptions {
 
 export function expressionBudgetParameter(options: ExpressionLimitOptions): ExpressionBudget {
   return { timeMs: options.expressionTimeLimit, depth: options.expressionDepthLimit };
+}
+
+// ---- conditions ("Only When") ----
+
+const CONDITION_OPERATOR_OPTIONS: Array<{ name: string; value: ConditionOperator; description: string }> = [
+  {
+    name: 'Changed',
+    value: 'changed',
+    description: 'The field differs from the previous state (true when no previous state is known)',
+  },
+  {
+    name: 'Changed From',
+    value: 'changedFrom',
+    description: 'The field had this value before and has another now (needs the previous state)',
+  },
+  {
+    name: 'Changed To',
+    value: 'changedTo',
+    description: 'The field has this value now and did not before (or no previous state is known)',
+  },
+  { name: 'Contains', value: 'contains', description: 'Text containing the value, or a list with an item equal to it' },
+  { name: 'Equals', value: 'equals', description: 'Numbers as numbers, true/false as booleans, text as is' },
+  { name: 'Exists', value: 'exists', description: 'The field is present and not null' },
+  { name: 'Greater Than', value: 'greaterThan', description: 'A number, or an ISO time, greater than the value' },
+  { name: 'Less Than', value: 'lessThan', description: 'A number, or an ISO time, less than the value' },
+  { name: 'Not Equals', value: 'notEquals', description: 'The opposite of Equals' },
+];
+
+/** "Only When" in a node's Options: n8n-native conditions on the element and its previous state (core/conditions). */
+export const CONDITION_PROPERTIES: INodeProperties[] = [
+  {
+    displayName: 'Conditions Must Match',
+    name: 'combineConditions',
+    type: 'options',
+    options: [
+      { name: 'All', value: 'all', description: 'Every condition of Only When holds' },
+      { name: 'Any', value: 'any', description: 'At least one condition of Only When holds' },
+    ],
+    default: 'all',
+  },
+  {
+    displayName: 'Only When',
+    name: 'conditions',
+    type: 'fixedCollection',
+    typeOptions: { multipleValues: true },
+    placeholder: 'Add Condition',
+    default: {},
+    description:
+      'Pass only events whose element meets these conditions, e.g. status Changed To 1000 (just closed) or user_available Changed From true',
+    options: [
+      {
+        name: 'condition',
+        displayName: 'Condition',
+        values: [
+          {
+            displayName: 'Field',
+            name: 'field',
+            type: 'string',
+            default: '',
+            placeholder: 'status',
+            description:
+              'Path of a field of the element: status, lead.fullname, channel.name, participants.length, participants.0',
+          },
+          {
+            displayName: 'Comparison',
+            name: 'operator',
+            type: 'options',
+            options: CONDITION_OPERATOR_OPTIONS,
+            default: 'equals',
+          },
+          {
+            displayName: 'Value',
+            name: 'value',
+            type: 'string',
+            default: '',
+            placeholder: '1000',
+            displayOptions: { hide: { operator: ['exists', 'changed'] } },
+          },
+        ],
+      },
+    ],
+  },
+  {
+    displayName: 'Only When (JSONata, No Longer Supported)',
+    name: 'onlyWhen',
+    type: 'string',
+    default: '',
+    description:
+      'A JSONata condition from an earlier version of this node. It is not evaluated any more: rebuild it under Only When, then clear this field.',
+  },
+];
+
+export interface ConditionOptions {
+  conditions?: { condition?: Array<{ field?: string; operator?: string; value?: unknown }> };
+  combineConditions?: string;
+  onlyWhen?: string;
+}
+
+/** The "Only When" conditions of a node's Options as one test, or the error that says what a JSONata one must become. */
+export function conditionsParameter(node: INode, options: ConditionOptions): (event: RealtimeEvent) => boolean {
+  const legacy = typeof options.onlyWhen === 'string' ? options.onlyWhen.trim() : '';
+  if (legacy)
+    throw new NodeOperationError(
+      node,
+      'This node still has a JSONata "Only When" condition, which n8n no longer runs',
+      {
+        description: `The package now runs without dependencies, so n8n evaluates its own conditions instead of JSONata. Open Options, add the same test under "Only When" (a field, a comparison, a value; e.g. \`status = 1000 and $previous.status != 1000\` is status Changed To 1000), clear "Only When (JSONata, No Longer Supported)" (now: ${legacy.slice(0, 200)}), then activate the workflow again.`,
+      },
+    );
+  const conditions = (options.conditions?.condition ?? []).map((c) => ({
+    field: String(c.field ?? ''),
+    operator: String(c.operator ?? 'equals') as ConditionOperator,
+    value: c.value === undefined || c.value === null ? undefined : String(c.value),
+  }));
+  const set: ConditionSet = { conditions, combine: options.combineConditions === 'any' ? 'any' : 'all' };
+  try {
+    return compileConditions(set);
+  } catch (error) {
+    throw new NodeOperationError(node, (error as Error).message, {
+      description: 'Fix the condition under Options → Only When.',
+    });
+  }
 }

@@ -12,10 +12,10 @@ import { SubscriptionTimeoutError, acquireConnection, createEventPipeline, markU
 import type { ConnectionHandle, ResumeState, Subscription } from '../../core';
 import {
   CREDENTIAL_NAME,
-  CREDENTIAL_TEST,
   EVENTS_PROPERTY,
   connectionOptions,
   coreLogger,
+  platformFor,
   methodsParameter,
   outputParameter,
   outputProperties,
@@ -28,15 +28,17 @@ import {
   EXPRESSION_LIMIT_PROPERTIES,
   expressionBudgetParameter,
   type ExpressionLimitOptions,
+  CONDITION_PROPERTIES,
+  conditionsParameter,
+  type ConditionOptions,
 } from '../Pingstreams/shared';
 import { LIVE_METRICS_PROPERTIES, LIVE_METRICS_RESOURCE, liveMetricsTrigger } from './metrics-trigger';
 import { ExecutionEmitter, toItem, type Delivery } from './execution-emitter';
 import { DEFAULT_MAX_HELD, DEFAULT_OVERDUE_SECONDS, Dispatcher, dispatchOptions, type OrderBy } from './dispatcher';
 
-interface TriggerOptions extends ExpressionLimitOptions {
+interface TriggerOptions extends ExpressionLimitOptions, ConditionOptions {
   emitSnapshot?: boolean;
   emitRecovered?: boolean;
-  onlyWhen?: string;
   subscribeTimeout?: number;
   heartbeatInterval?: number;
   heartbeatTimeout?: number;
@@ -69,7 +71,7 @@ export class PingstreamsTrigger implements INodeType {
   description: INodeTypeDescription = {
     displayName: 'Pingstreams Trigger',
     name: 'pingstreamsTrigger',
-    icon: 'file:../../icons/pingstreams.svg',
+    icon: { light: 'file:../../icons/pingstreams.svg', dark: 'file:../../icons/pingstreams.dark.svg' },
     group: ['trigger'],
     version: 1,
     subtitle:
@@ -77,9 +79,24 @@ export class PingstreamsTrigger implements INodeType {
     description:
       'Starts the workflow on Pingstreams realtime events: new requests, changes, messages, agent availability',
     defaults: { name: 'Pingstreams Trigger' },
+    // What the editor shows while it listens for a test event, and once the workflow is active.
+    eventTriggerDescription: 'Waiting for a matching Pingstreams event',
+    activationMessage: 'Pingstreams events that match Events and Only When now start this workflow.',
+    triggerPanel: {
+      header: 'Listening for a Pingstreams event',
+      executionsHelp: {
+        inactive:
+          "<b>While building the workflow</b>, click 'Execute step', then make a change in Pingstreams that matches Events and Only When (for example create a request): it becomes the test event. With <b>Emit Open Items at Activation</b> on, the current state arrives at once. The test stops after the Test Timeout (120 s by default).<br /><br /><b>Once you're happy with the workflow</b>, publish it: every matching event then starts an execution, and you see them in the executions list.",
+        active:
+          "<b>While building the workflow</b>, click 'Execute step', then make a change in Pingstreams that matches Events and Only When: it becomes the test event.<br /><br /><b>The workflow is active</b>: every matching event starts an execution, listed in the executions list.",
+      },
+      activationHint:
+        'Once the workflow is published, every matching Pingstreams event starts an execution (batches of recovered or snapshot items start one execution each).',
+    },
     inputs: [],
     outputs: [NodeConnectionTypes.Main],
-    credentials: [{ name: CREDENTIAL_NAME, required: true, testedBy: CREDENTIAL_TEST }],
+    // Literals (not CREDENTIAL_NAME): n8n's credential-test-required rule reads the name and testedBy from the source.
+    credentials: [{ name: 'pingstreamsApi', required: true, testedBy: 'pingstreamsApiTest' }],
     properties: [
       ...withLiveMetrics([...topicProperties(), EVENTS_PROPERTY, ...outputProperties('event')]),
       ...LIVE_METRICS_PROPERTIES,
@@ -91,6 +108,7 @@ export class PingstreamsTrigger implements INodeType {
         placeholder: 'Add option',
         default: {},
         options: [
+          CONDITION_PROPERTIES[0], // Conditions Must Match
           {
             displayName: 'Batch Size',
             name: 'batchSize',
@@ -187,15 +205,7 @@ export class PingstreamsTrigger implements INodeType {
             description:
               'Executions started and not finished, at most; later events wait. 0: no limit. About the workers times their concurrency in queue mode.',
           },
-          {
-            displayName: 'Only When',
-            name: 'onlyWhen',
-            type: 'string',
-            default: '',
-            placeholder: 'status = 1000 and $previous.status != 1000',
-            description:
-              'JSONata condition on the element; the event passes when it is true. $previous is the state before the change, $event the whole event.',
-          },
+          ...CONDITION_PROPERTIES.slice(1), // Only When, Only When (JSONata, No Longer Supported)
           {
             displayName: 'Order Wait Limit (Seconds)',
             name: 'orderWaitSeconds',
@@ -244,7 +254,7 @@ export class PingstreamsTrigger implements INodeType {
       topic = topicFromParameters((name, fallback) => this.getNodeParameter(name, fallback));
       pipelineOptions = {
         methods: methodsParameter(this.getNodeParameter('events', ['CREATE'])),
-        when: options.onlyWhen,
+        filter: conditionsParameter(node, options),
         output: outputParameter(this.getNodeParameter('output', 'event'), this.getNodeParameter('mapping', '')),
         expressionBudget: expressionBudgetParameter(options),
       };
@@ -384,6 +394,7 @@ export class PingstreamsTrigger implements INodeType {
           pongTimeoutMs:
             options.heartbeatTimeout !== undefined ? secondsToMs(options.heartbeatTimeout, 10, 2, 120) : undefined,
           logger: coreLogger(this.logger, node.name),
+          platform: platformFor(this.helpers?.httpRequest && ((o) => this.helpers.httpRequest(o))),
         }),
       );
       handle.onStatus((status) => {

@@ -15,6 +15,7 @@ import {
   CREDENTIAL_NAME,
   connectionOptions,
   coreLogger,
+  platformFor,
   secondsToMs,
   toNodeError,
   type PingstreamsCredentials,
@@ -144,7 +145,12 @@ export async function liveMetricsTrigger(this: ITriggerFunctions): Promise<ITrig
     handle?.release();
   };
   try {
-    handle = acquireConnection(connectionOptions(credentials, { logger: coreLogger(this.logger, node.name) }));
+    handle = acquireConnection(
+      connectionOptions(credentials, {
+        logger: coreLogger(this.logger, node.name),
+        platform: platformFor(this.helpers?.httpRequest && ((o) => this.helpers.httpRequest(o))),
+      }),
+    );
     session = new LiveMetricsSession(handle, {
       ...sessionOptions,
       onWarning: (message) => this.logger.warn(`[Pingstreams] ${node.name}: ${redact(message, token)}`),

@@ -7,7 +7,7 @@ import subscriptionCatalogue from './locales/en-US/pingstreams-subscription.json
 import type { NodeAPI } from './api';
 
 /** Module name, the prefix of every i18n namespace of this package's nodes. */
-export const MODULE = 'n8n-nodes-pingstreams';
+export const MODULE = '@pingstreams/node-red-pingstreams';
 
 // Text lives in locales/en-US/<node>.json. A host whose RED._ has no catalogue (node-red-node-test-helper
 // returns the key unchanged) still gets English, read from the same files.

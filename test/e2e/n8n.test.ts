@@ -239,10 +239,10 @@ test('n8n restart: the state persisted in static data lets the changes made whil
   timings.recoveredAfterRestart = batch.length;
 });
 
-test('n8n lists the installed nodes and credentials and serves their icon', async () => {
+test('n8n lists the installed nodes and credentials and serves their light and dark icons', async () => {
   const nodes = (await n8n.fetch('GET', '/types/nodes.json')).body as Array<{
     name: string;
-    iconUrl?: string;
+    iconUrl?: { light: string; dark: string };
     credentials?: Array<{ name: string }>;
   }>;
   const ours = nodes.filter((n) => n.name.startsWith('n8n-nodes-pingstreams.'));
@@ -254,11 +254,12 @@ test('n8n lists the installed nodes and credentials and serves their icon', asyn
   ]);
   const credentials = (await n8n.fetch('GET', '/types/credentials.json')).body as Array<{
     name: string;
-    iconUrl?: string;
+    iconUrl?: { light: string; dark: string };
   }>;
   const credential = credentials.find((c) => c.name === 'pingstreamsApi');
   expect(credential).toBeDefined();
-  for (const iconUrl of [...ours.map((n) => n.iconUrl), credential!.iconUrl]) {
+  const themed = [...ours.map((n) => n.iconUrl), credential!.iconUrl];
+  for (const iconUrl of themed.flatMap((i) => [i?.light, i?.dark])) {
     expect(iconUrl).toMatch(/^icons\/n8n-nodes-pingstreams\/.+\.svg$/);
     const icon = await n8n.fetch('GET', `/${iconUrl}`);
     expect(icon.status).toBe(200);

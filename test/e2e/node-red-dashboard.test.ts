@@ -14,7 +14,7 @@ import { ARTIFACTS, buildAndPack, freePort, NodeRed, provision, type Json } from
 
 jest.setTimeout(120_000);
 
-const MODULE = 'n8n-nodes-pingstreams';
+const MODULE = '@pingstreams/node-red-pingstreams';
 const DASHBOARD = '@flowfuse/node-red-dashboard@1';
 const resources = new Resources();
 let emu: Emulator;

@@ -24,7 +24,7 @@ import {
 
 jest.setTimeout(120_000);
 
-const MODULE = 'n8n-nodes-pingstreams';
+const MODULE = '@pingstreams/node-red-pingstreams';
 type Flow = Array<Record<string, Json>>;
 
 let packDir: string;

@@ -38,8 +38,16 @@ test.each(corpus.map((c) => [label(c), c] as const))('%s', async (_label, hostil
       resource: 'requests',
       projectId: emu.projectId,
       events: ['CREATE', 'UPDATE', 'DELETE'],
-      // The JSONata stage hosts run, with functions that copy keys around.
-      options: { onlyWhen: '$exists(hostile) or $exists(first_text)' },
+      // The condition stage the host runs (core/conditions), reading keys of every element.
+      options: {
+        combineConditions: 'any',
+        conditions: {
+          condition: [
+            { field: 'hostile', operator: 'exists' },
+            { field: 'first_text', operator: 'exists' },
+          ],
+        },
+      },
     },
   });
   const current = run;

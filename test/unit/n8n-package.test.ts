@@ -50,14 +50,19 @@ test('codex files name their node; icons exist where the descriptions point', ()
     const description = descriptions[codex.node];
     expect(description).toBeDefined();
     expect(codex.categories.length).toBeGreaterThan(0);
-    const icon = String(description.icon).replace(/^file:/, '');
-    expect(existsSync(join(root, dir, icon))).toBe(true);
+    // Themed: a light and a dark variant (n8n's icon-prefer-themed-variants), both present.
+    const icon = description.icon as { light: string; dark: string };
+    for (const variant of [icon.light, icon.dark])
+      expect(existsSync(join(root, dir, variant.replace(/^file:/, '')))).toBe(true);
+    expect(icon.light).not.toBe(icon.dark);
     expect(description.credentials).toEqual([
       expect.objectContaining({ name: 'pingstreamsApi', testedBy: 'pingstreamsApiTest' }),
     ]);
   }
   const credentials = new PingstreamsApi();
-  expect(existsSync(join(root, 'credentials', String(credentials.icon).replace(/^file:/, '')))).toBe(true);
+  const credentialIcon = credentials.icon as { light: string; dark: string };
+  for (const variant of [credentialIcon.light, credentialIcon.dark])
+    expect(existsSync(join(root, 'credentials', variant.replace(/^file:/, '')))).toBe(true);
   expect(credentials.properties.find((p) => p.name === 'accessToken')?.typeOptions?.password).toBe(true);
 });
 
@@ -76,6 +81,16 @@ function checkValue(where: string, definitions: INodeProperties[], value: unknow
     );
     for (const v of Array.isArray(value) ? value : [value])
       expect({ where, value: v, ok: allowed.includes(v as string) }).toEqual({ where, value: v, ok: true });
+  }
+  if (types.has('fixedCollection') && value && typeof value === 'object') {
+    const groups = definitions.flatMap((d) => (d.options as INodePropertyCollection[]) ?? []);
+    for (const [group, entries] of Object.entries(value)) {
+      const values = groups.find((g) => g.name === group)?.values ?? [];
+      expect({ where, group, known: values.length > 0 }).toEqual({ where, group, known: true });
+      for (const entry of [entries].flat() as Array<Record<string, unknown>>)
+        for (const [key, v] of Object.entries(entry))
+          checkValue(`${where}.${group}.${key}`, propertiesNamed(values, key), v);
+    }
   }
   if (types.has('collection') && value && typeof value === 'object') {
     const inner = definitions.flatMap(
@@ -142,4 +157,19 @@ describe('example workflows', () => {
       for (const expression of jsonataIn(node.parameters)) expect(() => compileExpression(expression)).not.toThrow();
     }
   });
+});
+
+test('the trigger tells the editor what to show while it listens for a test event and once active', () => {
+  const trigger = new PingstreamsTrigger().description;
+  expect(trigger.eventTriggerDescription).toMatch(/Waiting for a matching Pingstreams event/);
+  expect(trigger.activationMessage).toMatch(/now start this workflow/);
+  const panel = trigger.triggerPanel as {
+    header: string;
+    executionsHelp: { active: string; inactive: string };
+    activationHint: string;
+  };
+  expect(panel.header).toMatch(/Listening/);
+  expect(panel.executionsHelp.inactive).toMatch(/Execute step.*Events and Only When/s);
+  expect(panel.executionsHelp.active).toMatch(/The workflow is active/);
+  expect(panel.activationHint).toMatch(/published/);
 });

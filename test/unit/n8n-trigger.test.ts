@@ -76,10 +76,10 @@ test('the snapshot is emitted only when asked, as one execution holding every op
   expect(quiet.executions).toEqual([]);
 });
 
-test('"Only when" sees $previous: only the change into closed passes', async () => {
+test('"Only When" sees the previous state: only the change into closed passes', async () => {
   const run = await activate({
     events: ['UPDATE'],
-    options: { onlyWhen: 'status = 1000 and $previous.status != 1000' },
+    options: { conditions: { condition: [{ field: 'status', operator: 'changedTo', value: '1000' }] } },
   });
   const request = emu.createRequest(emu.projectId, { first_text: 'to be closed' });
   emu.updateRequest(emu.projectId, String(request._id), { status: 200 });
@@ -94,10 +94,11 @@ test('"Only when" sees $previous: only the change into closed passes', async () 
   });
 });
 
-test('a runaway "Only when" is stopped at the Expression Time Limit, saved as a failed execution, and later events flow', async () => {
+test('a runaway mapping is stopped at the Expression Time Limit, saved as a failed execution, and later events flow', async () => {
   const run = await activate({
+    output: 'mapping',
+    mapping: 'first_text = "runaway" ? ($f := function($n){ $f($n + 1) }; $f(0)) : $event',
     options: {
-      onlyWhen: 'first_text = "runaway" ? ($f := function($n){ $f($n + 1) }; $f(0)) : true',
       expressionTimeLimit: 100,
       expressionDepthLimit: 50,
     },
@@ -340,9 +341,18 @@ test('bad parameters fail the activation before connecting', async () => {
     params: { resource: 'request', projectId: emu.projectId, requestId: 'https://x/y' },
   });
   await expect(badId).rejects.toThrow(/not allowed in an id/);
+  const badCondition = runTrigger({
+    credentials: creds(),
+    params: {
+      resource: 'requests',
+      projectId: emu.projectId,
+      options: { conditions: { condition: [{ field: 'status', operator: 'greaterThan', value: 'soon' }] } },
+    },
+  });
+  await expect(badCondition).rejects.toThrow(/Condition 1: "soon" is not a number or an ISO time/);
   const badJsonata = runTrigger({
     credentials: creds(),
-    params: { resource: 'requests', projectId: emu.projectId, options: { onlyWhen: 'status = ' } },
+    params: { resource: 'requests', projectId: emu.projectId, output: 'mapping', mapping: '{ "a": ' },
   });
   await expect(badJsonata).rejects.toThrow(/not valid JSONata/);
   const noEvents = runTrigger({
@@ -351,6 +361,49 @@ test('bad parameters fail the activation before connecting', async () => {
   });
   await expect(noEvents).rejects.toThrow(/No event selected/);
   expect(emu.stats().connectionsAccepted).toBe(0);
+});
+
+test('a workflow saved with the JSONata "Only When" gets a clear message on activation, and does not connect', async () => {
+  const accepted = emu.stats().connectionsAccepted;
+  const legacy = runTrigger({
+    credentials: creds(),
+    params: {
+      resource: 'requests',
+      projectId: emu.projectId,
+      events: ['UPDATE'],
+      options: { onlyWhen: 'status = 1000 and $previous.status != 1000' },
+    },
+  });
+  await expect(legacy).rejects.toThrow('This node still has a JSONata "Only When" condition, which n8n no longer runs');
+  const error = (await legacy.then(
+    () => ({}),
+    (e: { description?: string }) => e,
+  )) as { description?: string };
+  expect(error.description).toMatch(/add the same test under "Only When"/);
+  expect(error.description).toMatch(/status Changed To 1000/);
+  expect(error.description).toContain('(now: status = 1000 and $previous.status != 1000)');
+  expect(emu.stats().connectionsAccepted).toBe(accepted);
+});
+
+test('conditions combine with Any: either passes', async () => {
+  const run = await activate({
+    output: 'data',
+    options: {
+      combineConditions: 'any',
+      conditions: {
+        condition: [
+          { field: 'first_text', operator: 'contains', value: 'refund' },
+          { field: 'first_text', operator: 'equals', value: 'urgent' },
+        ],
+      },
+    },
+  });
+  emu.createRequest(emu.projectId, { first_text: 'hello' });
+  const refund = emu.createRequest(emu.projectId, { first_text: 'a refund please' });
+  const urgent = emu.createRequest(emu.projectId, { first_text: 'urgent' });
+  await waitFor(() => run.items().length >= 2, 'two matching requests');
+  await sleep(300);
+  expect(run.items().map((i) => i._id)).toEqual([refund._id, urgent._id]);
 });
 
 test('manual mode: the first matching event completes the test, after trigger() returned', async () => {

@@ -1,6 +1,6 @@
 // Node-RED nodes without a runtime: the map presets (evaluated with JSONata as Node-RED does), text and
 // status helpers, and the consistency of editor files, help, locales, examples and package.json.
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import jsonata from 'jsonata';
 import { MAP_PRESETS } from '../../nodes/node-red/map-presets';
@@ -150,7 +150,7 @@ describe('text and status helpers', () => {
     expect(t(bareRED, 'pingstreams-config:status.rateLimited', { seconds: 30 })).toBe('rate limited, retrying in 30 s');
     const translating = { _: (key: string, vars: { count: number }) => `[${key}|${vars.count}]` } as unknown as NodeAPI;
     expect(t(translating, 'pingstreams-in:status.connected', { count: 3 })).toBe(
-      '[n8n-nodes-pingstreams/pingstreams-in:status.connected|3]',
+      '[@pingstreams/node-red-pingstreams/pingstreams-in:status.connected|3]',
     );
   });
 
@@ -380,11 +380,9 @@ describe('editor files, help, locales, examples and package.json agree', () => {
         'pingstreams-config',
       ]),
     );
-    // Node-RED offers every .json under examples/: anything else must stay out of the published package.
-    expect(
-      existsSync(join(__dirname, '..', '..', 'examples', 'n8n'))
-        ? (JSON.parse(read(__dirname, '..', '..', 'package.json')) as { files: string[] }).files
-        : ['!examples/n8n'],
-    ).toContain('!examples/n8n');
+    // Node-RED offers every .json under examples/: the Node-RED package ships the Node-RED flows only.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { PACKAGES } = require('../../scripts/pack.js') as { PACKAGES: Record<string, { examples?: string }> };
+    expect(PACKAGES['node-red'].examples).toBe('examples/node-red');
   });
 });

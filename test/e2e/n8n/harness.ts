@@ -114,16 +114,27 @@ function run(command: string, args: string[], options: RunOptions): Promise<stri
   });
 }
 
-/** `npm run build`, then `npm pack` (the project's .npmrc skips prepack, so the fresh build is what gets packed). */
-export async function buildAndPack(outDir: string, log: string): Promise<string> {
+/**
+ * `npm run build`, then scripts/pack.js for one of the three packages (n8n, Node-RED, CLI): the tarball a user of
+ * that host installs. Each host's harness calls this through its own buildAndPack.
+ */
+export async function buildAndPackPackage(
+  id: 'n8n' | 'node-red' | 'cli',
+  outDir: string,
+  log: string,
+): Promise<string> {
   await run('npm', ['run', 'build', '--silent'], { cwd: REPO, timeoutMs: 5 * 60_000, log: `${log}.build.log` });
-  const out = await run('npm', ['pack', '--json', '--pack-destination', outDir], {
+  const out = await run(process.execPath, [join(REPO, 'scripts', 'pack.js'), '--only', id, '--out', outDir], {
     cwd: REPO,
-    timeoutMs: 2 * 60_000,
+    timeoutMs: 5 * 60_000,
     log: `${log}.pack.log`,
   });
-  const [{ filename }] = JSON.parse(out.slice(out.indexOf('['))) as Array<{ filename: string }>;
-  return join(outDir, filename);
+  return (JSON.parse(out) as Record<string, string>)[id];
+}
+
+/** The n8n package (n8n-nodes-pingstreams), built with n8n-node build. */
+export function buildAndPack(outDir: string, log: string): Promise<string> {
+  return buildAndPackPackage('n8n', outDir, log);
 }
 
 export async function freePort(): Promise<number> {

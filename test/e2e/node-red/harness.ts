@@ -6,10 +6,15 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import WebSocket from 'ws';
-import { REPO } from '../n8n/harness';
+import { buildAndPackPackage, REPO } from '../n8n/harness';
 
 // Generic e2e pieces (build and pack, free port, HTTP sink) are shared with the n8n harness.
-export { buildAndPack, freePort, HttpSink, REPO } from '../n8n/harness';
+export { freePort, HttpSink, REPO } from '../n8n/harness';
+
+/** The Node-RED package (@pingstreams/node-red-pingstreams): what a Node-RED user installs. */
+export function buildAndPack(outDir: string, log: string): Promise<string> {
+  return buildAndPackPackage('node-red', outDir, log);
+}
 export const ARTIFACTS = join(REPO, 'test-artifacts', 'node-red');
 
 /** Admin API answers and comms payloads are free-form JSON. */
