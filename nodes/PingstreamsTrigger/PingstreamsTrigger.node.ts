@@ -291,8 +291,14 @@ export class PingstreamsTrigger implements INodeType {
         ...(dispatcher?.waiting() ?? []).map(({ event }) => event),
       ]) as unknown as IDataObject;
     };
+    const platform = platformFor(this.helpers?.httpRequest && ((o) => this.helpers.httpRequest(o)));
     const emitter = new ExecutionEmitter(
-      { emit: this.emit.bind(this), createDeferredPromise: this.helpers.createDeferredPromise, logger: this.logger },
+      {
+        clock: platform.clock,
+        emit: this.emit.bind(this),
+        createDeferredPromise: this.helpers.createDeferredPromise,
+        logger: this.logger,
+      },
       { nodeName: node.name, token, onStateChange: persistState },
     );
 
@@ -301,6 +307,7 @@ export class PingstreamsTrigger implements INodeType {
     const dispatcher =
       dispatch &&
       new Dispatcher(dispatch, {
+        clock: platform.clock,
         start: (deliveries, settled) => emitter.emit(deliveries, settled),
         pause: () => handle?.pause(),
         resume: () => handle?.resume(),
@@ -394,7 +401,7 @@ export class PingstreamsTrigger implements INodeType {
           pongTimeoutMs:
             options.heartbeatTimeout !== undefined ? secondsToMs(options.heartbeatTimeout, 10, 2, 120) : undefined,
           logger: coreLogger(this.logger, node.name),
-          platform: platformFor(this.helpers?.httpRequest && ((o) => this.helpers.httpRequest(o))),
+          platform,
         }),
       );
       handle.onStatus((status) => {

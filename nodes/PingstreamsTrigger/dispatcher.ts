@@ -4,6 +4,7 @@
 // overlap and never swap; different keys run in parallel. What waits is bounded: past `maxHeld` the subscription
 // is paused (the socket is not read, the server's frames wait in the kernel), so nothing is dropped.
 import type { Delivery, Outcome } from './execution-emitter';
+import type { Clock, TimerHandle } from '../../core/platform';
 
 export type OrderBy = 'none' | 'element' | 'request';
 
@@ -25,6 +26,8 @@ export interface DispatchOptions {
 }
 
 export interface DispatchHost {
+  /** The platform's clock: no Node timer globals in the n8n package. */
+  clock: Clock;
   /** Hands one execution to n8n; `settled` is called once when it ended (see Outcome). */
   start(batch: Delivery[], settled: (outcome: Outcome) => void): void;
   pause(): void;
@@ -51,8 +54,8 @@ export class Dispatcher {
   /** Keys of executions in flight (an execution holds at most one event per key). */
   private readonly busyKeys = new Set<string>();
   private inFlight = 0;
-  private batchTimer: NodeJS.Timeout | undefined;
-  private readonly overdueTimers = new Set<NodeJS.Timeout>();
+  private batchTimer: TimerHandle | undefined;
+  private readonly overdueTimers = new Set<TimerHandle>();
   private paused = false;
   private closed = false;
 
@@ -78,9 +81,9 @@ export class Dispatcher {
 
   close(): void {
     this.closed = true;
-    clearTimeout(this.batchTimer);
+    this.host.clock.clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
-    for (const timer of this.overdueTimers) clearTimeout(timer);
+    for (const timer of this.overdueTimers) this.host.clock.clearTimeout(timer);
     this.overdueTimers.clear();
   }
 
@@ -148,13 +151,13 @@ export class Dispatcher {
       const settle = () => {
         if (settled) return;
         settled = true;
-        clearTimeout(overdue);
+        this.host.clock.clearTimeout(overdue);
         this.overdueTimers.delete(overdue);
         this.inFlight -= 1;
         for (const key of keys) this.busyKeys.delete(key);
         this.dispatch(false);
       };
-      const overdue = setTimeout(() => {
+      const overdue = this.host.clock.setTimeout(() => {
         if (settled || this.closed) return;
         this.host.overdue(deliveries.length);
         settle();
@@ -163,10 +166,10 @@ export class Dispatcher {
       this.host.start(deliveries, settle);
     }
     if (!partialWaits) {
-      clearTimeout(this.batchTimer);
+      this.host.clock.clearTimeout(this.batchTimer);
       this.batchTimer = undefined;
     } else if (!this.batchTimer) {
-      this.batchTimer = setTimeout(() => {
+      this.batchTimer = this.host.clock.setTimeout(() => {
         this.batchTimer = undefined;
         this.dispatch(true);
       }, batchMs);

@@ -4,6 +4,7 @@
 import type { INodeExecutionData, IRun } from 'n8n-workflow';
 import { redact } from '../../core';
 import type { RealtimeEvent } from '../../core';
+import type { Clock, TimerHandle } from '../../core/platform';
 
 /** n8n's IDeferredPromise (from @n8n/utils, not re-exported by n8n-workflow). */
 export interface Deferred<T> {
@@ -14,6 +15,8 @@ export interface Deferred<T> {
 
 /** What the emitter needs of n8n's trigger functions. */
 export interface EmitHost {
+  /** The platform's clock: no Node timer globals in the n8n package. */
+  clock: Clock;
   emit(data: INodeExecutionData[][], responsePromise?: undefined, donePromise?: Deferred<IRun>): void;
   createDeferredPromise<T>(): Deferred<T>;
   logger: { warn(message: string): void; error(message: string): void };
@@ -101,7 +104,7 @@ export interface ExecutionEmitterOptions {
 export class ExecutionEmitter {
   /** Executions n8n could not start, waiting to be emitted again. */
   private readonly notStarted: Waiting[] = [];
-  private retryTimer: NodeJS.Timeout | undefined;
+  private retryTimer: TimerHandle | undefined;
   private failuresInARow = 0;
   /** Whether emit()'s done promise tells if n8n started the execution. */
   private reportsStart = true;
@@ -167,7 +170,7 @@ export class ExecutionEmitter {
   /** Stops emitting; what still waits is given up (the saved record has it as undelivered). */
   close(): void {
     this.closed = true;
-    clearTimeout(this.retryTimer);
+    this.host.clock.clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     // The list stays: the record saved last still marks these undelivered, and a later save must too.
     for (const { settled } of this.notStarted) settled?.('abandoned');
@@ -200,7 +203,7 @@ export class ExecutionEmitter {
     this.host.logger.warn(
       `[Pingstreams] ${name}: n8n could not start the execution for ${count} item(s) (${redact(error.message, this.options.token)}); emitting again in ${delayMs / 1000} s.`,
     );
-    this.retryTimer = setTimeout(() => {
+    this.retryTimer = this.host.clock.setTimeout(() => {
       this.retryTimer = undefined;
       for (const { deliveries, settled } of this.notStarted.splice(0)) this.emit(deliveries, settled);
     }, delayMs);

@@ -1,5 +1,6 @@
 // The trigger's Dispatcher on its own: a fake start() that records each execution and finishes it when the test
 // says, the fake clock for the batch wait, and counted pause()/resume() calls.
+import { nodeClock } from '../../core/node-platform';
 import type { RealtimeEvent } from '../../core';
 import type { Delivery, Outcome } from '../../nodes/PingstreamsTrigger/execution-emitter';
 import { Dispatcher, dispatchOptions, orderKey, type DispatchOptions } from '../../nodes/PingstreamsTrigger/dispatcher';
@@ -22,6 +23,7 @@ function fake(options: Partial<DispatchOptions>) {
   const dispatcher = new Dispatcher(
     { orderBy: 'none', batchSize: 1, batchMs: 0, maxParallel: 0, maxHeld: 1000, overdueMs: 60_000, ...options },
     {
+      clock: nodeClock,
       start: (batch, settled) =>
         started.push({
           names: batch.map(({ output }) => `${(output as { id: string }).id}${(output as { n: number }).n}`),
@@ -136,6 +138,7 @@ test('a settle during start (n8n cannot report starts) does not reorder or lose 
   const dispatcher = new Dispatcher(
     { orderBy: 'element', batchSize: 1, batchMs: 0, maxParallel: 1, maxHeld: 100, overdueMs: 60_000 },
     {
+      clock: nodeClock,
       start: (batch, settled) => {
         order.push(String((batch[0].output as { id: string; n: number }).n));
         settled('unconfirmed');

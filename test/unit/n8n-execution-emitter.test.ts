@@ -1,5 +1,6 @@
 // The trigger's ExecutionEmitter on its own: a fake emit() (n8n's host API) that starts, refuses or cannot report
 // executions, and jest's fake clock for the retry delays.
+import { nodeClock } from '../../core/node-platform';
 import type { INodeExecutionData, IRun } from 'n8n-workflow';
 import { UserError } from 'n8n-workflow';
 import {
@@ -33,6 +34,7 @@ function fakeHost() {
     emits,
     logs,
     host: {
+      clock: nodeClock,
       emit: (data: INodeExecutionData[][], _r?: undefined, done?: Deferred<IRun>) =>
         emits.push({ items: data[0], done }),
       createDeferredPromise: deferred,
