@@ -14,6 +14,7 @@ import {
   type ConnectionHandle,
   type ConnectionStatus,
 } from '../core';
+import { nodePlatform } from '../core/node-platform';
 import { UsageError } from './args';
 
 export const EXIT = { OK: 0, FATAL: 1, USAGE: 2, TOKEN_REFUSED: 3, SUBSCRIPTION_REFUSED: 4 } as const;
@@ -216,6 +217,7 @@ export class ConnectedRun {
         endpoint: this.config.endpoint,
         token: this.config.token,
         allowInsecure: this.config.insecure,
+        platform: nodePlatform,
       });
     } catch (error) {
       this.signal?.removeEventListener('abort', this.onAbort);
