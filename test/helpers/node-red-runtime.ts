@@ -25,7 +25,11 @@ export interface TestHelper {
   unload(): Promise<void>;
   getNode(id: string): Msg;
   log(): { args: Msg[][]; getCalls(): LogCall[]; resetHistory(): void; ERROR: number; WARN: number; INFO: number };
-  _redNodes: { getFlows(): unknown };
+  _redNodes: {
+    getFlows(): unknown;
+    setFlows(flow: Msg[], credentials: Msg, type: 'full' | 'nodes' | 'flows'): Promise<unknown>;
+  };
+  _events: { once(event: string, listener: () => void): void; off(event: string, listener: () => void): void };
   /** The sinon sandbox holding the spies on RED.log and the Node prototype (status, send, warn...). */
   _sandbox: { resetHistory(): void };
 }
@@ -34,6 +38,36 @@ export const helper = helperModule as unknown as TestHelper;
 helper.init(require.resolve('node-red'));
 
 export const NODES = [configNodeModule, inNodeModule, subscriptionNodeModule, mapNodeModule, metricsNodeModule];
+
+/** How long a deploy may take to start its flows: the runtime's own start is not awaited by its setFlows. */
+const DEPLOY_START_MS = 15_000;
+
+/**
+ * A deploy ("full", "nodes" or "flows"), resolved once the new flows have started. The helper's own setFlows
+ * gives the start 300 ms, which a loaded machine (CI running n8n beside) overruns: a failed test, not a slow node.
+ */
+export async function deploy(flow: Msg[], type: 'full' | 'nodes' | 'flows', credentials: Msg): Promise<void> {
+  let onStarted: () => void = () => undefined;
+  const started = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      helper._events.off('flows:started', onStarted);
+      reject(new Error(`the deployed flows did not start within ${DEPLOY_START_MS} ms`));
+    }, DEPLOY_START_MS);
+    onStarted = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    helper._events.once('flows:started', onStarted);
+  });
+  started.catch(() => undefined); // awaited below; a timeout during setFlows is not an unhandled rejection
+  try {
+    await helper._redNodes.setFlows(flow, credentials, type);
+  } catch (error) {
+    onStarted(); // settles the wait: its listener and timer go
+    throw error;
+  }
+  await started;
+}
 
 /** Flow nodes live on a tab (z) at a position (x, y): Node-RED treats nodes without one as config nodes. */
 export function onTab(flow: Msg[]): Msg[] {

@@ -19,7 +19,7 @@ import {
   type SoakConsumer,
   type SoakReport,
 } from './soak-harness';
-import { helper, NODES, onTab, type Msg, type Status } from '../helpers/node-red-runtime';
+import { deploy, helper, NODES, onTab, type Msg, type Status } from '../helpers/node-red-runtime';
 import { waitFor } from '../helpers/wait';
 
 const EVENTS = Number(process.env.NR_SOAK_EVENTS ?? 20_000);
@@ -221,19 +221,17 @@ function nodeRedConsumer(): SoakConsumer & { stats: NodeRedSoakStats } {
         setInterval(() => {
           if (redeploy || sunk < redeployAt) return;
           stats.redeployAtObserved = sunk;
-          redeploy = helper
-            .setFlows(
-              onTab([
-                ...flow,
-                { ...inNodeFor(lateTopic, 'late', [['sink-late']]), name: 'added later' },
-                { id: 'sink-late', type: 'helper' },
-              ]),
-              'nodes',
-              credentials,
-            )
-            .then(() => {
-              helper.getNode('sink-late').on('input', (msg: Msg) => late.push(msg));
-            });
+          redeploy = deploy(
+            onTab([
+              ...flow,
+              { ...inNodeFor(lateTopic, 'late', [['sink-late']]), name: 'added later' },
+              { id: 'sink-late', type: 'helper' },
+            ]),
+            'nodes',
+            credentials,
+          ).then(() => {
+            helper.getNode('sink-late').on('input', (msg: Msg) => late.push(msg));
+          });
         }, 100),
       );
     },

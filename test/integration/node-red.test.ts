@@ -6,6 +6,7 @@ import { MAP_PRESETS } from '../../nodes/node-red/map-presets';
 import { waitFor } from '../helpers/wait';
 import {
   NODES,
+  deploy,
   collect as collectAt,
   helper,
   onTab,
@@ -66,7 +67,7 @@ async function load(flow: Msg[], credentials: Msg = creds()): Promise<void> {
 }
 
 async function redeploy(flow: Msg[], type: 'full' | 'nodes', credentials: Msg = creds()): Promise<void> {
-  await helper.setFlows(onTab(flow), type, credentials);
+  await deploy(onTab(flow), type, credentials);
 }
 
 const isConnected = (s: Status) => s.fill === 'green' && s.shape === 'dot';
