@@ -29,6 +29,7 @@ import {
 import type { ConnectionOptions, Logger, Method, RealtimeEvent, TopicIdField, TopicKind } from '../../core/portable';
 import { compileConditions, type ConditionOperator, type ConditionSet } from '../../core/conditions';
 import { n8nPlatform, type HttpRequest } from './n8n-platform';
+import type { Platform } from '../../core/platform';
 
 export const CREDENTIAL_NAME = 'pingstreamsApi';
 
@@ -38,16 +39,16 @@ export interface PingstreamsCredentials {
   allowInsecure?: boolean;
 }
 
+/** `platform` is the context's n8n platform (n8n-platform.ts platformOf): never the Node one, which uses `ws`. */
 export function connectionOptions(
   credentials: PingstreamsCredentials,
-  extra: Partial<ConnectionOptions> = {},
+  extra: Partial<ConnectionOptions> & { platform: Platform },
 ): ConnectionOptions {
   return {
     ...extra,
     endpoint: String(credentials.endpoint ?? '').trim() || DEFAULT_ENDPOINT,
     token: String(credentials.accessToken ?? '').trim(),
     allowInsecure: credentials.allowInsecure === true,
-    platform: extra.platform ?? n8nPlatform(undefined),
   };
 }
 
