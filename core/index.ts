@@ -1,42 +1,6 @@
-// The host-independent Pingstreams realtime core. n8n, Node-RED and the CLI use only what is exported here.
-export * from './types';
-export * from './errors';
-export {
-  acquireConnection,
-  connectionStats,
-  closeAllConnections,
-  setDefaultPlatform,
-  type ConnectionHandle,
-  type Subscription,
-} from './registry';
-export { testConnection } from './test-connection';
-export type {
-  Platform,
-  Clock,
-  TimerHandle,
-  SocketFactory,
-  SocketOptions,
-  SocketEvents,
-  PlatformSocket,
-  HandshakeRefusal,
-  RefusalProbe,
-} from './platform';
-export { webSocketFactory, hasGlobalWebSocket, type WebSocketFactoryOptions } from './web-socket-platform';
-export { buildTopic, parseTopic, topicFromFields, type TopicField, type TopicSpec, type ParsedTopic } from './topics';
-export {
-  TOPIC_KINDS,
-  TOPIC_KIND_DESCRIPTIONS,
-  TOPIC_ID_FIELDS,
-  TOPIC_ID_FIELD_ORDER,
-  describeTopicKind,
-  isTopicKind,
-  kindsAskedFor,
-  topicKindHelp,
-  type TopicIdField,
-  type TopicIdFieldDescription,
-  type TopicKindDescription,
-  type TopicShape,
-} from './topic-kinds';
+// The host-independent Pingstreams realtime core. Node-RED and the CLI use only what is exported here; the n8n
+// nodes use core/portable.ts, the same without JSONata.
+export * from './portable';
 export {
   compileExpression,
   evaluateExpression,
@@ -51,38 +15,4 @@ export {
   type CompiledExpression,
   type ExpressionBudget,
 } from './expression';
-export {
-  compileConditions,
-  ConditionError,
-  CONDITION_OPERATORS,
-  type Condition,
-  type ConditionOperator,
-  type ConditionSet,
-} from './conditions';
-export { createEventPipeline, type EventPipeline, type PipelineOptions, type OutputShape } from './pipeline';
-export { markUndelivered, UNDELIVERED_FINGERPRINT } from './resume';
-export { redact, redactUrl, redactError, decodeJwtExpiry } from './redact';
-export { DEFAULT_ENDPOINT, checkEndpoint, describeEndpoint } from './endpoint';
-export {
-  MetricsEngine,
-  REQUEST_STATUS,
-  type MetricsOptions,
-  type LiveMetrics,
-  type DepartmentMetrics,
-  type RequestFigures,
-  type WindowFigures,
-  type AgentFigures,
-  type WaitingRequest,
-  type AgentRow,
-} from './metrics';
-export {
-  forecastStaffing,
-  erlangB,
-  erlangC,
-  type ForecastInput,
-  type Forecast,
-  type QueueFigures,
-  type StaffingResult,
-} from './forecast';
-export { LiveMetricsSession, forecastFromMetrics, type LiveMetricsOptions } from './live-metrics';
-export { MetricAlert, METRIC_CONDITIONS, evaluateCondition, type MetricCondition } from './metric-alert';
+export { createEventPipeline, type PipelineOptions } from './pipeline';

@@ -1,4 +1,4 @@
-// Sockets over the standard WebSocket (globalThis.WebSocket: browsers, Node 22+), which needs no dependency. What it
+// Sockets over the standard WebSocket (browsers, Node 22+), which needs no dependency. What it
 // cannot do, and what the core does instead:
 // - tell why a handshake failed (401, 429, 503 or the network look alike): an injected RefusalProbe asks;
 // - refuse an oversized frame before it is buffered: the frame is refused once received, and the socket closed;
@@ -22,20 +22,28 @@ type StandardWebSocketClass = new (url: string) => StandardWebSocket;
 export interface WebSocketFactoryOptions {
   /** Asked after a failed open, to tell a refused token from a rate limit from the network. */
   probe?: RefusalProbe;
-  /** Default: globalThis.WebSocket. */
+  /** Default: the runtime's global WebSocket, named as the standard names it. */
   WebSocket?: StandardWebSocketClass;
 }
 
 const STATES = ['connecting', 'open', 'closing', 'closed'] as const;
 
+// The standard global, declared here because this tree's lib (es2021) has no DOM; Node 20 has none (undefined).
+declare const WebSocket: StandardWebSocketClass | undefined;
+
+/** The runtime's standard WebSocket class (Node 22+), or undefined. */
+function globalWebSocket(): StandardWebSocketClass | undefined {
+  return typeof WebSocket === 'function' ? WebSocket : undefined;
+}
+
 /** Whether this runtime has a standard WebSocket (Node 22+). */
 export function hasGlobalWebSocket(): boolean {
-  return typeof (globalThis as { WebSocket?: unknown }).WebSocket === 'function';
+  return globalWebSocket() !== undefined;
 }
 
 export function webSocketFactory(factoryOptions: WebSocketFactoryOptions = {}): SocketFactory {
   return (url, options, events) => {
-    const Impl = factoryOptions.WebSocket ?? (globalThis as { WebSocket?: StandardWebSocketClass }).WebSocket;
+    const Impl = factoryOptions.WebSocket ?? globalWebSocket();
     let socket: StandardWebSocket;
     try {
       if (!Impl) throw new Error('this runtime has no global WebSocket (Node 22 or later has one)');

@@ -1,19 +1,12 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
-import {
-  ConnectionClosedError,
-  PingstreamsError,
-  acquireConnection,
-  compileExpression,
-  createEventPipeline,
-} from '../../core';
-import type { ConnectionHandle, ExpressionBudget, RealtimeEvent } from '../../core';
+import { ConnectionClosedError, PingstreamsError, acquireConnection, createPipeline } from '../../core/portable';
+import type { Clock, ConnectionHandle, RealtimeEvent } from '../../core/portable';
 import {
   CREDENTIAL_NAME,
   EVENTS_PROPERTY,
   connectionOptions,
   coreLogger,
-  platformFor,
   methodsParameter,
   outputParameter,
   outputProperties,
@@ -23,10 +16,11 @@ import {
   topicFromParameters,
   topicProperties,
   type PingstreamsCredentials,
-  EXPRESSION_LIMIT_PROPERTIES,
-  expressionBudgetParameter,
-  type ExpressionLimitOptions,
+  CONDITION_PROPERTIES,
+  conditionsParameter,
+  type ConditionOptions,
 } from './shared';
+import { platformOf } from './n8n-platform';
 import {
   FORECAST_PROPERTIES,
   forecastFromParameters,
@@ -37,7 +31,7 @@ import {
 
 type Operation = 'getSnapshot' | 'waitForEvent' | 'transform' | 'getLiveMetrics' | 'forecastStaffing';
 
-interface SubscribeOptionsParameter extends ExpressionLimitOptions {
+interface SubscribeOptionsParameter {
   subscribeTimeout?: number;
   includeCurrentState?: boolean;
 }
@@ -86,7 +80,7 @@ export class Pingstreams implements INodeType {
     version: 1,
     subtitle: '={{$parameter["operation"]}}',
     description:
-      'Read the current state of Pingstreams requests, messages and agents, wait for a realtime event, or reshape items with JSONata',
+      'Read the current state of Pingstreams requests, messages and agents, wait for a realtime event, or get live support metrics',
     defaults: { name: 'Pingstreams' },
     inputs: [NodeConnectionTypes.Main],
     outputs: [NodeConnectionTypes.Main],
@@ -127,12 +121,6 @@ export class Pingstreams implements INodeType {
             action: 'Get the current state of a topic',
           },
           {
-            name: 'Transform with JSONata',
-            value: 'transform',
-            description: 'Reshape each input item with a JSONata expression',
-            action: 'Transform items with an expression',
-          },
-          {
             name: 'Wait for Event',
             value: 'waitForEvent',
             description: 'Wait until a realtime event matches, or time out',
@@ -146,16 +134,7 @@ export class Pingstreams implements INodeType {
       metricsOptionsProperty(LIVE_METRICS),
       ...FORECAST_PROPERTIES,
       { ...EVENTS_PROPERTY, displayOptions: { show: { operation: ['waitForEvent'] } } },
-      {
-        displayName: 'Only When',
-        name: 'onlyWhen',
-        type: 'string',
-        default: '',
-        placeholder: 'status = 1000 and $previous.status != 1000',
-        description:
-          'JSONata condition on the element; the event matches when it is true. $previous is the state before the change, $event the whole event.',
-        displayOptions: { show: { operation: ['waitForEvent'] } },
-      },
+      ...CONDITION_PROPERTIES.map((p) => ({ ...p, displayOptions: { show: { operation: ['waitForEvent'] } } })),
       {
         displayName: 'Timeout (Seconds)',
         name: 'timeout',
@@ -168,14 +147,14 @@ export class Pingstreams implements INodeType {
       ...outputProperties('data', { operation: ['getSnapshot'] }),
       ...outputProperties('event', { operation: ['waitForEvent'] }),
       {
-        displayName: 'Expression',
+        // Shown only for workflows saved with the former Transform with JSONata operation, so its text is not lost.
+        displayName: 'Expression (JSONata, No Longer Supported)',
         name: 'expression',
         type: 'string',
         typeOptions: { rows: 4 },
-        required: true,
-        default: '{ "id": _id, "status": status }',
+        default: '',
         description:
-          "JSONata expression evaluated on each item's JSON. An object becomes the item, an array one item per element, no result drops the item.",
+          'A JSONata expression from an earlier version of this node. It is not evaluated any more: use an Edit Fields (Set) node with n8n expressions instead.',
         displayOptions: { show: { operation: ['transform'] } },
       },
       {
@@ -186,7 +165,6 @@ export class Pingstreams implements INodeType {
         default: {},
         displayOptions: { show: NEEDS_CONNECTION },
         options: [
-          ...EXPRESSION_LIMIT_PROPERTIES,
           {
             displayName: 'Include Current State',
             name: 'includeCurrentState',
@@ -219,6 +197,7 @@ export class Pingstreams implements INodeType {
     const out: INodeExecutionData[] = [];
     const signal = this.getExecutionCancelSignal();
 
+    const platform = platformOf(this);
     let credentials: PingstreamsCredentials | undefined;
     let handle: ConnectionHandle | undefined;
     const connect = async () => {
@@ -227,7 +206,7 @@ export class Pingstreams implements INodeType {
       handle = acquireConnection(
         connectionOptions(credentials, {
           logger: coreLogger(this.logger, node.name),
-          platform: platformFor(this.helpers?.httpRequest && ((o) => this.helpers.httpRequest(o))),
+          platform,
         }),
       );
       return handle;
@@ -246,10 +225,11 @@ export class Pingstreams implements INodeType {
             continue;
           }
           if (operation === 'transform') {
-            const expression = this.getNodeParameter('expression', i) as string;
-            const value = await compileExpression(expression).evaluateWith(items[i].json, {});
-            out.push(...toItems(value, i));
-            continue;
+            const expression = String(this.getNodeParameter('expression', i, '') ?? '');
+            throw new NodeOperationError(node, 'Transform with JSONata is no longer part of this node', {
+              description: `The package now runs without dependencies, so it evaluates no JSONata. Replace this node with an Edit Fields (Set) node and write the fields as n8n expressions (e.g. {{ $json.status }}). The old expression was: ${expression.slice(0, 200)}`,
+              itemIndex: i,
+            });
           }
           const connection = await connect();
           if (operation === 'getLiveMetrics') {
@@ -263,13 +243,13 @@ export class Pingstreams implements INodeType {
           if (operation === 'getSnapshot') {
             const results: unknown[] = [];
             const failures: Error[] = [];
-            const pipeline = createEventPipeline(
+            const pipeline = createPipeline(
               {
                 output: outputParameter(
+                  node,
                   this.getNodeParameter('output', i, 'data'),
                   this.getNodeParameter('mapping', i, ''),
                 ),
-                expressionBudget: expressionBudgetParameter(options),
               },
               (value) => results.push(value),
               (error) => failures.push(error),
@@ -299,15 +279,21 @@ export class Pingstreams implements INodeType {
             });
           }
           const timeoutMs = secondsToMs(this.getNodeParameter('timeout', i, 60), 60, 1, 3600);
+          const conditions: ConditionOptions = {
+            conditions: this.getNodeParameter('conditions', i, {}) as ConditionOptions['conditions'],
+            combineConditions: this.getNodeParameter('combineConditions', i, 'all') as string,
+            onlyWhen: this.getNodeParameter('onlyWhen', i, '') as string,
+          };
           const matched = await waitForEvent(connection, topic, {
             methods,
-            when: this.getNodeParameter('onlyWhen', i, '') as string,
+            filter: conditionsParameter(node, conditions),
             output: outputParameter(
+              node,
               this.getNodeParameter('output', i, 'event'),
               this.getNodeParameter('mapping', i, ''),
             ),
             includeCurrentState: options.includeCurrentState === true,
-            expressionBudget: expressionBudgetParameter(options),
+            clock: platform.clock,
             subscribeTimeoutMs,
             timeoutMs,
             signal,
@@ -334,10 +320,10 @@ export class Pingstreams implements INodeType {
 
 interface WaitOptions {
   methods: RealtimeEvent['method'][];
-  when: string;
+  filter: (event: RealtimeEvent) => boolean;
   output: ReturnType<typeof outputParameter>;
   includeCurrentState: boolean;
-  expressionBudget: ExpressionBudget;
+  clock: Clock;
   subscribeTimeoutMs: number;
   timeoutMs: number;
   signal: AbortSignal | undefined;
@@ -355,8 +341,8 @@ async function waitForEvent(connection: ConnectionHandle, topic: string, options
     else settle?.resolve(value);
   };
   // The snapshot's elements are CREATE; with "Include Current State" they count whatever the Events filter.
-  const pipeline = createEventPipeline(
-    { when: options.when, output: options.output, expressionBudget: options.expressionBudget },
+  const pipeline = createPipeline(
+    { filter: options.filter, output: options.output },
     (value) => finish(undefined, value),
     (error) => finish(error),
   );
@@ -371,7 +357,7 @@ async function waitForEvent(connection: ConnectionHandle, topic: string, options
     emitRecovered: true,
     subscribeTimeoutMs: options.subscribeTimeoutMs,
   });
-  const timer = setTimeout(
+  const timer = options.clock.setTimeout(
     () =>
       finish(
         new PingstreamsError(
@@ -385,7 +371,7 @@ async function waitForEvent(connection: ConnectionHandle, topic: string, options
   try {
     return await cancellable(result, options.signal);
   } finally {
-    clearTimeout(timer);
+    options.clock.clearTimeout(timer);
     subscription.close();
   }
 }

@@ -7,7 +7,7 @@ import {
   LiveMetricsSession,
   type ConnectionHandle,
   type ForecastInput,
-} from '../../core';
+} from '../../core/portable';
 import { projectIdProperty, type Show } from './shared';
 
 type ParameterGetter = (name: string, fallback?: unknown) => unknown;

@@ -38,6 +38,22 @@ export function n8nClock(onCallbackError: (error: unknown) => void = () => undef
   };
 }
 
+/** Calls `callback` every `intervalMs` on `clock` (a timeout re-armed each time) until the returned stop is called. */
+export function every(clock: Clock, intervalMs: number, callback: () => void): () => void {
+  let timer: TimerHandle | undefined;
+  let stopped = false;
+  const tick = () => {
+    if (stopped) return;
+    timer = clock.setTimeout(tick, intervalMs);
+    callback();
+  };
+  timer = clock.setTimeout(tick, intervalMs);
+  return () => {
+    stopped = true;
+    clock.clearTimeout(timer);
+  };
+}
+
 /** What of n8n's helpers the probe needs: `this.helpers.httpRequest` of a trigger or an execute context. */
 export type HttpRequest = (options: IHttpRequestOptions) => Promise<unknown>;
 
@@ -117,10 +133,22 @@ export function n8nRefusalProbe(httpRequest: HttpRequest): RefusalProbe {
   };
 }
 
-/** The n8n platform; `httpRequest` is a context's `this.helpers.httpRequest`, bound. */
-export function n8nPlatform(httpRequest: HttpRequest, onCallbackError?: (error: unknown) => void): Platform {
+/**
+ * The n8n platform; `httpRequest` is a context's `this.helpers.httpRequest`, bound (without it, refusals are not
+ * told apart). The socket is the WebSocket Node 22+ provides: n8n 2.x runs on Node 22+.
+ */
+export function n8nPlatform(
+  httpRequest: HttpRequest | undefined,
+  onCallbackError?: (error: unknown) => void,
+): Platform {
   return {
     clock: n8nClock(onCallbackError),
-    openSocket: webSocketFactory({ probe: n8nRefusalProbe(httpRequest) }),
+    openSocket: webSocketFactory(httpRequest ? { probe: n8nRefusalProbe(httpRequest) } : {}),
   };
+}
+
+/** The platform of a trigger's or an execution's context: its HTTP helper does the refusal probe. */
+export function platformOf(context: { helpers?: { httpRequest?: HttpRequest } }): Platform {
+  const httpRequest = context.helpers?.httpRequest;
+  return n8nPlatform(httpRequest && ((options) => httpRequest.call(context.helpers, options)));
 }

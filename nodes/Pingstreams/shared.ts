@@ -12,7 +12,6 @@ import type {
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 import {
   DEFAULT_ENDPOINT,
-  EXPRESSION_BUDGET_BOUNDS,
   HandshakeError,
   METHODS,
   PingstreamsError,
@@ -26,21 +25,11 @@ import {
   testConnection,
   topicFromFields,
   topicKindHelp,
-} from '../../core';
-import type {
-  ConnectionOptions,
-  ExpressionBudget,
-  Logger,
-  Method,
-  RealtimeEvent,
-  TopicIdField,
-  TopicKind,
-} from '../../core';
+} from '../../core/portable';
+import type { ConnectionOptions, Logger, Method, RealtimeEvent, TopicIdField, TopicKind } from '../../core/portable';
 import { compileConditions, type ConditionOperator, type ConditionSet } from '../../core/conditions';
-import { nodePlatform } from '../../core/node-platform';
-import type { Platform } from '../../core/platform';
-import { hasGlobalWebSocket } from '../../core/web-socket-platform';
 import { n8nPlatform, type HttpRequest } from './n8n-platform';
+import type { Platform } from '../../core/platform';
 
 export const CREDENTIAL_NAME = 'pingstreamsApi';
 
@@ -50,25 +39,17 @@ export interface PingstreamsCredentials {
   allowInsecure?: boolean;
 }
 
+/** `platform` is the context's n8n platform (n8n-platform.ts platformOf): never the Node one, which uses `ws`. */
 export function connectionOptions(
   credentials: PingstreamsCredentials,
-  extra: Partial<ConnectionOptions> = {},
+  extra: Partial<ConnectionOptions> & { platform: Platform },
 ): ConnectionOptions {
   return {
     ...extra,
     endpoint: String(credentials.endpoint ?? '').trim() || DEFAULT_ENDPOINT,
     token: String(credentials.accessToken ?? '').trim(),
     allowInsecure: credentials.allowInsecure === true,
-    platform: extra.platform ?? nodePlatform,
   };
-}
-
-/**
- * Where the runtime provides the WebSocket (n8n 2.x runs on Node 22+), the n8n platform: n8n's timers, the global
- * WebSocket, refusals probed through n8n's HTTP helper. Elsewhere (the unit tests on Node 20) the Node one, over `ws`.
- */
-export function platformFor(httpRequest: HttpRequest | undefined): Platform {
-  return httpRequest && hasGlobalWebSocket() ? n8nPlatform(httpRequest) : nodePlatform;
 }
 
 /** The credential test's context has only the request helper: the same probe, in its option names. */
@@ -105,7 +86,7 @@ export async function pingstreamsApiTest(
   credential: ICredentialsDecrypted,
 ): Promise<INodeCredentialTestResult> {
   const data = (credential.data ?? {}) as unknown as PingstreamsCredentials;
-  const options = connectionOptions(data, { platform: platformFor(requestAsHttpRequest(this.helpers)) });
+  const options = connectionOptions(data, { platform: n8nPlatform(requestAsHttpRequest(this.helpers)) });
   if (!options.token) return { status: 'Error', message: 'The access token is empty: paste a Pingstreams JWT.' };
   try {
     const { latencyMs } = await testConnection(options);
@@ -215,7 +196,7 @@ export function methodsParameter(value: unknown): Method[] {
   return list.filter((m): m is Method => (METHODS as readonly unknown[]).includes(m));
 }
 
-export type OutputMode = 'event' | 'data' | 'mapping';
+export type OutputMode = 'event' | 'data';
 
 export function outputProperties(defaultMode: OutputMode, show: Show = {}): INodeProperties[] {
   const displayOptions = Object.keys(show).length ? { displayOptions: { show } } : {};
@@ -235,31 +216,33 @@ export function outputProperties(defaultMode: OutputMode, show: Show = {}): INod
           value: 'event',
           description: 'Method, topic, IDs, data, previous state and the snapshot/recovered flags',
         },
-        {
-          name: 'JSONata Mapping',
-          value: 'mapping',
-          description: 'Your own shape, computed by a JSONata expression',
-        },
       ],
       default: defaultMode,
       ...displayOptions,
     },
     {
-      displayName: 'Mapping',
+      // Shown only for workflows saved with the former "JSONata Mapping" output, so its text is not lost.
+      displayName: 'Mapping (JSONata, No Longer Supported)',
       name: 'mapping',
       type: 'string',
       typeOptions: { rows: 3 },
-      default: '{ "id": _id, "status": status, "text": first_text }',
-      required: true,
+      default: '',
       description:
-        'JSONata expression evaluated on the element; $event is the whole event and $previous the state before the change. Its result becomes the item.',
+        'A JSONata mapping from an earlier version of this node. It is not evaluated any more: set Output to Data Only or Event Envelope and shape the item in the next node.',
       displayOptions: { show: { ...show, output: ['mapping'] } },
     },
   ];
 }
 
-export function outputParameter(mode: unknown, mapping: unknown): 'event' | 'data' | { map: string } {
-  if (mode === 'mapping') return { map: String(mapping ?? '') };
+/**
+ * The output shape; a JSONata mapping saved by an earlier version is refused with what to do instead (the n8n
+ * package evaluates no JSONata: n8n expressions in the next node reshape the item).
+ */
+export function outputParameter(node: INode, mode: unknown, mapping: unknown): OutputMode {
+  if (mode === 'mapping')
+    throw new NodeOperationError(node, 'This node still uses the "JSONata Mapping" output, which n8n no longer runs', {
+      description: `The package now runs without dependencies, so it evaluates no JSONata. Set Output to Data Only or Event Envelope, and shape the item in the next node with n8n expressions (an Edit Fields (Set) node, e.g. {{ $json.data.status }}). The old mapping was: ${String(mapping ?? '').slice(0, 200)}`,
+    });
   return mode === 'data' ? 'data' : 'event';
 }
 
@@ -275,8 +258,6 @@ function hintFor(error: Error): string | undefined {
     return 'Check the endpoint in the Pingstreams API credentials (wss://HOST/api/ or wss://HOST/) and that this n8n instance can reach that host.';
   if (error instanceof PingstreamsError && error.code === 'SUBSCRIPTION_TIMEOUT')
     return 'Also check the Resource and the IDs: a request topic takes the request_id string (support-group-...), not the _id.';
-  if (error instanceof PingstreamsError && error.code === 'EXPRESSION_ERROR')
-    return 'JSONata reference: https://docs.jsonata.org. The element is the input; $event and $previous are bound.';
   if (error instanceof PingstreamsError && error.code === 'INSECURE_ENDPOINT')
     return 'Use a wss:// endpoint, or enable "Allow Unencrypted Connection" in the credentials for a trusted private network.';
   return undefined;
@@ -314,37 +295,6 @@ export function toNodeError(
 export function secondsToMs(value: unknown, fallbackSeconds: number, min = 1, max = 3600): number {
   const n = typeof value === 'number' && Number.isFinite(value) ? value : fallbackSeconds;
   return Math.round(Math.min(max, Math.max(min, n)) * 1000);
-}
-
-/** The budget of every JSONata evaluation (docs/limits.md), as two options of a node's Options collection. */
-export const EXPRESSION_LIMIT_PROPERTIES: INodeProperties[] = [
-  {
-    displayName: 'Expression Depth Limit',
-    name: 'expressionDepthLimit',
-    type: 'number',
-    typeOptions: { minValue: EXPRESSION_BUDGET_BOUNDS.depth[0], maxValue: EXPRESSION_BUDGET_BOUNDS.depth[1] },
-    default: 1000, // EXPRESSION_BUDGET_DEFAULTS.depth: the n8n linter wants a literal (a unit test holds them equal)
-    description:
-      'Deepest nesting (recursion included) one evaluation of a JSONata condition or mapping may reach; past it the event is skipped and reported',
-  },
-  {
-    displayName: 'Expression Time Limit (Ms)',
-    name: 'expressionTimeLimit',
-    type: 'number',
-    typeOptions: { minValue: EXPRESSION_BUDGET_BOUNDS.timeMs[0], maxValue: EXPRESSION_BUDGET_BOUNDS.timeMs[1] },
-    default: 1000, // EXPRESSION_BUDGET_DEFAULTS.timeMs, as above
-    description:
-      'Longest one evaluation of a JSONata condition or mapping may run; past it the event is skipped and reported, later events still flow',
-  },
-];
-
-export interface ExpressionLimitOptions {
-  expressionDepthLimit?: number;
-  expressionTimeLimit?: number;
-}
-
-export function expressionBudgetParameter(options: ExpressionLimitOptions): ExpressionBudget {
-  return { timeMs: options.expressionTimeLimit, depth: options.expressionDepthLimit };
 }
 
 // ---- conditions ("Only When") ----

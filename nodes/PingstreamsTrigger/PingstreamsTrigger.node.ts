@@ -8,14 +8,25 @@ import type {
   ITriggerResponse,
 } from 'n8n-workflow';
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow';
-import { SubscriptionTimeoutError, acquireConnection, createEventPipeline, markUndelivered, redact } from '../../core';
-import type { ConnectionHandle, ResumeState, Subscription } from '../../core';
+import {
+  SubscriptionTimeoutError,
+  acquireConnection,
+  createPipeline,
+  markUndelivered,
+  redact,
+} from '../../core/portable';
+import type {
+  BasePipelineOptions,
+  ConnectionHandle,
+  ResumeState,
+  Subscription,
+  TimerHandle,
+} from '../../core/portable';
 import {
   CREDENTIAL_NAME,
   EVENTS_PROPERTY,
   connectionOptions,
   coreLogger,
-  platformFor,
   methodsParameter,
   outputParameter,
   outputProperties,
@@ -25,18 +36,16 @@ import {
   topicFromParameters,
   topicProperties,
   type PingstreamsCredentials,
-  EXPRESSION_LIMIT_PROPERTIES,
-  expressionBudgetParameter,
-  type ExpressionLimitOptions,
   CONDITION_PROPERTIES,
   conditionsParameter,
   type ConditionOptions,
 } from '../Pingstreams/shared';
+import { platformOf } from '../Pingstreams/n8n-platform';
 import { LIVE_METRICS_PROPERTIES, LIVE_METRICS_RESOURCE, liveMetricsTrigger } from './metrics-trigger';
 import { ExecutionEmitter, toItem, type Delivery } from './execution-emitter';
 import { DEFAULT_MAX_HELD, DEFAULT_OVERDUE_SECONDS, Dispatcher, dispatchOptions, type OrderBy } from './dispatcher';
 
-interface TriggerOptions extends ExpressionLimitOptions, ConditionOptions {
+interface TriggerOptions extends ConditionOptions {
   emitSnapshot?: boolean;
   emitRecovered?: boolean;
   subscribeTimeout?: number;
@@ -143,7 +152,6 @@ export class PingstreamsTrigger implements INodeType {
             description:
               'Whether to emit the current state (e.g. every open request) when the workflow is activated, flagged snapshot. Off: only changes from now on.',
           },
-          ...EXPRESSION_LIMIT_PROPERTIES,
           {
             displayName: 'Heartbeat Interval (Seconds)',
             name: 'heartbeatInterval',
@@ -249,14 +257,13 @@ export class PingstreamsTrigger implements INodeType {
     const fail = (error: unknown) => toNodeError(node, error, token);
 
     let topic: string;
-    let pipelineOptions: Parameters<typeof createEventPipeline>[0];
+    let pipelineOptions: BasePipelineOptions;
     try {
       topic = topicFromParameters((name, fallback) => this.getNodeParameter(name, fallback));
       pipelineOptions = {
         methods: methodsParameter(this.getNodeParameter('events', ['CREATE'])),
         filter: conditionsParameter(node, options),
-        output: outputParameter(this.getNodeParameter('output', 'event'), this.getNodeParameter('mapping', '')),
-        expressionBudget: expressionBudgetParameter(options),
+        output: outputParameter(node, this.getNodeParameter('output', 'event'), this.getNodeParameter('mapping', '')),
       };
     } catch (error) {
       throw fail(error);
@@ -277,10 +284,10 @@ export class PingstreamsTrigger implements INodeType {
     let listening = false; // false until trigger() has returned: n8n swaps emit() in manual mode only then
     let subscription: Subscription | undefined;
     let handle: ConnectionHandle | undefined;
-    let testTimer: NodeJS.Timeout | undefined;
+    let testTimer: TimerHandle | undefined;
     const pending: Delivery[] = [];
     let flushScheduled = false;
-    let pipeline: ReturnType<typeof createEventPipeline> | undefined;
+    let pipeline: ReturnType<typeof createPipeline> | undefined;
     let earlyTestError: Error | undefined;
     // Saved by n8n with each emit: what was handed to n8n counts as seen, except what n8n reported it
     // could not start, so a restart emits that again.
@@ -291,7 +298,7 @@ export class PingstreamsTrigger implements INodeType {
         ...(dispatcher?.waiting() ?? []).map(({ event }) => event),
       ]) as unknown as IDataObject;
     };
-    const platform = platformFor(this.helpers?.httpRequest && ((o) => this.helpers.httpRequest(o)));
+    const platform = platformOf(this);
     const emitter = new ExecutionEmitter(
       {
         clock: platform.clock,
@@ -322,7 +329,7 @@ export class PingstreamsTrigger implements INodeType {
       if (manual) {
         // The first matching event completes the test; n8n closes the trigger afterwards.
         closed = true;
-        clearTimeout(testTimer);
+        platform.clock.clearTimeout(testTimer);
         this.emit([deliveries.map(({ output }) => toItem(output))]);
         return;
       }
@@ -352,17 +359,20 @@ export class PingstreamsTrigger implements INodeType {
     const failTest = (error: unknown) => {
       if (closed) return;
       closed = true;
-      clearTimeout(testTimer);
+      platform.clock.clearTimeout(testTimer);
       this.emitError(error instanceof NodeOperationError ? error : fail(error));
     };
     const scheduleFlush = () => {
       if (flushScheduled || !listening) return;
       flushScheduled = true;
-      setImmediate(() => void flush().catch((error) => this.logger.error(`[Pingstreams] ${String(error)}`)));
+      platform.clock.setTimeout(
+        () => void flush().catch((error) => this.logger.error(`[Pingstreams] ${String(error)}`)),
+        0,
+      );
     };
 
     try {
-      pipeline = createEventPipeline(
+      pipeline = createPipeline(
         pipelineOptions,
         (output, event) => {
           pending.push({ output, event });
@@ -371,7 +381,7 @@ export class PingstreamsTrigger implements INodeType {
         (error) => {
           if (closed) return;
           if (!manual) {
-            // A condition or mapping failing on one event: record it, keep listening.
+            // The output failing on one event: record it, keep listening.
             this.saveFailedExecution(fail(error));
             return;
           }
@@ -386,7 +396,7 @@ export class PingstreamsTrigger implements INodeType {
 
     const stop = () => {
       closed = true;
-      clearTimeout(testTimer);
+      platform.clock.clearTimeout(testTimer);
       emitter.close();
       dispatcher?.close();
       subscription?.close();
@@ -442,15 +452,16 @@ export class PingstreamsTrigger implements INodeType {
 
     activated = true;
     persistState(); // the baseline for catch-up, saved by n8n at the end of the activation
-    setImmediate(() => {
+    // After trigger() has returned (a timer, not a microtask): n8n swaps emit() in manual mode only then.
+    platform.clock.setTimeout(() => {
       listening = true;
       if (earlyTestError) failTest(earlyTestError);
       else if (pending.length) scheduleFlush();
-    });
+    }, 0);
 
     if (manual) {
       const timeoutMs = secondsToMs(options.testTimeout, 120, 5, 3600);
-      testTimer = setTimeout(() => {
+      testTimer = platform.clock.setTimeout(() => {
         failTest(
           new NodeOperationError(node, `No matching event arrived within ${Math.round(timeoutMs / 1000)} s`, {
             description:

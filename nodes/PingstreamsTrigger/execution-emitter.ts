@@ -2,8 +2,8 @@
 // start (e.g. its database was busy), backing off while that keeps happening. Kept apart from trigger() so the
 // state it keeps (what waits, the retry timer, the failures in a row) is tested on its own.
 import type { INodeExecutionData, IRun } from 'n8n-workflow';
-import { redact } from '../../core';
-import type { RealtimeEvent } from '../../core';
+import { redact } from '../../core/portable';
+import type { RealtimeEvent } from '../../core/portable';
 import type { Clock, TimerHandle } from '../../core/platform';
 
 /** n8n's IDeferredPromise (from @n8n/utils, not re-exported by n8n-workflow). */

@@ -10,12 +10,11 @@ import {
   redact,
   type ConnectionHandle,
   type MetricCondition,
-} from '../../core';
+} from '../../core/portable';
 import {
   CREDENTIAL_NAME,
   connectionOptions,
   coreLogger,
-  platformFor,
   secondsToMs,
   toNodeError,
   type PingstreamsCredentials,
@@ -25,6 +24,7 @@ import {
   metricsProjectProperty,
   metricsSessionOptions,
 } from '../Pingstreams/metrics-operations';
+import { every, platformOf } from '../Pingstreams/n8n-platform';
 
 const SHOW = { resource: ['liveMetrics'] };
 const CONDITION_SHOW = { resource: ['liveMetrics'], emit: ['condition'] };
@@ -136,11 +136,12 @@ export async function liveMetricsTrigger(this: ITriggerFunctions): Promise<ITrig
 
   let handle: ConnectionHandle | undefined;
   let session: LiveMetricsSession | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  const platform = platformOf(this);
+  let stopTimer: (() => void) | undefined;
   let closed = false;
   const stop = () => {
     closed = true;
-    clearInterval(timer);
+    stopTimer?.();
     session?.close();
     handle?.release();
   };
@@ -148,7 +149,7 @@ export async function liveMetricsTrigger(this: ITriggerFunctions): Promise<ITrig
     handle = acquireConnection(
       connectionOptions(credentials, {
         logger: coreLogger(this.logger, node.name),
-        platform: platformFor(this.helpers?.httpRequest && ((o) => this.helpers.httpRequest(o))),
+        platform,
       }),
     );
     session = new LiveMetricsSession(handle, {
@@ -167,7 +168,8 @@ export async function liveMetricsTrigger(this: ITriggerFunctions): Promise<ITrig
   };
   if (manual) {
     // A test shows the figures now, with what the condition would say of them.
-    setImmediate(() => {
+    // After trigger() has returned: n8n listens for a test's emit only then.
+    platform.clock.setTimeout(() => {
       const metrics = live.metrics();
       const check = mode === 'condition' ? evaluateCondition(condition, limit, metrics) : undefined;
       emitItem({
@@ -177,13 +179,12 @@ export async function liveMetricsTrigger(this: ITriggerFunctions): Promise<ITrig
         holds: check?.holds ?? null,
         metrics: metrics as unknown as IDataObject,
       });
-    });
+    }, 0);
     return { closeFunction: async () => stop() };
   }
   if (mode === 'interval') {
-    timer = setInterval(
-      () => emitItem({ event: 'interval', metrics: live.metrics() as unknown as IDataObject }),
-      secondsToMs(get('intervalSeconds', 60), 60, 5, 86400),
+    stopTimer = every(platform.clock, secondsToMs(get('intervalSeconds', 60), 60, 5, 86400), () =>
+      emitItem({ event: 'interval', metrics: live.metrics() as unknown as IDataObject }),
     );
   } else {
     const alert = new MetricAlert(
@@ -195,12 +196,12 @@ export async function liveMetricsTrigger(this: ITriggerFunctions): Promise<ITrig
       // Figures being confirmed after a reconnect may still hold closed requests: wait for them.
       if (metrics.confirming > 0) return;
       const { value, holds } = evaluateCondition(condition, limit, metrics);
-      const change = alert.update(holds, Date.now());
+      const change = alert.update(holds, platform.clock.now());
       if (change)
         emitItem({ event: change, condition: description ?? null, value, metrics: metrics as unknown as IDataObject });
     };
     check();
-    timer = setInterval(check, secondsToMs(get('checkSeconds', 5), 5, 1, 3600));
+    stopTimer = every(platform.clock, secondsToMs(get('checkSeconds', 5), 5, 1, 3600), check);
   }
   return { closeFunction: async () => stop() };
 }

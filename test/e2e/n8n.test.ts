@@ -267,7 +267,7 @@ test('n8n lists the installed nodes and credentials and serves their light and d
   }
 });
 
-test('the credential test behind the editor\'s "Test" button reaches the emulator and explains a refusal', async () => {
+test('the credential test behind the editor\'s "Test" button reaches the emulator and tells a refused token, a rate limit and the network apart', async () => {
   // As the editor does: load the credential (the token comes back redacted), send it to the test route.
   const stored = await n8n.rest('GET', `/credentials/${CREDENTIAL_ID}?includeData=true`);
   expect(stored.status).toBe(200);
@@ -299,6 +299,28 @@ test('the credential test behind the editor\'s "Test" button reaches the emulato
     },
   });
   expect(JSON.stringify(refused.body)).not.toContain(expired);
+  // The global WebSocket hides the status: the probe through n8n's request helper reads it. Refused twice, as a
+  // real limit holds for the probe too (a one-shot refusal is used up by the socket itself).
+  emu.faults.refuseNext(2, 429, { reason: 'Too many new connections for this user', retryAfterSec: 30 });
+  const limited = await test({});
+  expect(limited).toMatchObject({
+    status: 200,
+    body: {
+      data: { status: 'Error', message: expect.stringMatching(/limiting connections \(HTTP 429\): Too many new/) },
+    },
+  });
+  // Nothing listens on that port: the probe finds the network, not a refusal.
+  const closedPort = await freePort();
+  const unreachable = await test({ endpoint: `ws://127.0.0.1:${closedPort}/api/` });
+  expect(unreachable).toMatchObject({
+    status: 200,
+    body: {
+      data: {
+        status: 'Error',
+        message: expect.stringMatching(/^Could not connect to .*Check the endpoint and the network\.$/),
+      },
+    },
+  });
 });
 
 /** Imports a workflow with the n8n CLI and publishes it through the REST API, as the editor does. */

@@ -3,7 +3,6 @@
 // retried, a rate limit is told apart and its Retry-After honoured, a network failure is retried. The global
 // WebSocket needs Node 22+: under an older Node this file runs itself again under the cached Node 24.
 import { spawnSync } from 'node:child_process';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import type { IHttpRequestOptions } from 'n8n-workflow';
 import {
@@ -18,33 +17,12 @@ import { startEmulator, type Emulator } from '../../emulator';
 import { n8nClock, n8nPlatform } from '../../nodes/Pingstreams/n8n-platform';
 import { freePort } from '../e2e/n8n/harness';
 import { waitFor } from '../helpers/wait';
+import { fakeHttpRequest } from '../helpers/n8n-http';
 
 const ROOT = join(__dirname, '..', '..');
 
-/** The part of n8n's helpers.httpRequest the probe uses (returnFullResponse, ignoreHttpStatusErrors, timeout). */
 const requests: IHttpRequestOptions[] = [];
-function httpRequest(options: IHttpRequestOptions): Promise<unknown> {
-  requests.push(options);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      String(options.url),
-      { method: options.method, headers: options.headers as Record<string, string>, timeout: options.timeout },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve({ statusCode: res.statusCode, headers: res.headers, body }));
-      },
-    );
-    req.on('upgrade', (_res, socket) => {
-      socket.destroy();
-      reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
-    });
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ECONNABORTED' })));
-    req.on('error', reject);
-    req.end();
-  });
-}
+const httpRequest = fakeHttpRequest(requests);
 
 if (!hasGlobalWebSocket()) {
   test(

@@ -45,8 +45,7 @@ describe('Get Snapshot', () => {
         operation: 'getSnapshot',
         resource: 'messages',
         projectId: emu.projectId,
-        output: 'mapping',
-        mapping: '{ "text": text, "request": recipient }',
+        output: 'data',
       },
       items: [{ r: 1 }, { r: 2 }],
       itemParams: [{ requestId: r1.request_id }, { requestId: r2.request_id }],
@@ -59,7 +58,13 @@ describe('Get Snapshot', () => {
         .getMessages(emu.projectId, String(r2.request_id))
         .map((m) => ({ text: m.text, request: r2.request_id, item: 1 })),
     ];
-    expect(output.map((i) => ({ ...i.json, item: (i.pairedItem as { item: number }).item }))).toEqual(expected);
+    expect(
+      output.map((i) => ({
+        text: i.json.text,
+        request: i.json.recipient,
+        item: (i.pairedItem as { item: number }).item,
+      })),
+    ).toEqual(expected);
     expect(expected.some((m) => m.text === 'one more')).toBe(true);
   });
 
@@ -110,7 +115,7 @@ describe('Wait for Event', () => {
     resource: 'requests',
     projectId: emu.projectId,
     events: ['UPDATE'],
-    onlyWhen: 'status = 1000',
+    conditions: { condition: [{ field: 'status', operator: 'equals', value: '1000' }] },
     timeout: 20,
     ...extra,
   });
@@ -253,45 +258,42 @@ describe('Wait for Event', () => {
   });
 });
 
-describe('Transform with JSONata', () => {
-  test('maps each item (no connection needed): object, array, nothing, primitive', async () => {
-    const { output } = await runAction({
-      params: {
-        operation: 'transform',
-        expression: 'kind = "list" ? tags.{ "tag": $ } : kind = "none" ? undefined : kind = "n" ? n * 2 : { "id": id }',
-      },
-      items: [{ kind: 'obj', id: 'a' }, { kind: 'list', tags: ['x', 'y'] }, { kind: 'none' }, { kind: 'n', n: 21 }],
-    });
-    expect(output).toEqual([
-      { json: { id: 'a' }, pairedItem: { item: 0 } },
-      { json: { tag: 'x' }, pairedItem: { item: 1 } },
-      { json: { tag: 'y' }, pairedItem: { item: 1 } },
-      { json: { value: 42 }, pairedItem: { item: 3 } },
-    ]);
-    expect(emu.stats().connectionsAccepted).toBe(0);
-  });
-
-  test('an invalid expression names the position and the item', async () => {
-    const error = await runAction({ params: { operation: 'transform', expression: '{ "a": }' }, items: [{}, {}] }).then(
+describe('workflows saved with JSONata (no longer evaluated in n8n)', () => {
+  test('Transform with JSONata fails the item with what to use instead, and connects nowhere', async () => {
+    const error = await runAction({
+      params: { operation: 'transform', expression: '{ "id": id }' },
+      items: [{ id: 'a' }],
+    }).then(
       () => undefined,
       (e: unknown) => e as NodeOperationError,
     );
     expect(error).toBeInstanceOf(NodeOperationError);
-    expect(error!.message).toMatch(/not valid JSONata at position \d+/);
+    expect(error!.message).toMatch(/Transform with JSONata is no longer part of this node/);
+    expect(error!.description).toMatch(/Edit Fields \(Set\) node/);
+    expect(error!.description).toContain('{ "id": id }');
     expect(error!.context.itemIndex).toBe(0);
-    expect(error!.description).toMatch(/docs\.jsonata\.org/);
+    expect(emu.stats().connectionsAccepted).toBe(0);
   });
 
-  test('continueOnFail: a failing item becomes an error item, the others are mapped', async () => {
-    const { output } = await runAction({
-      params: { operation: 'transform', expression: '$number(v)' },
-      items: [{ v: '1' }, { v: 'x' }, { v: '3' }],
-      continueOnFail: true,
-    });
-    expect(output.map((i) => [i.json.value ?? i.json.error, i.pairedItem])).toEqual([
-      [1, { item: 0 }],
-      [expect.stringMatching(/failed while evaluating/), { item: 1 }],
-      [3, { item: 2 }],
-    ]);
+  test('a JSONata Mapping output and a JSONata Only When say what to set instead', async () => {
+    const params = { operation: 'getSnapshot', resource: 'requests', projectId: emu.projectId };
+    const mapping = await runAction({
+      credentials: creds(),
+      params: { ...params, output: 'mapping', mapping: '{ "id": _id }' },
+    }).then(
+      () => undefined,
+      (e: unknown) => e as NodeOperationError,
+    );
+    expect(mapping!.message).toMatch(/"JSONata Mapping" output, which n8n no longer runs/);
+    expect(mapping!.description).toMatch(/Set Output to Data Only or Event Envelope/);
+    const onlyWhen = await runAction({
+      credentials: creds(),
+      params: { ...params, operation: 'waitForEvent', events: ['UPDATE'], onlyWhen: 'status = 1000', timeout: 5 },
+    }).then(
+      () => undefined,
+      (e: unknown) => e as NodeOperationError,
+    );
+    expect(onlyWhen!.message).toMatch(/JSONata "Only When" condition, which n8n no longer runs/);
+    expect(onlyWhen!.description).toContain('status = 1000');
   });
 });

@@ -15,6 +15,9 @@ import { UserError } from 'n8n-workflow';
 import { PingstreamsTrigger } from '../../nodes/PingstreamsTrigger/PingstreamsTrigger.node';
 import { Pingstreams } from '../../nodes/Pingstreams/Pingstreams.node';
 import type { PingstreamsCredentials } from '../../nodes/Pingstreams/shared';
+import { ensureGlobalWebSocket, fakeHttpRequest, fakeRequest } from '../helpers/n8n-http';
+
+ensureGlobalWebSocket();
 
 export interface FakeLog {
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -141,7 +144,7 @@ export async function runTrigger(opts: {
     },
     saveFailedExecution: (error: Error) => failedExecutions.push(error),
     logger: logger(logs),
-    helpers: { createDeferredPromise },
+    helpers: { createDeferredPromise, httpRequest: fakeHttpRequest() },
   };
   const response = await new PingstreamsTrigger().trigger.call(context as unknown as ITriggerFunctions);
   saveStaticData(); // and at the end of the activation; not at deactivation
@@ -195,6 +198,7 @@ export async function runAction(opts: {
     continueOnFail: () => opts.continueOnFail === true,
     getExecutionCancelSignal: () => opts.signal,
     logger: logger(logs),
+    helpers: { httpRequest: fakeHttpRequest() },
   };
   const [output] = await new Pingstreams().execute.call(context as unknown as IExecuteFunctions);
   return { output, logs };
@@ -202,7 +206,7 @@ export async function runAction(opts: {
 
 export async function testCredentials(credentials: PingstreamsCredentials) {
   const test = new Pingstreams().methods.credentialTest.pingstreamsApiTest;
-  return test.call({} as ICredentialTestFunctions, {
+  return test.call({ helpers: { request: fakeRequest() } } as unknown as ICredentialTestFunctions, {
     id: 'cred-1',
     name: 'Pingstreams account',
     type: 'pingstreamsApi',

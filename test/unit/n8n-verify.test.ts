@@ -36,10 +36,10 @@ beforeAll(() => {
 
 /** Errors and warnings allowed per check while issue 14 is under way: each commit may only lower them. */
 const BUDGET: Record<keyof Omit<Report, 'tarball' | 'scanner:passed'>, number> = {
-  'scanner:source': 15,
-  'scanner:tarball': 35,
-  'node-cli:lint': 35,
-  repository: 21,
+  'scanner:source': 0,
+  'scanner:tarball': 0,
+  'node-cli:lint': 0,
+  repository: 7,
 };
 
 test.each(Object.keys(BUDGET) as Array<keyof typeof BUDGET>)('%s: within its budget', (check) => {
@@ -49,4 +49,8 @@ test.each(Object.keys(BUDGET) as Array<keyof typeof BUDGET>)('%s: within its bud
     total: Math.min(errors + warnings, BUDGET[check]),
     messages,
   });
+});
+
+test("the scanner's own verdict (analyzePackage) passes the source and the tarball", () => {
+  expect(report['scanner:passed']).toEqual({ source: true, tarball: true });
 });

@@ -1,0 +1,90 @@
+// The filter/format stage every host runs between the core and its output: method filter, condition, output shape.
+// No expression language here (n8n's package has no dependency): a host with one (JSONata in Node-RED and the CLI,
+// core/pipeline.ts) passes its compiler in. Asynchronous expressions must not reorder events.
+import type { Method, RealtimeEvent } from './types';
+
+export type OutputShape = 'event' | 'data' | { map: string };
+
+/** An expression of the host's language, compiled; evaluated on one event. */
+export interface EventExpression {
+  evaluate(event: RealtimeEvent): Promise<unknown>;
+}
+
+/** What a host with an expression language gives the pipeline: its compiler, and what counts as true. */
+export interface ExpressionLanguage {
+  compile(source: string): EventExpression;
+  isTruthy(value: unknown): boolean;
+}
+
+export interface BasePipelineOptions {
+  /** Only these methods pass; empty or absent = all. */
+  methods?: readonly Method[];
+  /** A condition without an expression language (core/conditions compileConditions); checked before `when`. */
+  filter?: (event: RealtimeEvent) => boolean;
+  /** A condition in the host's expression language; the event passes when it is truthy. */
+  when?: string;
+  output?: OutputShape;
+}
+
+export interface EventPipeline {
+  push(event: RealtimeEvent): void;
+  /** Events pushed and not yet handled (expressions run asynchronously; a slow one builds a backlog). */
+  readonly pending: number;
+  /** Resolves when every pushed event has been handled. */
+  idle(): Promise<void>;
+}
+
+/**
+ * Compiles the expressions up front, so a bad one is reported when the node starts, not on the first event.
+ * Without `language`, a `when` or a mapping is refused (a host without an expression language offers neither).
+ */
+export function createPipeline(
+  options: BasePipelineOptions,
+  sink: (output: unknown, event: RealtimeEvent) => void,
+  onError: (error: Error, event: RealtimeEvent) => void,
+  language?: ExpressionLanguage,
+): EventPipeline {
+  const compile = (source: string): EventExpression => {
+    if (!language) throw new Error('This host evaluates no expressions: a condition or a mapping cannot be used.');
+    return language.compile(source);
+  };
+  const methods = options.methods?.length ? new Set(options.methods) : undefined;
+  const when = options.when?.trim() ? compile(options.when) : undefined;
+  const output = options.output ?? 'event';
+  const map = typeof output === 'object' ? compile(output.map) : undefined;
+  const synchronous = !when && !map;
+  let tail: Promise<void> = Promise.resolve();
+  let pending = 0;
+
+  const handle = async (event: RealtimeEvent): Promise<void> => {
+    try {
+      if (when && !language?.isTruthy(await when.evaluate(event))) return;
+      const value = map ? await map.evaluate(event) : output === 'data' ? event.data : event;
+      sink(value, event);
+    } catch (error) {
+      onError(error instanceof Error ? error : new Error(String(error)), event);
+    }
+  };
+
+  return {
+    push(event) {
+      if (methods && !methods.has(event.method)) return;
+      if (options.filter && !options.filter(event)) return;
+      // Without expressions nothing is asynchronous: deliver at once, no promise per event.
+      if (synchronous) {
+        void handle(event);
+        return;
+      }
+      pending += 1;
+      tail = tail
+        .then(() => handle(event))
+        .finally(() => {
+          pending -= 1;
+        });
+    },
+    get pending() {
+      return pending;
+    },
+    idle: () => tail,
+  };
+}
