@@ -1,18 +1,19 @@
-// Copies what tsc does not: icons (n8n), Node-RED editor .html files and locales, the dashboard page.
+// Copies what tsc does not: n8n's icons and codex files, Node-RED's editor .html files, locales and icons, the
+// dashboard page.
 const { Transform } = require('node:stream');
 const { src, dest, parallel } = require('gulp');
 
-function n8nIcons() {
-  return src(['nodes/**/*.{png,svg}', 'credentials/**/*.{png,svg}', 'icons/**/*.{png,svg}'], {
+function n8nFiles() {
+  return src(['nodes/**/*.{png,svg}', 'nodes/**/*.node.json', 'credentials/**/*.{png,svg}', 'icons/**/*.{png,svg}'], {
     base: '.',
     encoding: false,
   }).pipe(dest('dist'));
 }
 
 // The editor cannot import TypeScript: what it needs from the core (the topic kinds) is written into the
-// editor files by nodes/node-red/editor-data.ts, compiled by tsc before this runs.
+// editor files by node-red/editor-data.ts, compiled by tsc before this runs.
 function injectEditorData() {
-  const { injectEditorData: inject } = require('./dist/nodes/node-red/editor-data.js');
+  const { injectEditorData: inject } = require('./dist/node-red/editor-data.js');
   return new Transform({
     objectMode: true,
     transform(file, _encoding, done) {
@@ -24,7 +25,7 @@ function injectEditorData() {
 }
 
 function nodeRedEditorFiles() {
-  return src(['nodes/**/*.html', 'nodes/**/locales/**/*.{json,html}', 'nodes/**/icons/**/*', 'nodes/**/*.node.json'], {
+  return src(['node-red/**/*.html', 'node-red/locales/**/*.{json,html}', 'node-red/icons/**/*'], {
     base: '.',
     encoding: false,
   })
@@ -37,5 +38,5 @@ function dashboardPage() {
   return src(['cli/dashboard-page/**/*'], { base: '.', encoding: false }).pipe(dest('dist'));
 }
 
-exports.build = parallel(n8nIcons, nodeRedEditorFiles, dashboardPage);
+exports.build = parallel(n8nFiles, nodeRedEditorFiles, dashboardPage);
 exports.default = exports.build;

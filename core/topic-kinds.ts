@@ -1,7 +1,7 @@
 // Each topic kind described once: its path, ids, shape, snapshot limit, what leaves the tracker, and the
 // texts hosts show. Topics are built and parsed from it, the tracker reads its rules from it, and the n8n
 // parameters, the Node-RED editor (generated at build time, see gulpfile.js) and the CLI flags list it.
-// A new kind is one entry in KINDS (and its editor texts in nodes/node-red/locales).
+// A new kind is one entry in KINDS (and its editor texts in node-red/locales).
 import { InvalidTopicError } from './errors';
 
 /** The id a topic path holds. */

@@ -50,7 +50,7 @@ const PACKAGES = {
   'node-red': {
     dir: 'node-red-pingstreams',
     entries: Object.values(root['node-red'].nodes),
-    assets: ['dist/nodes/node-red/icons', 'dist/nodes/node-red/locales', 'dist/nodes/node-red/*.html'],
+    assets: ['dist/node-red/icons', 'dist/node-red/locales', 'dist/node-red/*.html'],
     manifest: () => ({
       name: '@pingstreams/node-red-pingstreams',
       ...common(),

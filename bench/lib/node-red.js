@@ -5,7 +5,7 @@
 // deploy so neither chain pays for recording its sends.
 const path = require('node:path');
 
-const DIST = path.join(__dirname, '..', '..', 'dist', 'nodes', 'node-red');
+const DIST = path.join(__dirname, '..', '..', 'dist', 'node-red');
 const CORE = path.dirname(require.resolve('@node-red/nodes/package.json'));
 const SINK_KEY = Symbol.for('pingstreams.bench.sink');
 

@@ -1,11 +1,11 @@
 // A real Node-RED 4 runtime in the test process (node-red-node-test-helper) with the package's Node-RED
 // nodes loaded from source: the typed slice of the (untyped) helper, flow placement, log and status capture.
 import helperModule from 'node-red-node-test-helper';
-import configNodeModule from '../../nodes/node-red/pingstreams-config';
-import inNodeModule from '../../nodes/node-red/pingstreams-in';
-import subscriptionNodeModule from '../../nodes/node-red/pingstreams-subscription';
-import mapNodeModule from '../../nodes/node-red/pingstreams-map';
-import metricsNodeModule from '../../nodes/node-red/pingstreams-metrics';
+import configNodeModule from '../../node-red/pingstreams-config';
+import inNodeModule from '../../node-red/pingstreams-in';
+import subscriptionNodeModule from '../../node-red/pingstreams-subscription';
+import mapNodeModule from '../../node-red/pingstreams-map';
+import metricsNodeModule from '../../node-red/pingstreams-metrics';
 
 /** Node-RED messages and flow nodes are free-form JSON. */
 export type Msg = Record<string, any>;

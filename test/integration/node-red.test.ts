@@ -2,7 +2,7 @@
 // emulator over loopback: events, filters, redeploys, socket lifetime, credentials, errors, presets.
 import { startEmulator, type Emulator } from '../../emulator';
 import { closeAllConnections, connectionStats } from '../../core';
-import { MAP_PRESETS } from '../../nodes/node-red/map-presets';
+import { MAP_PRESETS } from '../../node-red/map-presets';
 import { waitFor } from '../helpers/wait';
 import {
   NODES,

@@ -72,10 +72,10 @@ test('the Node-RED package: scoped, its nodes, editor files and examples, no n8n
   const files = contents(tarballs['node-red']);
   expect(files).toEqual(
     expect.arrayContaining([
-      'dist/nodes/node-red/pingstreams-in.js',
-      'dist/nodes/node-red/pingstreams-in.html',
-      'dist/nodes/node-red/icons/pingstreams.svg',
-      'dist/nodes/node-red/locales/en-US/pingstreams-in.json',
+      'dist/node-red/pingstreams-in.js',
+      'dist/node-red/pingstreams-in.html',
+      'dist/node-red/icons/pingstreams.svg',
+      'dist/node-red/locales/en-US/pingstreams-in.json',
       'examples/node-red/live-queue-to-debug.json',
     ]),
   );

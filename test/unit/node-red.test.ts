@@ -3,17 +3,17 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import jsonata from 'jsonata';
-import { MAP_PRESETS } from '../../nodes/node-red/map-presets';
-import type { Node, NodeAPI, NodeStatus } from '../../nodes/node-red/api';
-import { t } from '../../nodes/node-red/i18n';
-import { eventToMessage, messageToEvent } from '../../nodes/node-red/messages';
-import { connectionStatus, StatusReporter } from '../../nodes/node-red/status';
+import { MAP_PRESETS } from '../../node-red/map-presets';
+import type { Node, NodeAPI, NodeStatus } from '../../node-red/api';
+import { t } from '../../node-red/i18n';
+import { eventToMessage, messageToEvent } from '../../node-red/messages';
+import { connectionStatus, StatusReporter } from '../../node-red/status';
 import { RateLimitedError, TokenRefusedError, TOPIC_ID_FIELD_ORDER, TOPIC_KINDS, type RealtimeEvent } from '../../core';
 
 /** Slack blocks and flow nodes are free-form JSON. */
 type Json = any;
 
-const DIR = join(__dirname, '..', '..', 'nodes', 'node-red');
+const DIR = join(__dirname, '..', '..', 'node-red');
 const SETS = [
   'pingstreams-config',
   'pingstreams-in',
@@ -238,9 +238,7 @@ describe('editor files, help, locales, examples and package.json agree', () => {
 
   test('package.json lists each node file once, built from a .ts next to its .html', () => {
     expect(pkg['node-red'].version).toBe('>=4.0.0');
-    expect(pkg['node-red'].nodes).toEqual(
-      Object.fromEntries(SETS.map((set) => [set, `dist/nodes/node-red/${set}.js`])),
-    );
+    expect(pkg['node-red'].nodes).toEqual(Object.fromEntries(SETS.map((set) => [set, `dist/node-red/${set}.js`])));
   });
 
   test('the editor and the runtime register the same types; each has its help, category and icon', () => {

@@ -22,12 +22,12 @@ import {
   topicFromParameters,
   topicProperties,
 } from '../../nodes/Pingstreams/shared';
-import { EDITOR_TOPIC_KINDS, injectEditorData } from '../../nodes/node-red/editor-data';
+import { EDITOR_TOPIC_KINDS, injectEditorData } from '../../node-red/editor-data';
 import { parseListenArgs } from '../../cli/listen';
 import { kindFlag } from '../../cli/topic-flags';
 
 const P = '5eb45fbc1f9e1f0012d62207';
-const LOCALES = join(__dirname, '..', '..', 'nodes', 'node-red', 'locales');
+const LOCALES = join(__dirname, '..', '..', 'node-red', 'locales');
 /** A value for each field, as a host would read it. */
 const sample = (field: TopicField): string =>
   field === 'topic' ? `/${P}/bots/b1` : field === 'projectId' ? P : `x-${field}`;
@@ -133,7 +133,7 @@ describe('n8n reads the kinds from the description', () => {
 describe('Node-RED and the CLI read the kinds from the description', () => {
   test('the editor gets every kind and its fields at build time; every locale labels every kind', () => {
     expect(EDITOR_TOPIC_KINDS.map((k) => k.kind)).toEqual([...TOPIC_KINDS]);
-    const html = readFileSync(join(__dirname, '..', '..', 'nodes', 'node-red', 'pingstreams-in.html'), 'utf8');
+    const html = readFileSync(join(__dirname, '..', '..', 'node-red', 'pingstreams-in.html'), 'utf8');
     expect(html).toContain('var KINDS = PINGSTREAMS_TOPIC_KINDS;');
     expect(injectEditorData(html)).toContain(`var KINDS = ${JSON.stringify(EDITOR_TOPIC_KINDS)};`);
     for (const locale of readdirSync(LOCALES)) {

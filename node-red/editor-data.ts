@@ -1,6 +1,6 @@
 // What the editor files (*.html, plain browser scripts that cannot import TypeScript) need from the core,
 // written into them by the build (gulpfile.js) where a marker stands.
-import { TOPIC_KIND_DESCRIPTIONS, TOPIC_KINDS, type TopicField, type TopicKind } from '../../core';
+import { TOPIC_KIND_DESCRIPTIONS, TOPIC_KINDS, type TopicField, type TopicKind } from '../core';
 
 export interface EditorTopicKind {
   kind: TopicKind;

@@ -1,6 +1,6 @@
 // Reading what the editor saved in a node's definition: the config node it names, str/env fields, method
 // checkboxes, expression limits.
-import type { ExpressionBudget, Method } from '../../core';
+import type { ExpressionBudget, Method } from '../core';
 import type { Node, NodeAPI, NodeDef, PingstreamsConfigNode } from './api';
 import { t } from './i18n';
 import { userError } from './status';

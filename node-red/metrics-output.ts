@@ -1,5 +1,5 @@
 // What the "pingstreams metrics" node sends besides the metrics object: one message per figure, and the status text.
-import type { AgentRow, Forecast, LiveMetrics } from '../../core';
+import type { AgentRow, Forecast, LiveMetrics } from '../core';
 import type { NodeMessage } from './api';
 
 /** "4m 05s", "37s": a wait as people read it on a status line. */

@@ -1,7 +1,7 @@
 // "pingstreams in": one topic on the shared connection; every event that passes the method filter and
 // the optional "only when" condition becomes one message. Reconnects, snapshots and recovery are the core's.
-import { createEventPipeline, topicFromFields } from '../../core';
-import type { ResumeState, Subscription, TopicField, TopicKind } from '../../core';
+import { createEventPipeline, topicFromFields } from '../core';
+import type { ResumeState, Subscription, TopicField, TopicKind } from '../core';
 import type { ConnectionUser, Node, NodeAPI, NodeDef } from './api';
 import { t } from './i18n';
 import { eventToMessage } from './messages';

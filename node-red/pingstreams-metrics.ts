@@ -2,7 +2,7 @@
 // metrics object (with the forecast when a target is set) every interval and on change, at most once per
 // "min gap"; output 2 carries one message per figure with msg.topic set, shaped as dashboard charts, gauges and
 // tables take them. Any input message asks for the figures at once. The model is the core's (docs/metrics.md).
-import { forecastFromMetrics, LiveMetricsSession, type ForecastInput } from '../../core';
+import { forecastFromMetrics, LiveMetricsSession, type ForecastInput } from '../core';
 import { formatWait, metricMessages } from './metrics-output';
 import type { ConnectionUser, Node, NodeAPI, NodeDef, NodeMessage } from './api';
 import { t } from './i18n';

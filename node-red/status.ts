@@ -1,6 +1,6 @@
 // Every node's status comes from here: the shared connection's state, a node's own problem, coded errors.
-import { redact } from '../../core';
-import type { ConnectionStatus } from '../../core';
+import { redact } from '../core';
+import type { ConnectionStatus } from '../core';
 import type { Node, NodeAPI, NodeStatus } from './api';
 import { t } from './i18n';
 

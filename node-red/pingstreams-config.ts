@@ -1,9 +1,9 @@
 // Config node: one shared Pingstreams connection for every node that references it.
 // Users register on start and deregister on close; the handle is acquired for the first user and
 // released after the last (the core keeps the socket a few seconds so a redeploy reuses it).
-import { acquireConnection, DEFAULT_ENDPOINT, redact } from '../../core';
-import type { ConnectionHandle, ConnectionStatus } from '../../core';
-import { nodePlatform } from '../../core/node-platform';
+import { acquireConnection, DEFAULT_ENDPOINT, redact } from '../core';
+import type { ConnectionHandle, ConnectionStatus } from '../core';
+import { nodePlatform } from '../core/node-platform';
 import type { ConnectionUser, NodeAPI, NodeDef, PingstreamsConfigNode } from './api';
 import { t } from './i18n';
 import { safeError, userError } from './status';

@@ -1,5 +1,5 @@
 // Realtime events as Node-RED messages, and back.
-import type { RealtimeEvent } from '../../core';
+import type { RealtimeEvent } from '../core';
 import type { NodeMessage } from './api';
 
 /** msg.payload = the element, msg.topic = the realtime topic, msg.method, msg.pingstreams = the rest of the event. */

@@ -9,8 +9,8 @@ import {
   TOPIC_ID_FIELD_ORDER,
   TOPIC_KIND_DESCRIPTIONS,
   TOPIC_KINDS,
-} from '../../core';
-import type { ConnectionHandle, Subscription } from '../../core';
+} from '../core';
+import type { ConnectionHandle, Subscription } from '../core';
 import type { ConnectionUser, DoneFn, Node, NodeAPI, NodeDef, NodeMessage, PingstreamsConfigNode, SendFn } from './api';
 import { t } from './i18n';
 import { eventToMessage } from './messages';

@@ -1,6 +1,6 @@
 // The slice of the Node-RED runtime API these nodes use (Node-RED ships no TypeScript types), and the
 // contract between the config node and the nodes that share its connection.
-import type { ConnectionHandle, ConnectionStatus } from '../../core';
+import type { ConnectionHandle, ConnectionStatus } from '../core';
 
 export interface NodeMessage {
   _msgid?: string;

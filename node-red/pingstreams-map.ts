@@ -6,7 +6,7 @@ import {
   expressionUsesRegex,
   guardExpression,
   type CompiledExpression,
-} from '../../core';
+} from '../core';
 import { MAP_PRESETS } from './map-presets';
 import type { DoneFn, JSONataExpression, Node, NodeAPI, NodeDef, NodeMessage, SendFn } from './api';
 import { t } from './i18n';
