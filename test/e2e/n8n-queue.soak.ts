@@ -75,6 +75,12 @@ beforeAll(async () => {
           .map(Number),
       ),
   });
+  // For a failure's diagnosis: when each sink request arrived (sampled), and the faults' times.
+  const arrivals: number[] = [];
+  const sampler = setInterval(() => {
+    while (arrivals.length < consumer.sink.requests.length) arrivals.push(Date.now());
+  }, 100);
+  const faultLog: string[] = [];
   let workerTurn = 0;
   const done = (kind: string) => {
     hostFaults[kind] = (hostFaults[kind] ?? 0) + 1;
@@ -86,7 +92,10 @@ beforeAll(async () => {
     faults: FAULTS,
     ratePerSecond: RATE,
     maxConnectsPerMinute: BUDGET,
-    log: process.env.SOAK_VERBOSE ? log : undefined,
+    log: (line) => {
+      faultLog.push(`${new Date().toISOString()} ${line}`);
+      if (process.env.SOAK_VERBOSE) log(line);
+    },
     // Every sixth fault is the host's: each kind at least once in CI's 20 (a main restart takes a minute or two).
     hostFaultEvery: 6,
     hostFaults: [
@@ -116,6 +125,33 @@ beforeAll(async () => {
       },
     ],
   });
+  clearInterval(sampler);
+  writeFileSync(join(artifacts, 'faults.log'), faultLog.join('\n'));
+  writeFileSync(
+    join(artifacts, 'sink.jsonl'),
+    consumer.sink.requests
+      .map((r, i) => {
+        const b = r.body as {
+          topic?: string;
+          method?: string;
+          recovered?: boolean;
+          snapshot?: boolean;
+          data?: { _id?: string; id?: string; updatedAt?: string };
+        };
+        return JSON.stringify({
+          i,
+          at: arrivals[i] ? new Date(arrivals[i]).toISOString() : '',
+          x: r.headers['x-execution'],
+          topic: b.topic,
+          id: b.data?._id ?? b.data?.id,
+          u: b.data?.updatedAt,
+          m: b.method,
+          r: b.recovered,
+          s: b.snapshot,
+        });
+      })
+      .join('\n'),
+  );
   stats = consumer.stats;
   const full = { ...report, n8n: stats, hostFaults, finishedAt: new Date().toISOString() };
   writeFileSync(join(ARTIFACTS, 'n8n-queue-soak-report.json'), JSON.stringify(full, null, 1));

@@ -59,7 +59,8 @@ class ServerProcess {
     const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
     if ((await Promise.race([this.exited.then(() => 'exited' as const), timer])) === 'timeout')
       killGroup(child, 'SIGKILL');
-    await Promise.race([this.exited, sleep(5_000)]);
+    // unref'd: a timer left running after the exit would keep jest alive ("Jest did not exit").
+    await Promise.race([this.exited, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
     killGroup(child, 'SIGKILL');
   }
 }
