@@ -72,17 +72,16 @@ export class ResumeRecord {
     const id = elementId(change.data);
     if (id === undefined) return;
     if (change.method === 'DELETE' || isClosedRequest(kind, change.data)) this.forget(id);
-    else this.remember(change.data);
+    else this.rememberAs(id, change.data, change.fingerprint ?? fingerprint(change.data));
   }
 
   remember(element: Element): void {
     const id = elementId(element);
-    if (id !== undefined)
-      this.rememberFingerprint(
-        id,
-        fingerprint(element),
-        typeof element.request_id === 'string' ? element.request_id : undefined,
-      );
+    if (id !== undefined) this.rememberAs(id, element, fingerprint(element));
+  }
+
+  private rememberAs(id: string, element: Element, print: string): void {
+    this.rememberFingerprint(id, print, typeof element.request_id === 'string' ? element.request_id : undefined);
   }
 
   rememberFingerprint(id: string, print: string, requestId?: string): void {
