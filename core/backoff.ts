@@ -43,6 +43,21 @@ export class ConnectBudget {
     this.starts.push(now);
   }
 
+  /** Records an attempt now if one is allowed; the claim gives the slot back when the attempt never happened. */
+  claim(now: number): { release(): void } | undefined {
+    if (this.waitMs(now) > 0) return undefined;
+    this.record(now);
+    let held = true;
+    return {
+      release: () => {
+        if (!held) return;
+        held = false;
+        const index = this.starts.lastIndexOf(now);
+        if (index >= 0) this.starts.splice(index, 1);
+      },
+    };
+  }
+
   /** Nothing recorded within the window. */
   isIdle(now: number): boolean {
     return this.waitMs(now) === 0 && this.starts.length === 0;

@@ -305,8 +305,7 @@ export class RealtimeConnection implements SubscriptionHost {
       open: () => current() && socket && this.onOpen(socket),
       failed: end,
       // The probe is a connection too: the server counts it against the same per-minute limit.
-      probed: () => this.budget.record(this.clock.now()),
-      mayProbe: () => this.budget.waitMs(this.clock.now()) === 0,
+      claimProbe: () => this.budget.claim(this.clock.now()),
       message: (text) => {
         if (!current()) return;
         try {

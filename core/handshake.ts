@@ -4,7 +4,7 @@ import { HandshakeError, RateLimitedError, TokenRefusedError } from './errors';
 import { buildSocketUrl, describeEndpoint } from './endpoint';
 import { decodeJwtExpiry, redact, redactError } from './redact';
 import { MAX_RETRY_AFTER_MS, timerDelay } from './limits';
-import type { HandshakeRefusal, Platform, PlatformSocket } from './platform';
+import type { HandshakeRefusal, Platform, PlatformSocket, ProbeClaim } from './platform';
 
 export interface HandshakeOptions {
   endpoint: string;
@@ -19,9 +19,8 @@ export interface SocketHandlers {
   open(): void;
   /** The handshake failed: TokenRefusedError (permanent), RateLimitedError or HandshakeError, redacted. */
   failed(error: Error): void;
-  /** The factory's probe reached the server to ask why the handshake failed (SocketEvents.probed). */
-  probed?(): void;
-  mayProbe?(): boolean;
+  /** See SocketEvents.claimProbe. */
+  claimProbe?(): ProbeClaim | undefined;
   message(text: string): void;
   binary?(): void;
   close(code: number, reason: string): void;
@@ -59,8 +58,7 @@ export function openSocket(options: HandshakeOptions, platform: Platform, handle
     {
       open: () => settle(),
       refused: (refusal) => settle(classifyRefusal(refusal, options, endpoint)),
-      probed: () => handlers.probed?.(),
-      mayProbe: () => handlers.mayProbe?.() ?? true,
+      claimProbe: () => (handlers.claimProbe ? handlers.claimProbe() : { release: () => undefined }),
       message: (text) => settled && handlers.message(text),
       binary: () => settled && handlers.binary?.(),
       close: (code, reason) => settled && handlers.close(code, reason),

@@ -42,16 +42,22 @@ export interface SocketEvents {
   /** The handshake failed (before `open`); the core ends the socket. */
   refused(refusal: HandshakeRefusal): void;
   /**
-   * A RefusalProbe reached the server to find out why the handshake failed: one more connection the server
-   * counts against its limit, so the core counts it in the connection budget. Fires even after terminate().
+   * Asked before a RefusalProbe asks the server why the handshake failed. The probe is one more connection the
+   * server counts against its limit, so it takes a slot of the connection budget at once (two connections on one
+   * budget must not both find the last slot free): undefined when none is left (no probe then). The factory
+   * releases the slot when the probe never reached the server.
    */
-  probed?(): void;
-  /** Asked before probing: false when the connection budget has no room for one more connection (no probe then). */
-  mayProbe?(): boolean;
+  claimProbe?(): ProbeClaim | undefined;
   /** After open: the connection closed. `reason` is the close frame's text (may be empty). */
   close(code: number, reason: string): void;
   /** After open: a transport error. `tooLarge` when a frame exceeded maxFrameBytes. */
   error(error: Error & { tooLarge?: boolean }): void;
+}
+
+/** A slot of the connection budget held by a probe. */
+export interface ProbeClaim {
+  /** The probe never reached the server (a network failure): the slot is given back. */
+  release(): void;
 }
 
 export interface SocketOptions {

@@ -129,6 +129,8 @@ export class SubscriptionImpl {
       this.readyState = 'ready';
       for (const element of elements) this.record.remember(element);
       this.receiveRecovered(changes, receivedAt);
+      if (elements.length === 0 && TOPIC_KIND_DESCRIPTIONS[this.parsed.kind].shape === 'single')
+        this.receiveRecovered(this.deletedMeanwhile(resume), receivedAt);
       this.resumeMissing(resume, present, elements.length, receivedAt);
     } else {
       this.readyState = 'ready';
@@ -139,6 +141,17 @@ export class SubscriptionImpl {
       }
     }
     this.resolveReady();
+  }
+
+  /**
+   * A single-object topic answers an empty snapshot when its object is gone: what the record holds was deleted
+   * meanwhile, as the tracker concludes after a reconnect. The record keeps no content, so the DELETE carries ids.
+   */
+  private deletedMeanwhile(resume: ResumeRecord): Change[] {
+    return [...resume.ids()].map((id) => {
+      const requestId = resume.requestIdOf(id);
+      return { method: 'DELETE', data: { _id: id, id, ...(requestId ? { request_id: requestId } : {}) } };
+    });
   }
 
   /** Requests seen before the downtime and absent now: look each up, as after a reconnect. */

@@ -60,15 +60,18 @@ export function webSocketFactory(factoryOptions: WebSocketFactoryOptions = {}): 
     const fail = (message: string) => {
       if (failed || opened || ended) return;
       failed = true;
-      const report = (refusal: HandshakeRefusal, probed = false) => {
-        if (probed && refusal.kind !== 'network') events.probed?.();
+      const report = (refusal: HandshakeRefusal) => {
         if (!ended) events.refused(refusal);
       };
       if (!factoryOptions.probe) return report({ kind: 'unknown', message });
-      if (events.mayProbe?.() === false)
+      const claim = events.claimProbe ? events.claimProbe() : { release: () => undefined };
+      if (!claim)
         return report({ kind: 'unknown', message: `${message} (not asked why: the connection budget is spent)` });
       factoryOptions.probe(url, options.handshakeTimeoutMs).then(
-        (refusal) => report(refusal, true),
+        (refusal) => {
+          if (refusal.kind === 'network') claim.release();
+          report(refusal);
+        },
         (error: unknown) => report({ kind: 'unknown', message: `${message}; the probe failed: ${String(error)}` }),
       );
     };

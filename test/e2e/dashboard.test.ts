@@ -9,7 +9,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { startEmulator, type Emulator } from '../../emulator';
 import { Cli, ensureBuilt, ROOT } from '../helpers/cli';
 import { Resources } from '../helpers/resources';
-import { sleep, waitFor } from '../helpers/wait';
+import { sleep } from '../helpers/wait';
 import { freePort } from './n8n/harness';
 
 const SOAK_MINUTES = Number(process.env.DASHBOARD_SOAK_MINUTES ?? 0);
@@ -176,11 +176,8 @@ test('shows the ground truth before and after a network cut, rides out a restart
 
   // The cut: the badge leaves "connected", comes back, and the page equals the truth again.
   emu.faults.dropAll();
-  await waitFor(
-    () => page.evaluate(() => (window as any).__states.includes('connected')),
-    'the badge back to connected',
-    20_000,
-  );
+  // In the page: waitFor's check is synchronous (a promise would count as true at once).
+  await page.waitForFunction(() => (window as any).__states.includes('connected'), undefined, { timeout: 20_000 });
   expect(await page.evaluate(() => (window as any).__states[0])).toMatch(/^(reconnecting|connecting)$/);
   const after = await expectPageEqualsTruth(emu, page, 'after the cut');
   console.log(`after the cut: queue ${after.queue} shown = truth; longest wait off by ${after.waitError ?? '-'} s`);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startEmulator, type Emulator } from '../../emulator';
 import { Resources } from '../helpers/resources';
-import { sleep, waitFor } from '../helpers/wait';
+import { sleep, waitForAsync } from '../helpers/wait';
 import { ARTIFACTS, buildAndPack, freePort, NodeRed, provision, type Json } from './node-red/harness';
 
 jest.setTimeout(120_000);
@@ -129,7 +129,7 @@ async function expectTruth(label: string): Promise<void> {
     );
     if (truth.longestWaitSeconds !== null) {
       // The node sends every 2 s at most, and the text shows seconds with decimals: within 2 s + that gap.
-      await waitFor(
+      await waitForAsync(
         async () => {
           const wait = numberIn((await texts())['pingstreams-longest-wait']);
           return wait !== null && Math.abs(wait - sim.truth().longestWaitSeconds!) <= 2;
@@ -141,7 +141,7 @@ async function expectTruth(label: string): Promise<void> {
     // The waiting table: the oldest waiting request first.
     const requestIdOf = new Map(emu.getRequests(emu.projectId).map((r) => [r._id, r.request_id]));
     if (truth.waiting.length)
-      await waitFor(
+      await waitForAsync(
         async () => (await texts())['pingstreams-waiting']?.includes(String(requestIdOf.get(truth.waiting[0]))),
         `${label}: the oldest waiting request in the table`,
         10_000,
@@ -154,7 +154,7 @@ async function expectTruth(label: string): Promise<void> {
 test('the supervisor wall shows the ground truth before and after a network cut, without console errors', async () => {
   await page.goto(`${nodeRed.url}/dashboard/supervisor`, { waitUntil: 'load', timeout: 60_000 });
   await page.waitForSelector('.pingstreams-queue', { timeout: 60_000 });
-  await waitFor(
+  await waitForAsync(
     async () => numberIn((await texts())['pingstreams-agents-online']) !== null,
     'the figures on the wall',
     30_000,

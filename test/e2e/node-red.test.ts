@@ -458,7 +458,11 @@ describe.each([
     await page.evaluate(() => (window as Json).RED.actions.invoke('core:show-examples-import-dialog'));
     await page.waitForSelector('#red-ui-clipboard-dialog', { state: 'visible' });
     await page.locator('#red-ui-clipboard-dialog .red-ui-treeList-label', { hasText: MODULE }).first().click();
-    await page.locator('#red-ui-clipboard-dialog .red-ui-treeList-label', { hasText: 'node-red' }).first().click();
+    // The folder, not the scoped module's label, which contains "node-red" too.
+    await page
+      .locator('#red-ui-clipboard-dialog .red-ui-treeList-label', { hasText: /^\s*node-red\s*$/ })
+      .first()
+      .click();
     await page
       .locator('#red-ui-clipboard-dialog .red-ui-treeList-label', { hasText: 'new-request-to-slack' })
       .first()

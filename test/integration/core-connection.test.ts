@@ -320,6 +320,30 @@ test('a resumed subscriber gets what changed since its record, and nothing it al
   expect(events.every((e) => e.recovered)).toBe(true);
 });
 
+test('a resumed single-request subscriber learns that its request was deleted meanwhile (a recovered DELETE)', async () => {
+  const request = emu.createRequest(emu.projectId, { first_text: 'deleted while nobody listened' });
+  const topic = `/${emu.projectId}/requests/${request.request_id}`;
+  const first = collect(topic);
+  await first.subscription.ready;
+  const record = first.subscription.exportState();
+  expect(Object.keys(record.seen)).toEqual([String(request._id)]);
+  first.handle.release();
+  await waitFor(() => emu.stats().clients === 0, 'first connection closed');
+
+  emu.deleteRequest(emu.projectId, String(request.request_id));
+
+  const events: RealtimeEvent[] = [];
+  const handle = acquireConnection({ endpoint: emu.url, token: emu.tokens.owner, ...fast });
+  const resumed = handle.subscribe(topic, { onEvent: (e) => events.push(e), resumeState: record });
+  await resumed.ready;
+  await waitFor(() => events.length >= 1, 'the recovered DELETE');
+  await sleep(300);
+  expect(events.map((e) => [e.method, e.data._id, e.recovered])).toEqual([['DELETE', request._id, true]]);
+  expect(events[0].data).toMatchObject({ request_id: request.request_id });
+  // Gone from the record too: a second resume from it emits nothing again.
+  expect(resumed.exportState().seen).toEqual({});
+});
+
 test('a refused subscription times out with an explanation', async () => {
   const handle = acquireConnection({ endpoint: emu.url, token: emu.tokens.owner, ...fast });
   const sub = handle.subscribe('/000000000000000000000000/requests', {
