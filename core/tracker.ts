@@ -1,6 +1,6 @@
 // Per-topic memory of the last known state of each element: the basis for dropping repeated
 // snapshots, detecting changes made while disconnected, and giving each event its `previous`.
-import { createHash } from 'node:crypto';
+import { hash64 } from './hash';
 import { elementId } from './protocol';
 import { TOPIC_KIND_DESCRIPTIONS } from './topic-kinds';
 import { diffSnapshot, type Change } from './snapshot-diff';
@@ -8,14 +8,18 @@ import type { Element, Method, TopicKind } from './types';
 
 export type { Change } from './snapshot-diff';
 
-/** updatedAt when the server sets it (it changes on every change), else a hash of the content. */
 // A longer updatedAt is no timestamp: hashed like the content, so a record entry stays small.
 const MAX_UPDATED_AT_LENGTH = 64;
 
+/**
+ * updatedAt when the server sets it (it changes on every change), else a 64-bit hash of the content (hash64 says
+ * why that width is enough). Persisted in resume records: a record written before hash64 (SHA-1, 27 characters)
+ * never matches, so its elements without updatedAt are recovered once as updates.
+ */
 export function fingerprint(element: Element): string {
   const updatedAt = element.updatedAt;
   if (typeof updatedAt === 'string' && updatedAt && updatedAt.length <= MAX_UPDATED_AT_LENGTH) return `u:${updatedAt}`;
-  return `h:${createHash('sha1').update(JSON.stringify(element)).digest('base64url')}`;
+  return `h:${hash64(JSON.stringify(element))}`;
 }
 
 /** An element its kind calls closed (a request at status 1000 on the open-requests list): it leaves the tracker. */
