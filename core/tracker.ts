@@ -164,8 +164,17 @@ export class TopicTracker {
   }
 
   private remember(id: string, element: Element, print: string, size = estimateBytes(element)): void {
-    this.forget(id);
-    this.known.set(id, { element, size, print });
+    // An update reuses the entry (one object less per event); delete and set move it to the end (recency).
+    let tracked = this.known.get(id);
+    if (tracked === undefined) tracked = { element, size, print };
+    else {
+      this.known.delete(id);
+      this.bytes -= tracked.size;
+      tracked.element = element;
+      tracked.size = size;
+      tracked.print = print;
+    }
+    this.known.set(id, tracked);
     this.bytes += size;
     evictOldest(this.known, this.maxTracked, (tracked) => (this.bytes -= tracked.size));
     if (this.bytes <= this.maxBytes) return;
