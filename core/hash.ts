@@ -11,11 +11,21 @@
 export function hash64(text: string): string {
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ code, 2654435761);
-    h2 = Math.imul(h2 ^ code, 1597334677);
+  const length = text.length;
+  let i = 0;
+  // Two code units (16 bits each) per step, losslessly in one 32-bit word: half the multiplications.
+  for (; i + 1 < length; i += 2) {
+    const pair = text.charCodeAt(i) | (text.charCodeAt(i + 1) << 16);
+    h1 = Math.imul(h1 ^ pair, 2654435761);
+    h2 = Math.imul(h2 ^ pair, 1597334677);
   }
+  if (i < length) {
+    const last = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ last, 2654435761);
+    h2 = Math.imul(h2 ^ last, 1597334677);
+  }
+  // The length tells "x" from "x\u0000" (whose last pair is the same word).
+  h1 = Math.imul(h1 ^ length, 2654435761);
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
   h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
