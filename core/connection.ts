@@ -105,6 +105,9 @@ export class RealtimeConnection implements SubscriptionHost {
   private closing?: { socket: PlatformSocket; done: () => void };
   readonly clock: Clock;
   private stopped = false;
+  /** receivedAtNow's last millisecond and its ISO text. */
+  private lastReceivedMs = Number.NaN;
+  private lastReceivedAt = '';
   private everOpened = false;
   /** A pong written but not yet flushed: a server flooding pings while not reading gets no more until it drains. */
   private pongPending = false;
@@ -459,6 +462,16 @@ export class RealtimeConnection implements SubscriptionHost {
     for (const holder of channel.holders) holder.startSnapshotTimer();
   }
 
+  /** The ISO time of now, formatted once per millisecond: frames arrive far more often than that. */
+  private receivedAtNow(): string {
+    const now = this.clock.now();
+    if (now !== this.lastReceivedMs) {
+      this.lastReceivedMs = now;
+      this.lastReceivedAt = new Date(now).toISOString();
+    }
+    return this.lastReceivedAt;
+  }
+
   /** Any frame proves the peer alive. */
   private onFrame(): void {
     this.stats.framesReceived += 1;
@@ -468,7 +481,7 @@ export class RealtimeConnection implements SubscriptionHost {
 
   private onMessage(text: string): void {
     this.onFrame();
-    const receivedAt = new Date(this.clock.now()).toISOString();
+    const receivedAt = this.receivedAtNow();
     // Counted before parsing: 30 MB of "{}," is ten million objects and gigabytes once parsed.
     const nodes = countNodesUpTo(text, this.options.maxFrameNodes);
     if (nodes > this.options.maxFrameNodes) {
@@ -511,7 +524,14 @@ export class RealtimeConnection implements SubscriptionHost {
           return;
         }
         if (channel.awaitingSnapshot) return this.onSnapshot(channel, frame.elements, receivedAt);
-        return this.onLive(channel, frame.method, frame.elements, receivedAt);
+        // A one-element frame's length stands for its element's estimated size: no second serialization.
+        return this.onLive(
+          channel,
+          frame.method,
+          frame.elements,
+          receivedAt,
+          frame.elements.length === 1 ? text.length : undefined,
+        );
       }
     }
   }
@@ -557,15 +577,22 @@ export class RealtimeConnection implements SubscriptionHost {
     }
   }
 
-  private onLive(channel: Channel, method: RealtimeEvent['method'], elements: Element[], receivedAt: string): void {
+  private onLive(
+    channel: Channel,
+    method: RealtimeEvent['method'],
+    elements: Element[],
+    receivedAt: string,
+    size?: number,
+  ): void {
+    // One flags object per frame, shared by its events' deliveries (deliver only reads it).
+    const flags = { snapshot: false, recovered: false, receivedAt };
     for (const element of elements) {
-      const change = channel.tracker.applyLive(method, element);
+      const change = channel.tracker.applyLive(method, element, size);
       if (!change) {
         this.stats.duplicatesDropped += 1;
         continue;
       }
-      for (const holder of channel.holders)
-        if (holder.isReady) holder.deliver(change, { snapshot: false, recovered: false, receivedAt });
+      for (const holder of channel.holders) if (holder.isReady) holder.deliver(change, flags);
     }
   }
 

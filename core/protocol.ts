@@ -52,16 +52,18 @@ export function parseFrame(text: string): IncomingFrame {
     // A single-object snapshot is null when the object is not visible: a valid, empty answer.
     return { type: 'publish', topic, method: method as Method, elements: [], wasArray: false, rejected: 0 };
   }
-  const wasArray = Array.isArray(message);
-  const candidates: unknown[] = wasArray ? (message as unknown[]) : [message];
-  const elements = candidates.filter(isPlainObject) as Element[];
-  const rejected = candidates.length - elements.length;
-  if (!wasArray && rejected)
-    return {
-      type: 'malformed',
-      reason: `publish frame on ${topic.slice(0, 200)} whose message is ${typeof message}, not an object`,
-    };
-  return { type: 'publish', topic, method: method as Method, elements, wasArray, rejected };
+  if (!Array.isArray(message)) {
+    // A live event: one element, no intermediate array.
+    if (!isPlainObject(message))
+      return {
+        type: 'malformed',
+        reason: `publish frame on ${topic.slice(0, 200)} whose message is ${typeof message}, not an object`,
+      };
+    return { type: 'publish', topic, method: method as Method, elements: [message], wasArray: false, rejected: 0 };
+  }
+  const elements = (message as unknown[]).filter(isPlainObject) as Element[];
+  const rejected = (message as unknown[]).length - elements.length;
+  return { type: 'publish', topic, method: method as Method, elements, wasArray: true, rejected };
 }
 
 /** The element's stable id: `_id`, else `id`, as a string. A number keeps its type (`_id: 1` is not `"1"`). */

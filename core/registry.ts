@@ -1,5 +1,4 @@
 // One socket per (endpoint, token) in the process, shared through ref-counted handles.
-import { createHash } from 'node:crypto';
 import { RealtimeConnection, DEFAULTS, type ResolvedOptions } from './connection';
 import { checkEndpoint } from './endpoint';
 import { forgetBudgets, sharedBudget } from './backoff';
@@ -74,9 +73,12 @@ function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+/**
+ * The token itself, not a hash of it: two tokens must never share a socket, so the compare stays exact. The key
+ * lives only in this process's maps (as the token does in the options) and is never logged or exported.
+ */
 export function keyOf(options: ResolvedOptions): string {
-  const token = createHash('sha256').update(stripJwtPrefix(options.token)).digest('hex');
-  return `${options.endpoint}\u0000${token}`;
+  return `${options.endpoint}\u0000${stripJwtPrefix(options.token)}`;
 }
 
 export function acquireConnection(options: ConnectionOptions): ConnectionHandle {

@@ -13,9 +13,15 @@ export const MAX_RESUME_ENTRIES = 2_000;
 // Persisted by hosts: bounded in bytes too, ids from the server being any length.
 export const MAX_RESUME_BYTES = 1024 * 1024;
 
+/** One element's entry: its fingerprint and, for a request, its request_id. */
+interface Entry {
+  print: string;
+  requestId: string | undefined;
+}
+
 export class ResumeRecord {
-  private readonly seen = new Map<string, string>();
-  private readonly requestIds = new Map<string, string>();
+  /** One map, insertion order = recency: an entry is updated in place and moved to the end (no object per event). */
+  private readonly entries = new Map<string, Entry>();
   private bytes = 0;
 
   constructor(
@@ -30,13 +36,13 @@ export class ResumeRecord {
   static read(state: ResumeState): ResumeRecord {
     const record = new ResumeRecord(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
     const { seen, requestIds } = readResumeState(state);
-    for (const [id, print] of seen) record.seen.set(id, print);
-    for (const [id, requestId] of requestIds) record.requestIds.set(id, requestId);
+    // A request_id without a fingerprint is not part of the record (toState never wrote one).
+    for (const [id, print] of seen) record.entries.set(id, { print, requestId: requestIds.get(id) });
     return record;
   }
 
   get size(): number {
-    return this.seen.size;
+    return this.entries.size;
   }
 
   get estimatedBytes(): number {
@@ -44,25 +50,25 @@ export class ResumeRecord {
   }
 
   has(id: string): boolean {
-    return this.seen.has(id);
+    return this.entries.has(id);
   }
 
   fingerprintOf(id: string): string | undefined {
-    return this.seen.get(id);
+    return this.entries.get(id)?.print;
   }
 
   requestIdOf(id: string): string | undefined {
-    return this.requestIds.get(id);
+    return this.entries.get(id)?.requestId;
   }
 
   ids(): IterableIterator<string> {
-    return this.seen.keys();
+    return this.entries.keys();
   }
 
   /** What changed in `elements` since this record: new ones CREATE, others whose fingerprint differs UPDATE. */
   diff(elements: readonly Element[]): { changes: Change[]; present: Set<string> } {
     return diffSnapshot(elements, {
-      known: (id) => this.seen.get(id),
+      known: (id) => this.entries.get(id)?.print,
       same: (print, element) => print === fingerprint(element),
     });
   }
@@ -72,39 +78,46 @@ export class ResumeRecord {
     const id = elementId(change.data);
     if (id === undefined) return;
     if (change.method === 'DELETE' || isClosedRequest(kind, change.data)) this.forget(id);
-    else this.remember(change.data);
+    else this.rememberAs(id, change.data, change.fingerprint ?? fingerprint(change.data));
   }
 
   remember(element: Element): void {
     const id = elementId(element);
-    if (id !== undefined)
-      this.rememberFingerprint(
-        id,
-        fingerprint(element),
-        typeof element.request_id === 'string' ? element.request_id : undefined,
-      );
+    if (id !== undefined) this.rememberAs(id, element, fingerprint(element));
+  }
+
+  private rememberAs(id: string, element: Element, print: string): void {
+    this.rememberFingerprint(id, print, typeof element.request_id === 'string' ? element.request_id : undefined);
   }
 
   rememberFingerprint(id: string, print: string, requestId?: string): void {
-    this.forget(id);
-    this.seen.set(id, print);
-    if (requestId) this.requestIds.set(id, requestId);
-    this.bytes += entryBytes(id, print, requestId);
-    if (this.seen.size <= this.maxEntries && this.bytes <= this.maxBytes) return;
-    // Over either bound, the oldest tenth goes at once (see evictOldest for why not one at a time).
+    const requestIdKept = requestId || undefined;
+    let entry = this.entries.get(id);
+    if (entry === undefined) entry = { print, requestId: requestIdKept };
+    else {
+      this.entries.delete(id);
+      this.bytes -= entryBytes(id, entry.print, entry.requestId);
+      entry.print = print;
+      entry.requestId = requestIdKept;
+    }
+    this.entries.set(id, entry);
+    this.bytes += entryBytes(id, print, requestIdKept);
+    if (this.entries.size <= this.maxEntries && this.bytes <= this.maxBytes) return;
+    // Over either bound, the oldest tenth goes at once (see evictOldest for why not one at a time). Deleting the
+    // entry just visited is safe while iterating a Map.
     const countTarget = this.maxEntries - Math.ceil(this.maxEntries / 10);
     const byteTarget = this.maxBytes * 0.9;
-    for (const oldest of [...this.seen.keys()]) {
-      if ((this.seen.size <= countTarget && this.bytes <= byteTarget) || oldest === id) break;
+    for (const oldest of this.entries.keys()) {
+      if ((this.entries.size <= countTarget && this.bytes <= byteTarget) || oldest === id) break;
       this.forget(oldest);
     }
   }
 
   forget(id: string): void {
-    const print = this.seen.get(id);
-    if (print !== undefined) this.bytes -= entryBytes(id, print, this.requestIds.get(id));
-    this.seen.delete(id);
-    this.requestIds.delete(id);
+    const entry = this.entries.get(id);
+    if (entry === undefined) return;
+    this.bytes -= entryBytes(id, entry.print, entry.requestId);
+    this.entries.delete(id);
   }
 
   /**
@@ -117,22 +130,28 @@ export class ResumeRecord {
       const id = elementId(event.data);
       if (id === undefined) continue;
       const removed = event.method === 'DELETE' || isClosedRequest(event.kind, event.data);
+      const entry = this.entries.get(id);
       if (removed) {
         // The record dropped it: put it back so a resume looks for it (a request is looked up on its own topic).
-        if (this.seen.has(id)) continue;
-        this.seen.set(id, UNDELIVERED_FINGERPRINT);
-        if (typeof event.data.request_id === 'string') this.requestIds.set(id, event.data.request_id);
-      } else if (this.seen.get(id) === fingerprint(event.data)) {
+        if (entry !== undefined) continue;
+        const requestId = typeof event.data.request_id === 'string' ? event.data.request_id : undefined;
+        this.entries.set(id, { print: UNDELIVERED_FINGERPRINT, requestId: requestId || undefined });
+      } else if (entry !== undefined && entry.print === fingerprint(event.data)) {
         // A create the host never delivered is emitted as a create again; anything else as an update.
-        if (event.method === 'CREATE') this.seen.delete(id);
-        else this.seen.set(id, UNDELIVERED_FINGERPRINT);
+        if (event.method === 'CREATE') this.entries.delete(id);
+        else entry.print = UNDELIVERED_FINGERPRINT;
       }
     }
   }
 
   toState(topic: string): ResumeState {
-    const state: ResumeState = { topic, seen: Object.fromEntries(this.seen) };
-    const requestIds = [...this.requestIds].filter(([id]) => this.seen.has(id));
+    // fromEntries defines own properties: an id such as "__proto__" stays an entry.
+    const state: ResumeState = {
+      topic,
+      seen: Object.fromEntries(Array.from(this.entries, ([id, { print }]) => [id, print])),
+    };
+    const requestIds: Array<[string, string]> = [];
+    for (const [id, { requestId }] of this.entries) if (requestId !== undefined) requestIds.push([id, requestId]);
     if (requestIds.length) state.requestIds = Object.fromEntries(requestIds);
     return state;
   }

@@ -7,6 +7,8 @@ export interface Change {
   method: Method;
   data: Element;
   previous?: Element;
+  /** fingerprint(data), when the tracker computed it already: the holders' resume records reuse it. */
+  fingerprint?: string;
 }
 
 export interface SnapshotComparison<Known> {

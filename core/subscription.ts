@@ -205,18 +205,22 @@ export class SubscriptionImpl {
     if (this.closed) return;
     this.record.record(change, this.parsed.kind);
     const parsed = this.parsed;
-    const event: RealtimeEvent = {
-      method: change.method,
-      topic: this.topic,
-      kind: parsed.kind,
-      projectId: parsed.projectId,
-      ...(parsed.requestId !== undefined ? { requestId: parsed.requestId } : {}),
-      data: change.data,
-      ...(change.previous !== undefined ? { previous: change.previous } : {}),
-      snapshot: flags.snapshot,
-      recovered: flags.recovered,
-      receivedAt: flags.receivedAt,
-    };
+    // One literal per shape, no spreads: this runs for every event. The keys keep the order of RealtimeEvent.
+    const { method, data, previous } = change;
+    const { snapshot, recovered, receivedAt } = flags;
+    const topic = this.topic;
+    const { kind, projectId, requestId } = parsed;
+    let event: RealtimeEvent;
+    if (requestId === undefined)
+      event =
+        previous === undefined
+          ? { method, topic, kind, projectId, data, snapshot, recovered, receivedAt }
+          : { method, topic, kind, projectId, data, previous, snapshot, recovered, receivedAt };
+    else
+      event =
+        previous === undefined
+          ? { method, topic, kind, projectId, requestId, data, snapshot, recovered, receivedAt }
+          : { method, topic, kind, projectId, requestId, data, previous, snapshot, recovered, receivedAt };
     this.connection.countDelivered();
     try {
       this.options.onEvent(event);

@@ -90,8 +90,10 @@ module.exports = {
         coreToCeilingRatio: realistic.ratio,
         realistic,
         worstCase: worst,
-        goal: 'core >= 70% of the ceiling',
-        goalMet: realistic.ratio >= 0.7,
+        // Issue 11: updates at least 80% of the ceiling, the worst case at least 70%, each the median of the rounds.
+        goal: 'core >= 80% of the ceiling for updates, >= 70% in the worst case',
+        goalMet: realistic.ratio >= 0.8,
+        worstCaseGoalMet: worst.ratio >= 0.7,
         runsWithLoss: rows.filter((r) => r.received !== r.sent).length,
       },
       notes: [

@@ -1,0 +1,130 @@
+'use strict';
+// The per-event cost of the core without sockets: the same frames fed straight to a connection's message handler
+// and to a bare JSON.parse, in CPU time (process.cpuUsage, so waiting for a loaded machine's CPU does not count),
+// with the GC's share. Where the time goes; `node --cpu-prof bench/profile-hot-path.js` for the functions.
+//   npm run build && node bench/profile-hot-path.js      (PROFILE_FRAMES=50000 PROFILE_ROUNDS=5)
+const { requireDist } = require('./lib/harness');
+const { requestFrame } = require('./lib/frames');
+
+const core = requireDist('core');
+const TOPIC = '/5eb45fbc1f9e1f0012d62207/requests';
+const FRAMES = Number(process.env.PROFILE_FRAMES || 50_000);
+const ROUNDS = Number(process.env.PROFILE_ROUNDS || 5);
+
+let gcMs = 0;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcMs += entry.duration;
+}).observe({ entryTypes: ['gc'] });
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50)); // lets the GC entries arrive
+
+const cpuMs = (since) => {
+  const { user, system } = process.cpuUsage(since);
+  return (user + system) / 1000;
+};
+
+/** A platform whose one socket is fed by hand: subscribe is answered with an empty snapshot. */
+function handFedPlatform() {
+  const fed = {};
+  const platform = {
+    clock: {
+      now: () => Date.now(),
+      setTimeout: (callback, ms) => setTimeout(callback, ms).unref(),
+      clearTimeout: (handle) => handle && clearTimeout(handle),
+    },
+    openSocket(_url, _options, events) {
+      fed.message = events.message;
+      const socket = {
+        state: 'connecting',
+        bufferedAmount: 0,
+        send(text) {
+          const frame = JSON.parse(text);
+          if (frame.action !== 'subscribe') return;
+          const snapshot = {
+            action: 'publish',
+            payload: { topic: frame.payload.topic, method: 'CREATE', message: [] },
+          };
+          queueMicrotask(() => events.message(JSON.stringify(snapshot)));
+        },
+        close() {
+          socket.state = 'closed';
+          queueMicrotask(() => events.close(1000, ''));
+        },
+        terminate() {
+          socket.state = 'closed';
+        },
+      };
+      setImmediate(() => {
+        socket.state = 'open';
+        events.open();
+      });
+      return socket;
+    },
+  };
+  return { platform, fed };
+}
+
+let sink = 0;
+async function measure(name, frames, run) {
+  await settle();
+  gcMs = 0;
+  const started = process.cpuUsage();
+  await run(frames);
+  const ms = cpuMs(started);
+  await settle();
+  return { name, ms, gcMs };
+}
+
+const raw = (frames) => {
+  for (const text of frames) {
+    const message = JSON.parse(text).payload.message;
+    if (message && !Array.isArray(message)) sink += message.status;
+  }
+};
+
+async function coreRun(frames) {
+  const { platform, fed } = handFedPlatform();
+  const handle = core.acquireConnection({ endpoint: 'ws://127.0.0.1:9/api/', token: 'bench', lingerMs: 0, platform });
+  let received = 0;
+  const subscription = handle.subscribe(TOPIC, { onEvent: (event) => ((received += 1), (sink += event.data.status)) });
+  await subscription.ready;
+  for (const text of frames) fed.message(text);
+  handle.release();
+  await core.closeAllConnections();
+  if (received !== frames.length) throw new Error(`the core delivered ${received} of ${frames.length} events`);
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+(async () => {
+  let offset = 0;
+  for (const distinct of [1_000, 0]) {
+    const ratios = [];
+    const lines = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      // Flat strings, as a socket gives them (a concatenated one would make the first consumer pay its flattening).
+      const frames = Array.from({ length: FRAMES }, (_, i) =>
+        Buffer.from(
+          requestFrame(
+            TOPIC,
+            distinct ? i % distinct : offset + i,
+            offset + i,
+            distinct && i >= distinct ? 'UPDATE' : 'CREATE',
+          ),
+        ).toString(),
+      );
+      offset += FRAMES;
+      const r = await measure('raw', frames, raw);
+      const c = await measure('core', frames, coreRun);
+      ratios.push(r.ms / c.ms);
+      lines.push(
+        `  round ${round + 1}: raw ${((r.ms * 1000) / FRAMES).toFixed(2)} us/event (GC ${r.gcMs.toFixed(0)} ms), core ${((c.ms * 1000) / FRAMES).toFixed(2)} us/event (GC ${c.gcMs.toFixed(0)} ms of ${c.ms.toFixed(0)}), raw/core ${(r.ms / c.ms).toFixed(3)}`,
+      );
+    }
+    console.log(distinct ? `updates of ${distinct} requests:` : 'new requests (worst case):');
+    console.log(lines.join('\n'));
+    console.log(
+      `  median raw/core ${median(ratios).toFixed(3)} (spread ${Math.min(...ratios).toFixed(3)}-${Math.max(...ratios).toFixed(3)})`,
+    );
+  }
+  if (sink === 0) console.log('');
+})();
