@@ -457,11 +457,21 @@ describe.each([
     // Import > Examples shows our flows.
     await page.evaluate(() => (window as Json).RED.actions.invoke('core:show-examples-import-dialog'));
     await page.waitForSelector('#red-ui-clipboard-dialog', { state: 'visible' });
-    await page.locator('#red-ui-clipboard-dialog .red-ui-treeList-label', { hasText: MODULE }).first().click();
-    // The folder, not the scoped module's label, which contains "node-red" too.
+    const labels = '#red-ui-clipboard-dialog .red-ui-treeList-label';
+    await page.locator(labels, { hasText: MODULE }).first().click();
+    // Our module's "node-red" folder, the label right after the module's once it has opened: Node-RED 4 lists its
+    // own examples under a "node-red" module too, which a search by text finds while ours is still being drawn.
+    const folder = await page.waitForFunction(
+      ([selector, module]) => {
+        const texts = Array.from(document.querySelectorAll(selector), (label) => label.textContent?.trim());
+        const at = texts.indexOf(module);
+        return at >= 0 && texts[at + 1] === 'node-red' ? at + 1 : undefined;
+      },
+      [labels, MODULE] as const,
+    );
     await page
-      .locator('#red-ui-clipboard-dialog .red-ui-treeList-label', { hasText: /^\s*node-red\s*$/ })
-      .first()
+      .locator(labels)
+      .nth((await folder.jsonValue()) as number)
       .click();
     await page
       .locator('#red-ui-clipboard-dialog .red-ui-treeList-label', { hasText: 'new-request-to-slack' })
