@@ -4,7 +4,13 @@ import { HandshakeError, RateLimitedError, TokenRefusedError } from './errors';
 import { buildSocketUrl, describeEndpoint } from './endpoint';
 import { decodeJwtExpiry, redact, redactError } from './redact';
 import { MAX_RETRY_AFTER_MS, timerDelay } from './limits';
-import type { HandshakeRefusal, Platform, PlatformSocket, ProbeClaim } from './platform';
+import {
+  UNBUDGETED_PROBE,
+  type HandshakeRefusal,
+  type Platform,
+  type PlatformSocket,
+  type ProbeClaim,
+} from './platform';
 
 export interface HandshakeOptions {
   endpoint: string;
@@ -58,7 +64,7 @@ export function openSocket(options: HandshakeOptions, platform: Platform, handle
     {
       open: () => settle(),
       refused: (refusal) => settle(classifyRefusal(refusal, options, endpoint)),
-      claimProbe: () => (handlers.claimProbe ? handlers.claimProbe() : { release: () => undefined }),
+      claimProbe: () => (handlers.claimProbe ? handlers.claimProbe() : UNBUDGETED_PROBE),
       message: (text) => settled && handlers.message(text),
       binary: () => settled && handlers.binary?.(),
       close: (code, reason) => settled && handlers.close(code, reason),

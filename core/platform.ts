@@ -60,6 +60,9 @@ export interface ProbeClaim {
   release(): void;
 }
 
+/** The claim of a caller without a connection budget: nothing to give back. */
+export const UNBUDGETED_PROBE: ProbeClaim = { release: () => undefined };
+
 export interface SocketOptions {
   /** Largest frame accepted; a larger one ends the socket (error with tooLarge). */
   maxFrameBytes: number;

@@ -3,7 +3,13 @@
 // - tell why a handshake failed (401, 429, 503 or the network look alike): an injected RefusalProbe asks;
 // - refuse an oversized frame before it is buffered: the frame is refused once received, and the socket closed;
 // - pause reading (flow control): absent, frames are delivered as they come.
-import type { HandshakeRefusal, PlatformSocket, RefusalProbe, SocketFactory } from './platform';
+import {
+  UNBUDGETED_PROBE,
+  type HandshakeRefusal,
+  type PlatformSocket,
+  type RefusalProbe,
+  type SocketFactory,
+} from './platform';
 
 /** The part of the standard WebSocket used here. */
 interface StandardWebSocket {
@@ -72,7 +78,7 @@ export function webSocketFactory(factoryOptions: WebSocketFactoryOptions = {}): 
         if (!ended) events.refused(refusal);
       };
       if (!factoryOptions.probe) return report({ kind: 'unknown', message });
-      const claim = events.claimProbe ? events.claimProbe() : { release: () => undefined };
+      const claim = events.claimProbe ? events.claimProbe() : UNBUDGETED_PROBE;
       if (!claim)
         return report({ kind: 'unknown', message: `${message} (not asked why: the connection budget is spent)` });
       factoryOptions.probe(url, options.handshakeTimeoutMs).then(
