@@ -54,7 +54,8 @@ export {
   type EventExpression,
   type ExpressionLanguage,
 } from './event-pipeline';
-export { markUndelivered, UNDELIVERED_FINGERPRINT } from './resume';
+export { markUndelivered, deliveredState, UNDELIVERED_FINGERPRINT, MAX_RESUME_ENTRIES } from './resume';
+export { elementId } from './protocol';
 export { redact, redactUrl, redactError, decodeJwtExpiry } from './redact';
 export { DEFAULT_ENDPOINT, checkEndpoint, describeEndpoint } from './endpoint';
 export {

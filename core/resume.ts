@@ -174,6 +174,14 @@ export function readResumeState(state: ResumeState): { seen: Map<string, string>
   return { seen: entries(state.seen), requestIds: entries(state.requestIds) };
 }
 
+/**
+ * The state an event carries, as a string: its element's fingerprint, or "DELETE" for a deletion. A host that keeps
+ * its own note of what went out (n8n's deduplication keys) tells by it whether a recovered event is the same one.
+ */
+export function deliveredState(event: RealtimeEvent): string {
+  return event.method === 'DELETE' ? 'DELETE' : fingerprint(event.data);
+}
+
 /** A copy of `state` in which each of `events` counts as not delivered (ResumeRecord.markUndelivered). */
 export function markUndelivered(state: ResumeState, events: readonly RealtimeEvent[]): ResumeState {
   if (!events.length) return state;

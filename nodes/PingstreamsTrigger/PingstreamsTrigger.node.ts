@@ -43,6 +43,7 @@ import {
 import { platformOf } from '../Pingstreams/n8n-platform';
 import { LIVE_METRICS_PROPERTIES, LIVE_METRICS_RESOURCE, liveMetricsTrigger } from './metrics-trigger';
 import { ExecutionEmitter, toItem, type Delivery } from './execution-emitter';
+import { EXECUTION_KEYS, RestoredExecutionKeys, executionKeysOf } from './execution-keys';
 import { DEFAULT_MAX_HELD, DEFAULT_OVERDUE_SECONDS, Dispatcher, dispatchOptions, type OrderBy } from './dispatcher';
 
 interface TriggerOptions extends ConditionOptions {
@@ -278,6 +279,7 @@ export class PingstreamsTrigger implements INodeType {
     const staticData = this.getWorkflowStaticData('node');
     const stored = staticData[RESUME_KEY] as ResumeState | undefined;
     const resumeState = !manual && stored?.topic === topic ? stored : undefined;
+    const restoredKeys = new RestoredExecutionKeys(resumeState ? staticData[EXECUTION_KEYS] : undefined);
 
     let closed = false;
     let activated = false;
@@ -289,14 +291,18 @@ export class PingstreamsTrigger implements INodeType {
     let flushScheduled = false;
     let pipeline: ReturnType<typeof createPipeline> | undefined;
     let earlyTestError: Error | undefined;
-    // Saved by n8n with each emit: what was handed to n8n counts as seen, except what n8n reported it
-    // could not start, so a restart emits that again.
+    // Saved by n8n with each emit: what n8n reported finished counts as seen. What it has not (in flight, not
+    // started, still held here) counts as not delivered, so a restart emits it again; what was in flight goes out
+    // under its old deduplication key, which n8n runs only if it never ran it (execution-keys.ts).
     const persistState = () => {
       if (manual || !subscription) return;
+      const inFlight = emitter.executionsInFlight();
       staticData[RESUME_KEY] = markUndelivered(subscription.exportState(), [
         ...emitter.undelivered(),
+        ...inFlight.flatMap(({ deliveries }) => deliveries.map(({ event }) => event)),
         ...(dispatcher?.waiting() ?? []).map(({ event }) => event),
       ]) as unknown as IDataObject;
+      staticData[EXECUTION_KEYS] = executionKeysOf(inFlight) as unknown as IDataObject;
     };
     const platform = platformOf(this);
     const emitter = new ExecutionEmitter(
@@ -306,7 +312,12 @@ export class PingstreamsTrigger implements INodeType {
         createDeferredPromise: this.helpers.createDeferredPromise,
         logger: this.logger,
       },
-      { nodeName: node.name, token, onStateChange: persistState },
+      {
+        nodeName: node.name,
+        keyPrefix: `pingstreams:${this.getWorkflow().id ?? ''}:${node.id ?? node.name}`,
+        token,
+        onStateChange: persistState,
+      },
     );
 
     // With order, batches or a parallel limit: which events go into which execution, and when (dispatcher.ts).
@@ -344,17 +355,28 @@ export class PingstreamsTrigger implements INodeType {
       await pipeline.idle();
       if (closed || !listening) return;
       if (dispatcher) return dispatcher.push(pending.splice(0));
+      // What went out before a restart under a key goes out again as that execution, on its own.
+      const again = new Map<string, Delivery[]>();
       let batch: Delivery[] = [];
-      for (const delivery of pending.splice(0)) {
-        if (delivery.event.snapshot || delivery.event.recovered) {
-          batch.push(delivery);
-          continue;
-        }
+      const emitBatches = () => {
+        for (const deliveries of again.values()) emitExecution(deliveries);
+        again.clear();
         emitExecution(batch);
         batch = [];
-        emitExecution([delivery]);
+      };
+      for (const delivery of pending.splice(0)) {
+        const { dedupKey, event } = delivery;
+        if (dedupKey !== undefined) {
+          const group = again.get(dedupKey);
+          if (group) group.push(delivery);
+          else again.set(dedupKey, [delivery]);
+        } else if (event.snapshot || event.recovered) batch.push(delivery);
+        else {
+          emitBatches();
+          emitExecution([delivery]);
+        }
       }
-      emitExecution(batch);
+      emitBatches();
     };
     const failTest = (error: unknown) => {
       if (closed) return;
@@ -375,7 +397,7 @@ export class PingstreamsTrigger implements INodeType {
       pipeline = createPipeline(
         pipelineOptions,
         (output, event) => {
-          pending.push({ output, event });
+          pending.push({ output, event, dedupKey: restoredKeys.take(event) });
           scheduleFlush();
         },
         (error) => {

@@ -125,6 +125,8 @@ export class Dispatcher {
     };
     const full = () => maxParallel > 0 && this.inFlight + batches.length >= maxParallel;
     for (const delivery of this.held) {
+      // Events that went out under one deduplication key before a restart go out again as that execution alone.
+      if (batch.length && batch[0].dedupKey !== delivery.dedupKey) close();
       const key = orderKey(orderBy, delivery);
       if (full() || (key !== undefined && (this.busyKeys.has(key) || blocked.has(key) || taken.has(key)))) {
         if (key !== undefined) blocked.add(key);

@@ -1,6 +1,8 @@
 // Hands executions to n8n through emit() and its done promise, and emits again the ones n8n reports it could not
-// start (e.g. its database was busy), backing off while that keeps happening. Kept apart from trigger() so the
-// state it keeps (what waits, the retry timer, the failures in a row) is tested on its own.
+// start (e.g. its database was busy), backing off while that keeps happening. Each execution carries a deduplication
+// key: until n8n reports it finished, the saved record counts its events as not delivered, and a restart emits them
+// again under the same key, which n8n refuses to run twice (its executions table holds the key). Kept apart from
+// trigger() so the state it keeps (what is in flight, what waits, the retry timer) is tested on its own.
 import type { INodeExecutionData, IRun } from 'n8n-workflow';
 import { redact } from '../../core/portable';
 import type { RealtimeEvent } from '../../core/portable';
@@ -17,7 +19,12 @@ export interface Deferred<T> {
 export interface EmitHost {
   /** The platform's clock: no Node timer globals in the n8n package. */
   clock: Clock;
-  emit(data: INodeExecutionData[][], responsePromise?: undefined, donePromise?: Deferred<IRun>): void;
+  emit(
+    data: INodeExecutionData[][],
+    responsePromise?: undefined,
+    donePromise?: Deferred<IRun>,
+    deduplicationKey?: string,
+  ): void;
   createDeferredPromise<T>(): Deferred<T>;
   logger: { warn(message: string): void; error(message: string): void };
 }
@@ -26,6 +33,17 @@ export interface EmitHost {
 export interface Delivery {
   output: unknown;
   event: RealtimeEvent;
+  /**
+   * The deduplication key of the execution that carried this event before a restart, when n8n had not reported
+   * its end by the last save: emitted again under it, n8n runs it only if it never did.
+   */
+  dedupKey?: string;
+}
+
+/** An execution handed to n8n whose end n8n has not reported yet. */
+export interface InFlight {
+  key: string;
+  deliveries: Delivery[];
 }
 
 /** How an execution handed to n8n ended, as far as the trigger can tell. */
@@ -93,6 +111,8 @@ interface Waiting {
 
 export interface ExecutionEmitterOptions {
   nodeName: string;
+  /** Starts every deduplication key: n8n's key is unique across all workflows, so it names the workflow and node. */
+  keyPrefix: string;
   /** Redacted from every logged error message. */
   token: string;
   /** Called before each emit and whenever what waits changes: the trigger saves its catch-up record then. */
@@ -104,6 +124,11 @@ export interface ExecutionEmitterOptions {
 export class ExecutionEmitter {
   /** Executions n8n could not start, waiting to be emitted again. */
   private readonly notStarted: Waiting[] = [];
+  /** Executions handed to n8n, by deduplication key, until n8n reports their end. */
+  private readonly inFlight = new Map<string, Delivery[]>();
+  /** Keys from before a restart, used once: a second execution under one would be refused as a duplicate. */
+  private readonly reusedKeys = new Set<string>();
+  private keysMade = 0;
   private retryTimer: TimerHandle | undefined;
   private failuresInARow = 0;
   /** Whether emit()'s done promise tells if n8n started the execution. */
@@ -125,6 +150,11 @@ export class ExecutionEmitter {
     return this.notStarted.flatMap(({ deliveries }) => deliveries.map(({ event }) => event));
   }
 
+  /** Executions handed to n8n and not reported finished: the saved record counts them as not delivered yet. */
+  executionsInFlight(): InFlight[] {
+    return Array.from(this.inFlight, ([key, deliveries]) => ({ key, deliveries }));
+  }
+
   /** Items waiting to be emitted again. */
   get waiting(): number {
     return this.notStarted.reduce((sum, { deliveries }) => sum + deliveries.length, 0);
@@ -134,16 +164,21 @@ export class ExecutionEmitter {
   emit(deliveries: Delivery[], settled?: (outcome: Outcome) => void): void {
     if (this.closed || deliveries.length === 0) return;
     const items = deliveries.map(({ output }) => toItem(output));
-    this.options.onStateChange();
+    const key = this.keyFor(deliveries);
     if (!this.reportsStart) {
-      this.host.emit([items]);
+      this.options.onStateChange();
+      this.host.emit([items], undefined, undefined, key);
       settled?.('unconfirmed');
       return;
     }
+    this.inFlight.set(key, deliveries);
+    this.options.onStateChange();
     const done = this.host.createDeferredPromise<IRun>();
-    this.host.emit([items], undefined, done);
+    this.host.emit([items], undefined, done, key);
     done.promise.then(
       (run) => {
+        this.inFlight.delete(key);
+        // A run n8n skipped as a duplicate of its key (undefined) ran before a restart: its events are done with.
         if (workerLost(run)) {
           // Not run to its end: emitted again (a side effect the workflow had already made is then made again).
           this.notStartedBy({ deliveries, settled }, new Error('the worker running it stopped before it finished'));
@@ -153,6 +188,7 @@ export class ExecutionEmitter {
         settled?.('finished');
       },
       (error: unknown) => {
+        this.inFlight.delete(key);
         if (!executionNeverStarted(error)) return settled?.('finished');
         if (isErrorClass(error, 'UserError')) {
           // This workflow's settings rule out waiting (e.g. n8n's Engine 2.0): emit as before, unconfirmed.
@@ -165,6 +201,21 @@ export class ExecutionEmitter {
         this.notStartedBy({ deliveries, settled }, error instanceof Error ? error : new Error(String(error)));
       },
     );
+  }
+
+  /**
+   * The key of a new execution: the one its events had before a restart when they all share it (the first time),
+   * else a new one. Time and randomness make it unique across restarts; it only ever goes to n8n.
+   */
+  private keyFor(deliveries: Delivery[]): string {
+    const restored = deliveries[0].dedupKey;
+    if (restored && !this.reusedKeys.has(restored) && deliveries.every((d) => d.dedupKey === restored)) {
+      this.reusedKeys.add(restored);
+      return restored;
+    }
+    this.keysMade += 1;
+    const random = Math.floor(Math.random() * 2 ** 48).toString(36);
+    return `${this.options.keyPrefix}:${Date.now().toString(36)}.${this.keysMade.toString(36)}.${random}`;
   }
 
   /** Stops emitting; what still waits is given up (the saved record has it as undelivered). */

@@ -28,15 +28,15 @@ function delivery(id: string): Delivery {
 }
 
 function fakeHost() {
-  const emits: Array<{ items: INodeExecutionData[]; done?: Deferred<IRun> }> = [];
+  const emits: Array<{ items: INodeExecutionData[]; done?: Deferred<IRun>; key?: string }> = [];
   const logs: string[] = [];
   return {
     emits,
     logs,
     host: {
       clock: nodeClock,
-      emit: (data: INodeExecutionData[][], _r?: undefined, done?: Deferred<IRun>) =>
-        emits.push({ items: data[0], done }),
+      emit: (data: INodeExecutionData[][], _r?: undefined, done?: Deferred<IRun>, key?: string) =>
+        emits.push({ items: data[0], done, key }),
       createDeferredPromise: deferred,
       logger: { warn: (m: string) => logs.push(`warn ${m}`), error: (m: string) => logs.push(`error ${m}`) },
     },
@@ -55,6 +55,7 @@ test('one execution per call, one item per delivery; the state is saved before e
   const saves: number[] = [];
   const emitter = new ExecutionEmitter(host, {
     nodeName: 'T',
+    keyPrefix: 'ps:w:n',
     token: 'x',
     onStateChange: () => saves.push(emits.length),
   });
@@ -70,7 +71,12 @@ test('one execution per call, one item per delivery; the state is saved before e
 
 test('not started: kept as undelivered, emitted again after the backoff, which grows while it keeps failing and resets', async () => {
   const { host, emits, logs } = fakeHost();
-  const emitter = new ExecutionEmitter(host, { nodeName: 'T', token: 'secret-token', onStateChange: () => undefined });
+  const emitter = new ExecutionEmitter(host, {
+    nodeName: 'T',
+    keyPrefix: 'ps:w:n',
+    token: 'secret-token',
+    onStateChange: () => undefined,
+  });
   const outcomes: Outcome[] = [];
   emitter.emit([delivery('a')], (o) => outcomes.push(o));
   emits[0].done!.reject(new Error('SQLITE_BUSY near secret-token'));
@@ -101,7 +107,12 @@ test('not started: kept as undelivered, emitted again after the backoff, which g
 
 test('several executions not started share one retry timer and are emitted again in their order', async () => {
   const { host, emits } = fakeHost();
-  const emitter = new ExecutionEmitter(host, { nodeName: 'T', token: 'x', onStateChange: () => undefined });
+  const emitter = new ExecutionEmitter(host, {
+    nodeName: 'T',
+    keyPrefix: 'ps:w:n',
+    token: 'x',
+    onStateChange: () => undefined,
+  });
   for (const id of ['a', 'b', 'c']) emitter.emit([delivery(id)]);
   for (const e of emits) e.done!.reject(new Error('busy'));
   await flush();
@@ -112,7 +123,12 @@ test('several executions not started share one retry timer and are emitted again
 
 test('a run that was cancelled or already gone counts as finished, not emitted again', async () => {
   const { host, emits } = fakeHost();
-  const emitter = new ExecutionEmitter(host, { nodeName: 'T', token: 'x', onStateChange: () => undefined });
+  const emitter = new ExecutionEmitter(host, {
+    nodeName: 'T',
+    keyPrefix: 'ps:w:n',
+    token: 'x',
+    onStateChange: () => undefined,
+  });
   const outcomes: Outcome[] = [];
   emitter.emit([delivery('a')], (o) => outcomes.push(o));
   class ExecutionCancelledError extends Error {}
@@ -127,6 +143,7 @@ test('the bound on waiting items drops the oldest with an error that says what t
   const { host, emits, logs } = fakeHost();
   const emitter = new ExecutionEmitter(host, {
     nodeName: 'T',
+    keyPrefix: 'ps:w:n',
     token: 'x',
     onStateChange: () => undefined,
     maxItemsWaiting: 2,
@@ -143,7 +160,12 @@ test('the bound on waiting items drops the oldest with an error that says what t
 
 test('n8n cannot report starts (Engine 2.0): emitted again once without the done promise, then always so', async () => {
   const { host, emits, logs } = fakeHost();
-  const emitter = new ExecutionEmitter(host, { nodeName: 'T', token: 'x', onStateChange: () => undefined });
+  const emitter = new ExecutionEmitter(host, {
+    nodeName: 'T',
+    keyPrefix: 'ps:w:n',
+    token: 'x',
+    onStateChange: () => undefined,
+  });
   const outcomes: Outcome[] = [];
   emitter.emit([delivery('a')], (o) => outcomes.push(o));
   emits[0].done!.reject(new UserError('Engine 2.0 cannot wait'));
@@ -158,7 +180,12 @@ test('n8n cannot report starts (Engine 2.0): emitted again once without the done
 
 test('closed: nothing more is emitted, the retry timer is cleared, what waits stays undelivered and is abandoned', async () => {
   const { host, emits, logs } = fakeHost();
-  const emitter = new ExecutionEmitter(host, { nodeName: 'T', token: 'x', onStateChange: () => undefined });
+  const emitter = new ExecutionEmitter(host, {
+    nodeName: 'T',
+    keyPrefix: 'ps:w:n',
+    token: 'x',
+    onStateChange: () => undefined,
+  });
   const outcomes: string[] = [];
   emitter.emit([delivery('a')], (o) => outcomes.push(`a ${o}`));
   emitter.emit([delivery('b')], (o) => outcomes.push(`b ${o}`));
@@ -177,7 +204,12 @@ test('closed: nothing more is emitted, the retry timer is cleared, what waits st
 
 test('queue mode: a run whose worker stopped (n8n marks it failed, never runs it again) is emitted again', async () => {
   const { host, emits, logs } = fakeHost();
-  const emitter = new ExecutionEmitter(host, { nodeName: 'T', token: 'x', onStateChange: () => undefined });
+  const emitter = new ExecutionEmitter(host, {
+    nodeName: 'T',
+    keyPrefix: 'ps:w:n',
+    token: 'x',
+    onStateChange: () => undefined,
+  });
   const outcomes: Outcome[] = [];
   emitter.emit([delivery('a')], (o) => outcomes.push(o));
   // As n8n 2.40 finalizes a stalled job: status error, the MaxStalledCountError's message only.
@@ -208,4 +240,53 @@ test('queue mode: a run whose worker stopped (n8n marks it failed, never runs it
   expect(outcomes).toEqual(['finished']);
   jest.advanceTimersByTime(60_000);
   expect(emits).toHaveLength(2);
+});
+
+test('each execution has its own deduplication key, and stays in flight (for the saved record) until n8n reports it', async () => {
+  const { host, emits } = fakeHost();
+  const inFlightAtSave: string[][] = [];
+  const emitter: ExecutionEmitter = new ExecutionEmitter(host, {
+    nodeName: 'T',
+    keyPrefix: 'ps:w:n',
+    token: 'x',
+    onStateChange: () => inFlightAtSave.push(emitter.executionsInFlight().map((f) => f.key)),
+  });
+  emitter.emit([delivery('a')]);
+  emitter.emit([delivery('b'), delivery('c')]);
+  const [a, bc] = emits.map((e) => e.key!);
+  expect(a).toMatch(/^ps:w:n:/);
+  expect(new Set([a, bc]).size).toBe(2);
+  // The record saved with an emit counts that execution in flight: a kill right after it leaves it to a restart.
+  expect(inFlightAtSave).toEqual([[a], [a, bc]]);
+  emits[0].done!.resolve({} as IRun);
+  await flush();
+  expect(emitter.executionsInFlight()).toEqual([{ key: bc, deliveries: [delivery('b'), delivery('c')] }]);
+  emits[1].done!.resolve(undefined as unknown as IRun); // n8n skipped it: a duplicate of its key, it ran before
+  await flush();
+  expect(emitter.executionsInFlight()).toEqual([]);
+  emitter.close();
+});
+
+test('after a restart: events that went out under one key go out under it again, once; a retry gets a new key', async () => {
+  const { host, emits } = fakeHost();
+  const emitter = new ExecutionEmitter(host, {
+    nodeName: 'T',
+    keyPrefix: 'ps:w:n',
+    token: 'x',
+    onStateChange: () => undefined,
+  });
+  const restored = (id: string, dedupKey?: string): Delivery => ({ ...delivery(id), dedupKey });
+  emitter.emit([restored('a', 'ps:w:n:old1'), restored('b', 'ps:w:n:old1')]);
+  emitter.emit([restored('c', 'ps:w:n:old1')]); // split from its execution: the old key is used up
+  emitter.emit([restored('d', 'ps:w:n:old2'), restored('e')]); // mixed: a new key
+  expect(emits[0].key).toBe('ps:w:n:old1');
+  expect(emits[1].key).not.toBe('ps:w:n:old1');
+  expect(emits[2].key).not.toBe('ps:w:n:old2');
+  // Not started: emitted again under a new key (n8n refuses a key it has an execution for, even a failed one).
+  emits[0].done!.reject(new Error('busy'));
+  await flush();
+  jest.advanceTimersByTime(RETRY_DELAYS_MS[0]);
+  expect(ids(emits[3].items)).toEqual(['a', 'b']);
+  expect(emits[3].key).not.toBe('ps:w:n:old1');
+  emitter.close();
 });

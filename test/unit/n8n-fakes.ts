@@ -63,6 +63,8 @@ export interface TriggerRun {
   executions: INodeExecutionData[][];
   /** Each emit() n8n failed to start (see refuseExecution): its items. */
   refusedEmits: INodeExecutionData[][];
+  /** Each emit() n8n skipped as a duplicate of an execution's deduplication key: its items. */
+  skippedEmits: INodeExecutionData[][];
   /** emit()/emitError() calls before trigger() returned (in manual mode n8n would lose them). */
   earlyEmits: number;
   errors: Error[];
@@ -89,7 +91,15 @@ export async function runTrigger(opts: {
   refuseExecution?: (items: INodeExecutionData[], call: number) => boolean;
   /** The workflow runs on n8n's Engine 2.0, which refuses an emit() that asks to be told when it is done. */
   engineV2?: boolean;
+  /**
+   * n8n's executions table as far as deduplication keys go, shared by the runs of one test as the database is: an
+   * emit under a key an execution already has is skipped (the done promise resolves with undefined), as in n8n 2.40.
+   */
+  executionKeys?: Set<string>;
+  /** n8n stopped (killed) after saving the static data of this emit, before creating its execution. */
+  diesAfterSaving?: (items: INodeExecutionData[], call: number) => boolean;
 }): Promise<TriggerRun> {
+  const executionKeys = opts.executionKeys ?? new Set<string>();
   const staticData: IDataObject = opts.staticData ? (JSON.parse(JSON.stringify(opts.staticData)) as IDataObject) : {};
   const nodeStatic: IDataObject = (staticData['node:Pingstreams Trigger'] as IDataObject) ?? {};
   staticData['node:Pingstreams Trigger'] = nodeStatic;
@@ -97,6 +107,7 @@ export async function runTrigger(opts: {
   const errors: Error[] = [];
   const failedExecutions: Error[] = [];
   const refusedEmits: INodeExecutionData[][] = [];
+  const skippedEmits: INodeExecutionData[][] = [];
   const logs: FakeLog[] = [];
   let returned = false;
   let earlyEmits = 0;
@@ -115,11 +126,18 @@ export async function runTrigger(opts: {
       if (type !== 'node') throw new Error('only node static data is faked');
       return nodeStatic;
     },
-    emit: (data: INodeExecutionData[][], _response?: unknown, done?: Deferred<IRun>) => {
+    getWorkflow: () => ({ id: 'FakeWorkflow0001', name: 'Fake workflow', active: true }),
+    emit: (data: INodeExecutionData[][], _response?: unknown, done?: Deferred<IRun>, deduplicationKey?: string) => {
       if (!returned) earlyEmits++;
       const call = emitCalls++;
       saveStaticData(); // n8n saves the workflow's static data at each emit, before starting the execution
+      if (opts.diesAfterSaving?.(data[0], call)) return; // nothing more happens: done never settles
       setImmediate(() => {
+        if (deduplicationKey !== undefined && executionKeys.has(deduplicationKey)) {
+          skippedEmits.push(data[0]);
+          done?.resolve(undefined as unknown as IRun);
+          return;
+        }
         if (opts.engineV2 && done) {
           refusedEmits.push(data[0]);
           done.reject(
@@ -134,6 +152,7 @@ export async function runTrigger(opts: {
           done?.reject(new Error('Timeout waiting for lock SqliteWriteConnectionMutex'));
           return;
         }
+        if (deduplicationKey !== undefined) executionKeys.add(deduplicationKey);
         executions.push(data[0]);
         done?.resolve({ status: 'success' } as IRun);
       });
@@ -152,6 +171,7 @@ export async function runTrigger(opts: {
   return {
     executions,
     refusedEmits,
+    skippedEmits,
     get earlyEmits() {
       return earlyEmits;
     },

@@ -1,7 +1,6 @@
 // The Pingstreams Trigger node in a faked n8n trigger context, against the real emulator over loopback.
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
-import type { ResumeState } from '../../core';
 import { closeAllConnections } from '../../core';
 import { startEmulator, type Emulator } from '../../emulator';
 import { waitFor, sleep } from '../helpers/wait';
@@ -11,9 +10,12 @@ jest.setTimeout(60_000);
 
 let emu: Emulator;
 const runs: TriggerRun[] = [];
+/** n8n's executions table (its deduplication keys), shared by the runs of a test as the database is. */
+let executionKeys: Set<string>;
 
 beforeEach(async () => {
   emu = await startEmulator();
+  executionKeys = new Set();
 });
 afterEach(async () => {
   await Promise.all(runs.splice(0).map((run) => run.close()));
@@ -27,6 +29,7 @@ async function activate(params: Record<string, unknown>, extra: Partial<Paramete
   const run = await runTrigger({
     credentials: creds(),
     params: { resource: 'requests', projectId: emu.projectId, ...params },
+    executionKeys,
     ...extra,
   });
   runs.push(run);
@@ -175,9 +178,36 @@ test('an execution n8n could not start is emitted again, and runs once', async (
   expect(warnings).toEqual([
     '[Pingstreams] Pingstreams Trigger: n8n could not start the execution for 1 item(s) (Timeout waiting for lock SqliteWriteConnectionMutex); emitting again in 1 s.',
   ]);
-  // Saved with the emit that ran: the request counts as seen again, so a restart does not repeat it.
-  const saved = run.savedStaticData['node:Pingstreams Trigger'] as { resumeState: ResumeState };
-  expect(saved.resumeState.seen[String(request._id)]).toMatch(/^u:/);
+  // Saved with the emit that ran, under that execution's key: a restart emits it under that key, and n8n skips it.
+  const saved = run.savedStaticData['node:Pingstreams Trigger'] as { executionKeys: Record<string, [string, string]> };
+  expect(executionKeys.has(saved.executionKeys[String(request._id)][0])).toBe(true);
+  await run.close();
+  await waitFor(() => emu.stats().clients === 0, 'n8n stopped', 15_000);
+  const restarted = await activate({}, { staticData: run.savedStaticData });
+  await waitFor(() => restarted.skippedEmits.length === 1, 'the execution that ran, skipped by n8n', 10_000);
+  expect(restarted.executions).toEqual([]);
+});
+
+test('killed after n8n saved the record but before it created the execution: a restart runs it once', async () => {
+  const lost = (items: INodeExecutionData[]) =>
+    items.some((item) => String(item.json.data && (item.json.data as IDataObject).first_text) === 'lost');
+  const first = await activate({}, { diesAfterSaving: lost });
+  const before = emu.createRequest(emu.projectId, { first_text: 'ran' });
+  await waitFor(() => first.executions.length === 1, 'the first execution');
+  const missed = emu.createRequest(emu.projectId, { first_text: 'lost' });
+  const after = emu.createRequest(emu.projectId, { first_text: 'ran too' });
+  await waitFor(() => first.executions.length === 2, 'the execution after the lost one');
+  await first.close(); // as a kill: n8n saves nothing at the end
+  await waitFor(() => emu.stats().clients === 0, 'n8n stopped', 15_000);
+
+  const second = await activate({}, { staticData: first.savedStaticData });
+  await waitFor(() => second.executions.length === 1, 'the lost one, run');
+  await sleep(500); // room for a wrong repeat
+  expect(second.items()).toMatchObject([{ method: 'CREATE', recovered: true, data: { _id: missed._id } }]);
+  expect(second.executions).toHaveLength(1);
+  // What ran before the kill but had not been reported finished by the last save went out again and was skipped.
+  expect(second.skippedEmits.flat().map((item) => (item.json.data as IDataObject)._id)).toEqual([after._id]);
+  expect(first.items().map((e) => (e.data as IDataObject)._id)).toEqual([before._id, after._id]);
 });
 
 test('a workflow n8n cannot report starts for (Engine 2.0) still gets every event, unconfirmed', async () => {

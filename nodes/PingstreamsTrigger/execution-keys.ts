@@ -1,0 +1,53 @@
+// Which execution each event n8n has not reported finished went out in, saved beside the resume record. The record
+// counts such events as not delivered, so a restart (a crash, a kill, a shutdown that never closed the trigger)
+// emits them again, recovered; under the execution's old deduplication key, n8n runs one that never ran and skips
+// one that did. The note is per element: its last execution's key and the state that went out in it.
+import { MAX_RESUME_ENTRIES, deliveredState, elementId } from '../../core/portable';
+import type { RealtimeEvent } from '../../core/portable';
+import type { InFlight } from './execution-emitter';
+
+/** Key in the node's static data, beside the resume record. */
+export const EXECUTION_KEYS = 'executionKeys';
+
+/** element id -> [deduplication key, state carried]; JSON as n8n stores it. */
+export type StoredExecutionKeys = Record<string, [string, string]>;
+
+/** The note for what is in flight, the most recent MAX_RESUME_ENTRIES elements (as many as the record holds). */
+export function executionKeysOf(inFlight: readonly InFlight[]): StoredExecutionKeys {
+  const entries = new Map<string, [string, string]>();
+  for (const { key, deliveries } of inFlight) {
+    for (const { event } of deliveries) {
+      const id = elementId(event.data);
+      if (id === undefined) continue;
+      entries.delete(id); // insertion order = the order they went out in
+      entries.set(id, [key, deliveredState(event)]);
+    }
+  }
+  const kept = Array.from(entries).slice(-MAX_RESUME_ENTRIES);
+  // fromEntries defines own properties: an id such as "__proto__" stays an entry.
+  return Object.fromEntries(kept);
+}
+
+/** The note saved before a restart: each recovered event that carries the noted state takes its key, once. */
+export class RestoredExecutionKeys {
+  private readonly keys = new Map<string, [string, string]>();
+
+  constructor(stored: unknown) {
+    if (stored === null || typeof stored !== 'object') return;
+    for (const [id, entry] of Object.entries(stored as Record<string, unknown>)) {
+      if (Array.isArray(entry) && typeof entry[0] === 'string' && typeof entry[1] === 'string')
+        this.keys.set(id, [entry[0], entry[1]]);
+      if (this.keys.size >= MAX_RESUME_ENTRIES) break;
+    }
+  }
+
+  /** The key `event` goes out under again, when it is what went out under it; else undefined (a new change). */
+  take(event: RealtimeEvent): string | undefined {
+    if (!event.recovered || this.keys.size === 0) return undefined;
+    const id = elementId(event.data);
+    const entry = id === undefined ? undefined : this.keys.get(id);
+    if (entry === undefined) return undefined;
+    this.keys.delete(id!);
+    return entry[1] === deliveredState(event) ? entry[0] : undefined;
+  }
+}
