@@ -56,6 +56,7 @@ export {
 } from './event-pipeline';
 export { markUndelivered, deliveredState, UNDELIVERED_FINGERPRINT, MAX_RESUME_ENTRIES } from './resume';
 export { elementId } from './protocol';
+export { evictOldest } from './tracker';
 export { redact, redactUrl, redactError, decodeJwtExpiry } from './redact';
 export { DEFAULT_ENDPOINT, checkEndpoint, describeEndpoint } from './endpoint';
 export {

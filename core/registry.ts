@@ -3,7 +3,7 @@ import { RealtimeConnection, DEFAULTS, type ResolvedOptions } from './connection
 import { checkEndpoint } from './endpoint';
 import { forgetBudgets, sharedBudget } from './backoff';
 import { stripJwtPrefix } from './redact';
-import type { ConnectionOptions, ConnectionStatus, SubscribeOptions, ResumeState } from './types';
+import type { ConnectionOptions, ConnectionStatus, RealtimeEvent, SubscribeOptions, ResumeState } from './types';
 import { PingstreamsError } from './errors';
 import { checkBound, OPTION_BOUNDS, timerDelay } from './limits';
 import type { Clock, Platform, TimerHandle } from './platform';
@@ -14,7 +14,11 @@ export interface Subscription {
   readonly ready: Promise<void>;
   /** True once the first snapshot arrived: from then on exportState() is a complete record. */
   readonly isReady: boolean;
-  exportState(): ResumeState;
+  /**
+   * The resume record to store; `undelivered` events (the host could not deliver them yet) count as not delivered,
+   * so the next resume emits them again (ResumeRecord.toState). `stateOf` may give their deliveredState.
+   */
+  exportState(undelivered?: readonly RealtimeEvent[], stateOf?: (event: RealtimeEvent) => string): ResumeState;
   close(): void;
 }
 
@@ -138,7 +142,7 @@ function createHandle(key: string, entry: Entry): ConnectionHandle {
         get isReady() {
           return subscription.isReady;
         },
-        exportState: () => subscription.exportState(),
+        exportState: (undelivered, stateOf) => subscription.exportState(undelivered, stateOf),
         close: () => {
           subscriptions.delete(subscription);
           close();

@@ -121,37 +121,46 @@ export class ResumeRecord {
   }
 
   /**
-   * Each of `events` counted as not delivered. An element the record has moved past (a newer state was recorded
-   * since) is left alone: the newer state is what a resume compares with.
+   * The record as stored, with each of `undelivered` counted as not delivered (the record itself is not changed):
+   * a create the host never delivered is left out, so a resume emits it as a create again; anything else is marked
+   * so a resume finds it changed; a removal is put back so a resume looks for it. An element the record has moved
+   * past (a newer state was recorded since) is left alone: the newer state is what a resume compares with.
+   * `stateOf` may give an event's deliveredState when the caller knows it already. One pass over the record.
    */
-  markUndelivered(topic: string, events: readonly RealtimeEvent[]): void {
-    for (const event of events) {
+  toState(
+    topic: string,
+    undelivered: readonly RealtimeEvent[] = [],
+    stateOf: (event: RealtimeEvent) => string = deliveredState,
+  ): ResumeState {
+    const marked = new Map<string, Entry | undefined>(); // undefined: left out
+    for (const event of undelivered) {
       if (event.topic !== topic) continue;
       const id = elementId(event.data);
       if (id === undefined) continue;
-      const removed = event.method === 'DELETE' || isClosedRequest(event.kind, event.data);
-      const entry = this.entries.get(id);
-      if (removed) {
-        // The record dropped it: put it back so a resume looks for it (a request is looked up on its own topic).
+      // As marked by an earlier event of the list, else as recorded.
+      const entry = marked.has(id) ? marked.get(id) : this.entries.get(id);
+      if (event.method === 'DELETE' || isClosedRequest(event.kind, event.data)) {
         if (entry !== undefined) continue;
         const requestId = typeof event.data.request_id === 'string' ? event.data.request_id : undefined;
-        this.entries.set(id, { print: UNDELIVERED_FINGERPRINT, requestId: requestId || undefined });
-      } else if (entry !== undefined && entry.print === fingerprint(event.data)) {
-        // A create the host never delivered is emitted as a create again; anything else as an update.
-        if (event.method === 'CREATE') this.entries.delete(id);
-        else entry.print = UNDELIVERED_FINGERPRINT;
+        marked.set(id, { print: UNDELIVERED_FINGERPRINT, requestId: requestId || undefined });
+      } else if (entry !== undefined && entry.print === stateOf(event)) {
+        marked.set(
+          id,
+          event.method === 'CREATE' ? undefined : { print: UNDELIVERED_FINGERPRINT, requestId: entry.requestId },
+        );
       }
     }
-  }
-
-  toState(topic: string): ResumeState {
     // fromEntries defines own properties: an id such as "__proto__" stays an entry.
-    const state: ResumeState = {
-      topic,
-      seen: Object.fromEntries(Array.from(this.entries, ([id, { print }]) => [id, print])),
-    };
+    const kept: Array<[string, Entry]> = [];
+    for (const [id, entry] of this.entries) {
+      if (!marked.has(id)) kept.push([id, entry]);
+      else if (marked.get(id) !== undefined) kept.push([id, marked.get(id)!]);
+    }
+    // Put back (removed ones), after the rest as if just recorded.
+    for (const [id, entry] of marked) if (entry !== undefined && !this.entries.has(id)) kept.push([id, entry]);
+    const state: ResumeState = { topic, seen: Object.fromEntries(kept.map(([id, { print }]) => [id, print])) };
     const requestIds: Array<[string, string]> = [];
-    for (const [id, { requestId }] of this.entries) if (requestId !== undefined) requestIds.push([id, requestId]);
+    for (const [id, { requestId }] of kept) if (requestId !== undefined) requestIds.push([id, requestId]);
     if (requestIds.length) state.requestIds = Object.fromEntries(requestIds);
     return state;
   }
@@ -182,10 +191,12 @@ export function deliveredState(event: RealtimeEvent): string {
   return event.method === 'DELETE' ? 'DELETE' : fingerprint(event.data);
 }
 
-/** A copy of `state` in which each of `events` counts as not delivered (ResumeRecord.markUndelivered). */
-export function markUndelivered(state: ResumeState, events: readonly RealtimeEvent[]): ResumeState {
+/** A copy of `state` in which each of `events` counts as not delivered (ResumeRecord.toState). */
+export function markUndelivered(
+  state: ResumeState,
+  events: readonly RealtimeEvent[],
+  stateOf?: (event: RealtimeEvent) => string,
+): ResumeState {
   if (!events.length) return state;
-  const record = ResumeRecord.read(state);
-  record.markUndelivered(state.topic, events);
-  return record.toState(state.topic);
+  return ResumeRecord.read(state).toState(state.topic, events, stateOf);
 }

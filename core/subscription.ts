@@ -233,8 +233,8 @@ export class SubscriptionImpl {
     return this.record.estimatedBytes;
   }
 
-  exportState(): ResumeState {
-    return this.record.toState(this.topic);
+  exportState(undelivered?: readonly RealtimeEvent[], stateOf?: (event: RealtimeEvent) => string): ResumeState {
+    return this.record.toState(this.topic, undelivered, stateOf);
   }
 
   /** Permanent failure (token refused, gave up, closed). */

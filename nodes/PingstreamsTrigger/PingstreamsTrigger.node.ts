@@ -12,7 +12,7 @@ import {
   SubscriptionTimeoutError,
   acquireConnection,
   createPipeline,
-  markUndelivered,
+  deliveredState,
   redact,
 } from '../../core/portable';
 import type {
@@ -43,7 +43,7 @@ import {
 import { platformOf } from '../Pingstreams/n8n-platform';
 import { LIVE_METRICS_PROPERTIES, LIVE_METRICS_RESOURCE, liveMetricsTrigger } from './metrics-trigger';
 import { ExecutionEmitter, toItem, type Delivery } from './execution-emitter';
-import { EXECUTION_KEYS, RestoredExecutionKeys, executionKeysOf } from './execution-keys';
+import { EXECUTION_KEYS, RestoredExecutionKeys } from './execution-keys';
 import { DEFAULT_MAX_HELD, DEFAULT_OVERDUE_SECONDS, Dispatcher, dispatchOptions, type OrderBy } from './dispatcher';
 
 interface TriggerOptions extends ConditionOptions {
@@ -296,13 +296,13 @@ export class PingstreamsTrigger implements INodeType {
     // under its old deduplication key, which n8n runs only if it never ran it (execution-keys.ts).
     const persistState = () => {
       if (manual || !subscription) return;
-      const inFlight = emitter.executionsInFlight();
-      staticData[RESUME_KEY] = markUndelivered(subscription.exportState(), [
-        ...emitter.undelivered(),
-        ...inFlight.flatMap(({ deliveries }) => deliveries.map(({ event }) => event)),
-        ...(dispatcher?.waiting() ?? []).map(({ event }) => event),
-      ]) as unknown as IDataObject;
-      staticData[EXECUTION_KEYS] = executionKeysOf(inFlight) as unknown as IDataObject;
+      const inFlight = emitter.inFlightElements;
+      const known = new Map(inFlight.events().map(({ event, state }) => [event, state]));
+      staticData[RESUME_KEY] = subscription.exportState(
+        [...emitter.undelivered(), ...known.keys(), ...(dispatcher?.waiting() ?? []).map(({ event }) => event)],
+        (event) => known.get(event) ?? deliveredState(event),
+      ) as unknown as IDataObject;
+      staticData[EXECUTION_KEYS] = inFlight.toStored() as unknown as IDataObject;
     };
     const platform = platformOf(this);
     const emitter = new ExecutionEmitter(
@@ -335,16 +335,12 @@ export class PingstreamsTrigger implements INodeType {
           ),
       });
 
-    const emitExecution = (deliveries: Delivery[]) => {
+    // In manual mode the first matching execution completes the test; n8n closes the trigger afterwards.
+    const completeTest = (deliveries: Delivery[]) => {
       if (closed || deliveries.length === 0) return;
-      if (manual) {
-        // The first matching event completes the test; n8n closes the trigger afterwards.
-        closed = true;
-        platform.clock.clearTimeout(testTimer);
-        this.emit([deliveries.map(({ output }) => toItem(output))]);
-        return;
-      }
-      emitter.emit(deliveries);
+      closed = true;
+      platform.clock.clearTimeout(testTimer);
+      this.emit([deliveries.map(({ output }) => toItem(output))]);
     };
 
     // Live events: one execution each. A snapshot or a batch recovered after a reconnect arrives at
@@ -358,10 +354,10 @@ export class PingstreamsTrigger implements INodeType {
       // What went out before a restart under a key goes out again as that execution, on its own.
       const again = new Map<string, Delivery[]>();
       let batch: Delivery[] = [];
+      const executions: Delivery[][] = [];
       const emitBatches = () => {
-        for (const deliveries of again.values()) emitExecution(deliveries);
+        executions.push(...again.values(), batch);
         again.clear();
-        emitExecution(batch);
         batch = [];
       };
       for (const delivery of pending.splice(0)) {
@@ -373,10 +369,12 @@ export class PingstreamsTrigger implements INodeType {
         } else if (event.snapshot || event.recovered) batch.push(delivery);
         else {
           emitBatches();
-          emitExecution([delivery]);
+          executions.push([delivery]);
         }
       }
       emitBatches();
+      if (manual) return completeTest(executions.find((deliveries) => deliveries.length > 0) ?? []);
+      emitter.emitAll(executions.map((deliveries) => ({ deliveries })));
     };
     const failTest = (error: unknown) => {
       if (closed) return;

@@ -7,6 +7,7 @@ import type { INodeExecutionData, IRun } from 'n8n-workflow';
 import { redact } from '../../core/portable';
 import type { RealtimeEvent } from '../../core/portable';
 import type { Clock, TimerHandle } from '../../core/platform';
+import { InFlightElements } from './execution-keys';
 
 /** n8n's IDeferredPromise (from @n8n/utils, not re-exported by n8n-workflow). */
 export interface Deferred<T> {
@@ -126,10 +127,13 @@ export class ExecutionEmitter {
   private readonly notStarted: Waiting[] = [];
   /** Executions handed to n8n, by deduplication key, until n8n reports their end. */
   private readonly inFlight = new Map<string, Delivery[]>();
+  /** Their elements, for the saved record (execution-keys.ts). */
+  readonly inFlightElements = new InFlightElements();
   /** Keys from before a restart, used once: a second execution under one would be refused as a duplicate. */
   private readonly reusedKeys = new Set<string>();
   private keysMade = 0;
   private retryTimer: TimerHandle | undefined;
+  private refreshTimer: TimerHandle | undefined;
   private failuresInARow = 0;
   /** Whether emit()'s done promise tells if n8n started the execution. */
   private reportsStart = true;
@@ -162,22 +166,42 @@ export class ExecutionEmitter {
 
   /** One execution holding one item per delivery; `settled` hears once how it ended. */
   emit(deliveries: Delivery[], settled?: (outcome: Outcome) => void): void {
-    if (this.closed || deliveries.length === 0) return;
+    this.emitAll([{ deliveries, settled }]);
+  }
+
+  /**
+   * Several executions at once (a burst): all are counted in flight first and the record is brought up to date
+   * once, so a burst of N costs one record, not N. A record that counts one as in flight a moment before it is
+   * handed over is on the safe side: a restart would emit it again under a key n8n never saw.
+   */
+  emitAll(executions: Array<{ deliveries: Delivery[]; settled?: (outcome: Outcome) => void }>): void {
+    if (this.closed) return;
+    const ready = executions
+      .filter(({ deliveries }) => deliveries.length > 0)
+      .map((execution) => ({ ...execution, key: this.keyFor(execution.deliveries) }));
+    if (ready.length === 0) return;
+    if (this.reportsStart) {
+      for (const { key, deliveries } of ready) {
+        this.inFlight.set(key, deliveries);
+        this.inFlightElements.add(key, deliveries);
+      }
+    }
+    this.options.onStateChange();
+    for (const { key, deliveries, settled } of ready) this.handOver(key, deliveries, settled);
+  }
+
+  private handOver(key: string, deliveries: Delivery[], settled?: (outcome: Outcome) => void): void {
     const items = deliveries.map(({ output }) => toItem(output));
-    const key = this.keyFor(deliveries);
     if (!this.reportsStart) {
-      this.options.onStateChange();
       this.host.emit([items], undefined, undefined, key);
       settled?.('unconfirmed');
       return;
     }
-    this.inFlight.set(key, deliveries);
-    this.options.onStateChange();
     const done = this.host.createDeferredPromise<IRun>();
     this.host.emit([items], undefined, done, key);
     done.promise.then(
       (run) => {
-        this.inFlight.delete(key);
+        this.ended(key, deliveries);
         // A run n8n skipped as a duplicate of its key (undefined) ran before a restart: its events are done with.
         if (workerLost(run)) {
           // Not run to its end: emitted again (a side effect the workflow had already made is then made again).
@@ -185,11 +209,11 @@ export class ExecutionEmitter {
           return;
         }
         this.failuresInARow = 0;
-        settled?.('finished');
+        this.finished(settled);
       },
       (error: unknown) => {
-        this.inFlight.delete(key);
-        if (!executionNeverStarted(error)) return settled?.('finished');
+        this.ended(key, deliveries);
+        if (!executionNeverStarted(error)) return this.finished(settled);
         if (isErrorClass(error, 'UserError')) {
           // This workflow's settings rule out waiting (e.g. n8n's Engine 2.0): emit as before, unconfirmed.
           this.reportsStart = false;
@@ -201,6 +225,29 @@ export class ExecutionEmitter {
         this.notStartedBy({ deliveries, settled }, error instanceof Error ? error : new Error(String(error)));
       },
     );
+  }
+
+  private ended(key: string, deliveries: Delivery[]): void {
+    this.inFlight.delete(key);
+    this.inFlightElements.remove(key, deliveries);
+  }
+
+  /**
+   * Its events are done with. The record in memory says so soon after (once for a burst of ends, so a burst costs
+   * one save); n8n stores it with the next emit, which brings it up to date anyway.
+   */
+  private finished(settled: ((outcome: Outcome) => void) | undefined): void {
+    if (this.closed) {
+      // nothing: the record saved last stands
+    } else if (this.inFlight.size === 0) {
+      this.options.onStateChange(); // the last one of a burst, or one on its own: the record is current at once
+    } else if (!this.refreshTimer) {
+      this.refreshTimer = this.host.clock.setTimeout(() => {
+        this.refreshTimer = undefined;
+        if (!this.closed) this.options.onStateChange();
+      }, 0);
+    }
+    settled?.('finished');
   }
 
   /**
@@ -223,6 +270,8 @@ export class ExecutionEmitter {
     this.closed = true;
     this.host.clock.clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    this.host.clock.clearTimeout(this.refreshTimer);
+    this.refreshTimer = undefined;
     // The list stays: the record saved last still marks these undelivered, and a later save must too.
     for (const { settled } of this.notStarted) settled?.('abandoned');
   }

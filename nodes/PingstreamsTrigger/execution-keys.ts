@@ -2,9 +2,9 @@
 // counts such events as not delivered, so a restart (a crash, a kill, a shutdown that never closed the trigger)
 // emits them again, recovered; under the execution's old deduplication key, n8n runs one that never ran and skips
 // one that did. The note is per element: its last execution's key and the state that went out in it.
-import { MAX_RESUME_ENTRIES, deliveredState, elementId } from '../../core/portable';
+import { MAX_RESUME_ENTRIES, deliveredState, elementId, evictOldest } from '../../core/portable';
 import type { RealtimeEvent } from '../../core/portable';
-import type { InFlight } from './execution-emitter';
+import type { Delivery } from './execution-emitter';
 
 /** Key in the node's static data, beside the resume record. */
 export const EXECUTION_KEYS = 'executionKeys';
@@ -12,20 +12,49 @@ export const EXECUTION_KEYS = 'executionKeys';
 /** element id -> [deduplication key, state carried]; JSON as n8n stores it. */
 export type StoredExecutionKeys = Record<string, [string, string]>;
 
-/** The note for what is in flight, the most recent MAX_RESUME_ENTRIES elements (as many as the record holds). */
-export function executionKeysOf(inFlight: readonly InFlight[]): StoredExecutionKeys {
-  const entries = new Map<string, [string, string]>();
-  for (const { key, deliveries } of inFlight) {
+/** What an element's note holds: its last execution in flight, and the event and state that went out in it. */
+interface Noted {
+  key: string;
+  event: RealtimeEvent;
+  state: string;
+}
+
+/**
+ * The elements of the executions in flight, each with its last one (only the latest state of an element can still
+ * be what the record holds), the most recent MAX_RESUME_ENTRIES of them (as many as the record holds). Kept up to
+ * date as executions go out and end, so a save costs what the record costs, not what is in flight.
+ */
+export class InFlightElements {
+  /** Insertion order = the order they went out in. */
+  private readonly noted = new Map<string, Noted>();
+
+  add(key: string, deliveries: readonly Delivery[]): void {
     for (const { event } of deliveries) {
       const id = elementId(event.data);
       if (id === undefined) continue;
-      entries.delete(id); // insertion order = the order they went out in
-      entries.set(id, [key, deliveredState(event)]);
+      this.noted.delete(id);
+      this.noted.set(id, { key, event, state: deliveredState(event) });
+    }
+    evictOldest(this.noted, MAX_RESUME_ENTRIES);
+  }
+
+  /** The execution under `key` ended: its elements are no longer in flight, unless a later one carries them. */
+  remove(key: string, deliveries: readonly Delivery[]): void {
+    for (const { event } of deliveries) {
+      const id = elementId(event.data);
+      if (id !== undefined && this.noted.get(id)?.key === key) this.noted.delete(id);
     }
   }
-  const kept = Array.from(entries).slice(-MAX_RESUME_ENTRIES);
-  // fromEntries defines own properties: an id such as "__proto__" stays an entry.
-  return Object.fromEntries(kept);
+
+  /** The events to count as not delivered in the record, and the state each carried (no fingerprint again). */
+  events(): Array<{ event: RealtimeEvent; state: string }> {
+    return Array.from(this.noted.values());
+  }
+
+  toStored(): StoredExecutionKeys {
+    // fromEntries defines own properties: an id such as "__proto__" stays an entry.
+    return Object.fromEntries(Array.from(this.noted, ([id, { key, state }]) => [id, [key, state]]));
+  }
 }
 
 /** The note saved before a restart: each recovered event that carries the noted state takes its key, once. */

@@ -290,3 +290,24 @@ test('after a restart: events that went out under one key go out under it again,
   expect(emits[3].key).not.toBe('ps:w:n:old1');
   emitter.close();
 });
+
+test('a burst is counted in flight and saved once before any of it is handed over; the last end saves at once', async () => {
+  const { host, emits } = fakeHost();
+  const saves: Array<{ emitted: number; inFlight: number }> = [];
+  const emitter: ExecutionEmitter = new ExecutionEmitter(host, {
+    nodeName: 'T',
+    keyPrefix: 'ps:w:n',
+    token: 'x',
+    onStateChange: () => saves.push({ emitted: emits.length, inFlight: emitter.executionsInFlight().length }),
+  });
+  emitter.emitAll([{ deliveries: [delivery('a')] }, { deliveries: [] }, { deliveries: [delivery('b')] }]);
+  expect(emits.map((e) => ids(e.items))).toEqual([['a'], ['b']]);
+  expect(saves).toEqual([{ emitted: 0, inFlight: 2 }]);
+  emits[0].done!.resolve({} as IRun);
+  emits[1].done!.resolve({} as IRun);
+  await flush();
+  // The first end leaves one in flight (its save waits a moment); the last one saves the record at once.
+  expect(saves.at(-1)).toEqual({ emitted: 2, inFlight: 0 });
+  emitter.close();
+  expect(jest.getTimerCount()).toBe(0);
+});
