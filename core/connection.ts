@@ -524,13 +524,13 @@ export class RealtimeConnection implements SubscriptionHost {
           return;
         }
         if (channel.awaitingSnapshot) return this.onSnapshot(channel, frame.elements, receivedAt);
-        // A one-element frame's length stands for its element's estimated size: no second serialization.
+        // A one-element frame's text is what the tracker keeps of its element: no second serialization.
         return this.onLive(
           channel,
           frame.method,
           frame.elements,
           receivedAt,
-          frame.elements.length === 1 ? text.length : undefined,
+          frame.elements.length === 1 ? text : undefined,
         );
       }
     }
@@ -582,12 +582,12 @@ export class RealtimeConnection implements SubscriptionHost {
     method: RealtimeEvent['method'],
     elements: Element[],
     receivedAt: string,
-    size?: number,
+    frame?: string,
   ): void {
     // One flags object per frame, shared by its events' deliveries (deliver only reads it).
     const flags = { snapshot: false, recovered: false, receivedAt };
     for (const element of elements) {
-      const change = channel.tracker.applyLive(method, element, size);
+      const change = channel.tracker.applyLive(method, element, frame);
       if (!change) {
         this.stats.duplicatesDropped += 1;
         continue;

@@ -1,7 +1,7 @@
 // Per-topic memory of the last known state of each element: the basis for dropping repeated
 // snapshots, detecting changes made while disconnected, and giving each event its `previous`.
 import { createHash } from 'node:crypto';
-import { elementId } from './protocol';
+import { elementId, parseFrame } from './protocol';
 import { TOPIC_KIND_DESCRIPTIONS } from './topic-kinds';
 import { diffSnapshot, type Change } from './snapshot-diff';
 import type { Element, Method, TopicKind } from './types';
@@ -66,11 +66,31 @@ export function estimateBytes(element: Element): number {
   }
 }
 
-/** What the tracker holds of an element: the element, its estimated size and its fingerprint, each measured once. */
+/**
+ * What the tracker holds of an element. An element seen once in a live frame of its own is kept as that frame's
+ * text, which exists already; any other (changed live since, or from a snapshot) as its parsed `tree`, which serves
+ * the next change's `previous` without parsing again. Why: thousands of retained trees of small objects survive
+ * V8's young-generation collections and are copied into the old generation object by object (a flood of new
+ * requests, never changed again, spent a quarter of the core's CPU time on that), while one flat string costs next
+ * to nothing; but parsing a text again for every `previous` costs more than holding the tree of an element that
+ * does change. `read` is the element as get() handed it out, the same object until the element changes.
+ */
 interface Tracked {
-  element: Element;
+  frame: string | undefined;
+  tree: Element | undefined;
+  read: Element | undefined;
   size: number;
   print: string;
+}
+
+/** The tracked element: its tree, or its frame parsed again (the same parse that gave it, so the same element). */
+function stateOf(tracked: Tracked): Element {
+  const kept = tracked.tree ?? tracked.read;
+  if (kept !== undefined) return kept;
+  const frame = parseFrame(tracked.frame as string); // without a tree there is a frame (see remember)
+  // Always a one-element publish: the tracker kept the frame because it was one.
+  if (frame.type !== 'publish' || frame.elements.length !== 1) throw new Error('a tracked frame holds no element');
+  return frame.elements[0];
 }
 
 export class TopicTracker {
@@ -92,12 +112,17 @@ export class TopicTracker {
     return this.bytes;
   }
 
+  /** The elements (a late holder's snapshot, a look-up answered from memory); old ones parsed anew, not kept. */
   elements(): Element[] {
-    return Array.from(this.known.values(), (tracked) => tracked.element);
+    return Array.from(this.known.values(), stateOf);
   }
 
+  /** The element, the same object on every read until it changes. */
   get(id: string): Element | undefined {
-    return this.known.get(id)?.element;
+    const tracked = this.known.get(id);
+    if (tracked === undefined) return undefined;
+    tracked.read ??= stateOf(tracked);
+    return tracked.read;
   }
 
   forget(id: string): void {
@@ -109,23 +134,27 @@ export class TopicTracker {
 
   /**
    * A live event. Returns the change to emit, or undefined when it repeats the known state.
-   * Elements without an id cannot be tracked and are always emitted. `size`, when given, stands for the element's
-   * estimateBytes (the connection passes the length of a one-element frame, so the element is not serialized again).
+   * Elements without an id cannot be tracked and are always emitted. `frame`, when given, is the text of the
+   * one-element frame the element came in: kept as what is known of an element seen for the first time (no
+   * serialization, no tree held), and its length stands for the element's estimateBytes.
    * The change carries the element's fingerprint, computed here once for every holder's resume record.
    */
-  applyLive(method: Method, element: Element, size?: number): Change | undefined {
+  applyLive(method: Method, element: Element, frame?: string): Change | undefined {
     const id = elementId(element);
     if (id === undefined) return { method, data: element };
     const tracked = this.known.get(id);
-    const previous = tracked?.element;
     if (method === 'DELETE') {
+      const previous = tracked && stateOf(tracked);
       this.forget(id);
       return { method, data: element, previous };
     }
     const print = fingerprint(element);
-    if (tracked && sameTracked(tracked, element, print)) return undefined;
+    if (tracked && sameTracked(tracked, element, print, frame)) return undefined;
+    // Read before remember() reuses the entry.
+    const previous = tracked && stateOf(tracked);
     if (isClosedRequest(this.kind, element)) this.forget(id);
-    else this.remember(id, element, print, size);
+    // Seen for the first time: kept as its frame; changed: as its tree (see Tracked).
+    else this.remember(id, element, print, frame?.length, tracked === undefined ? frame : undefined);
     return { method, data: element, previous, fingerprint: print };
   }
 
@@ -140,7 +169,7 @@ export class TopicTracker {
       // The first snapshot changes nothing: it is what is known from now on.
       known: (id) => (first ? undefined : this.known.get(id)),
       same: (tracked, element) => sameTracked(tracked, element, fingerprint(element)),
-      previous: (tracked) => tracked.element,
+      previous: stateOf,
       compared: (id, element) => {
         if (!isClosedRequest(this.kind, element)) this.remember(id, element, fingerprint(element));
       },
@@ -150,32 +179,42 @@ export class TopicTracker {
     const { shape, lookUpMissing } = TOPIC_KIND_DESCRIPTIONS[this.kind];
     if (!first && elements.length === 0 && shape === 'single') {
       // A single-object topic answers null when its object is gone or no longer visible: that is a deletion.
-      for (const { element } of this.known.values())
+      for (const tracked of this.known.values()) {
+        const element = stateOf(tracked);
         changes.push({ method: 'DELETE', data: element, previous: element });
+      }
       this.known.clear();
       this.bytes = 0;
     }
     const missing: Element[] = [];
     if (!first && lookUpMissing === true && elements.length < this.snapshotLimit) {
-      // A full snapshot proves nothing about older requests; a partial one means these left the open list.
-      for (const [id, { element }] of this.known) if (!inSnapshot.has(id)) missing.push(element);
+      // A full snapshot proves nothing about older requests; a partial one means these left the open list. Read
+      // through get(): the caller tells by identity whether a live event changed one meanwhile.
+      for (const id of this.known.keys()) if (!inSnapshot.has(id)) missing.push(this.get(id) as Element);
     }
     return { changes, missing };
   }
 
-  private remember(id: string, element: Element, print: string, size = estimateBytes(element)): void {
+  /**
+   * Keeps `frame`, the element's one-element frame, when given, else the element's tree. A snapshot's elements (at
+   * most its limit) keep their trees: that costs little, and a JSON copy would not be exact (-0 comes back as 0).
+   */
+  private remember(id: string, element: Element, print: string, size = estimateBytes(element), frame?: string): void {
+    const tree = frame === undefined ? element : undefined;
     // An update reuses the entry (one object less per event); delete and set move it to the end (recency).
     let tracked = this.known.get(id);
-    if (tracked === undefined) tracked = { element, size, print };
+    if (tracked === undefined) tracked = { frame, tree, read: undefined, size, print };
     else {
       this.known.delete(id);
       this.bytes -= tracked.size;
-      tracked.element = element;
+      tracked.frame = frame;
+      tracked.tree = tree;
+      tracked.read = undefined;
       tracked.size = size;
       tracked.print = print;
     }
     this.known.set(id, tracked);
-    this.bytes += size;
+    this.bytes += tracked.size;
     evictOldest(this.known, this.maxTracked, (tracked) => (this.bytes -= tracked.size));
     if (this.bytes <= this.maxBytes) return;
     // Over the byte bound: the oldest go until a tenth of the room is free again (the newest element stays).
@@ -188,7 +227,13 @@ export class TopicTracker {
   }
 }
 
-/** sameState against a tracked element, whose fingerprint is already known; `print` is the new element's. */
-function sameTracked(tracked: Tracked, element: Element, print: string): boolean {
-  return tracked.print === print && JSON.stringify(tracked.element) === JSON.stringify(element);
+/**
+ * sameState against a tracked element, whose fingerprint is already known; `print` is the new element's, `frame` the
+ * frame it came in, if one. The same frame text is the same element; otherwise the JSON texts are compared, as
+ * sameState does.
+ */
+function sameTracked(tracked: Tracked, element: Element, print: string, frame?: string): boolean {
+  if (tracked.print !== print) return false;
+  if (frame !== undefined && tracked.frame === frame) return true;
+  return JSON.stringify(stateOf(tracked)) === JSON.stringify(element);
 }
