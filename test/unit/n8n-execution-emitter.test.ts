@@ -43,6 +43,10 @@ function fakeHost() {
   };
 }
 
+/** An emitter whose saves the test does not look at. */
+const quietEmitter = (host: ReturnType<typeof fakeHost>['host']) =>
+  new ExecutionEmitter(host, { nodeName: 'T', keyPrefix: 'ps:w:n', token: 'x', onStateChange: () => undefined });
+
 const ids = (items: INodeExecutionData[]) => items.map((i) => i.json.id);
 const flush = () =>
   new Promise((resolve) => jest.requireActual<typeof import('timers')>('timers').setImmediate(resolve));
@@ -107,12 +111,7 @@ test('not started: kept as undelivered, emitted again after the backoff, which g
 
 test('several executions not started share one retry timer and are emitted again in their order', async () => {
   const { host, emits } = fakeHost();
-  const emitter = new ExecutionEmitter(host, {
-    nodeName: 'T',
-    keyPrefix: 'ps:w:n',
-    token: 'x',
-    onStateChange: () => undefined,
-  });
+  const emitter = quietEmitter(host);
   for (const id of ['a', 'b', 'c']) emitter.emit([delivery(id)]);
   for (const e of emits) e.done!.reject(new Error('busy'));
   await flush();
@@ -123,12 +122,7 @@ test('several executions not started share one retry timer and are emitted again
 
 test('a run that was cancelled or already gone counts as finished, not emitted again', async () => {
   const { host, emits } = fakeHost();
-  const emitter = new ExecutionEmitter(host, {
-    nodeName: 'T',
-    keyPrefix: 'ps:w:n',
-    token: 'x',
-    onStateChange: () => undefined,
-  });
+  const emitter = quietEmitter(host);
   const outcomes: Outcome[] = [];
   emitter.emit([delivery('a')], (o) => outcomes.push(o));
   class ExecutionCancelledError extends Error {}
@@ -160,12 +154,7 @@ test('the bound on waiting items drops the oldest with an error that says what t
 
 test('n8n cannot report starts (Engine 2.0): emitted again once without the done promise, then always so', async () => {
   const { host, emits, logs } = fakeHost();
-  const emitter = new ExecutionEmitter(host, {
-    nodeName: 'T',
-    keyPrefix: 'ps:w:n',
-    token: 'x',
-    onStateChange: () => undefined,
-  });
+  const emitter = quietEmitter(host);
   const outcomes: Outcome[] = [];
   emitter.emit([delivery('a')], (o) => outcomes.push(o));
   emits[0].done!.reject(new UserError('Engine 2.0 cannot wait'));
@@ -180,12 +169,7 @@ test('n8n cannot report starts (Engine 2.0): emitted again once without the done
 
 test('closed: nothing more is emitted, the retry timer is cleared, what waits stays undelivered and is abandoned', async () => {
   const { host, emits, logs } = fakeHost();
-  const emitter = new ExecutionEmitter(host, {
-    nodeName: 'T',
-    keyPrefix: 'ps:w:n',
-    token: 'x',
-    onStateChange: () => undefined,
-  });
+  const emitter = quietEmitter(host);
   const outcomes: string[] = [];
   emitter.emit([delivery('a')], (o) => outcomes.push(`a ${o}`));
   emitter.emit([delivery('b')], (o) => outcomes.push(`b ${o}`));
@@ -204,12 +188,7 @@ test('closed: nothing more is emitted, the retry timer is cleared, what waits st
 
 test('queue mode: a run whose worker stopped (n8n marks it failed, never runs it again) is emitted again', async () => {
   const { host, emits, logs } = fakeHost();
-  const emitter = new ExecutionEmitter(host, {
-    nodeName: 'T',
-    keyPrefix: 'ps:w:n',
-    token: 'x',
-    onStateChange: () => undefined,
-  });
+  const emitter = quietEmitter(host);
   const outcomes: Outcome[] = [];
   emitter.emit([delivery('a')], (o) => outcomes.push(o));
   // As n8n 2.40 finalizes a stalled job: status error, the MaxStalledCountError's message only.
@@ -269,12 +248,7 @@ test('each execution has its own deduplication key, and stays in flight (for the
 
 test('after a restart: events that went out under one key go out under it again, once; a retry gets a new key', async () => {
   const { host, emits } = fakeHost();
-  const emitter = new ExecutionEmitter(host, {
-    nodeName: 'T',
-    keyPrefix: 'ps:w:n',
-    token: 'x',
-    onStateChange: () => undefined,
-  });
+  const emitter = quietEmitter(host);
   const restored = (id: string, dedupKey?: string): Delivery => ({ ...delivery(id), dedupKey });
   emitter.emit([restored('a', 'ps:w:n:old1'), restored('b', 'ps:w:n:old1')]);
   emitter.emit([restored('c', 'ps:w:n:old1')]); // split from its execution: the old key is used up
