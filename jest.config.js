@@ -8,6 +8,8 @@ const base = {
 };
 module.exports = {
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
+  // unit, integration, then e2e: the e2e cache fills meanwhile on a new machine (test/project-order-sequencer.js).
+  testSequencer: '<rootDir>/test/project-order-sequencer.js',
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
