@@ -277,6 +277,9 @@ export function toObserved(request: SinkRequest): ObservedEvent {
 }
 
 export interface N8nSoakStats {
+  /** The credential and workflows imported (n8n's CLI). */
+  importMs?: number;
+  /** n8n started and every workflow activated. */
   startMs: number;
   /** How long n8n kept posting after the last fault and resubscription (its backlog of executions). */
   drainMs?: number;
@@ -309,6 +312,7 @@ export function n8nConsumer(
     sink,
     async start(context: ConsumerContext) {
       await sink.start();
+      const importing = Date.now();
       const workflows = soakWorkflows(context.topics, sink.url('/events'), tuning);
       await n8n.cli(
         [
@@ -321,6 +325,7 @@ export function n8nConsumer(
         ['import:workflow', `--input=${n8n.writeJson('workflows.json', workflows)}`],
         'soak-import-workflows',
       );
+      stats.importMs = Date.now() - importing;
       order = new EmissionOrder(
         sink,
         (request) => context.onEvent(toObserved(request)),
