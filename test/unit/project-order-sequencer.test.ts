@@ -22,11 +22,11 @@ test('e2e after integration after unit, jest order (largest first without timing
   const tests = [
     fakeTest('e2e-small', 'e2e', 1),
     fakeTest('e2e-big', 'e2e', 9),
-    fakeTest('soak', 'n8n-queue-soak', 99),
+    fakeTest('bench', 'n8n-throughput', 99),
     fakeTest('int', 'integration', 5),
     fakeTest('unit-small', 'unit', 1),
     fakeTest('unit-big', 'unit', 3),
   ];
   const sorted = await new Sequencer({}).sort(tests);
-  expect(sorted.map((t) => t.path)).toEqual(['unit-big', 'unit-small', 'int', 'e2e-big', 'e2e-small', 'soak']);
+  expect(sorted.map((t) => t.path)).toEqual(['unit-big', 'unit-small', 'int', 'e2e-big', 'e2e-small', 'bench']);
 });

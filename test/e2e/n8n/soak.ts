@@ -118,6 +118,8 @@ export interface SoakTuning {
   arrivalOrder?: boolean;
   /** Starts n8n (default: `n8n.start()`); e.g. a queue-mode cluster's main and workers. */
   start?: () => Promise<void>;
+  /** Awaited once the workflows are activated (e.g. queue-mode workers that boot meanwhile). */
+  ready?: () => Promise<void>;
   /**
    * With arrivalOrder: the executions whose posts do not count (n8n marked them failed because their worker died;
    * the trigger emitted their events again, so what such an execution had posted before it died is repeated).
@@ -343,6 +345,7 @@ export function n8nConsumer(
         if (res.status !== 200)
           throw new Error(`activating ${workflow.id}: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 500)}`);
       }
+      await tuning.ready?.();
       stats.startMs = Date.now() - started;
       log(`n8n ready in ${stats.startMs} ms; ${workflows.length} workflows, ${context.topics.length} triggers`);
       // Every topic's snapshot posted (each seeded topic holds at least one element), then quiet.

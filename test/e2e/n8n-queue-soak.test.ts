@@ -1,13 +1,13 @@
-// Chaos soak through n8n's queue mode: PostgreSQL, Redis, one main holding about 40 Pingstreams Triggers (one
-// workflow per topic, Keep Order Per element, batches of up to 20) and two workers running the executions (a Code
-// step, then the post to the sink). Faults: the emulator's (drops, half-open sockets, restarts, 429/503 refusals)
-// and, every sixth one, the host's: a worker killed while it runs executions (then started again), Redis restarted,
+// Chaos soak through n8n's queue mode: PostgreSQL, Redis, one main holding a Pingstreams Trigger per topic (one
+// workflow each, Keep Order Per element, batches of up to 20) and two workers running the executions (a Code step,
+// then the post to the sink). Faults: the emulator's (drops, half-open sockets, restarts, 429/503 refusals) and,
+// every fourth one, the host's: a worker killed while it runs executions (then started again), Redis restarted,
 // the main restarted. The sink's items are taken in the order they arrived (no order restored), so the core soak's
 // exactly-once accounting (test/integration/soak-harness.ts) also proves the order per element at the sink.
-// CI size by default (5,000 changes, 20 faults, 2 projects: 27 topics, 35 changes/s); the full run:
+// CI size by default (5,000 changes, 20 faults, 2 projects: 28 topics, 35 changes/s); the full run:
 // N8N_QUEUE_SOAK_FULL=1 (20,000 changes, 50 faults, 3 projects: 41 topics, 25 changes/s). Each can be set on its
 // own (N8N_QUEUE_SOAK_EVENTS, _FAULTS, _PROJECTS, _RATE).
-// Run: N8N_QUEUE_SOAK=1 npx jest --selectProjects n8n-queue-soak
+// In CI (the e2e project, about 6 min); alone: npx jest --selectProjects e2e -- test/e2e/n8n-queue-soak
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,7 +83,13 @@ beforeAll(async () => {
     triggerOptions: TRIGGER_OPTIONS,
     codeDelayMs: CODE_DELAY_MS,
     arrivalOrder: true,
-    start: () => cluster.start(),
+    // The workers boot while the main activates the workflows (the main first: it runs the migrations).
+    start: async () => {
+      await cluster.main.start();
+      workersStarted = Promise.all(cluster.workers.map((w) => w.start())).then(() => undefined);
+      workersStarted.catch(() => undefined); // awaited in ready()
+    },
+    ready: () => workersStarted,
     // n8n marks the jobs of a killed worker failed ("processed too many times") and never runs them again; the
     // trigger emits their events again. What such a run had posted before its worker died is not a delivery.
     discountExecutions: () =>
@@ -104,6 +110,9 @@ beforeAll(async () => {
   }, 100);
   const faultLog: string[] = [];
   let workerTurn = 0;
+  let workersStarted = Promise.resolve();
+  /** A killed worker boots again (about 40 s) while the other faults go on; awaited before the next kill. */
+  let workerRestarted = Promise.resolve();
   const done = (kind: string) => {
     hostFaults[kind] = (hostFaults[kind] ?? 0) + 1;
     return true;
@@ -119,15 +128,17 @@ beforeAll(async () => {
       faultLog.push(`${new Date().toISOString()} ${line}`);
       if (process.env.SOAK_VERBOSE) log(line);
     },
-    // Every sixth fault is the host's: each kind at least once in CI's 20 (a main restart takes a minute or two).
-    hostFaultEvery: 6,
+    // Every fourth fault is the host's: each kind at least once in CI's 20, the worker and Redis twice.
+    hostFaultEvery: 4,
     hostFaults: [
       {
         kind: 'worker killed',
         run: async () => {
+          await workerRestarted;
           const worker = cluster.workers[workerTurn++ % cluster.workers.length];
           await worker.kill();
-          await worker.start();
+          workerRestarted = worker.start();
+          workerRestarted.catch(() => undefined); // awaited before the next kill and after the soak
           return done('worker killed');
         },
       },
@@ -149,6 +160,7 @@ beforeAll(async () => {
     ],
   });
   clearInterval(sampler);
+  await workerRestarted; // a worker that failed to boot again fails the soak
   phase('soak done');
   const testCpu = process.cpuUsage(testCpuBefore);
   const cpuSeconds = {
@@ -204,7 +216,11 @@ beforeAll(async () => {
   process.stdout.write(`\nn8n queue soak report: ${JSON.stringify({ ...full, connects: undefined })}\n`);
 }, 90 * 60_000);
 
-afterAll(() => resources.closeAll(60_000), 5 * 60_000);
+afterAll(async () => {
+  // Everything is measured: no graceful shutdown to wait for (about 20 s), the processes are killed.
+  await Promise.all([cluster?.main, ...(cluster?.workers ?? [])].filter(Boolean).map((n) => n.kill()));
+  await resources.closeAll(60_000);
+}, 5 * 60_000);
 
 test(`at least ${EVENTS} changes through queue mode with at least ${FAULTS} faults, the host's among them`, () => {
   expect(report.changes).toBeGreaterThanOrEqual(EVENTS);
