@@ -19,8 +19,9 @@ export interface DispatchOptions {
   /** Events waiting here before the subscription is paused; it resumes below half of it. */
   maxHeld: number;
   /**
-   * How long an execution may stay unreported before its keys are freed anyway: n8n can miss an execution's end
-   * (e.g. Redis restarted as a worker finished it), and its elements' later events must not wait forever.
+   * The Order Wait Limit: how long an execution may stay unreported after n8n reported the end of an execution
+   * handed to it later, before its keys are freed anyway (see OverdueWatch). n8n can miss an execution's end (e.g.
+   * Redis restarted as a worker finished it), and its elements' later events must not wait forever.
    */
   overdueMs: number;
 }
@@ -32,12 +33,134 @@ export interface DispatchHost {
   start(batch: Delivery[], settled: (outcome: Outcome) => void): void;
   pause(): void;
   resume(): void;
-  /** An execution of `items` events was not reported within overdueMs: its keys were freed. */
-  overdue(items: number): void;
+  /** An execution of `items` events handed over `waitedMs` ago was found overdue (OverdueWatch): its keys were freed. */
+  overdue(items: number, waitedMs: number): void;
 }
 
 export const DEFAULT_MAX_HELD = 5_000;
 export const DEFAULT_OVERDUE_SECONDS = 300;
+/** Without a later execution reported (a stream gone quiet), an execution is overdue after this many limits. */
+export const OVERDUE_BOUND_FACTOR = 10;
+
+/** An execution handed to n8n, not reported finished yet. */
+interface Flight {
+  /** Hand-over order. */
+  seq: number;
+  handedAt: number;
+  items: number;
+  keys: string[];
+  /** When n8n first reported the end of an execution handed over after this one. */
+  overtakenAt?: number;
+  done: boolean;
+}
+
+/**
+ * Which executions n8n will not report: not by age alone, since a queue that is merely behind holds executions
+ * longer than any fixed limit and freeing their keys then breaks the order. An execution is overdue once n8n has
+ * reported the end of an execution handed over after it and `limitMs` has passed since the first such report (its
+ * own report was lost), or `OVERDUE_BOUND_FACTOR` limits after its hand-over whatever happened. One timer; what is
+ * kept is bounded by the executions in flight.
+ */
+class OverdueWatch {
+  private seq = 0;
+  /** In flight, in hand-over order. */
+  private readonly flights = new Map<number, Flight>();
+  /** Handed over after the latest reported one (not overtaken yet), in hand-over order; may hold done ones. */
+  private unproven: Flight[] = [];
+  /** Overtaken, in the order they were (overtakenAt ascending); may hold done ones. */
+  private overtaken: Flight[] = [];
+  private latestReported = 0;
+  private timer: TimerHandle | undefined;
+  private timerAt = Infinity;
+  private closed = false;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly limitMs: number,
+    private readonly onOverdue: (flights: Flight[]) => void,
+  ) {}
+
+  add(items: number, keys: string[]): Flight {
+    const flight: Flight = { seq: ++this.seq, handedAt: this.clock.now(), items, keys, done: false };
+    this.flights.set(flight.seq, flight);
+    this.unproven.push(flight);
+    this.arm(flight.handedAt + this.limitMs * OVERDUE_BOUND_FACTOR);
+    return flight;
+  }
+
+  /** n8n reported the end of `flight` (also when it was found overdue before): evidence for those handed earlier. */
+  reported(flight: Flight): void {
+    if (flight.seq <= this.latestReported) return;
+    this.latestReported = flight.seq;
+    const now = this.clock.now();
+    let overtook = false;
+    while (this.unproven.length && this.unproven[0].seq <= flight.seq) {
+      const earlier = this.unproven.shift()!;
+      if (earlier.done || earlier === flight) continue;
+      earlier.overtakenAt = now;
+      this.overtaken.push(earlier);
+      overtook = true;
+    }
+    if (overtook) this.arm(now + this.limitMs);
+  }
+
+  settled(flight: Flight): void {
+    flight.done = true;
+    this.flights.delete(flight.seq);
+    if (this.flights.size === 0) this.disarm();
+    // Done ones are dropped from the lists' heads as they go; this bounds what stays behind a stuck one.
+    const bound = 2 * this.flights.size + 32;
+    if (this.unproven.length > bound) this.unproven = this.unproven.filter((f) => !f.done);
+    if (this.overtaken.length > bound) this.overtaken = this.overtaken.filter((f) => !f.done);
+  }
+
+  close(): void {
+    this.flights.clear();
+    this.unproven = [];
+    this.overtaken = [];
+    this.closed = true;
+    this.disarm();
+  }
+
+  private disarm(): void {
+    this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  private arm(at: number): void {
+    if (this.closed || at >= this.timerAt) return;
+    this.clock.clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = this.clock.setTimeout(() => this.fire(), Math.max(0, at - this.clock.now()));
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = this.clock.now();
+    const bound = this.limitMs * OVERDUE_BOUND_FACTOR;
+    const due: Flight[] = [];
+    while (this.overtaken.length && (this.overtaken[0].done || this.overtaken[0].overtakenAt! + this.limitMs <= now)) {
+      const flight = this.overtaken.shift()!;
+      if (flight.done) continue;
+      this.settled(flight);
+      due.push(flight);
+    }
+    for (const flight of this.flights.values()) {
+      if (flight.handedAt + bound > now) break;
+      this.settled(flight);
+      due.push(flight);
+    }
+    const first = this.flights.values().next().value;
+    const next = Math.min(
+      this.overtaken.length ? this.overtaken[0].overtakenAt! + this.limitMs : Infinity,
+      first ? first.handedAt + bound : Infinity,
+    );
+    if (next < Infinity) this.arm(next);
+    if (due.length) this.onOverdue(due);
+  }
+}
 
 /** The key an event is ordered by: its element, or the request it belongs to (a message's recipient). */
 export function orderKey(orderBy: OrderBy, delivery: Delivery): string | undefined {
@@ -55,14 +178,23 @@ export class Dispatcher {
   private readonly busyKeys = new Set<string>();
   private inFlight = 0;
   private batchTimer: TimerHandle | undefined;
-  private readonly overdueTimers = new Set<TimerHandle>();
+  private readonly watch: OverdueWatch;
   private paused = false;
   private closed = false;
 
   constructor(
     private readonly options: DispatchOptions,
     private readonly host: DispatchHost,
-  ) {}
+  ) {
+    this.watch = new OverdueWatch(host.clock, options.overdueMs, (flights) => {
+      const now = host.clock.now();
+      for (const flight of flights) {
+        this.free(flight);
+        host.overdue(flight.items, now - flight.handedAt);
+      }
+      this.dispatch(false);
+    });
+  }
 
   /** Events not handed to n8n yet: not delivered, so the saved record must say so. */
   waiting(): Delivery[] {
@@ -83,8 +215,13 @@ export class Dispatcher {
     this.closed = true;
     this.host.clock.clearTimeout(this.batchTimer);
     this.batchTimer = undefined;
-    for (const timer of this.overdueTimers) this.host.clock.clearTimeout(timer);
-    this.overdueTimers.clear();
+    this.watch.close();
+  }
+
+  /** An execution's keys and slot, freed when it ended or was found overdue. */
+  private free(flight: Flight): void {
+    this.inFlight -= 1;
+    for (const key of flight.keys) this.busyKeys.delete(key);
   }
 
   private dispatching = false;
@@ -149,22 +286,15 @@ export class Dispatcher {
     for (const { deliveries, keys } of batches) {
       for (const key of keys) this.busyKeys.add(key);
       this.inFlight += 1;
-      let settled = false;
-      const settle = () => {
-        if (settled) return;
-        settled = true;
-        this.host.clock.clearTimeout(overdue);
-        this.overdueTimers.delete(overdue);
-        this.inFlight -= 1;
-        for (const key of keys) this.busyKeys.delete(key);
+      const flight = this.watch.add(deliveries.length, keys);
+      const settle = (outcome: Outcome) => {
+        // Only n8n's report of the end is evidence against earlier executions (not a start it cannot report).
+        if (outcome === 'finished') this.watch.reported(flight);
+        if (flight.done) return;
+        this.watch.settled(flight);
+        this.free(flight);
         this.dispatch(false);
       };
-      const overdue = this.host.clock.setTimeout(() => {
-        if (settled || this.closed) return;
-        this.host.overdue(deliveries.length);
-        settle();
-      }, this.options.overdueMs);
-      this.overdueTimers.add(overdue);
       this.host.start(deliveries, settle);
     }
     if (!partialWaits) {

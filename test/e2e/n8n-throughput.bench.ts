@@ -5,7 +5,7 @@
 // in order per request within 10 s after the step. The sustained rate is the highest passing step. CPU: the
 // n8n, PostgreSQL and Redis processes' user+system time over the steps' wall time (/proc), in cores.
 // Not part of CI: N8N_THROUGHPUT=1 npx jest --selectProjects n8n-throughput   (prints a table; BENCHMARKS.md)
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../../emulator';
@@ -22,6 +22,7 @@ import {
   type E2EPaths,
   type SinkRequest,
 } from './n8n/harness';
+import { cpuSeconds, groupPids } from './n8n/cpu';
 import { QueueCluster } from './n8n/queue';
 import { SOAK_N8N_ENV } from './n8n/soak';
 import { QUEUE_WORKFLOW_ID, credential, queueWorkflow } from './n8n/workflows';
@@ -69,35 +70,6 @@ interface Row {
   'executions per 100 changes': number;
   'CPU at that rate (cores)': number;
   'first failing step': string;
-}
-
-/** user+system seconds of a process and its children that were waited for (/proc/<pid>/stat). */
-function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-    } catch {
-      // gone
-    }
-  }
-  return ticks / 100;
-}
-
-/** Every process in the process groups of `leaders` (n8n, its task runner, PostgreSQL's backends, Redis). */
-function groupPids(leaders: number[]): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ');
-      if (leaders.includes(Number(fields[2]))) pids.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
 }
 
 /** The events a sink request carries: one (a post per item) or the execution's items (a post per batch). */

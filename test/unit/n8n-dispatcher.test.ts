@@ -3,7 +3,13 @@
 import { nodeClock } from '../../core/node-platform';
 import type { RealtimeEvent } from '../../core';
 import type { Delivery, Outcome } from '../../nodes/PingstreamsTrigger/execution-emitter';
-import { Dispatcher, dispatchOptions, orderKey, type DispatchOptions } from '../../nodes/PingstreamsTrigger/dispatcher';
+import {
+  Dispatcher,
+  OVERDUE_BOUND_FACTOR,
+  dispatchOptions,
+  orderKey,
+  type DispatchOptions,
+} from '../../nodes/PingstreamsTrigger/dispatcher';
 
 /** An event of element `id` (state `n`), of request `request`. */
 function delivery(id: string, n = 0, request = `req-${id}`): Delivery {
@@ -31,7 +37,7 @@ function fake(options: Partial<DispatchOptions>) {
         }),
       pause: () => flow.push('pause'),
       resume: () => flow.push('resume'),
-      overdue: (items) => flow.push(`overdue ${items}`),
+      overdue: (items, waitedMs) => flow.push(`overdue ${items} after ${waitedMs} ms`),
     },
   );
   return { dispatcher, started, flow, names: () => started.map((s) => s.names) };
@@ -153,19 +159,80 @@ test('a settle during start (n8n cannot report starts) does not reorder or lose 
   expect(dispatcher.waiting()).toEqual([]);
 });
 
-test('an execution n8n never reports finished frees its element after the wait limit, with a warning; timers end on close', () => {
+// The Order Wait Limit rests on evidence: an execution is overdue once n8n reported the end of one handed over after
+// it and the limit has passed since then; without such a report only after OVERDUE_BOUND_FACTOR limits.
+test('a queue that is merely behind never frees a key: nothing handed later was reported, so every event waits', () => {
   const { dispatcher, started, names, flow } = fake({ orderBy: 'element', overdueMs: 5_000 });
-  dispatcher.push([delivery('a', 0), delivery('a', 1), delivery('a', 2)]);
-  expect(names()).toEqual([['a0']]);
-  jest.advanceTimersByTime(4_999);
-  expect(names()).toEqual([['a0']]);
+  dispatcher.push([delivery('a', 0), delivery('a', 1), delivery('b', 0), delivery('b', 1)]);
+  jest.advanceTimersByTime(1_000);
+  dispatcher.push([delivery('c', 0), delivery('c', 1)]);
+  // n8n's backlog: far past the limit, nothing reported at all (and a report of an earlier one proves nothing).
+  jest.advanceTimersByTime(30_000);
+  started[0].finish(); // a0, the first handed over
+  jest.advanceTimersByTime(18_000);
+  expect(flow).toEqual([]);
+  expect(names().flat()).toEqual(['a0', 'b0', 'c0', 'a1']);
+  started[1].finish(); // b0
+  started[2].finish(); // c0
+  expect(names().flat()).toEqual(['a0', 'b0', 'c0', 'a1', 'b1', 'c1']);
+  expect(jest.getTimerCount()).toBe(1); // one timer for all executions in flight
+  dispatcher.close();
+  expect(jest.getTimerCount()).toBe(0);
+});
+
+test('a report lost while later ones arrive: its element goes on the limit after the first later report, with a warning', () => {
+  const { dispatcher, started, names, flow } = fake({ orderBy: 'element', overdueMs: 5_000 });
+  dispatcher.push([delivery('a', 0), delivery('a', 1), delivery('b', 0), delivery('b', 1)]);
+  jest.advanceTimersByTime(20_000); // behind: no evidence yet
+  started[1].finish(); // b0, handed over after a0: n8n reports again, a0's report may be lost
+  expect(names().flat()).toEqual(['a0', 'b0', 'b1']);
+  jest.advanceTimersByTime(2_000);
+  started[2].finish(); // b1: a later report does not restart a0's wait
+  jest.advanceTimersByTime(2_999);
+  expect(flow).toEqual([]);
   jest.advanceTimersByTime(1);
-  expect(flow).toEqual(['overdue 1']);
-  expect(names()).toEqual([['a0'], ['a1']]);
-  started[0].finish(); // reported late: counted once, nothing else changes
+  expect(flow).toEqual(['overdue 1 after 25000 ms']);
+  expect(names().flat()).toEqual(['a0', 'b0', 'b1', 'a1']);
+  started[0].finish(); // reported late after all: counted once, nothing else changes
   expect(dispatcher.executionsInFlight).toBe(1);
-  started[1].finish();
-  expect(names()).toEqual([['a0'], ['a1'], ['a2']]);
+  started[3].finish();
+  expect(dispatcher.executionsInFlight).toBe(0);
+  dispatcher.close();
+  expect(jest.getTimerCount()).toBe(0);
+});
+
+test('a stream gone quiet: an unreported execution holds its key OVERDUE_BOUND_FACTOR limits at most', () => {
+  const { dispatcher, started, names, flow } = fake({ orderBy: 'element', overdueMs: 5_000, maxParallel: 2 });
+  dispatcher.push([delivery('a', 0), delivery('a', 1)]);
+  jest.advanceTimersByTime(1_000);
+  dispatcher.push([delivery('b', 0)]);
+  // Neither a start n8n cannot report nor a batch given up is evidence against a0.
+  started[1].finish('unconfirmed');
+  jest.advanceTimersByTime(5_000 * OVERDUE_BOUND_FACTOR - 1_001);
+  expect(flow).toEqual([]);
+  expect(names().flat()).toEqual(['a0', 'b0']);
+  jest.advanceTimersByTime(1);
+  expect(flow).toEqual(['overdue 1 after 50000 ms']);
+  expect(names().flat()).toEqual(['a0', 'b0', 'a1']);
+  started[2].finish('abandoned');
+  expect(jest.getTimerCount()).toBe(0); // nothing in flight: no timer
+});
+
+test('the limit frees a parallel slot too, and what is kept stays bounded behind an execution never reported', () => {
+  const { dispatcher, started, names, flow } = fake({ maxParallel: 2, overdueMs: 5_000 });
+  dispatcher.push([delivery('stuck')]);
+  for (let i = 0; i < 2_000; i++) {
+    dispatcher.push([delivery(`x${i}`)]);
+    started[started.length - 1].finish(i % 2 ? 'finished' : 'unconfirmed');
+  }
+  const kept = dispatcher as unknown as { watch: { flights: Map<number, unknown>; unproven: []; overtaken: [] } };
+  expect(kept.watch.flights.size).toBe(1);
+  expect(kept.watch.unproven.length + kept.watch.overtaken.length).toBeLessThanOrEqual(40);
+  dispatcher.push([delivery('y'), delivery('z')]);
+  expect(names().flat().slice(-1)).toEqual(['y0']); // one slot is the stuck one's
+  jest.advanceTimersByTime(5_000);
+  expect(flow).toEqual(['overdue 1 after 5000 ms']);
+  expect(names().flat().slice(-2)).toEqual(['y0', 'z0']);
   dispatcher.close();
   expect(jest.getTimerCount()).toBe(0);
 });

@@ -118,6 +118,8 @@ export interface SoakTuning {
   arrivalOrder?: boolean;
   /** Starts n8n (default: `n8n.start()`); e.g. a queue-mode cluster's main and workers. */
   start?: () => Promise<void>;
+  /** Awaited once the workflows are activated (e.g. queue-mode workers that boot meanwhile). */
+  ready?: () => Promise<void>;
   /**
    * With arrivalOrder: the executions whose posts do not count (n8n marked them failed because their worker died;
    * the trigger emitted their events again, so what such an execution had posted before it died is repeated).
@@ -277,6 +279,9 @@ export function toObserved(request: SinkRequest): ObservedEvent {
 }
 
 export interface N8nSoakStats {
+  /** The credential and workflows imported (n8n's CLI). */
+  importMs?: number;
+  /** n8n started and every workflow activated. */
   startMs: number;
   /** How long n8n kept posting after the last fault and resubscription (its backlog of executions). */
   drainMs?: number;
@@ -309,6 +314,7 @@ export function n8nConsumer(
     sink,
     async start(context: ConsumerContext) {
       await sink.start();
+      const importing = Date.now();
       const workflows = soakWorkflows(context.topics, sink.url('/events'), tuning);
       await n8n.cli(
         [
@@ -321,6 +327,7 @@ export function n8nConsumer(
         ['import:workflow', `--input=${n8n.writeJson('workflows.json', workflows)}`],
         'soak-import-workflows',
       );
+      stats.importMs = Date.now() - importing;
       order = new EmissionOrder(
         sink,
         (request) => context.onEvent(toObserved(request)),
@@ -338,6 +345,7 @@ export function n8nConsumer(
         if (res.status !== 200)
           throw new Error(`activating ${workflow.id}: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 500)}`);
       }
+      await tuning.ready?.();
       stats.startMs = Date.now() - started;
       log(`n8n ready in ${stats.startMs} ms; ${workflows.length} workflows, ${context.topics.length} triggers`);
       // Every topic's snapshot posted (each seeded topic holds at least one element), then quiet.
