@@ -329,9 +329,9 @@ export class PingstreamsTrigger implements INodeType {
         start: (deliveries, settled) => emitter.emit(deliveries, settled),
         pause: () => handle?.pause(),
         resume: () => handle?.resume(),
-        overdue: (items) =>
+        overdue: (items, waitedMs) =>
           this.logger.warn(
-            `[Pingstreams] ${node.name}: n8n has not reported the end of an execution of ${items} item(s) within ${dispatch.overdueMs / 1000} s; later events of its elements go on without waiting for it. Check n8n's log (in queue mode also Redis and the workers).`,
+            `[Pingstreams] ${node.name}: n8n has not reported the end of an execution of ${items} item(s) handed over ${Math.round(waitedMs / 1000)} s ago (Order Wait Limit ${dispatch.overdueMs / 1000} s); later events of its elements go on without waiting for it. Check n8n's log (in queue mode also Redis and the workers).`,
           ),
       });
 
