@@ -301,10 +301,13 @@ test("static data under workers: a Code node's write-back puts back an older cop
   type ResumeRecord = { topic: string; seen: Record<string, string> };
   const read = (id: string) =>
     JSON.parse(cluster.postgres.query(`SELECT "staticData" FROM workflow_entity WHERE id = '${id}'`)) as {
-      'node:Pingstreams Trigger'?: { resumeState?: ResumeRecord };
+      'node:Pingstreams Trigger'?: { resumeState?: ResumeRecord; executionKeys?: Record<string, unknown> };
     };
-  const seen = (id: string, element: unknown) =>
-    read(id)['node:Pingstreams Trigger']?.resumeState?.seen[String(element)];
+  // In the record: seen, or in flight under its execution's key (until n8n reports the end).
+  const noted = (id: string, element: unknown) => {
+    const record = read(id)['node:Pingstreams Trigger'];
+    return Boolean(record?.resumeState?.seen[String(element)] ?? record?.executionKeys?.[String(element)]);
+  };
   const posted = (id: unknown) => sink.on('/static').filter((r) => envelope(r).data?._id === id);
   // A workflow whose nodes write no static data: the workers write nothing back; the record is the main's.
   expect(read(QUEUE_WORKFLOW_ID)['node:Pingstreams Trigger']?.resumeState?.topic).toBe(topic());
@@ -315,17 +318,22 @@ test("static data under workers: a Code node's write-back puts back an older cop
   // hookFunctionsSaveWorker saves it): the slow one, ending last, puts back a record without the fast change.
   const slow = emu.createRequest(emu.projectId, { first_text: 'slow static data' });
   await waitFor(
-    () => seen(STATIC_DATA_WORKFLOW_ID, slow._id),
+    () => noted(STATIC_DATA_WORKFLOW_ID, slow._id),
     'the main saved the record with the slow change',
     30_000,
   );
   const fast = emu.createRequest(emu.projectId, { first_text: 'fast static data' });
+  await waitFor(
+    () => noted(STATIC_DATA_WORKFLOW_ID, fast._id),
+    'the main saved the record with the fast change',
+    30_000,
+  );
   await waitFor(() => posted(fast._id).length === 1, 'the fast execution posted', 60_000);
   expect(posted(slow._id)).toHaveLength(0); // the slow one still runs
   await waitFor(() => posted(slow._id).length === 1, 'the slow execution posted', 60_000);
   // Its write-back (after its last node) leaves a record without the fast change, whatever was saved meanwhile,
   // although the main delivered it and holds it in its own record.
-  await waitFor(() => !seen(STATIC_DATA_WORKFLOW_ID, fast._id), 'the record without the fast change', 10_000);
+  await waitFor(() => !noted(STATIC_DATA_WORKFLOW_ID, fast._id), 'the record without the fast change', 10_000);
   await waitFor(() => received(fast._id).length === 1 && received(slow._id).length === 1, 'both posted', 60_000);
   // Reported (docs/n8n.md): the changes made while the main was down in the restart tests above, which the
   // workflow without static-data writes got once each, and this one got as often as this count says.
