@@ -8,6 +8,11 @@ import type { Element, RealtimeEvent, ResumeState, TopicKind } from './types';
 
 /** A fingerprint no element has: a resume finds the element "changed" and emits it (recovered). */
 export const UNDELIVERED_FINGERPRINT = 'undelivered';
+/**
+ * Before a fingerprint: a create the host had not delivered. The entry stays (so a request closed meanwhile is
+ * still looked up); a resume emits the element as a create when it is unchanged since, as an update when not.
+ */
+export const UNDELIVERED_CREATE = 'undelivered-create:';
 
 export const MAX_RESUME_ENTRIES = 2_000;
 // Persisted by hosts: bounded in bytes too, ids from the server being any length.
@@ -67,10 +72,16 @@ export class ResumeRecord {
 
   /** What changed in `elements` since this record: new ones CREATE, others whose fingerprint differs UPDATE. */
   diff(elements: readonly Element[]): { changes: Change[]; present: Set<string> } {
-    return diffSnapshot(elements, {
+    const result = diffSnapshot(elements, {
       known: (id) => this.entries.get(id)?.print,
       same: (print, element) => print === fingerprint(element),
     });
+    for (const change of result.changes) {
+      const print = this.entries.get(elementId(change.data) ?? '')?.print;
+      if (print?.startsWith(UNDELIVERED_CREATE) && print === UNDELIVERED_CREATE + fingerprint(change.data))
+        change.method = 'CREATE';
+    }
+    return result;
   }
 
   /** A change delivered (or counted as seen): removed elements and closed requests leave the record. */
@@ -122,8 +133,8 @@ export class ResumeRecord {
 
   /**
    * The record as stored, with each of `undelivered` counted as not delivered (the record itself is not changed):
-   * a create the host never delivered is left out, so a resume emits it as a create again; anything else is marked
-   * so a resume finds it changed; a removal is put back so a resume looks for it. An element the record has moved
+   * a create the host never delivered is marked as such (UNDELIVERED_CREATE), so a resume emits it as a create again
+   * and can still look the element up; anything else is marked so a resume finds it changed; a removal is put back so a resume looks for it. An element the record has moved
    * past (a newer state was recorded since) is left alone: the newer state is what a resume compares with.
    * `stateOf` may give an event's deliveredState when the caller knows it already. One pass over the record.
    */
@@ -144,10 +155,8 @@ export class ResumeRecord {
         const requestId = typeof event.data.request_id === 'string' ? event.data.request_id : undefined;
         marked.set(id, { print: UNDELIVERED_FINGERPRINT, requestId: requestId || undefined });
       } else if (entry !== undefined && entry.print === stateOf(event)) {
-        marked.set(
-          id,
-          event.method === 'CREATE' ? undefined : { print: UNDELIVERED_FINGERPRINT, requestId: entry.requestId },
-        );
+        const print = event.method === 'CREATE' ? UNDELIVERED_CREATE + entry.print : UNDELIVERED_FINGERPRINT;
+        marked.set(id, { print, requestId: entry.requestId });
       }
     }
     // fromEntries defines own properties: an id such as "__proto__" stays an entry.

@@ -13,7 +13,13 @@ import {
 import { Backoff, ConnectBudget } from '../../core/backoff';
 import { parseFrame } from '../../core/protocol';
 import { TopicTracker, evictOldest, fingerprint } from '../../core/tracker';
-import { markUndelivered, readResumeState, UNDELIVERED_FINGERPRINT } from '../../core/resume';
+import {
+  markUndelivered,
+  readResumeState,
+  ResumeRecord,
+  UNDELIVERED_CREATE,
+  UNDELIVERED_FINGERPRINT,
+} from '../../core/resume';
 import { buildSocketUrl } from '../../core/endpoint';
 import { parseRetryAfter, extractReason } from '../../core/handshake';
 
@@ -279,11 +285,15 @@ describe('resume record: events the host could not deliver', () => {
     requestIds: { a: 'support-group-a', b: 'support-group-b' },
   };
 
-  test('an undelivered update is marked, an undelivered create forgotten: a resume emits each as it was', () => {
+  test('an undelivered update is marked, an undelivered create marked as one: a resume emits each as it was', () => {
     expect(markUndelivered(state, [event('UPDATE', a1)]).seen).toEqual({ a: UNDELIVERED_FINGERPRINT, b: 'u:b' });
     const created = markUndelivered(state, [event('CREATE', a1)]);
-    expect(created.seen).toEqual({ b: 'u:b' });
-    expect(created.requestIds).toEqual({ b: 'support-group-b' });
+    expect(created.seen).toEqual({ a: UNDELIVERED_CREATE + fingerprint(a1), b: 'u:b' });
+    // Its request id stays: a request closed meanwhile is still looked up.
+    expect(created.requestIds).toEqual({ a: 'support-group-a', b: 'support-group-b' });
+    const resumed = ResumeRecord.read(created);
+    expect(resumed.diff([a1]).changes.map((c) => c.method)).toEqual(['CREATE']); // unchanged since: a create
+    expect(resumed.diff([a2]).changes.map((c) => c.method)).toEqual(['UPDATE']); // changed since: an update
   });
 
   test('an element recorded in a newer state since is left alone', () => {

@@ -1,5 +1,5 @@
 // The resume record and the one snapshot diff it shares with the tracker.
-import { ResumeRecord, MAX_RESUME_ENTRIES, UNDELIVERED_FINGERPRINT } from '../../core/resume';
+import { ResumeRecord, MAX_RESUME_ENTRIES, UNDELIVERED_CREATE, UNDELIVERED_FINGERPRINT } from '../../core/resume';
 import { diffSnapshot } from '../../core/snapshot-diff';
 import { TopicTracker, fingerprint } from '../../core/tracker';
 import type { RealtimeEvent } from '../../core/types';
@@ -98,7 +98,7 @@ describe('ResumeRecord', () => {
     expect(ResumeRecord.read({ topic: TOPIC, seen: many }).size).toBe(MAX_RESUME_ENTRIES + 5);
   });
 
-  test('stored with undelivered events: a create is left out, an update marked, a removed one put back with its request id', () => {
+  test('stored with undelivered events: a create marked as one, an update marked, a removed one put back with its request id', () => {
     const a = req('a', '1');
     const b = req('b', '1');
     const record = new ResumeRecord();
@@ -124,8 +124,8 @@ describe('ResumeRecord', () => {
     ]);
     expect(state).toEqual({
       topic: TOPIC,
-      seen: { b: UNDELIVERED_FINGERPRINT, c: UNDELIVERED_FINGERPRINT },
-      requestIds: { b: 'support-group-b', c: 'support-group-c' },
+      seen: { a: UNDELIVERED_CREATE + fingerprint(a), b: UNDELIVERED_FINGERPRINT, c: UNDELIVERED_FINGERPRINT },
+      requestIds: { a: 'support-group-a', b: 'support-group-b', c: 'support-group-c' },
     });
     expect(
       ResumeRecord.read(state)
