@@ -58,6 +58,8 @@ export type Outcome =
 
 /** When n8n cannot start an execution: wait, then emit it again (backing off while it keeps failing). */
 export const RETRY_DELAYS_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
+/** While executions end one after another: the record in memory is brought up to date at most this often. */
+export const REFRESH_DELAY_MS = 1_000;
 /** Items kept for emitting again, per trigger, so a long outage of n8n's database cannot exhaust memory. */
 export const MAX_ITEMS_WAITING = 10_000;
 
@@ -233,8 +235,9 @@ export class ExecutionEmitter {
   }
 
   /**
-   * Its events are done with. The record in memory says so soon after (once for a burst of ends, so a burst costs
-   * one save); n8n stores it with the next emit, which brings it up to date anyway.
+   * Its events are done with. The record in memory says so at once when nothing else is in flight, else within
+   * REFRESH_DELAY_MS (ends trickling in cost one save a second); n8n stores it with the next emit, which brings it
+   * up to date anyway.
    */
   private finished(settled: ((outcome: Outcome) => void) | undefined): void {
     if (this.closed) {
@@ -245,7 +248,7 @@ export class ExecutionEmitter {
       this.refreshTimer = this.host.clock.setTimeout(() => {
         this.refreshTimer = undefined;
         if (!this.closed) this.options.onStateChange();
-      }, 0);
+      }, REFRESH_DELAY_MS);
     }
     settled?.('finished');
   }
