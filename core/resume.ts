@@ -134,8 +134,9 @@ export class ResumeRecord {
   /**
    * The record as stored, with each of `undelivered` counted as not delivered (the record itself is not changed):
    * a create the host never delivered is marked as such (UNDELIVERED_CREATE), so a resume emits it as a create again
-   * and can still look the element up; anything else is marked so a resume finds it changed; a removal is put back so a resume looks for it. An element the record has moved
-   * past (a newer state was recorded since) is left alone: the newer state is what a resume compares with.
+   * and can still look the element up; anything else is marked so a resume finds it changed; a removal is put back
+   * so a resume looks for it. An element the record has moved past (a newer state was recorded since) is left
+   * alone: the newer state is what a resume compares with.
    * `stateOf` may give an event's deliveredState when the caller knows it already. One pass over the record.
    */
   toState(
@@ -143,13 +144,13 @@ export class ResumeRecord {
     undelivered: readonly RealtimeEvent[] = [],
     stateOf: (event: RealtimeEvent) => string = deliveredState,
   ): ResumeState {
-    const marked = new Map<string, Entry | undefined>(); // undefined: left out
+    const marked = new Map<string, Entry>();
     for (const event of undelivered) {
       if (event.topic !== topic) continue;
       const id = elementId(event.data);
       if (id === undefined) continue;
       // As marked by an earlier event of the list, else as recorded.
-      const entry = marked.has(id) ? marked.get(id) : this.entries.get(id);
+      const entry = marked.get(id) ?? this.entries.get(id);
       if (event.method === 'DELETE' || isClosedRequest(event.kind, event.data)) {
         if (entry !== undefined) continue;
         const requestId = typeof event.data.request_id === 'string' ? event.data.request_id : undefined;
@@ -161,12 +162,9 @@ export class ResumeRecord {
     }
     // fromEntries defines own properties: an id such as "__proto__" stays an entry.
     const kept: Array<[string, Entry]> = [];
-    for (const [id, entry] of this.entries) {
-      if (!marked.has(id)) kept.push([id, entry]);
-      else if (marked.get(id) !== undefined) kept.push([id, marked.get(id)!]);
-    }
+    for (const [id, entry] of this.entries) kept.push([id, marked.get(id) ?? entry]);
     // Put back (removed ones), after the rest as if just recorded.
-    for (const [id, entry] of marked) if (entry !== undefined && !this.entries.has(id)) kept.push([id, entry]);
+    for (const [id, entry] of marked) if (!this.entries.has(id)) kept.push([id, entry]);
     const state: ResumeState = { topic, seen: Object.fromEntries(kept.map(([id, { print }]) => [id, print])) };
     const requestIds: Array<[string, string]> = [];
     for (const [id, { requestId }] of kept) if (requestId !== undefined) requestIds.push([id, requestId]);
