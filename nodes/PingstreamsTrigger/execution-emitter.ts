@@ -62,6 +62,12 @@ export const RETRY_DELAYS_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
 export const REFRESH_DELAY_MS = 1_000;
 /** Items kept for emitting again, per trigger, so a long outage of n8n's database cannot exhaust memory. */
 export const MAX_ITEMS_WAITING = 10_000;
+/**
+ * How long events that went out under a key before a restart, recovered apart from the first execution sent under
+ * it again, wait for n8n's answer to that one. n8n skips a duplicate key as it inserts the execution (at once); an
+ * execution not skipped by then was created, so its key had not run.
+ */
+export const VERDICT_WAIT_MS = 30_000;
 
 /**
  * Whether an error is of an n8n error class, by name along its prototype chain: the package may load its own copy
@@ -112,6 +118,19 @@ interface Waiting {
   settled?: (outcome: Outcome) => void;
 }
 
+/**
+ * A key from before a restart. n8n takes one execution under a key, so the first one sent under it again asks n8n
+ * whether it ran: skipped as a duplicate, it did, and so did every event that went out under it; else none did.
+ * Events of the key recovered apart from that first execution (a later snapshot diff, a look-up, a batch limit)
+ * wait for the answer, then are done with or go out under a new key.
+ */
+interface RestoredKey {
+  /** Undefined until the answer: whether n8n had run an execution under this key. */
+  ranBefore?: boolean;
+  held: Waiting[];
+  timer?: TimerHandle;
+}
+
 export interface ExecutionEmitterOptions {
   nodeName: string;
   /** Starts every deduplication key: n8n's key is unique across all workflows, so it names the workflow and node. */
@@ -131,8 +150,8 @@ export class ExecutionEmitter {
   private readonly inFlight = new Map<string, Delivery[]>();
   /** Their elements, for the saved record (execution-keys.ts). */
   readonly inFlightElements = new InFlightElements();
-  /** Keys from before a restart, used once: a second execution under one would be refused as a duplicate. */
-  private readonly reusedKeys = new Set<string>();
+  /** Keys from before a restart that came back (see RestoredKey). Bounded by the note they came from. */
+  private readonly restoredKeys = new Map<string, RestoredKey>();
   private keysMade = 0;
   private retryTimer: TimerHandle | undefined;
   private refreshTimer: TimerHandle | undefined;
@@ -178,18 +197,52 @@ export class ExecutionEmitter {
    */
   emitAll(executions: Array<{ deliveries: Delivery[]; settled?: (outcome: Outcome) => void }>): void {
     if (this.closed) return;
-    const ready = executions
-      .filter(({ deliveries }) => deliveries.length > 0)
-      .map((execution) => ({ ...execution, key: this.keyFor(execution.deliveries) }));
-    if (ready.length === 0) return;
-    if (this.reportsStart) {
-      for (const { key, deliveries } of ready) {
-        this.inFlight.set(key, deliveries);
-        this.inFlightElements.add(key, deliveries);
-      }
+    const ready: Array<Waiting & { key: string }> = [];
+    const ranBefore: Waiting[] = [];
+    for (const execution of executions) {
+      if (execution.deliveries.length === 0) continue;
+      const restoredKey = sharedRestoredKey(execution.deliveries);
+      const restored = restoredKey === undefined ? undefined : this.restoredKeys.get(restoredKey);
+      if (restoredKey === undefined || restored?.ranBefore === false) {
+        ready.push({ ...execution, key: this.newKey() });
+      } else if (restored === undefined) {
+        // The first execution under it again. Without n8n's answer to come, later ones cannot wait for one.
+        this.restoredKeys.set(restoredKey, { held: [], ranBefore: this.reportsStart ? undefined : false });
+        ready.push({ ...execution, key: restoredKey });
+      } else if (restored.ranBefore) ranBefore.push(execution);
+      else this.hold(restoredKey, restored, execution);
     }
-    this.options.onStateChange();
-    for (const { key, deliveries, settled } of ready) this.handOver(key, deliveries, settled);
+    if (ready.length > 0) {
+      if (this.reportsStart) {
+        for (const { key, deliveries } of ready) {
+          this.inFlight.set(key, deliveries);
+          this.inFlightElements.add(key, deliveries);
+        }
+      }
+      this.options.onStateChange();
+      for (const { key, deliveries, settled } of ready) this.handOver(key, deliveries, settled);
+    }
+    for (const { settled } of ranBefore) this.finished(settled);
+  }
+
+  /** Waits for n8n's answer to the first execution under `key` (bounded), counted in flight under that key. */
+  private hold(key: string, restored: RestoredKey, execution: Waiting): void {
+    restored.held.push(execution);
+    this.inFlightElements.add(key, execution.deliveries);
+    restored.timer ??= this.host.clock.setTimeout(() => this.answered(key, false), VERDICT_WAIT_MS);
+  }
+
+  /** n8n's answer for a key from before a restart: what waited for it is done with, or goes out under a new key. */
+  private answered(key: string, ranBefore: boolean): void {
+    const restored = this.restoredKeys.get(key);
+    if (restored === undefined || restored.ranBefore !== undefined) return;
+    restored.ranBefore = ranBefore;
+    this.host.clock.clearTimeout(restored.timer);
+    restored.timer = undefined;
+    const held = restored.held.splice(0);
+    for (const { deliveries } of held) this.inFlightElements.remove(key, deliveries);
+    if (ranBefore) for (const { settled } of held) this.finished(settled);
+    else this.emitAll(held);
   }
 
   private handOver(key: string, deliveries: Delivery[], settled?: (outcome: Outcome) => void): void {
@@ -205,6 +258,7 @@ export class ExecutionEmitter {
       (run) => {
         this.ended(key, deliveries);
         // A run n8n skipped as a duplicate of its key (undefined) ran before a restart: its events are done with.
+        this.answered(key, run === undefined);
         if (workerLost(run)) {
           // Not run to its end: emitted again (a side effect the workflow had already made is then made again).
           this.notStartedBy({ deliveries, settled }, new Error('the worker running it stopped before it finished'));
@@ -215,6 +269,7 @@ export class ExecutionEmitter {
       },
       (error: unknown) => {
         this.ended(key, deliveries);
+        this.answered(key, false);
         if (!executionNeverStarted(error)) return this.finished(settled);
         if (isErrorClass(error, 'UserError')) {
           // This workflow's settings rule out waiting (e.g. n8n's Engine 2.0): emit as before, unconfirmed.
@@ -253,16 +308,8 @@ export class ExecutionEmitter {
     settled?.('finished');
   }
 
-  /**
-   * The key of a new execution: the one its events had before a restart when they all share it (the first time),
-   * else a new one. Time and randomness make it unique across restarts; it only ever goes to n8n.
-   */
-  private keyFor(deliveries: Delivery[]): string {
-    const restored = deliveries[0].dedupKey;
-    if (restored && !this.reusedKeys.has(restored) && deliveries.every((d) => d.dedupKey === restored)) {
-      this.reusedKeys.add(restored);
-      return restored;
-    }
+  /** Time and randomness make it unique across restarts; it only ever goes to n8n. */
+  private newKey(): string {
     this.keysMade += 1;
     const random = Math.floor(Math.random() * 2 ** 48).toString(36);
     return `${this.options.keyPrefix}:${Date.now().toString(36)}.${this.keysMade.toString(36)}.${random}`;
@@ -275,6 +322,12 @@ export class ExecutionEmitter {
     this.retryTimer = undefined;
     this.host.clock.clearTimeout(this.refreshTimer);
     this.refreshTimer = undefined;
+    // What waits for n8n's answer on a restored key stays noted under it: the next restart asks again.
+    for (const restored of this.restoredKeys.values()) {
+      this.host.clock.clearTimeout(restored.timer);
+      restored.timer = undefined;
+      for (const { settled } of restored.held) settled?.('abandoned');
+    }
     // The list stays: the record saved last still marks these undelivered, and a later save must too.
     for (const { settled } of this.notStarted) settled?.('abandoned');
   }
@@ -311,4 +364,10 @@ export class ExecutionEmitter {
       for (const { deliveries, settled } of this.notStarted.splice(0)) this.emit(deliveries, settled);
     }, delayMs);
   }
+}
+
+/** The key from before a restart that all of an execution's events went out under, if they share one. */
+function sharedRestoredKey(deliveries: readonly Delivery[]): string | undefined {
+  const key = deliveries[0].dedupKey;
+  return key !== undefined && deliveries.every((d) => d.dedupKey === key) ? key : undefined;
 }

@@ -6,6 +6,7 @@ import { UserError } from 'n8n-workflow';
 import {
   ExecutionEmitter,
   RETRY_DELAYS_MS,
+  VERDICT_WAIT_MS,
   type Deferred,
   type Delivery,
   type Outcome,
@@ -251,18 +252,69 @@ test('after a restart: events that went out under one key go out under it again,
   const emitter = quietEmitter(host);
   const restored = (id: string, dedupKey?: string): Delivery => ({ ...delivery(id), dedupKey });
   emitter.emit([restored('a', 'ps:w:n:old1'), restored('b', 'ps:w:n:old1')]);
-  emitter.emit([restored('c', 'ps:w:n:old1')]); // split from its execution: the old key is used up
   emitter.emit([restored('d', 'ps:w:n:old2'), restored('e')]); // mixed: a new key
   expect(emits[0].key).toBe('ps:w:n:old1');
-  expect(emits[1].key).not.toBe('ps:w:n:old1');
-  expect(emits[2].key).not.toBe('ps:w:n:old2');
+  expect(emits[1].key).not.toBe('ps:w:n:old2');
   // Not started: emitted again under a new key (n8n refuses a key it has an execution for, even a failed one).
   emits[0].done!.reject(new Error('busy'));
   await flush();
   jest.advanceTimersByTime(RETRY_DELAYS_MS[0]);
-  expect(ids(emits[3].items)).toEqual(['a', 'b']);
-  expect(emits[3].key).not.toBe('ps:w:n:old1');
+  expect(ids(emits[2].items)).toEqual(['a', 'b']);
+  expect(emits[2].key).not.toBe('ps:w:n:old1');
   emitter.close();
+});
+
+describe('after a restart, events of one key recovered apart wait for what n8n says of the first execution under it', () => {
+  const restored = (id: string, dedupKey?: string): Delivery => ({ ...delivery(id), dedupKey });
+  const setUp = () => {
+    const fake = fakeHost();
+    const emitter = quietEmitter(fake.host);
+    const outcomes: Outcome[] = [];
+    emitter.emit([restored('a', 'ps:w:n:old1'), restored('b', 'ps:w:n:old1')]);
+    emitter.emit([restored('c', 'ps:w:n:old1')], (o) => outcomes.push(o)); // a later snapshot diff, a look-up
+    return { ...fake, emitter, outcomes };
+  };
+
+  test('n8n skipped it (it ran before the restart): the rest ran with it, and is not emitted again', async () => {
+    const { emits, emitter, outcomes } = setUp();
+    expect(emits).toHaveLength(1); // c waits, still noted under the old key for the saved record
+    expect(emitter.inFlightElements.toStored()).toMatchObject({ c: ['ps:w:n:old1', expect.any(String)] });
+    emits[0].done!.resolve(undefined as unknown as IRun);
+    await flush();
+    expect(emits).toHaveLength(1);
+    expect(outcomes).toEqual(['finished']);
+    emitter.emit([restored('e', 'ps:w:n:old1')]); // later still: done with at once
+    expect(emits).toHaveLength(1);
+    expect(emitter.inFlightElements.toStored()).toEqual({});
+    emitter.close();
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  test('n8n ran it now (it never ran before): the rest goes out too, under a new key', async () => {
+    const { emits, emitter, outcomes } = setUp();
+    emits[0].done!.resolve({} as IRun);
+    await flush();
+    expect(emits.map((e) => ids(e.items))).toEqual([['a', 'b'], ['c']]);
+    expect(emits[1].key).toMatch(/^ps:w:n:/);
+    expect(emits[1].key).not.toBe('ps:w:n:old1');
+    emits[1].done!.resolve({} as IRun);
+    await flush();
+    expect(outcomes).toEqual(['finished']);
+    emitter.close();
+  });
+
+  test('no answer within VERDICT_WAIT_MS: n8n created it, so the rest goes out; closing gives up what waits', () => {
+    const { emits, emitter, outcomes } = setUp();
+    jest.advanceTimersByTime(VERDICT_WAIT_MS - 1);
+    expect(emits).toHaveLength(1);
+    jest.advanceTimersByTime(1);
+    expect(emits.map((e) => ids(e.items))).toEqual([['a', 'b'], ['c']]);
+    emitter.emit([restored('f', 'ps:w:n:old2')]);
+    emitter.emit([restored('g', 'ps:w:n:old2')], (o) => outcomes.push(o));
+    emitter.close();
+    expect(outcomes).toEqual(['abandoned']);
+    expect(jest.getTimerCount()).toBe(0);
+  });
 });
 
 test('a burst is counted in flight and saved once before any of it is handed over; the last end saves at once', async () => {
