@@ -342,6 +342,26 @@ test('Keep Order Per Element with batches: one execution for several events, nev
   ]);
 });
 
+test('killed with a batch in flight, restarted with smaller batches: that batch ran, so no part of it runs again', async () => {
+  const batched = { events: ['CREATE', 'UPDATE'], options: { orderBy: 'element', batchSize: 10, batchWaitMs: 300 } };
+  const first = await activate(batched);
+  for (const i of [0, 1, 2]) emu.createRequest(emu.projectId, { first_text: `batched ${i}` });
+  await waitFor(() => first.items().length === 3, 'the three creates');
+  expect(first.executions).toHaveLength(1); // one execution, one deduplication key
+  await first.close(); // as a kill: the record saved with that emit counts it in flight
+  await waitFor(() => emu.stats().clients === 0, 'n8n stopped', 15_000);
+
+  // Batch Size 1 splits the old execution's events: the first part asks n8n (skipped), the others wait for that.
+  const second = await activate(
+    { ...batched, options: { ...batched.options, batchSize: 1 } },
+    { staticData: first.savedStaticData },
+  );
+  await waitFor(() => second.skippedEmits.length === 1, 'the first part, skipped by n8n', 10_000);
+  await sleep(500); // room for a wrong repeat
+  expect(second.executions).toEqual([]);
+  expect(second.skippedEmits.flat()).toHaveLength(1);
+});
+
 test('bad parameters fail the activation before connecting', async () => {
   const badId = runTrigger({
     credentials: creds(),
