@@ -38,6 +38,8 @@ jest.setTimeout(Math.max(20 * 60_000, (EVENTS / RATE) * 3_000 + FAULTS * 40_000)
 
 let report: SoakReport;
 let stats: N8nSoakStats;
+/** Items in the execution that carried the most. */
+let largestExecution = 0;
 let cluster: QueueCluster;
 const hostFaults: Record<string, number> = {};
 const resources = new Resources();
@@ -202,9 +204,13 @@ beforeAll(async () => {
       .join('\n'),
   );
   stats = consumer.stats;
+  const itemsPerExecution = new Map<unknown, number>();
+  for (const r of consumer.sink.requests)
+    itemsPerExecution.set(r.headers['x-execution'], (itemsPerExecution.get(r.headers['x-execution']) ?? 0) + 1);
+  largestExecution = Math.max(0, ...itemsPerExecution.values());
   const full = {
     ...report,
-    n8n: stats,
+    n8n: { ...stats, largestExecution },
     hostFaults,
     size: { events: EVENTS, faults: FAULTS, projects: PROJECTS, rate: RATE },
     phasesMs: phases,
@@ -240,6 +246,10 @@ test('every change reaches the sink once, in order per element as it arrived: no
   expect(stats.incompleteExecutions).toBe(0);
   // Left out only what the lost workers' runs had posted: at most their items (20 per batch).
   expect(stats.repeatedAfterWorkerLoss).toBeLessThanOrEqual((stats.executionsOfLostWorkers ?? 0) * 20);
-  // Batches: far fewer executions than items.
-  expect(stats.executions).toBeLessThan(stats.sinkRequests / 2);
+  // Batches: events waiting together share an execution, never more than Batch Size of them. How many wait together
+  // depends on the rate per workflow (CI's 1.25 changes/s per workflow: 3.5 items per execution; the full run's 0.6:
+  // 1.9), so this asserts batching, not a ratio.
+  expect(stats.executions).toBeLessThan(stats.sinkRequests);
+  expect(largestExecution).toBeGreaterThan(1);
+  expect(largestExecution).toBeLessThanOrEqual(TRIGGER_OPTIONS.batchSize);
 });
