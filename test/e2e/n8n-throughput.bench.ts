@@ -42,7 +42,12 @@ interface Config {
   /** 'item': the HTTP Request node posts each item (n8n's default); 'execution': one post per execution (a bulk API). */
   post: 'item' | 'execution';
 }
-const ORDERED = { orderBy: 'element', heartbeatInterval: 30 };
+const ORDERED = {
+  orderBy: 'element',
+  heartbeatInterval: 30,
+  // Order Wait Limit: how long an element waits for an execution whose end n8n never reports (default 300 s).
+  ...(process.env.N8N_THROUGHPUT_ORDER_WAIT ? { orderWaitSeconds: Number(process.env.N8N_THROUGHPUT_ORDER_WAIT) } : {}),
+};
 const BATCHES = { ...ORDERED, batchSize: 50, batchWaitMs: 200 };
 const CONFIGS = (
   [
@@ -108,6 +113,8 @@ async function measure(config: Config): Promise<Row> {
     let main: N8n;
     let start: () => Promise<void>;
     let leaders: () => number[];
+    /** Queue mode: n8n's executions by status, for a failing step's diagnosis (stuck in the queue, or end not reported). */
+    let executionsByStatus = () => '';
     if (config.queue) {
       const cluster = local.add(
         'cluster',
@@ -118,6 +125,12 @@ async function measure(config: Config): Promise<Row> {
       main = cluster.main;
       start = () => cluster.start();
       leaders = () => [cluster.main, ...cluster.workers].map((n) => n.pid!).concat(cluster.serverPids());
+      executionsByStatus = () =>
+        cluster.postgres
+          .query(
+            `SELECT status || ':' || count(*) || ':' || to_char(max("stoppedAt"), 'HH24:MI:SS') FROM execution_entity GROUP BY status`,
+          )
+          .replace(/\n/g, ' ');
     } else {
       main = local.add(
         'n8n',
@@ -211,7 +224,22 @@ async function measure(config: Config): Promise<Row> {
         `[throughput] ${config.name}: ${rate}/s: made ${made}, got ${got.length}, once ${once}, ordered ${ordered}, in time ${arrived}, executions ${executions}, cpu ${cpu.toFixed(2)}\n`,
       );
       if (!(arrived && once && ordered)) {
-        failing = `${rate}/s (${!arrived ? `${got.length}/${made} in time` : !once ? 'not once' : 'out of order'})`;
+        // Late or lost: whether the rest comes, and when (a report n8n lost holds an element for the Order Wait Limit).
+        const lateMs = arrived
+          ? 0
+          : await waitFor(() => delivered().length >= made || undefined, 'the rest of the step', 60_000, 100).then(
+              () => Date.now() - started - wallS * 1000,
+              () => undefined,
+            );
+        const rest =
+          lateMs === undefined
+            ? ', the rest not within 60 s more'
+            : lateMs > 0
+              ? `, the rest ${Math.round(lateMs / 1000)} s later`
+              : '';
+        if (config.queue)
+          process.stderr.write(`[throughput] ${config.name}: executions by status: ${executionsByStatus()}\n`);
+        failing = `${rate}/s (${!arrived ? `${got.length}/${made} in time${rest}` : !once ? 'not once' : 'out of order'})`;
         break;
       }
       best = rate;
