@@ -242,6 +242,8 @@ export class N8n {
       N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
       N8N_TEMPLATES_ENABLED: 'false',
       N8N_PERSONALIZATION_ENABLED: 'false',
+      // Its refresh task fetches api.n8n.io: tests talk to loopback only.
+      N8N_DISABLED_MODULES: 'mcp-registry',
       N8N_UNVERIFIED_PACKAGES_ENABLED: 'true',
       N8N_GRACEFUL_SHUTDOWN_TIMEOUT: '15',
       N8N_LOG_LEVEL: 'info',
