@@ -68,14 +68,17 @@ function run({ topic, rate, count, distinct, offset = 0 }) {
         while (sent < due) sendOne();
       } else {
         let burst = 0;
+        // One write per burst instead of one per frame: the publisher must outpace the consumers it measures.
+        for (const ws of targets) ws._socket.cork();
         while (sent < count && burst < 2000) {
-          if (congested()) {
+          if (burst % 200 === 0 && congested()) {
             stalls += 1;
             break;
           }
           sendOne();
           burst += 1;
         }
+        for (const ws of targets) ws._socket.uncork();
       }
       if (sent >= count)
         return resolve({

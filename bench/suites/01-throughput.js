@@ -98,7 +98,7 @@ module.exports = {
       },
       notes: [
         'Latency: process.hrtime (monotonic, shared by threads) stamped into each frame by the publisher thread, read in the consumer callback.',
-        `Max rate: the publisher sends as fast as the socket drains (4 MiB buffer cap). ${ROUNDS} rounds of ${maxCount} frames per workload, raw and core alternating on the same frames; the ratio is the median of the rounds' core/raw ratios (min and max in the summary), the table shows the median round.`,
+        `Max rate: the publisher sends as fast as the socket drains (4 MiB buffer cap), in bursts of up to 2000 frames written at once (corked), so it outpaces both consumers. ${ROUNDS} rounds of ${maxCount} frames per workload, raw and core alternating on the same frames; the ratio is the median of the rounds' core/raw ratios (min and max in the summary), the table shows the median round.`,
         '`publisherBound`: at max rate the consumer never let the send buffer reach the cap, so the publisher thread, not the consumer, set the pace: that round measured the publisher.',
         'Frames: a request object of about 700 bytes with a new updatedAt each time; fixed rates use updates of 1 000 open requests.',
         'Worst case (new requests): every frame a new _id, so the tracker and the resume record evict on every event.',
