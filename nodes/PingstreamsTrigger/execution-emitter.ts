@@ -60,6 +60,11 @@ export type Outcome =
 export const RETRY_DELAYS_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
 /** While executions end one after another: the record in memory is brought up to date at most this often. */
 export const REFRESH_DELAY_MS = 1_000;
+/**
+ * How often an execution n8n ended without running it through (see notRunThrough) is emitted again: a batch that
+ * kills its worker every time (out of memory) must not take the workers down forever.
+ */
+export const MAX_RERUNS = 3;
 /** Items kept for emitting again, per trigger, so a long outage of n8n's database cannot exhaust memory. */
 export const MAX_ITEMS_WAITING = 10_000;
 /**
@@ -94,14 +99,31 @@ export function executionNeverStarted(error: unknown): boolean {
 }
 
 /**
- * Whether a finished run is one whose worker stopped while running it (killed, out of memory): in queue mode n8n
- * marks such a job failed and never runs it again (Bull's maxStalledCount is 0), so its events were not processed.
- * n8n keeps only the error's message in the run.
+ * Why n8n ended a run without its workflow running through, or undefined when the workflow ran (successfully or
+ * not). Two cases, both in queue mode, where n8n never runs the job again:
+ * - its worker stopped while running it (killed, out of memory): n8n marks the job failed (Bull's maxStalledCount
+ *   is 0) and keeps only the error's message in the run;
+ * - the job failed before any node ran (the worker could not prepare it: Redis still loading after a restart, its
+ *   execution gone from the database): the main ends the execution with the job's error and no node's data, not
+ *   even the trigger's. A run of the workflow, failed or not, has the trigger's data (or, as a worker reports it,
+ *   the last node executed).
  */
-export function workerLost(run: unknown): boolean {
-  const error = (run as { data?: { resultData?: { error?: { message?: unknown } } } } | undefined)?.data?.resultData
-    ?.error;
-  return typeof error?.message === 'string' && WORKER_LOST.test(error.message);
+export function notRunThrough(run: unknown): string | undefined {
+  const resultData = (
+    run as
+      | { data?: { resultData?: { error?: { message?: unknown }; runData?: unknown; lastNodeExecuted?: unknown } } }
+      | undefined
+  )?.data?.resultData;
+  const message = resultData?.error?.message;
+  if (typeof message !== 'string') return undefined;
+  if (WORKER_LOST.test(message)) return 'the worker running it stopped before it finished';
+  const { runData } = resultData as { runData?: unknown };
+  const noNodeRan =
+    runData !== null &&
+    typeof runData === 'object' &&
+    Object.keys(runData).length === 0 &&
+    resultData?.lastNodeExecuted === undefined;
+  return noNodeRan ? `n8n ended it before any node ran: ${message}` : undefined;
 }
 const WORKER_LOST = /failed to be processed too many times|job stalled more than maxStalledCount/;
 
@@ -116,6 +138,8 @@ export function toItem(output: unknown): INodeExecutionData {
 interface Waiting {
   deliveries: Delivery[];
   settled?: (outcome: Outcome) => void;
+  /** How often n8n ended it without running it through (see MAX_RERUNS). */
+  reruns?: number;
 }
 
 /**
@@ -195,7 +219,7 @@ export class ExecutionEmitter {
    * once, so a burst of N costs one record, not N. A record that counts one as in flight a moment before it is
    * handed over is on the safe side: a restart would emit it again under a key n8n never saw.
    */
-  emitAll(executions: Array<{ deliveries: Delivery[]; settled?: (outcome: Outcome) => void }>): void {
+  emitAll(executions: Waiting[]): void {
     if (this.closed) return;
     const ready: Array<Waiting & { key: string }> = [];
     const ranBefore: Waiting[] = [];
@@ -220,7 +244,7 @@ export class ExecutionEmitter {
         }
       }
       this.options.onStateChange();
-      for (const { key, deliveries, settled } of ready) this.handOver(key, deliveries, settled);
+      for (const execution of ready) this.handOver(execution);
     }
     for (const { settled } of ranBefore) this.finished(settled);
   }
@@ -245,7 +269,8 @@ export class ExecutionEmitter {
     else this.emitAll(held);
   }
 
-  private handOver(key: string, deliveries: Delivery[], settled?: (outcome: Outcome) => void): void {
+  private handOver(execution: Waiting & { key: string }): void {
+    const { key, deliveries, settled } = execution;
     const items = deliveries.map(({ output }) => toItem(output));
     if (!this.reportsStart) {
       this.host.emit([items], undefined, undefined, key);
@@ -259,11 +284,8 @@ export class ExecutionEmitter {
         this.ended(key, deliveries);
         // A run n8n skipped as a duplicate of its key (undefined) ran before a restart: its events are done with.
         this.answered(key, run === undefined);
-        if (workerLost(run)) {
-          // Not run to its end: emitted again (a side effect the workflow had already made is then made again).
-          this.notStartedBy({ deliveries, settled }, new Error('the worker running it stopped before it finished'));
-          return;
-        }
+        const why = notRunThrough(run);
+        if (why !== undefined) return this.rerun(execution, why);
         this.failuresInARow = 0;
         this.finished(settled);
       },
@@ -279,9 +301,22 @@ export class ExecutionEmitter {
           );
           return this.emit(deliveries, settled);
         }
-        this.notStartedBy({ deliveries, settled }, error instanceof Error ? error : new Error(String(error)));
+        const { reruns } = execution;
+        this.notStartedBy({ deliveries, settled, reruns }, error instanceof Error ? error : new Error(String(error)));
       },
     );
+  }
+
+  /** Not run to its end: emitted again, a few times (a side effect the workflow had made already is made again). */
+  private rerun({ deliveries, settled, reruns = 0 }: Waiting, why: string): void {
+    if (reruns >= MAX_RERUNS) {
+      this.host.logger.error(
+        `[Pingstreams] ${this.options.nodeName}: dropped ${deliveries.length} item(s): n8n ended their execution without running it through ${reruns + 1} times (last: ${redact(why, this.options.token)}). Check the workers' logs: a worker that runs out of memory on these items stops every time.`,
+      );
+      this.finished(settled);
+      return;
+    }
+    this.notStartedBy({ deliveries, settled, reruns: reruns + 1 }, new Error(why));
   }
 
   private ended(key: string, deliveries: Delivery[]): void {
@@ -361,7 +396,7 @@ export class ExecutionEmitter {
     );
     this.retryTimer = this.host.clock.setTimeout(() => {
       this.retryTimer = undefined;
-      for (const { deliveries, settled } of this.notStarted.splice(0)) this.emit(deliveries, settled);
+      this.emitAll(this.notStarted.splice(0));
     }, delayMs);
   }
 }

@@ -92,14 +92,15 @@ beforeAll(async () => {
       workersStarted.catch(() => undefined); // awaited in ready()
     },
     ready: () => workersStarted,
-    // n8n marks the jobs of a killed worker failed ("processed too many times") and never runs them again; the
-    // trigger emits their events again. What such a run had posted before its worker died is not a delivery.
+    // n8n marks the jobs of a killed worker failed ("processed too many times"), and ends a job its worker failed
+    // before running it (Redis still loading) as an error; it never runs either again, and the trigger emits their
+    // events again. What such a run had posted before it stopped is not a delivery. This workflow fails on nothing
+    // else (a Code node's wait, a post to a sink that always answers), so every execution in error is one of them:
+    // leaving out its posts can only make a loss visible, never hide one.
     discountExecutions: () =>
       new Set(
         cluster.postgres
-          .query(
-            `SELECT e.id FROM execution_entity e JOIN execution_data d ON d."executionId" = e.id WHERE e.status = 'error' AND d.data LIKE '%processed too many times%'`,
-          )
+          .query(`SELECT id FROM execution_entity WHERE status = 'error'`)
           .split('\n')
           .filter(Boolean)
           .map(Number),
@@ -244,8 +245,8 @@ test('every change reaches the sink once, in order per element as it arrived: no
   expect(exactlyOnceFailures(a)).toEqual(NO_FAILURES);
   expect(a.required).toBeGreaterThan(100);
   expect(stats.incompleteExecutions).toBe(0);
-  // Left out only what the lost workers' runs had posted: at most their items (20 per batch).
-  expect(stats.repeatedAfterWorkerLoss).toBeLessThanOrEqual((stats.executionsOfLostWorkers ?? 0) * 20);
+  // Left out only what runs not run through had posted: at most their items (20 per batch).
+  expect(stats.postsOfExecutionsNotRunThrough).toBeLessThanOrEqual((stats.executionsNotRunThrough ?? 0) * 20);
   // Batches: events waiting together share an execution, never more than Batch Size of them. How many wait together
   // depends on the rate per workflow (CI's 1.25 changes/s per workflow: 3.5 items per execution; the full run's 0.6:
   // 1.9), so this asserts batching, not a ratio.

@@ -208,6 +208,38 @@ test('Redis restarted: the executions n8n could not queue meanwhile are emitted 
   );
 });
 
+test('a job its worker fails before any node runs: emitted again, each change once', async () => {
+  // In the soak: a worker that took a job as Redis restarted failed it with "LOADING Redis is loading the dataset"
+  // while preparing it. Here, deterministically: the workers stopped, the jobs queued, their executions' data
+  // removed from the database, so the worker that takes them fails each before running it.
+  await sleep(CODE_DELAY_MS + 2_000); // quiet first: nothing of the earlier tests still running
+  const before = events().length;
+  await timed('workers stop', () => Promise.all(cluster.workers.map((w) => w.stop())));
+  const enqueued = () => (log(cluster.main).match(/Enqueued execution/g) ?? []).length;
+  const enqueuedBefore = enqueued();
+  const made = [0, 1].map((i) => emu.createRequest(emu.projectId, { first_text: `unprepared ${i}` }));
+  // Two workflows hold the topic: each change is one job of each.
+  await waitFor(() => enqueued() >= enqueuedBefore + 4, 'the jobs queued', 60_000, 20);
+  const removed = cluster.postgres.query(
+    `DELETE FROM execution_data WHERE "executionId" IN (SELECT id FROM execution_entity WHERE status = 'new') RETURNING "executionId"`,
+  );
+  expect(removed.split('\n').filter((line) => /^\d+$/.test(line)).length).toBeGreaterThanOrEqual(4);
+  const [worker, other] = cluster.workers;
+  await timed('worker start', () => worker.start());
+  await waitFor(
+    () => /Worker failed to find data for execution/.test(log(worker)),
+    'the worker failing the jobs',
+    60_000,
+  );
+  await expectOnce(
+    before,
+    made.map((r) => ({ id: r._id, recovered: false })),
+    120_000,
+  );
+  expect(log(cluster.main)).toMatch(/n8n ended it before any node ran/);
+  await timed('worker start', () => other.start());
+});
+
 test('the main restarted: the changes made while it was down arrive once, flagged recovered', async () => {
   const before = events().length;
   await timed('main stop', () => cluster.main.stop());

@@ -5,6 +5,7 @@ import type { INodeExecutionData, IRun } from 'n8n-workflow';
 import { UserError } from 'n8n-workflow';
 import {
   ExecutionEmitter,
+  MAX_RERUNS,
   RETRY_DELAYS_MS,
   VERDICT_WAIT_MS,
   type Deferred,
@@ -212,14 +213,68 @@ test('queue mode: a run whose worker stopped (n8n marks it failed, never runs it
   jest.advanceTimersByTime(RETRY_DELAYS_MS[0]);
   expect(emits).toHaveLength(2);
   // A workflow that failed on its own is finished: not emitted again.
-  emits[1].done!.resolve({
-    status: 'error',
-    data: { resultData: { error: { message: 'HTTP 500' } } },
-  } as unknown as IRun);
+  emits[1].done!.resolve(failedInANode);
   await flush();
   expect(outcomes).toEqual(['finished']);
   jest.advanceTimersByTime(60_000);
   expect(emits).toHaveLength(2);
+});
+
+/** A workflow that ran and failed in a node, as a worker reports it (the last node executed, no data kept). */
+const failedInANode = {
+  status: 'error',
+  data: { resultData: { error: { message: 'HTTP 500' }, runData: {}, lastNodeExecuted: 'Post' } },
+} as unknown as IRun;
+
+/** As n8n 2.40's main ends a job its worker failed before running it (processError): no node's data at all. */
+const endedBeforeAnyNode = {
+  status: 'error',
+  finished: false,
+  data: { resultData: { error: { message: 'LOADING Redis is loading the dataset in memory' }, runData: {} } },
+} as unknown as IRun;
+
+test("queue mode: a job that failed before any node ran (no data, not even the trigger node's) is emitted again", async () => {
+  const { host, emits, logs } = fakeHost();
+  const emitter = quietEmitter(host);
+  const outcomes: Outcome[] = [];
+  emitter.emit([delivery('a'), delivery('b')], (o) => outcomes.push(o));
+  emits[0].done!.resolve(endedBeforeAnyNode);
+  await flush();
+  expect(outcomes).toEqual([]);
+  expect(emitter.undelivered().map((e) => e.data._id)).toEqual(['a', 'b']);
+  expect(logs.some((l) => l.includes('n8n ended it before any node ran: LOADING Redis'))).toBe(true);
+  jest.advanceTimersByTime(RETRY_DELAYS_MS[0]);
+  expect(emits).toHaveLength(2);
+  expect(ids(emits[1].items)).toEqual(['a', 'b']);
+  expect(emits[1].key).not.toBe(emits[0].key);
+  // A run of the workflow that failed in a node, as a worker reports it, ran: finished, not emitted again.
+  emits[1].done!.resolve(failedInANode);
+  await flush();
+  expect(outcomes).toEqual(['finished']);
+  expect(emitter.undelivered()).toEqual([]);
+  jest.advanceTimersByTime(60_000);
+  expect(emits).toHaveLength(2);
+});
+
+test(`an execution n8n keeps ending without running it through is emitted again ${MAX_RERUNS} times, then dropped with an error`, async () => {
+  const { host, emits, logs } = fakeHost();
+  const emitter = quietEmitter(host);
+  const outcomes: Outcome[] = [];
+  emitter.emit([delivery('a')], (o) => outcomes.push(o));
+  for (let run = 0; run <= MAX_RERUNS; run++) {
+    expect(emits).toHaveLength(run + 1);
+    emits[run].done!.resolve(endedBeforeAnyNode);
+    await flush();
+    jest.advanceTimersByTime(60_000);
+  }
+  expect(emits).toHaveLength(MAX_RERUNS + 1);
+  expect(outcomes).toEqual(['finished']);
+  expect(emitter.undelivered()).toEqual([]);
+  expect(logs.filter((l) => l.startsWith('error'))).toEqual([
+    expect.stringContaining(
+      `dropped 1 item(s): n8n ended their execution without running it through ${MAX_RERUNS + 1} times`,
+    ),
+  ]);
 });
 
 test('each execution has its own deduplication key, and stays in flight (for the saved record) until n8n reports it', async () => {

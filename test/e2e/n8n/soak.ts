@@ -292,9 +292,9 @@ export interface N8nSoakStats {
   lateItems: number;
   sinkRequests: number;
   executions: number;
-  /** Arrival mode: items posted by executions whose worker died, left out (their events were emitted again). */
-  repeatedAfterWorkerLoss?: number;
-  executionsOfLostWorkers?: number;
+  /** Arrival mode: items posted by executions n8n ended without running them through, left out (emitted again). */
+  postsOfExecutionsNotRunThrough?: number;
+  executionsNotRunThrough?: number;
 }
 
 /** A SoakConsumer driving a real n8n (already installed with the package, not started). */
@@ -392,8 +392,8 @@ export function n8nConsumer(
       log(`n8n drained in ${stats.drainMs} ms`);
       if (tuning.arrivalOrder) {
         const discounted = tuning.discountExecutions?.() ?? new Set<number>();
-        stats.repeatedAfterWorkerLoss = order!.release((id) => discounted.has(id));
-        stats.executionsOfLostWorkers = discounted.size;
+        stats.postsOfExecutionsNotRunThrough = order!.release((id) => discounted.has(id));
+        stats.executionsNotRunThrough = discounted.size;
       }
     },
     async stop() {
