@@ -278,6 +278,38 @@ test('a look-up that gets no answer keeps the request; the next reconnect looks 
   expect(events.filter((e) => e.data._id === toClose._id)).toHaveLength(1);
 }, 45_000);
 
+test('more than 500 requests gone while disconnected: the first 500 are looked up, the rest forgotten with one warning', async () => {
+  const { subscription, events, handle } = collect(requestsTopic());
+  const warnings: string[] = [];
+  handle.onWarning((message) => warnings.push(message));
+  await subscription.ready;
+  const made = Array.from({ length: 600 }, (_, i) => emu.createRequest(emu.projectId, { first_text: `many ${i}` }));
+  await waitFor(() => events.length === made.length, 'the 600 creates');
+  events.length = 0;
+  const restart = () => {
+    const restarting = emu.faults.restart({ downMs: 500 });
+    return restarting.then(() => waitFor(() => handle.status.state === 'connected', 'reconnected'));
+  };
+  const restarting = restart();
+  for (const request of made) emu.closeRequest(emu.projectId, String(request.request_id));
+  await restarting;
+  // Looked up in the order they were known: the oldest 500, each a recovered close.
+  await waitFor(() => events.length >= 500, 'the first 500 looked up', 20_000);
+  await sleep(500);
+  expect(events.map((e) => [e.method, e.data._id, e.data.status, e.recovered])).toEqual(
+    made.slice(0, 500).map((r) => ['UPDATE', r._id, 1000, true]),
+  );
+  expect(warnings.filter((w) => w.includes('left'))).toEqual([
+    `600 requests left ${requestsTopic()} while disconnected; only the first 500 are looked up.`,
+  ]);
+  // The other 100 are forgotten, not left to be looked up after every reconnect.
+  events.length = 0;
+  await restart();
+  await sleep(1_000);
+  expect(events).toEqual([]);
+  expect(warnings.filter((w) => w.includes('left'))).toHaveLength(1);
+});
+
 test('messages added while disconnected are recovered once', async () => {
   const request = emu.getRequests(emu.projectId)[0];
   const { subscription, events } = collect(`/${emu.projectId}/requests/${request.request_id}/messages`);
