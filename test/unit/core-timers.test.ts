@@ -1,6 +1,7 @@
 // Every timer default of the core as shipped (README, docs/limits.md, ARCHITECTURE.md), on a fake clock and a fake
 // transport: no option is overridden, so each test fails if its default changes.
 import { acquireConnection, closeAllConnections, testConnection } from '../../core';
+import { LiveMetricsSession } from '../../core/live-metrics';
 import { HandshakeError, RateLimitedError, SubscriptionTimeoutError } from '../../core/errors';
 import { heartbeatFrame, subscribeFrame, unsubscribeFrame } from '../../core/protocol';
 import type { ConnectionStatus } from '../../core/types';
@@ -258,6 +259,165 @@ test('linger: the socket stays 3 s after the last release, then closes (terminat
   expect(socket.terminated).toBe(false);
   await platform.clock.advance(1);
   expect(socket.terminated).toBe(true);
+});
+
+describe('a request missing from the snapshot after a reconnect is looked up on its own topic', () => {
+  const request = { _id: 'a', request_id: 'r1', status: 200, updatedAt: '2026-01-01T00:00:00.000Z' };
+  const lookUp = '/p1/requests/r1';
+
+  test('an unanswered look-up waits 10 s, proves nothing (no event), and is asked again after the next reconnect', async () => {
+    const events: unknown[] = [];
+    const handle = acquireConnection({ endpoint: ENDPOINT, token: TOKEN, platform });
+    handle.subscribe(TOPIC, { onEvent: (e) => events.push(e) }).ready.catch(() => undefined);
+    platform.last.accept();
+    await settle();
+    platform.last.receive(snapshot(TOPIC, [request]));
+    await settle();
+    const reconnect = async () => {
+      platform.last.drop();
+      await platform.clock.advance(1_000); // the first backoff, Math.random() just under 1
+      const socket = platform.last;
+      socket.accept();
+      await settle();
+      socket.receive(snapshot(TOPIC, [])); // partial: the request left the open list
+      await settle();
+      return socket;
+    };
+    const socket = await reconnect();
+    expect(socket.sent).toContain(subscribeFrame(lookUp));
+    await alive(socket, 5_000);
+    await platform.clock.advance(4_999);
+    expect(socket.sent).not.toContain(unsubscribeFrame(lookUp));
+    await platform.clock.advance(1);
+    expect(socket.sent).toContain(unsubscribeFrame(lookUp));
+    expect(events).toEqual([]);
+    await alive(socket, 30_000); // stable: the backoff resets
+    const again = await reconnect();
+    expect(again.sent).toContain(subscribeFrame(lookUp));
+    again.receive(snapshot(lookUp, [{ ...request, status: 1000, updatedAt: '2026-01-01T00:01:00.000Z' }]));
+    await settle();
+    expect(events).toEqual([
+      expect.objectContaining({ method: 'UPDATE', recovered: true, data: expect.objectContaining({ status: 1000 }) }),
+    ]);
+  });
+
+  test('a resumed subscriber looks up at most 500 requests of its record that left the open list', async () => {
+    const handle = acquireConnection({ endpoint: ENDPOINT, token: TOKEN, platform });
+    const ids = Array.from({ length: 600 }, (_, i) => `q${i}`);
+    // A record as a host saved it: one request per id, each with its fingerprint.
+    const first = handle.subscribe(TOPIC, { onEvent: () => undefined });
+    platform.last.accept();
+    await settle();
+    platform.last.receive(
+      snapshot(
+        TOPIC,
+        ids.map((id) => ({ _id: id, request_id: `r-${id}`, status: 200, updatedAt: '2026-01-01T00:00:00.000Z' })),
+      ),
+    );
+    await settle();
+    const resumeState = first.exportState();
+    first.close();
+    const socket = platform.last;
+    const sentBefore = socket.sent.length;
+    handle.subscribe(TOPIC, { onEvent: () => undefined, resumeState }).ready.catch(() => undefined);
+    await settle();
+    socket.receive(snapshot(TOPIC, [])); // every request left the open list meanwhile
+    await settle();
+    for (let i = 0; i < 40; i++) await settle(); // the look-ups go out 20 at a time as answers come: none come
+    const lookUps = () => socket.sent.slice(sentBefore).filter((f) => f.includes('/requests/r-q'));
+    expect(lookUps()).toHaveLength(20);
+    await alive(socket, 10_000); // each unanswered look-up gives up after 10 s, the next 20 go out
+    expect(lookUps().filter((f) => f.includes('"subscribe"'))).toHaveLength(40);
+    await alive(socket, 300_000);
+    const asked = lookUps().filter((f) => f.includes('"subscribe"'));
+    expect(asked).toHaveLength(500);
+    expect(asked).toEqual(ids.slice(0, 500).map((id) => subscribeFrame(`/p1/requests/r-${id}`)));
+  });
+});
+
+describe('live metrics after a reconnect: known requests confirmed 50 a second, 10 at once', () => {
+  const requests = Array.from({ length: 100 }, (_, i) => ({
+    _id: `q${i}`,
+    request_id: `r${i}`,
+    status: 200,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+  }));
+  const isLookUp = (frame: string) => frame.startsWith('{"action":"subscribe"') && frame.includes('/requests/r');
+
+  /** A session whose 100 known requests are all to be confirmed: its socket is reconnected, the snapshot answered. */
+  async function reconnectedSession() {
+    const handle = acquireConnection({ endpoint: ENDPOINT, token: TOKEN, platform });
+    const session = new LiveMetricsSession(handle, { projectId: 'p1' });
+    platform.last.accept();
+    await settle();
+    platform.last.receive(snapshot(TOPIC, requests));
+    await session.ready;
+    platform.last.drop();
+    await platform.clock.advance(1_000); // the first backoff, Math.random() just under 1
+    const socket = platform.last;
+    socket.accept();
+    await settle();
+    socket.receive(snapshot(TOPIC, requests)); // full: it vouches for none of them
+    await settle();
+    return { session, socket };
+  }
+
+  test('answered at once, they go out at 50 a second', async () => {
+    const { session, socket } = await reconnectedSession();
+    const answered = new Set<string>();
+    /** Answers every look-up sent so far, as the server would at once. */
+    const answer = async () => {
+      for (const frame of socket.sent.filter(isLookUp)) {
+        const topic = (JSON.parse(frame) as { payload: { topic: string } }).payload.topic;
+        if (answered.has(topic)) continue;
+        answered.add(topic);
+        const request = requests.find((r) => topic.endsWith(`/${r.request_id}`))!;
+        socket.receive(JSON.stringify({ action: 'publish', payload: { topic, method: 'CREATE', message: request } }));
+      }
+      await settle();
+    };
+    for (let ms = 0; ms < 1_000; ms += 10) {
+      await platform.clock.advance(10);
+      await answer();
+    }
+    // One at the first tick, then 50 per second: at most 51 in the first second.
+    expect(answered.size).toBeGreaterThanOrEqual(45);
+    expect(answered.size).toBeLessThanOrEqual(51);
+    for (let ms = 0; ms < 1_000; ms += 10) {
+      await platform.clock.advance(10);
+      await answer();
+    }
+    expect(answered.size).toBe(100);
+    expect(session.confirmations.looked).toBe(100);
+    session.close();
+  });
+
+  test('unanswered, at most 10 are in flight; each gives up after the 10 s subscribe timeout', async () => {
+    const { session, socket } = await reconnectedSession();
+    await alive(socket, 5_000);
+    expect(socket.sent.filter(isLookUp)).toHaveLength(10);
+    await alive(socket, 4_900);
+    expect(socket.sent.filter(isLookUp)).toHaveLength(10);
+    await alive(socket, 400);
+    expect(socket.sent.filter(isLookUp)).toHaveLength(20);
+    session.close();
+  });
+
+  test('settled() waits at most 5 s for agent records that do not answer', async () => {
+    const handle = acquireConnection({ endpoint: ENDPOINT, token: TOKEN, platform });
+    const session = new LiveMetricsSession(handle, { projectId: 'p1', agents: ['u1'] });
+    platform.last.accept();
+    await settle();
+    platform.last.receive(snapshot(TOPIC, []));
+    let settled = false;
+    void session.settled().then(() => (settled = true));
+    await platform.clock.advance(4_999);
+    expect(settled).toBe(false);
+    await platform.clock.advance(1);
+    expect(settled).toBe(true);
+    session.close();
+  });
 });
 
 test('a send buffer that does not drain for 10 s is found at a ping and the socket replaced', async () => {
