@@ -44,7 +44,14 @@ import { platformOf } from '../Pingstreams/n8n-platform';
 import { LIVE_METRICS_PROPERTIES, LIVE_METRICS_RESOURCE, liveMetricsTrigger } from './metrics-trigger';
 import { ExecutionEmitter, toItem, type Delivery } from './execution-emitter';
 import { EXECUTION_KEYS, RestoredExecutionKeys } from './execution-keys';
-import { DEFAULT_MAX_HELD, DEFAULT_OVERDUE_SECONDS, Dispatcher, dispatchOptions, type OrderBy } from './dispatcher';
+import {
+  DEFAULT_MAX_HELD,
+  DEFAULT_OVERDUE_SECONDS,
+  Dispatcher,
+  dispatchOptions,
+  executionsWithoutDispatch,
+  type OrderBy,
+} from './dispatcher';
 
 interface TriggerOptions extends ConditionOptions {
   emitSnapshot?: boolean;
@@ -343,37 +350,15 @@ export class PingstreamsTrigger implements INodeType {
       this.emit([deliveries.map(({ output }) => toItem(output))]);
     };
 
-    // Live events: one execution each. A snapshot or a batch recovered after a reconnect arrives at
-    // once: one execution holding one item per element, like a polling trigger's batch.
+    // What the pipeline passed, as executions: through the dispatcher when options ask for one.
     const flush = async () => {
       flushScheduled = false;
       if (!pipeline) return;
       await pipeline.idle();
       if (closed || !listening) return;
       if (dispatcher) return dispatcher.push(pending.splice(0));
-      // What went out before a restart under a key goes out again as that execution, on its own.
-      const again = new Map<string, Delivery[]>();
-      let batch: Delivery[] = [];
-      const executions: Delivery[][] = [];
-      const emitBatches = () => {
-        executions.push(...again.values(), batch);
-        again.clear();
-        batch = [];
-      };
-      for (const delivery of pending.splice(0)) {
-        const { dedupKey, event } = delivery;
-        if (dedupKey !== undefined) {
-          const group = again.get(dedupKey);
-          if (group) group.push(delivery);
-          else again.set(dedupKey, [delivery]);
-        } else if (event.snapshot || event.recovered) batch.push(delivery);
-        else {
-          emitBatches();
-          executions.push([delivery]);
-        }
-      }
-      emitBatches();
-      if (manual) return completeTest(executions.find((deliveries) => deliveries.length > 0) ?? []);
+      const executions = executionsWithoutDispatch(pending.splice(0));
+      if (manual) return completeTest(executions[0] ?? []);
       emitter.emitAll(executions.map((deliveries) => ({ deliveries })));
     };
     const failTest = (error: unknown) => {

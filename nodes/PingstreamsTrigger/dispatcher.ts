@@ -38,6 +38,36 @@ export interface DispatchHost {
 }
 
 export const DEFAULT_MAX_HELD = 5_000;
+
+/**
+ * Without Keep Order Per, batches or a limit (no Dispatcher): each live event is an execution of its own; recovered
+ * and snapshot events, which arrive together, share one (an item each, like a polling trigger's batch); events that
+ * went out under one key before a restart go out together again as that execution, on their own.
+ */
+export function executionsWithoutDispatch(deliveries: readonly Delivery[]): Delivery[][] {
+  const again = new Map<string, Delivery[]>();
+  let together: Delivery[] = [];
+  const executions: Delivery[][] = [];
+  const closeTogether = () => {
+    executions.push(...again.values(), together);
+    again.clear();
+    together = [];
+  };
+  for (const delivery of deliveries) {
+    const { dedupKey, event } = delivery;
+    if (dedupKey !== undefined) {
+      const group = again.get(dedupKey);
+      if (group) group.push(delivery);
+      else again.set(dedupKey, [delivery]);
+    } else if (event.snapshot || event.recovered) together.push(delivery);
+    else {
+      closeTogether();
+      executions.push([delivery]);
+    }
+  }
+  closeTogether();
+  return executions.filter((execution) => execution.length > 0);
+}
 export const DEFAULT_OVERDUE_SECONDS = 300;
 /** Without a later execution reported (a stream gone quiet), an execution is overdue after this many limits. */
 export const OVERDUE_BOUND_FACTOR = 10;

@@ -7,6 +7,7 @@ import {
   Dispatcher,
   OVERDUE_BOUND_FACTOR,
   dispatchOptions,
+  executionsWithoutDispatch,
   orderKey,
   type DispatchOptions,
 } from '../../nodes/PingstreamsTrigger/dispatcher';
@@ -253,5 +254,43 @@ test('the options: off unless asked for, clamped to the bounds', () => {
     batchSize: 1000,
     batchMs: 0,
     maxHeld: 10,
+  });
+});
+
+describe('without dispatch options', () => {
+  const flagged = (d: Delivery, flags: Partial<RealtimeEvent>, dedupKey?: string): Delivery => ({
+    ...d,
+    event: { ...d.event, ...flags },
+    dedupKey,
+  });
+  const names = (executions: Delivery[][]) =>
+    executions.map((e) => e.map((d) => `${String(d.event.data._id)}${d.dedupKey ? `@${d.dedupKey}` : ''}`));
+
+  test('a live event is an execution of its own; recovered and snapshot events that arrive together share one', () => {
+    const executions = executionsWithoutDispatch([
+      flagged(delivery('s1'), { snapshot: true }),
+      flagged(delivery('s2'), { snapshot: true }),
+      delivery('live1'),
+      flagged(delivery('r1'), { recovered: true }),
+      flagged(delivery('r2'), { recovered: true }),
+      delivery('live2'),
+      delivery('live3'),
+    ]);
+    expect(names(executions)).toEqual([['s1', 's2'], ['live1'], ['r1', 'r2'], ['live2'], ['live3']]);
+  });
+
+  test('events that went out under one key before a restart go out together again, apart from the others', () => {
+    const executions = executionsWithoutDispatch([
+      flagged(delivery('a'), { recovered: true }, 'k1'),
+      flagged(delivery('b'), { recovered: true }),
+      flagged(delivery('c'), { recovered: true }, 'k2'),
+      flagged(delivery('d'), { recovered: true }, 'k1'),
+      delivery('live'),
+    ]);
+    expect(names(executions)).toEqual([['a@k1', 'd@k1'], ['c@k2'], ['b'], ['live']]);
+  });
+
+  test('nothing in, no execution out', () => {
+    expect(executionsWithoutDispatch([])).toEqual([]);
   });
 });
