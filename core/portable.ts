@@ -54,7 +54,7 @@ export {
   type EventExpression,
   type ExpressionLanguage,
 } from './event-pipeline';
-export { markUndelivered, deliveredState, UNDELIVERED_FINGERPRINT, MAX_RESUME_ENTRIES } from './resume';
+export { deliveredState, UNDELIVERED_FINGERPRINT, MAX_RESUME_ENTRIES } from './resume';
 export { elementId } from './protocol';
 export { evictOldest } from './tracker';
 export { redact, redactUrl, redactError, decodeJwtExpiry } from './redact';

@@ -197,13 +197,3 @@ export function readResumeState(state: ResumeState): { seen: Map<string, string>
 export function deliveredState(event: RealtimeEvent): string {
   return event.method === 'DELETE' ? 'DELETE' : fingerprint(event.data);
 }
-
-/** A copy of `state` in which each of `events` counts as not delivered (ResumeRecord.toState). */
-export function markUndelivered(
-  state: ResumeState,
-  events: readonly RealtimeEvent[],
-  stateOf?: (event: RealtimeEvent) => string,
-): ResumeState {
-  if (!events.length) return state;
-  return ResumeRecord.read(state).toState(state.topic, events, stateOf);
-}

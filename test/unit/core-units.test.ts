@@ -9,12 +9,12 @@ import {
   createEventPipeline,
   checkEndpoint,
   type RealtimeEvent,
+  type ResumeState,
 } from '../../core';
 import { Backoff, ConnectBudget } from '../../core/backoff';
 import { parseFrame } from '../../core/protocol';
 import { TopicTracker, evictOldest, fingerprint } from '../../core/tracker';
 import {
-  markUndelivered,
   readResumeState,
   ResumeRecord,
   UNDELIVERED_CREATE,
@@ -265,8 +265,11 @@ test('evictOldest removes a tenth at once, oldest first, and reports what it rem
   expect(evictOldest(map, 100)).toEqual([]);
 });
 
-describe('resume record: events the host could not deliver', () => {
+describe('resume record: events the host could not deliver (ResumeRecord.toState)', () => {
   const topic = `/${P}/requests`;
+  /** The saved record `state` with `events` counted as not delivered, as a host's save builds it. */
+  const markUndelivered = (state: ResumeState, events: RealtimeEvent[]) =>
+    ResumeRecord.read(state).toState(state.topic, events);
   const event = (method: RealtimeEvent['method'], data: Record<string, unknown>): RealtimeEvent => ({
     method,
     topic,
