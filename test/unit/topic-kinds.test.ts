@@ -143,6 +143,10 @@ describe('Node-RED and the CLI read the kinds from the description', () => {
       const help = readFileSync(join(LOCALES, locale, 'pingstreams-in.html'), 'utf8');
       for (const kind of TOPIC_KINDS)
         expect([kind, help]).toEqual([kind, expect.stringContaining(`<b>${kinds[kind]}</b>`)]);
+      // The subscription node's help lists the kinds msg.kind may name (those with a path).
+      const subscriptionHelp = readFileSync(join(LOCALES, locale, 'pingstreams-subscription.html'), 'utf8');
+      for (const kind of TOPIC_KINDS.filter((k) => TOPIC_KIND_DESCRIPTIONS[k].path !== undefined))
+        expect([kind, subscriptionHelp]).toEqual([kind, expect.stringContaining(`<code>${kind}</code>`)]);
     }
   });
 
