@@ -61,8 +61,8 @@ export const RETRY_DELAYS_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
 /** While executions end one after another: the record in memory is brought up to date at most this often. */
 export const REFRESH_DELAY_MS = 1_000;
 /**
- * How often an execution n8n ended without running it through (see notRunThrough) is emitted again: a batch that
- * kills its worker every time (out of memory) must not take the workers down forever.
+ * How often an execution whose worker stopped while running it (see workerLost) is emitted again: a batch that kills
+ * its worker every time (out of memory) must not take the workers down forever.
  */
 export const MAX_RERUNS = 3;
 /** Items kept for emitting again, per trigger, so a long outage of n8n's database cannot exhaust memory. */
@@ -90,42 +90,51 @@ export function isErrorClass(error: unknown, name: string): boolean {
 }
 
 /**
- * Whether n8n rejected the done promise of emit() because it never started the execution (e.g. creating it in
- * the database failed). Not when the execution ran: cancelled by a user or at shutdown, or already finished.
+ * Whether n8n rejected the done promise of emit() because the execution ran, or was stopped while it ran (by a user,
+ * a timeout or a shutdown): its events are done with. Any other rejection means no node ran: n8n could not create or
+ * queue it (e.g. its database or Redis was busy), or ended it inside its start, before the trigger could wait for it
+ * (n8n 2.40's `failExecution`, e.g. a pre-execution check reading Redis while it loads: the execution is gone, so the
+ * wait fails with ExecutionNotFoundError).
  */
-export function executionNeverStarted(error: unknown): boolean {
-  if (isErrorClass(error, 'ExecutionCancelledError') || isErrorClass(error, 'ExecutionNotFoundError')) return false;
-  return !(error instanceof Error && error.message === 'No active execution found');
+export function executionRan(error: unknown): boolean {
+  return isErrorClass(error, 'ExecutionCancelledError');
 }
 
 /**
- * Why n8n ended a run without its workflow running through, or undefined when the workflow ran (successfully or
- * not). Two cases, both in queue mode, where n8n never runs the job again:
- * - its worker stopped while running it (killed, out of memory): n8n marks the job failed (Bull's maxStalledCount
- *   is 0) and keeps only the error's message in the run;
- * - the job failed before any node ran (the worker could not prepare it: Redis still loading after a restart, its
- *   execution gone from the database): the main ends the execution with the job's error and no node's data, not
- *   even the trigger's. A run of the workflow, failed or not, has the trigger's data (or, as a worker reports it,
- *   the last node executed).
+ * Whether a finished run is one whose worker stopped while running it (killed, out of memory): in queue mode n8n
+ * marks such a job failed and never runs it again (Bull's maxStalledCount is 0), keeping only the error's message.
  */
-export function notRunThrough(run: unknown): string | undefined {
-  const resultData = (
-    run as
-      | { data?: { resultData?: { error?: { message?: unknown }; runData?: unknown; lastNodeExecuted?: unknown } } }
-      | undefined
-  )?.data?.resultData;
+export function workerLost(run: unknown): boolean {
+  const message = resultDataOf(run)?.error?.message;
+  return typeof message === 'string' && WORKER_LOST.test(message);
+}
+const WORKER_LOST = /failed to be processed too many times|job stalled more than maxStalledCount/;
+
+/**
+ * Why n8n ended a run before any node ran, or undefined when the workflow ran (successfully or not). In queue mode
+ * a job its worker failed while preparing it (Redis still loading after a restart, its execution gone from the
+ * database) ends with the job's error and no node's data, not even the trigger's; a run of the workflow, failed or
+ * not, has the trigger's data (or, as a worker reports it, the last node executed). Nothing ran: it is emitted again
+ * like an execution n8n could not start.
+ */
+export function endedBeforeAnyNode(run: unknown): string | undefined {
+  const resultData = resultDataOf(run);
   const message = resultData?.error?.message;
-  if (typeof message !== 'string') return undefined;
-  if (WORKER_LOST.test(message)) return 'the worker running it stopped before it finished';
-  const { runData } = resultData as { runData?: unknown };
+  if (typeof message !== 'string' || workerLost(run)) return undefined;
+  const { runData } = resultData!;
   const noNodeRan =
     runData !== null &&
     typeof runData === 'object' &&
     Object.keys(runData).length === 0 &&
-    resultData?.lastNodeExecuted === undefined;
+    resultData!.lastNodeExecuted === undefined;
   return noNodeRan ? `n8n ended it before any node ran: ${message}` : undefined;
 }
-const WORKER_LOST = /failed to be processed too many times|job stalled more than maxStalledCount/;
+
+function resultDataOf(
+  run: unknown,
+): { error?: { message?: unknown }; runData?: unknown; lastNodeExecuted?: unknown } | undefined {
+  return (run as { data?: { resultData?: ReturnType<typeof resultDataOf> } } | undefined)?.data?.resultData;
+}
 
 export function toItem(output: unknown): INodeExecutionData {
   return {
@@ -138,7 +147,7 @@ export function toItem(output: unknown): INodeExecutionData {
 interface Waiting {
   deliveries: Delivery[];
   settled?: (outcome: Outcome) => void;
-  /** How often n8n ended it without running it through (see MAX_RERUNS). */
+  /** How often its worker stopped while running it (see MAX_RERUNS). */
   reruns?: number;
 }
 
@@ -282,17 +291,26 @@ export class ExecutionEmitter {
     done.promise.then(
       (run) => {
         this.ended(key, deliveries);
-        // A run n8n skipped as a duplicate of its key (undefined) ran before a restart: its events are done with.
-        this.answered(key, run === undefined);
-        const why = notRunThrough(run);
-        if (why !== undefined) return this.rerun(execution, why);
+        const { reruns } = execution;
+        if (run === undefined) {
+          // No run: n8n skipped it as a duplicate of its key, or ended it inside its start without data (n8n 2.40's
+          // failExecution). Only a key from before a restart can be a duplicate: that execution ran then.
+          const restored = this.restoredKeys.has(key);
+          this.answered(key, restored);
+          if (restored) return this.finished(settled);
+          return this.notStartedBy({ deliveries, settled, reruns }, new Error('n8n ended it before it ran'));
+        }
+        this.answered(key, false);
+        if (workerLost(run)) return this.rerun(execution, 'the worker running it stopped before it finished');
+        const notRun = endedBeforeAnyNode(run);
+        if (notRun !== undefined) return this.notStartedBy({ deliveries, settled, reruns }, new Error(notRun));
         this.failuresInARow = 0;
         this.finished(settled);
       },
       (error: unknown) => {
         this.ended(key, deliveries);
         this.answered(key, false);
-        if (!executionNeverStarted(error)) return this.finished(settled);
+        if (executionRan(error)) return this.finished(settled);
         if (isErrorClass(error, 'UserError')) {
           // This workflow's settings rule out waiting (e.g. n8n's Engine 2.0): emit as before, unconfirmed.
           this.reportsStart = false;
@@ -307,11 +325,11 @@ export class ExecutionEmitter {
     );
   }
 
-  /** Not run to its end: emitted again, a few times (a side effect the workflow had made already is made again). */
+  /** Its worker stopped: emitted again, a few times (a side effect the workflow had made already is made again). */
   private rerun({ deliveries, settled, reruns = 0 }: Waiting, why: string): void {
     if (reruns >= MAX_RERUNS) {
       this.host.logger.error(
-        `[Pingstreams] ${this.options.nodeName}: dropped ${deliveries.length} item(s): n8n ended their execution without running it through ${reruns + 1} times (last: ${redact(why, this.options.token)}). Check the workers' logs: a worker that runs out of memory on these items stops every time.`,
+        `[Pingstreams] ${this.options.nodeName}: dropped ${deliveries.length} item(s): ${redact(why, this.options.token)}, ${reruns + 1} times. Check the workers' logs: a worker that runs out of memory on these items stops every time.`,
       );
       this.finished(settled);
       return;

@@ -240,6 +240,33 @@ test('a job its worker fails before any node runs: emitted again, each change on
   await timed('worker start', () => other.start());
 });
 
+test('an execution n8n fails as it starts, before any node runs: emitted again until n8n runs it, each change once', async () => {
+  // In the soak: a check n8n runs before each execution read Redis as it loaded after a restart, and n8n recorded
+  // the execution failed without running it (failExecution in n8n 2.40), so the trigger's wait found it gone.
+  // Here, deterministically: the credential made an instance credential, which n8n's check refuses to a workflow,
+  // until it is the project's again.
+  await sleep(CODE_DELAY_MS + 2_000);
+  const before = events().length;
+  // n8n records each such execution as failed.
+  const failed = () => Number(cluster.postgres.query(`SELECT count(*) FROM execution_entity WHERE status = 'error'`));
+  const failedBefore = failed();
+  const scope = (usageScope: string) =>
+    cluster.postgres.query(`UPDATE credentials_entity SET "usageScope" = '${usageScope}' RETURNING id`);
+  expect(scope('instance')).not.toBe('');
+  let made: Array<{ _id: unknown }>;
+  try {
+    made = [0, 1].map((i) => emu.createRequest(emu.projectId, { first_text: `refused at start ${i}` }));
+    await waitFor(() => failed() >= failedBefore + 2, 'executions failed as they started', 60_000);
+  } finally {
+    scope('project');
+  }
+  await expectOnce(
+    before,
+    made.map((r) => ({ id: r._id, recovered: false })),
+    120_000,
+  );
+});
+
 test('the main restarted: the changes made while it was down arrive once, flagged recovered', async () => {
   const before = events().length;
   await timed('main stop', () => cluster.main.stop());

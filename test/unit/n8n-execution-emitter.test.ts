@@ -122,17 +122,45 @@ test('several executions not started share one retry timer and are emitted again
   emitter.close();
 });
 
-test('a run that was cancelled or already gone counts as finished, not emitted again', async () => {
+test('a run that was cancelled (by a user, a timeout, a shutdown) counts as finished, not emitted again', async () => {
   const { host, emits } = fakeHost();
   const emitter = quietEmitter(host);
   const outcomes: Outcome[] = [];
   emitter.emit([delivery('a')], (o) => outcomes.push(o));
   class ExecutionCancelledError extends Error {}
-  emits[0].done!.reject(new ExecutionCancelledError('cancelled'));
+  class TimeoutExecutionCancelledError extends ExecutionCancelledError {}
+  emits[0].done!.reject(new TimeoutExecutionCancelledError('The execution was cancelled because it timed out'));
   await flush();
   jest.advanceTimersByTime(60_000);
   expect(emits).toHaveLength(1);
   expect(outcomes).toEqual(['finished']);
+});
+
+describe('n8n ended it inside its start, before any node ran (n8n 2.40 failExecution: a pre-execution check failed)', () => {
+  // run() records the execution as failed and finalizes it without data before returning its id: the wait then
+  // finds it gone (ExecutionNotFoundError), or, had the entry still been there, resolves with nothing.
+  class ExecutionNotFoundError extends Error {}
+  test.each([
+    ['the wait finds it gone', (done: Deferred<IRun>) => done.reject(new ExecutionNotFoundError('No execution 7'))],
+    ['the wait resolves with no run', (done: Deferred<IRun>) => done.resolve(undefined as unknown as IRun)],
+  ])('%s: emitted again under a new key, until n8n runs it', async (_label, end) => {
+    const { host, emits, logs } = fakeHost();
+    const emitter = quietEmitter(host);
+    const outcomes: Outcome[] = [];
+    emitter.emit([delivery('a')], (o) => outcomes.push(o));
+    end(emits[0].done!);
+    await flush();
+    expect(outcomes).toEqual([]);
+    expect(emitter.undelivered().map((e) => e.data._id)).toEqual(['a']);
+    expect(logs).toEqual([expect.stringContaining('n8n could not start the execution for 1 item(s)')]);
+    jest.advanceTimersByTime(RETRY_DELAYS_MS[0]);
+    expect(emits).toHaveLength(2);
+    expect(emits[1].key).not.toBe(emits[0].key);
+    emits[1].done!.resolve({ status: 'success', data: { resultData: { runData: { T: [] } } } } as unknown as IRun);
+    await flush();
+    expect(outcomes).toEqual(['finished']);
+    expect(emitter.undelivered()).toEqual([]);
+  });
 });
 
 test('the bound on waiting items drops the oldest with an error that says what to check', async () => {
@@ -193,18 +221,6 @@ test('queue mode: a run whose worker stopped (n8n marks it failed, never runs it
   const emitter = quietEmitter(host);
   const outcomes: Outcome[] = [];
   emitter.emit([delivery('a')], (o) => outcomes.push(o));
-  // As n8n 2.40 finalizes a stalled job: status error, the MaxStalledCountError's message only.
-  const stalled = {
-    status: 'error',
-    data: {
-      resultData: {
-        error: {
-          message:
-            'This execution failed to be processed too many times and will no longer retry. To allow this execution to complete, please break down your workflow or scale up your workers or adjust your worker settings.',
-        },
-      },
-    },
-  } as unknown as IRun;
   emits[0].done!.resolve(stalled);
   await flush();
   expect(outcomes).toEqual([]);
@@ -219,6 +235,19 @@ test('queue mode: a run whose worker stopped (n8n marks it failed, never runs it
   jest.advanceTimersByTime(60_000);
   expect(emits).toHaveLength(2);
 });
+
+/** As n8n 2.40 finalizes a stalled job: status error, the MaxStalledCountError's message only. */
+const stalled = {
+  status: 'error',
+  data: {
+    resultData: {
+      error: {
+        message:
+          'This execution failed to be processed too many times and will no longer retry. To allow this execution to complete, please break down your workflow or scale up your workers or adjust your worker settings.',
+      },
+    },
+  },
+} as unknown as IRun;
 
 /** A workflow that ran and failed in a node, as a worker reports it (the last node executed, no data kept). */
 const failedInANode = {
@@ -256,14 +285,14 @@ test("queue mode: a job that failed before any node ran (no data, not even the t
   expect(emits).toHaveLength(2);
 });
 
-test(`an execution n8n keeps ending without running it through is emitted again ${MAX_RERUNS} times, then dropped with an error`, async () => {
+test(`an execution whose worker keeps stopping is emitted again ${MAX_RERUNS} times, then dropped with an error`, async () => {
   const { host, emits, logs } = fakeHost();
   const emitter = quietEmitter(host);
   const outcomes: Outcome[] = [];
   emitter.emit([delivery('a')], (o) => outcomes.push(o));
   for (let run = 0; run <= MAX_RERUNS; run++) {
     expect(emits).toHaveLength(run + 1);
-    emits[run].done!.resolve(endedBeforeAnyNode);
+    emits[run].done!.resolve(stalled);
     await flush();
     jest.advanceTimersByTime(60_000);
   }
@@ -272,9 +301,24 @@ test(`an execution n8n keeps ending without running it through is emitted again 
   expect(emitter.undelivered()).toEqual([]);
   expect(logs.filter((l) => l.startsWith('error'))).toEqual([
     expect.stringContaining(
-      `dropped 1 item(s): n8n ended their execution without running it through ${MAX_RERUNS + 1} times`,
+      `dropped 1 item(s): the worker running it stopped before it finished, ${MAX_RERUNS + 1} times`,
     ),
   ]);
+});
+
+test('an execution that ends before any node ran is not bounded that way: nothing ran, it goes out until n8n runs it', async () => {
+  const { host, emits, logs } = fakeHost();
+  const emitter = quietEmitter(host);
+  const outcomes: Outcome[] = [];
+  emitter.emit([delivery('a')], (o) => outcomes.push(o));
+  for (let run = 0; run < MAX_RERUNS + 3; run++) {
+    emits[run].done!.resolve(endedBeforeAnyNode);
+    await flush();
+    jest.advanceTimersByTime(60_000);
+  }
+  expect(emits).toHaveLength(MAX_RERUNS + 4);
+  expect(outcomes).toEqual([]);
+  expect(logs.filter((l) => l.startsWith('error'))).toEqual([]);
 });
 
 test('each execution has its own deduplication key, and stays in flight (for the saved record) until n8n reports it', async () => {
