@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { elementId, parseFrame } from './protocol';
 import { TOPIC_KIND_DESCRIPTIONS } from './topic-kinds';
 import { diffSnapshot, type Change } from './snapshot-diff';
+import { TextArena, type ArenaSlot } from './text-arena';
 import type { Element, Method, TopicKind } from './types';
 
 export type { Change } from './snapshot-diff';
@@ -68,14 +69,15 @@ export function estimateBytes(element: Element): number {
 
 /**
  * What the tracker holds of an element. An element seen once in a live frame of its own is kept as that frame's
- * text, which exists already; any other (changed live since, or from a snapshot) as its parsed `tree`, which serves
- * the next change's `previous` without parsing again. Why: thousands of retained trees of small objects survive
- * V8's young-generation collections and are copied into the old generation object by object (a flood of new
- * requests, never changed again, spent a quarter of the core's CPU time on that), while one flat string costs next
- * to nothing; but parsing a text again for every `previous` costs more than holding the tree of an element that
- * does change. `read` is the element as get() handed it out, the same object until the element changes.
+ * text, in the topic's arena (its slot), or as the string `frame` when the arena does not take it; any other (changed
+ * live since, or from a snapshot) as its parsed `tree`, which serves the next change's `previous` without parsing
+ * again. Why: thousands of retained trees of small objects survive V8's young-generation collections and are copied
+ * into the old generation object by object (a flood of new requests, never changed again, spent a quarter of the
+ * core's CPU time on that), and so, byte by byte, are retained strings (see text-arena.ts); but parsing a text again
+ * for every `previous` costs more than holding the tree of an element that does change. `read` is the element as
+ * get() handed it out, the same object until the element changes.
  */
-interface Tracked {
+interface Tracked extends ArenaSlot {
   frame: string | undefined;
   tree: Element | undefined;
   read: Element | undefined;
@@ -83,19 +85,11 @@ interface Tracked {
   print: string;
 }
 
-/** The tracked element: its tree, or its frame parsed again (the same parse that gave it, so the same element). */
-function stateOf(tracked: Tracked): Element {
-  const kept = tracked.tree ?? tracked.read;
-  if (kept !== undefined) return kept;
-  const frame = parseFrame(tracked.frame as string); // without a tree there is a frame (see remember)
-  // Always a one-element publish: the tracker kept the frame because it was one.
-  if (frame.type !== 'publish' || frame.elements.length !== 1) throw new Error('a tracked frame holds no element');
-  return frame.elements[0];
-}
-
 export class TopicTracker {
   /** Insertion order doubles as recency: an update moves the element to the end; the oldest is evicted first. */
   private readonly known = new Map<string, Tracked>();
+  /** The frames' texts of the elements seen once. */
+  private readonly texts = new TextArena();
   private bytes = 0;
   hasSnapshot = false;
 
@@ -114,14 +108,14 @@ export class TopicTracker {
 
   /** The elements (a late holder's snapshot, a look-up answered from memory); old ones parsed anew, not kept. */
   elements(): Element[] {
-    return Array.from(this.known.values(), stateOf);
+    return Array.from(this.known.values(), (tracked) => this.stateOf(tracked));
   }
 
   /** The element, the same object on every read until it changes. */
   get(id: string): Element | undefined {
     const tracked = this.known.get(id);
     if (tracked === undefined) return undefined;
-    tracked.read ??= stateOf(tracked);
+    tracked.read ??= this.stateOf(tracked);
     return tracked.read;
   }
 
@@ -129,7 +123,39 @@ export class TopicTracker {
     const tracked = this.known.get(id);
     if (tracked === undefined) return;
     this.known.delete(id);
+    this.untrack(tracked);
+  }
+
+  /** Accounts for an entry that left `known`. */
+  private untrack(tracked: Tracked): void {
     this.bytes -= tracked.size;
+    this.texts.release(tracked);
+  }
+
+  /** The tracked element: its tree, or its frame's text parsed again (the same parse that gave it, so the same element). */
+  private stateOf(tracked: Tracked): Element {
+    const kept = tracked.tree ?? tracked.read;
+    if (kept !== undefined) return kept;
+    const frame = parseFrame(this.textOf(tracked) as string); // without a tree there is a text (see remember)
+    // Always a one-element publish: the tracker kept the frame because it was one.
+    if (frame.type !== 'publish' || frame.elements.length !== 1) throw new Error('a tracked frame holds no element');
+    return frame.elements[0];
+  }
+
+  /** The text of the frame an element seen once came in, when that is what is held of it. */
+  private textOf(tracked: Tracked): string | undefined {
+    return tracked.at >= 0 ? this.texts.read(tracked) : tracked.frame;
+  }
+
+  /**
+   * sameState against a tracked element, whose fingerprint is already known; `print` is the new element's, `frame`
+   * the frame it came in, if one. The same frame text is the same element; otherwise the JSON texts are compared, as
+   * sameState does.
+   */
+  private sameTracked(tracked: Tracked, element: Element, print: string, frame?: string): boolean {
+    if (tracked.print !== print) return false;
+    if (frame !== undefined && this.textOf(tracked) === frame) return true;
+    return JSON.stringify(this.stateOf(tracked)) === JSON.stringify(element);
   }
 
   /**
@@ -144,14 +170,14 @@ export class TopicTracker {
     if (id === undefined) return { method, data: element };
     const tracked = this.known.get(id);
     if (method === 'DELETE') {
-      const previous = tracked && stateOf(tracked);
+      const previous = tracked && this.stateOf(tracked);
       this.forget(id);
       return { method, data: element, previous };
     }
     const print = fingerprint(element);
-    if (tracked && sameTracked(tracked, element, print, frame)) return undefined;
+    if (tracked && this.sameTracked(tracked, element, print, frame)) return undefined;
     // Read before remember() reuses the entry.
-    const previous = tracked && stateOf(tracked);
+    const previous = tracked && this.stateOf(tracked);
     if (isClosedRequest(this.kind, element)) this.forget(id);
     // Seen for the first time: kept as its frame; changed: as its tree (see Tracked).
     else this.remember(id, element, print, frame?.length, tracked === undefined ? frame : undefined);
@@ -168,8 +194,8 @@ export class TopicTracker {
     const diff = diffSnapshot(elements, {
       // The first snapshot changes nothing: it is what is known from now on.
       known: (id) => (first ? undefined : this.known.get(id)),
-      same: (tracked, element) => sameTracked(tracked, element, fingerprint(element)),
-      previous: stateOf,
+      same: (tracked, element) => this.sameTracked(tracked, element, fingerprint(element)),
+      previous: (tracked) => this.stateOf(tracked),
       compared: (id, element) => {
         if (!isClosedRequest(this.kind, element)) this.remember(id, element, fingerprint(element));
       },
@@ -180,10 +206,11 @@ export class TopicTracker {
     if (!first && elements.length === 0 && shape === 'single') {
       // A single-object topic answers null when its object is gone or no longer visible: that is a deletion.
       for (const tracked of this.known.values()) {
-        const element = stateOf(tracked);
+        const element = this.stateOf(tracked);
         changes.push({ method: 'DELETE', data: element, previous: element });
       }
       this.known.clear();
+      this.texts.clear();
       this.bytes = 0;
     }
     const missing: Element[] = [];
@@ -203,37 +230,27 @@ export class TopicTracker {
     const tree = frame === undefined ? element : undefined;
     // An update reuses the entry (one object less per event); delete and set move it to the end (recency).
     let tracked = this.known.get(id);
-    if (tracked === undefined) tracked = { frame, tree, read: undefined, size, print };
+    if (tracked === undefined) tracked = { frame: undefined, tree, read: undefined, size, print, at: -1, bytes: 0 };
     else {
       this.known.delete(id);
-      this.bytes -= tracked.size;
-      tracked.frame = frame;
+      this.untrack(tracked);
+      tracked.frame = undefined;
       tracked.tree = tree;
       tracked.read = undefined;
       tracked.size = size;
       tracked.print = print;
     }
+    if (frame !== undefined && !this.texts.add(tracked, frame)) tracked.frame = frame;
     this.known.set(id, tracked);
     this.bytes += tracked.size;
-    evictOldest(this.known, this.maxTracked, (tracked) => (this.bytes -= tracked.size));
+    evictOldest(this.known, this.maxTracked, (tracked) => this.untrack(tracked));
     if (this.bytes <= this.maxBytes) return;
     // Over the byte bound: the oldest go until a tenth of the room is free again (the newest element stays).
     const target = this.maxBytes * 0.9;
     for (const [oldest, tracked] of this.known) {
       if (this.bytes <= target || oldest === id) break;
       this.known.delete(oldest);
-      this.bytes -= tracked.size;
+      this.untrack(tracked);
     }
   }
-}
-
-/**
- * sameState against a tracked element, whose fingerprint is already known; `print` is the new element's, `frame` the
- * frame it came in, if one. The same frame text is the same element; otherwise the JSON texts are compared, as
- * sameState does.
- */
-function sameTracked(tracked: Tracked, element: Element, print: string, frame?: string): boolean {
-  if (tracked.print !== print) return false;
-  if (frame !== undefined && tracked.frame === frame) return true;
-  return JSON.stringify(stateOf(tracked)) === JSON.stringify(element);
 }

@@ -2,6 +2,7 @@
 // what the long way gave before. Real protocol text over the fake transport; no option is faked.
 import { acquireConnection, closeAllConnections, connectionStats } from '../../core';
 import { ResumeRecord } from '../../core/resume';
+import { TextArena, type ArenaSlot } from '../../core/text-arena';
 import { TopicTracker, estimateBytes, evictOldest, fingerprint, sameState } from '../../core/tracker';
 import type { Element, RealtimeEvent } from '../../core/types';
 import { FakePlatform, settle } from '../helpers/fake-platform';
@@ -320,6 +321,84 @@ describe('events over the connection are what they were when the tracker held tr
       [true, 'a', tricky('a', '1')],
       [true, 'c', req('c', { updatedAt: '1' })],
     ]);
+    handle.release();
+  });
+});
+
+describe('the text arena', () => {
+  const slot = (): ArenaSlot => ({ at: -1, bytes: 0 });
+
+  test('gives back each text as added, through compactions, growth and shrinking, within twice what it held', () => {
+    const arena = new TextArena();
+    const held = new Map<ArenaSlot, string>();
+    let bytes = 0;
+    let peak = 0;
+    for (let i = 0; i < 3_000; i++) {
+      // From 1 to about 2 000 characters, some of them not ASCII (two, three and four UTF-8 bytes).
+      const text = `${i}:${'é€😀x'.repeat((i * 7919) % 400)}`;
+      const s = slot();
+      expect(arena.add(s, text)).toBe(true);
+      held.set(s, text);
+      bytes += Buffer.byteLength(text);
+      // Release most, oldest first, so the arena grows, compacts in place, then shrinks when few are left.
+      for (const [old] of held) {
+        if (held.size < (i < 1_500 ? 200 : 5) || (i + old.at) % 3 === 0) break;
+        arena.release(old);
+        bytes -= Buffer.byteLength(held.get(old) as string);
+        held.delete(old);
+      }
+      if (i % 97 === 0) for (const [s2, t] of held) expect(arena.read(s2)).toBe(t);
+      expect(arena.heldBytes).toBe(bytes);
+      peak = Math.max(peak, bytes);
+      expect(arena.capacity).toBeLessThanOrEqual(2 * (peak + 3 * text.length) + 4096);
+    }
+    for (const [s, t] of held) expect(arena.read(s)).toBe(t);
+    // A handful held at the end: the buffer has shrunk to about twice them.
+    expect(arena.capacity).toBeLessThan(100_000);
+  });
+
+  test('takes no text UTF-8 would change (a lone surrogate) and none too long to gain from it', () => {
+    const arena = new TextArena();
+    for (const text of ['a\ud800b', '\udc00', 'x'.repeat(64 * 1024 + 1)]) {
+      const s = slot();
+      expect(arena.add(s, text)).toBe(false);
+      expect(s.at).toBe(-1);
+    }
+    const s = slot();
+    expect(arena.add(s, 'a\ud83d\ude00b')).toBe(true); // a well-formed pair
+    expect(arena.read(s)).toBe('a\ud83d\ude00b');
+    expect(arena.heldBytes).toBe(6);
+  });
+
+  test('a slot released and added again holds its new text; clear() releases every slot', () => {
+    const arena = new TextArena();
+    const [a, b] = [slot(), slot()];
+    arena.add(a, 'first');
+    arena.add(b, 'other');
+    arena.release(a);
+    arena.add(a, 'second');
+    for (let i = 0; i < 100; i++) arena.release((arena.add(slot(), 'x'.repeat(1_000)), slot())); // forces compactions
+    expect([arena.read(a), arena.read(b)]).toEqual(['second', 'other']);
+    arena.clear();
+    expect([a.at, b.at, arena.heldBytes]).toEqual([-1, -1, 0]);
+  });
+
+  test('the tracker keeps a frame the arena does not take as its string, and gives the same events', async () => {
+    const events: RealtimeEvent[] = [];
+    const handle = await open((e) => events.push(e));
+    // Raw lone surrogates in the text itself (a socket decoding UTF-8 never gives one; a host's platform may).
+    const texts = ['a', 'b'].map((id) => rawFrame(LIST, 'CREATE', `{"_id":"${id}","updatedAt":"1","s":"\ud800é"}`));
+    const update = rawFrame(LIST, 'UPDATE', '{"_id":"a","updatedAt":"2"}');
+    for (const text of texts) platform.last.receive(text);
+    platform.last.receive(texts[0]); // the same text: dropped
+    platform.last.receive(update);
+    expect(events.map((e) => [e.method, e.data._id])).toEqual([
+      ['CREATE', 'a'],
+      ['CREATE', 'b'],
+      ['UPDATE', 'a'],
+    ]);
+    expect(events[2].previous).toEqual({ _id: 'a', updatedAt: '1', s: '\ud800é' });
+    expect(connectionStats().connections[0].trackedBytes).toBe(texts[1].length + update.length);
     handle.release();
   });
 });
