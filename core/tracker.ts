@@ -5,6 +5,7 @@ import { elementId, parseFrame } from './protocol';
 import { TOPIC_KIND_DESCRIPTIONS } from './topic-kinds';
 import { diffSnapshot, type Change } from './snapshot-diff';
 import { TextArena, type ArenaSlot } from './text-arena';
+import { RecencyMap, sizeAfterEviction, type RecencyNode } from './recency';
 import type { Element, Method, TopicKind } from './types';
 
 export type { Change } from './snapshot-diff';
@@ -42,7 +43,7 @@ export function sameState(a: Element, b: Element): boolean {
 export function evictOldest<K, V>(map: Map<K, V>, max: number, onEvict?: (value: V) => void): K[] {
   if (map.size <= max) return [];
   const evicted: K[] = [];
-  const target = Math.max(0, max - Math.ceil(max / 10));
+  const target = sizeAfterEviction(max);
   for (const [key, value] of map) {
     if (map.size - evicted.length <= target) break;
     evicted.push(key);
@@ -77,7 +78,7 @@ export function estimateBytes(element: Element): number {
  * for every `previous` costs more than holding the tree of an element that does change. `read` is the element as
  * get() handed it out, the same object until the element changes.
  */
-interface Tracked extends ArenaSlot {
+interface Tracked extends ArenaSlot, RecencyNode<string, Tracked> {
   frame: string | undefined;
   tree: Element | undefined;
   read: Element | undefined;
@@ -86,8 +87,8 @@ interface Tracked extends ArenaSlot {
 }
 
 export class TopicTracker {
-  /** Insertion order doubles as recency: an update moves the element to the end; the oldest is evicted first. */
-  private readonly known = new Map<string, Tracked>();
+  /** In recency order: an update makes the element the most recent; the oldest is evicted first. */
+  private readonly known = new RecencyMap<string, Tracked>();
   /** The frames' texts of the elements seen once. */
   private readonly texts = new TextArena();
   private bytes = 0;
@@ -122,7 +123,7 @@ export class TopicTracker {
   forget(id: string): void {
     const tracked = this.known.get(id);
     if (tracked === undefined) return;
-    this.known.delete(id);
+    this.known.remove(tracked);
     this.untrack(tracked);
   }
 
@@ -180,7 +181,7 @@ export class TopicTracker {
     const previous = tracked && this.stateOf(tracked);
     if (isClosedRequest(this.kind, element)) this.forget(id);
     // Seen for the first time: kept as its frame; changed: as its tree (see Tracked).
-    else this.remember(id, element, print, frame?.length, tracked === undefined ? frame : undefined);
+    else this.remember(id, tracked, element, print, frame?.length, tracked === undefined ? frame : undefined);
     return { method, data: element, previous, fingerprint: print };
   }
 
@@ -197,7 +198,7 @@ export class TopicTracker {
       same: (tracked, element) => this.sameTracked(tracked, element, fingerprint(element)),
       previous: (tracked) => this.stateOf(tracked),
       compared: (id, element) => {
-        if (!isClosedRequest(this.kind, element)) this.remember(id, element, fingerprint(element));
+        if (!isClosedRequest(this.kind, element)) this.remember(id, this.known.get(id), element, fingerprint(element));
       },
     });
     const changes: Change[] = first ? [] : diff.changes;
@@ -217,7 +218,7 @@ export class TopicTracker {
     if (!first && lookUpMissing === true && elements.length < this.snapshotLimit) {
       // A full snapshot proves nothing about older requests; a partial one means these left the open list. Read
       // through get(): the caller tells by identity whether a live event changed one meanwhile.
-      for (const id of this.known.keys()) if (!inSnapshot.has(id)) missing.push(this.get(id) as Element);
+      for (const { key } of this.known.values()) if (!inSnapshot.has(key)) missing.push(this.get(key) as Element);
     }
     return { changes, missing };
   }
@@ -226,31 +227,49 @@ export class TopicTracker {
    * Keeps `frame`, the element's one-element frame, when given, else the element's tree. A snapshot's elements (at
    * most its limit) keep their trees: that costs little, and a JSON copy would not be exact (-0 comes back as 0).
    */
-  private remember(id: string, element: Element, print: string, size = estimateBytes(element), frame?: string): void {
+  private remember(
+    id: string,
+    tracked: Tracked | undefined,
+    element: Element,
+    print: string,
+    size = estimateBytes(element),
+    frame?: string,
+  ): void {
     const tree = frame === undefined ? element : undefined;
-    // An update reuses the entry (one object less per event); delete and set move it to the end (recency).
-    let tracked = this.known.get(id);
-    if (tracked === undefined) tracked = { frame: undefined, tree, read: undefined, size, print, at: -1, bytes: 0 };
-    else {
-      this.known.delete(id);
+    if (tracked === undefined) {
+      tracked = {
+        key: id,
+        older: undefined,
+        newer: undefined,
+        frame: undefined,
+        tree,
+        read: undefined,
+        size,
+        print,
+        at: -1,
+        bytes: 0,
+      };
+      this.known.add(tracked);
+    } else {
+      // An update reuses the entry (one object less per event) and makes it the most recent.
       this.untrack(tracked);
       tracked.frame = undefined;
       tracked.tree = tree;
       tracked.read = undefined;
       tracked.size = size;
       tracked.print = print;
+      this.known.touch(tracked);
     }
     if (frame !== undefined && !this.texts.add(tracked, frame)) tracked.frame = frame;
-    this.known.set(id, tracked);
     this.bytes += tracked.size;
-    evictOldest(this.known, this.maxTracked, (tracked) => this.untrack(tracked));
+    this.known.evictOver(this.maxTracked, (oldest) => this.untrack(oldest));
     if (this.bytes <= this.maxBytes) return;
     // Over the byte bound: the oldest go until a tenth of the room is free again (the newest element stays).
     const target = this.maxBytes * 0.9;
-    for (const [oldest, tracked] of this.known) {
-      if (this.bytes <= target || oldest === id) break;
-      this.known.delete(oldest);
-      this.untrack(tracked);
+    for (let oldest = this.known.oldest; oldest !== undefined && this.bytes > target && oldest.key !== id;) {
+      this.known.remove(oldest);
+      this.untrack(oldest);
+      oldest = this.known.oldest;
     }
   }
 }

@@ -2,6 +2,7 @@
 // what the long way gave before. Real protocol text over the fake transport; no option is faked.
 import { acquireConnection, closeAllConnections, connectionStats } from '../../core';
 import { ResumeRecord } from '../../core/resume';
+import { RecencyMap, type RecencyNode } from '../../core/recency';
 import { TextArena, type ArenaSlot } from '../../core/text-arena';
 import { TopicTracker, estimateBytes, evictOldest, fingerprint, sameState } from '../../core/tracker';
 import type { Element, RealtimeEvent } from '../../core/types';
@@ -400,5 +401,51 @@ describe('the text arena', () => {
     expect(events[2].previous).toEqual({ _id: 'a', updatedAt: '1', s: '\ud800é' });
     expect(connectionStats().connections[0].trackedBytes).toBe(texts[1].length + update.length);
     handle.release();
+  });
+});
+
+describe('the recency map', () => {
+  interface Node extends RecencyNode<number, Node> {
+    value: number;
+  }
+
+  test('keeps the order and evicts what a Map moved by delete and set, with evictOldest, kept and evicted', () => {
+    const recency = new RecencyMap<number, Node>();
+    const plain = new Map<number, number>();
+    const evicted: number[][] = [[], []];
+    let seed = 7;
+    const random = (n: number) => (seed = (seed * 48271) % 2147483647) % n;
+    for (let i = 0; i < 20_000; i++) {
+      const key = random(300);
+      const step = random(10);
+      const held = recency.get(key);
+      if (step === 0) {
+        // a removal
+        if (held) recency.remove(held);
+        plain.delete(key);
+      } else if (held) {
+        held.value = i;
+        recency.touch(held);
+        plain.delete(key);
+        plain.set(key, i);
+      } else {
+        recency.add({ key, older: undefined, newer: undefined, value: i });
+        plain.set(key, i);
+      }
+      recency.evictOver(100, (node) => evicted[0].push(node.key));
+      evicted[1].push(...evictOldest(plain, 100));
+      if (i % 500 === 0) expect([...recency.values()].map((n) => [n.key, n.value])).toEqual([...plain]);
+    }
+    expect(evicted[0]).toEqual(evicted[1]);
+    expect(evicted[0].length).toBeGreaterThan(1_000);
+    expect(recency.size).toBe(plain.size);
+  });
+
+  test('a loop over the values may remove the one it was given; a key is added once', () => {
+    const recency = new RecencyMap<number, Node>();
+    for (let key = 0; key < 5; key++) recency.add({ key, older: undefined, newer: undefined, value: key });
+    for (const node of recency.values()) if (node.key % 2 === 0) recency.remove(node);
+    expect([...recency.values()].map((n) => n.key)).toEqual([1, 3]);
+    expect(() => recency.add({ key: 1, older: undefined, newer: undefined, value: 1 })).toThrow(/held already/);
   });
 });
