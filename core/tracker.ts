@@ -19,9 +19,17 @@ const MAX_UPDATED_AT_LENGTH = 64;
  * times slower than native SHA-1 and made the 60 x 1 MB hostile-servers test time out.
  */
 export function fingerprint(element: Element): string {
-  const updatedAt = element.updatedAt;
-  if (typeof updatedAt === 'string' && updatedAt && updatedAt.length <= MAX_UPDATED_AT_LENGTH) return `u:${updatedAt}`;
+  const time = stateTime(element);
+  if (time !== undefined) return `u:${time}`;
   return `h:${createHash('sha1').update(JSON.stringify(element)).digest('base64url')}`;
+}
+
+/** The updatedAt a fingerprint stands on, if it does. */
+function stateTime(element: Element): string | undefined {
+  const updatedAt = element.updatedAt;
+  return typeof updatedAt === 'string' && updatedAt && updatedAt.length <= MAX_UPDATED_AT_LENGTH
+    ? updatedAt
+    : undefined;
 }
 
 /** An element its kind calls closed (a request at status 1000 on the open-requests list): it leaves the tracker. */
@@ -84,6 +92,8 @@ interface Tracked extends ArenaSlot, RecencyNode<string, Tracked> {
   read: Element | undefined;
   size: number;
   print: string;
+  /** stateTime of the element, compared instead of `print` (a concatenation, which a compare flattens first). */
+  time: string | undefined;
 }
 
 export class TopicTracker {
@@ -154,7 +164,9 @@ export class TopicTracker {
    * sameState does.
    */
   private sameTracked(tracked: Tracked, element: Element, print: string, frame?: string): boolean {
-    if (tracked.print !== print) return false;
+    const time = stateTime(element);
+    if (time !== undefined && tracked.time !== undefined ? time !== tracked.time : print !== tracked.print)
+      return false;
     if (frame !== undefined && this.textOf(tracked) === frame) return true;
     return JSON.stringify(this.stateOf(tracked)) === JSON.stringify(element);
   }
@@ -246,6 +258,7 @@ export class TopicTracker {
         read: undefined,
         size,
         print,
+        time: stateTime(element),
         at: -1,
         bytes: 0,
       };
@@ -258,6 +271,7 @@ export class TopicTracker {
       tracked.read = undefined;
       tracked.size = size;
       tracked.print = print;
+      tracked.time = stateTime(element);
       this.known.touch(tracked);
     }
     if (frame !== undefined && !this.texts.add(tracked, frame)) tracked.frame = frame;
