@@ -24,9 +24,9 @@ const isWellFormed = (text: string): boolean =>
 
 /**
  * Appends texts to one buffer; when it is full, slides the texts still held down over the released ones (in place),
- * or moves them to a buffer twice their size when more than half of it is held, or when less than a quarter is. So
- * each byte is copied about once more on average, and the buffer is at most twice what was held at its last
- * compaction plus one text (a large one is given back when nothing is held).
+ * or moves them to a new buffer when more than half of this one is held, or less than a quarter. So each byte is
+ * copied about once more on average, and the buffer is at most 2.5 times what was held at its last compaction plus
+ * one text (a large one is given back when nothing is held).
  */
 export class TextArena {
   private buffer = new Uint8Array(0);
@@ -98,7 +98,9 @@ export class TextArena {
     const wanted = 2 * (this.held + needed);
     const capacity = this.buffer.length;
     const resize = wanted > capacity || wanted * 2 < capacity;
-    const target = resize ? new Uint8Array(Math.max(MIN_CAPACITY, wanted)) : this.buffer;
+    // A quarter more than wanted: what is held sways (a tenth is evicted at once, texts grow), and a new buffer is
+    // fresh memory the system maps page by page as it is first written (a new request a frame paid for that).
+    const target = resize ? new Uint8Array(Math.max(MIN_CAPACITY, Math.ceil(wanted * 1.25))) : this.buffer;
     let top = 0;
     let kept = 0;
     for (let i = 0; i < this.slots.length; i++) {
