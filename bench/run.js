@@ -207,6 +207,7 @@ BENCH_QUICK=1 npm run bench       # smoke run, smaller counts
 BENCH_ONLY=throughput npm run bench
 node bench/profile-hot-path.js    # the core's CPU time and GC share per event without sockets, next to JSON.parse
 node bench/count-hot-path.js      # the same in instructions under valgrind (callgrind): steady whatever the load
+node bench/compare-builds.js before/ dist/   # builds side by side over sockets, alternating on the same frames
 npx jest test/integration/soak.test.ts                  # chaos soak, about 2 minutes; writes test-artifacts/soak-report.json
 SOAK_EVENTS=200000 npx jest test/integration/soak.test.ts   # longer soak (faults scale: 1 per 400 changes)
 npx jest test/integration/hostile.test.ts               # hostile input corpus (test/fixtures/hostile)
