@@ -259,6 +259,7 @@ export class TopicTracker {
         size,
         print,
         time: stateTime(element),
+        chunk: undefined,
         at: -1,
         bytes: 0,
       };

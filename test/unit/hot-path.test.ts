@@ -327,13 +327,12 @@ describe('events over the connection are what they were when the tracker held tr
 });
 
 describe('the text arena', () => {
-  const slot = (): ArenaSlot => ({ at: -1, bytes: 0 });
+  const slot = (): ArenaSlot => ({ chunk: undefined, at: -1, bytes: 0 });
 
-  test('gives back each text as added, through compactions, growth and shrinking, within 2.5 times what it held', () => {
+  test('gives back each text as added, as chunks fill and empty, within twice what it holds and three chunks', () => {
     const arena = new TextArena();
     const held = new Map<ArenaSlot, string>();
     let bytes = 0;
-    let peak = 0;
     for (let i = 0; i < 3_000; i++) {
       // From 1 to about 2 000 characters, some of them not ASCII (two, three and four UTF-8 bytes).
       const text = `${i}:${'é€😀x'.repeat((i * 7919) % 400)}`;
@@ -350,12 +349,36 @@ describe('the text arena', () => {
       }
       if (i % 97 === 0) for (const [s2, t] of held) expect(arena.read(s2)).toBe(t);
       expect(arena.heldBytes).toBe(bytes);
-      peak = Math.max(peak, bytes);
-      expect(arena.capacity).toBeLessThanOrEqual(2.5 * (peak + 3 * 2_100) + 4096);
+      expect(arena.capacity).toBeLessThanOrEqual(2 * bytes + 3 * 64 * 1024);
     }
     for (const [s, t] of held) expect(arena.read(s)).toBe(t);
-    // A handful held at the end: the buffer has shrunk to about 2.5 times them.
-    expect(arena.capacity).toBeLessThan(100_000);
+    // A handful held at the end: a chunk or two.
+    expect(arena.capacity).toBeLessThanOrEqual(2 * 64 * 1024);
+  });
+
+  test('released in any order: texts move out of sparse chunks, read back the same, within the bound', () => {
+    const arena = new TextArena();
+    const held: Array<[ArenaSlot, string]> = [];
+    let bytes = 0;
+    let seed = 11;
+    const random = (n: number) => (seed = (seed * 48271) % 2147483647) % n;
+    for (let i = 0; i < 20_000; i++) {
+      const text = `${i}:${'x'.repeat(random(1_500))}${i % 7 ? '' : 'é'}`;
+      const s = slot();
+      arena.add(s, text);
+      held.push([s, text]);
+      bytes += Buffer.byteLength(text);
+      // Keep about 300 held, releasing one at random (the long-lived ones pin their chunks).
+      if (held.length > 300) {
+        const [old, oldText] = held.splice(random(held.length), 1)[0];
+        arena.release(old);
+        bytes -= Buffer.byteLength(oldText);
+      }
+      expect(arena.capacity).toBeLessThanOrEqual(2 * bytes + 3 * 64 * 1024);
+      if (i % 1_000 === 0) for (const [s2, t] of held) expect(arena.read(s2)).toBe(t);
+    }
+    for (const [s, t] of held) expect(arena.read(s)).toBe(t);
+    expect(arena.heldBytes).toBe(bytes);
   });
 
   test('takes no text UTF-8 would change (a lone surrogate) and none too long to gain from it', () => {
