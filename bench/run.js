@@ -172,7 +172,7 @@ async function main() {
     throughput &&
       `- Core at max rate: **${throughput.coreMaxEventsPerSec.toLocaleString('en')} events/s**, ${Math.round(throughput.coreToCeilingRatio * 100)}% of the raw ws + JSON.parse ceiling (${throughput.rawMaxEventsPerSec.toLocaleString('en')} events/s) measured in the same run (goal 80%: ${throughput.goalMet ? 'met' : 'NOT met'}), median of ${throughput.realistic.rounds} rounds (spread ${Math.round(throughput.realistic.ratioMin * 100)}-${Math.round(throughput.realistic.ratioMax * 100)}%)${throughput.realistic.rawPublisherBoundRounds ? `; in ${throughput.realistic.rawPublisherBoundRounds} of them the raw consumer took frames as fast as the publisher sent them, so there the ceiling measured the publisher` : ''}. Worst case, every frame a new request: ${Math.round(throughput.worstCase.ratio * 100)}% (spread ${Math.round(throughput.worstCase.ratioMin * 100)}-${Math.round(throughput.worstCase.ratioMax * 100)}%; goal 70%: ${throughput.worstCaseGoalMet ? 'met' : 'NOT met'}).`,
     memory &&
-      `- Memory: ${memory.bytesPerTrackedRequest} bytes of heap per tracked request; RSS ${memory.rssStartMb} MB -> peak ${memory.rssPeakMb} MB over the long run, ${memory.rssGrowthSecondHalfMb} MB growth from its middle to its end.`,
+      `- Memory: ${memory.bytesPerTrackedRequest} bytes of heap and array buffers per tracked request; RSS ${memory.rssStartMb} MB -> peak ${memory.rssPeakMb} MB over the long run, ${memory.rssGrowthSecondHalfMb} MB growth from its middle to its end.`,
     sockets && `- ${sockets.subscribers} subscribers on one account use **${sockets.serverSockets} socket** (goal 1).`,
     metrics &&
       `- Live metrics engine at 10,000 open requests / 1,000 agents: **${metrics.engineNsPerEventAt10k} ns per event**, ${metrics.engineToTrackerAt10k}x the core tracker's own work on the same events, ${metrics.costRatio10kTo100}x its cost at 100 open requests (O(1) per event); ${metrics.heapBytesPerOpenRequest} bytes of heap per open request; one metrics object in ${metrics.metricsMsAt10k} ms.`,
@@ -206,6 +206,8 @@ npm run bench                     # build, then node --expose-gc bench/run.js (a
 BENCH_QUICK=1 npm run bench       # smoke run, smaller counts
 BENCH_ONLY=throughput npm run bench
 node bench/profile-hot-path.js    # the core's CPU time and GC share per event without sockets, next to JSON.parse
+node bench/count-hot-path.js      # the same in instructions under valgrind (callgrind): steady whatever the load
+node bench/compare-builds.js before/ dist/   # builds side by side over sockets, alternating on the same frames
 npx jest test/integration/soak.test.ts                  # chaos soak, about 2 minutes; writes test-artifacts/soak-report.json
 SOAK_EVENTS=200000 npx jest test/integration/soak.test.ts   # longer soak (faults scale: 1 per 400 changes)
 npx jest test/integration/hostile.test.ts               # hostile input corpus (test/fixtures/hostile)

@@ -4,6 +4,7 @@
 import { elementId } from './protocol';
 import { diffSnapshot, type Change } from './snapshot-diff';
 import { fingerprint, isClosedRequest } from './tracker';
+import { RecencyMap, sizeAfterEviction, type RecencyNode } from './recency';
 import type { Element, RealtimeEvent, ResumeState, TopicKind } from './types';
 
 /** A fingerprint no element has: a resume finds the element "changed" and emits it (recovered). */
@@ -18,15 +19,26 @@ export const MAX_RESUME_ENTRIES = 2_000;
 // Persisted by hosts: bounded in bytes too, ids from the server being any length.
 export const MAX_RESUME_BYTES = 1024 * 1024;
 
-/** One element's entry: its fingerprint and, for a request, its request_id. */
-interface Entry {
+/** One element's entry (its id is the key): its fingerprint and, for a request, its request_id. */
+interface Entry extends RecencyNode<string, Entry> {
   print: string;
   requestId: string | undefined;
 }
 
+/** What toState writes of an entry. */
+type Noted = Pick<Entry, 'print' | 'requestId'>;
+
+const newEntry = (id: string, print: string, requestId: string | undefined): Entry => ({
+  key: id,
+  older: undefined,
+  newer: undefined,
+  print,
+  requestId,
+});
+
 export class ResumeRecord {
-  /** One map, insertion order = recency: an entry is updated in place and moved to the end (no object per event). */
-  private readonly entries = new Map<string, Entry>();
+  /** In recency order: an entry is updated in place and made the most recent (no object per event). */
+  private readonly entries = new RecencyMap<string, Entry>();
   private bytes = 0;
 
   constructor(
@@ -42,7 +54,7 @@ export class ResumeRecord {
     const record = new ResumeRecord(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
     const { seen, requestIds } = readResumeState(state);
     // A request_id without a fingerprint is not part of the record (toState never wrote one).
-    for (const [id, print] of seen) record.entries.set(id, { print, requestId: requestIds.get(id) });
+    for (const [id, print] of seen) record.entries.add(newEntry(id, print, requestIds.get(id)));
     return record;
   }
 
@@ -66,8 +78,8 @@ export class ResumeRecord {
     return this.entries.get(id)?.requestId;
   }
 
-  ids(): IterableIterator<string> {
-    return this.entries.keys();
+  *ids(): IterableIterator<string> {
+    for (const entry of this.entries.values()) yield entry.key;
   }
 
   /** What changed in `elements` since this record: new ones CREATE, others whose fingerprint differs UPDATE. */
@@ -104,31 +116,32 @@ export class ResumeRecord {
   rememberFingerprint(id: string, print: string, requestId?: string): void {
     const requestIdKept = requestId || undefined;
     let entry = this.entries.get(id);
-    if (entry === undefined) entry = { print, requestId: requestIdKept };
+    if (entry === undefined) this.entries.add((entry = newEntry(id, print, requestIdKept)));
     else {
-      this.entries.delete(id);
       this.bytes -= entryBytes(id, entry.print, entry.requestId);
       entry.print = print;
       entry.requestId = requestIdKept;
+      this.entries.touch(entry);
     }
-    this.entries.set(id, entry);
     this.bytes += entryBytes(id, print, requestIdKept);
     if (this.entries.size <= this.maxEntries && this.bytes <= this.maxBytes) return;
-    // Over either bound, the oldest tenth goes at once (see evictOldest for why not one at a time). Deleting the
-    // entry just visited is safe while iterating a Map.
-    const countTarget = this.maxEntries - Math.ceil(this.maxEntries / 10);
+    // Over either bound, the oldest tenth goes at once (as evictOldest does).
+    const countTarget = sizeAfterEviction(this.maxEntries);
     const byteTarget = this.maxBytes * 0.9;
-    for (const oldest of this.entries.keys()) {
-      if ((this.entries.size <= countTarget && this.bytes <= byteTarget) || oldest === id) break;
-      this.forget(oldest);
+    for (let oldest = this.entries.oldest; oldest !== undefined && oldest !== entry; oldest = this.entries.oldest) {
+      if (this.entries.size <= countTarget && this.bytes <= byteTarget) break;
+      this.remove(oldest);
     }
   }
 
   forget(id: string): void {
     const entry = this.entries.get(id);
-    if (entry === undefined) return;
-    this.bytes -= entryBytes(id, entry.print, entry.requestId);
-    this.entries.delete(id);
+    if (entry !== undefined) this.remove(entry);
+  }
+
+  private remove(entry: Entry): void {
+    this.bytes -= entryBytes(entry.key, entry.print, entry.requestId);
+    this.entries.remove(entry);
   }
 
   /**
@@ -144,7 +157,7 @@ export class ResumeRecord {
     undelivered: readonly RealtimeEvent[] = [],
     stateOf: (event: RealtimeEvent) => string = deliveredState,
   ): ResumeState {
-    const marked = new Map<string, Entry>();
+    const marked = new Map<string, Noted>();
     for (const event of undelivered) {
       if (event.topic !== topic) continue;
       const id = elementId(event.data);
@@ -161,8 +174,8 @@ export class ResumeRecord {
       }
     }
     // fromEntries defines own properties: an id such as "__proto__" stays an entry.
-    const kept: Array<[string, Entry]> = [];
-    for (const [id, entry] of this.entries) kept.push([id, marked.get(id) ?? entry]);
+    const kept: Array<[string, Noted]> = [];
+    for (const entry of this.entries.values()) kept.push([entry.key, marked.get(entry.key) ?? entry]);
     // Put back (removed ones), after the rest as if just recorded.
     for (const [id, entry] of marked) if (!this.entries.has(id)) kept.push([id, entry]);
     const state: ResumeState = { topic, seen: Object.fromEntries(kept.map(([id, { print }]) => [id, print])) };

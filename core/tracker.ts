@@ -4,6 +4,8 @@ import { createHash } from 'node:crypto';
 import { elementId, parseFrame } from './protocol';
 import { TOPIC_KIND_DESCRIPTIONS } from './topic-kinds';
 import { diffSnapshot, type Change } from './snapshot-diff';
+import { TextArena, type ArenaSlot } from './text-arena';
+import { RecencyMap, sizeAfterEviction, type RecencyNode } from './recency';
 import type { Element, Method, TopicKind } from './types';
 
 export type { Change } from './snapshot-diff';
@@ -17,9 +19,17 @@ const MAX_UPDATED_AT_LENGTH = 64;
  * times slower than native SHA-1 and made the 60 x 1 MB hostile-servers test time out.
  */
 export function fingerprint(element: Element): string {
-  const updatedAt = element.updatedAt;
-  if (typeof updatedAt === 'string' && updatedAt && updatedAt.length <= MAX_UPDATED_AT_LENGTH) return `u:${updatedAt}`;
+  const time = stateTime(element);
+  if (time !== undefined) return `u:${time}`;
   return `h:${createHash('sha1').update(JSON.stringify(element)).digest('base64url')}`;
+}
+
+/** The updatedAt a fingerprint stands on, if it does. */
+function stateTime(element: Element): string | undefined {
+  const updatedAt = element.updatedAt;
+  return typeof updatedAt === 'string' && updatedAt && updatedAt.length <= MAX_UPDATED_AT_LENGTH
+    ? updatedAt
+    : undefined;
 }
 
 /** An element its kind calls closed (a request at status 1000 on the open-requests list): it leaves the tracker. */
@@ -41,7 +51,7 @@ export function sameState(a: Element, b: Element): boolean {
 export function evictOldest<K, V>(map: Map<K, V>, max: number, onEvict?: (value: V) => void): K[] {
   if (map.size <= max) return [];
   const evicted: K[] = [];
-  const target = Math.max(0, max - Math.ceil(max / 10));
+  const target = sizeAfterEviction(max);
   for (const [key, value] of map) {
     if (map.size - evicted.length <= target) break;
     evicted.push(key);
@@ -68,34 +78,29 @@ export function estimateBytes(element: Element): number {
 
 /**
  * What the tracker holds of an element. An element seen once in a live frame of its own is kept as that frame's
- * text, which exists already; any other (changed live since, or from a snapshot) as its parsed `tree`, which serves
- * the next change's `previous` without parsing again. Why: thousands of retained trees of small objects survive
- * V8's young-generation collections and are copied into the old generation object by object (a flood of new
- * requests, never changed again, spent a quarter of the core's CPU time on that), while one flat string costs next
- * to nothing; but parsing a text again for every `previous` costs more than holding the tree of an element that
- * does change. `read` is the element as get() handed it out, the same object until the element changes.
+ * text, in the topic's arena (its slot), or as the string `frame` when the arena does not take it; any other (changed
+ * live since, or from a snapshot) as its parsed `tree`, which serves the next change's `previous` without parsing
+ * again. Why: thousands of retained trees of small objects survive V8's young-generation collections and are copied
+ * into the old generation object by object (a flood of new requests, never changed again, spent a quarter of the
+ * core's CPU time on that), and so, byte by byte, are retained strings (see text-arena.ts); but parsing a text again
+ * for every `previous` costs more than holding the tree of an element that does change. `read` is the element as
+ * get() handed it out, the same object until the element changes.
  */
-interface Tracked {
+interface Tracked extends ArenaSlot, RecencyNode<string, Tracked> {
   frame: string | undefined;
   tree: Element | undefined;
   read: Element | undefined;
   size: number;
   print: string;
-}
-
-/** The tracked element: its tree, or its frame parsed again (the same parse that gave it, so the same element). */
-function stateOf(tracked: Tracked): Element {
-  const kept = tracked.tree ?? tracked.read;
-  if (kept !== undefined) return kept;
-  const frame = parseFrame(tracked.frame as string); // without a tree there is a frame (see remember)
-  // Always a one-element publish: the tracker kept the frame because it was one.
-  if (frame.type !== 'publish' || frame.elements.length !== 1) throw new Error('a tracked frame holds no element');
-  return frame.elements[0];
+  /** stateTime of the element, compared instead of `print` (a concatenation, which a compare flattens first). */
+  time: string | undefined;
 }
 
 export class TopicTracker {
-  /** Insertion order doubles as recency: an update moves the element to the end; the oldest is evicted first. */
-  private readonly known = new Map<string, Tracked>();
+  /** In recency order: an update makes the element the most recent; the oldest is evicted first. */
+  private readonly known = new RecencyMap<string, Tracked>();
+  /** The frames' texts of the elements seen once. */
+  private readonly texts = new TextArena();
   private bytes = 0;
   hasSnapshot = false;
 
@@ -114,22 +119,56 @@ export class TopicTracker {
 
   /** The elements (a late holder's snapshot, a look-up answered from memory); old ones parsed anew, not kept. */
   elements(): Element[] {
-    return Array.from(this.known.values(), stateOf);
+    return Array.from(this.known.values(), (tracked) => this.stateOf(tracked));
   }
 
   /** The element, the same object on every read until it changes. */
   get(id: string): Element | undefined {
     const tracked = this.known.get(id);
     if (tracked === undefined) return undefined;
-    tracked.read ??= stateOf(tracked);
+    tracked.read ??= this.stateOf(tracked);
     return tracked.read;
   }
 
   forget(id: string): void {
     const tracked = this.known.get(id);
     if (tracked === undefined) return;
-    this.known.delete(id);
+    this.known.remove(tracked);
+    this.untrack(tracked);
+  }
+
+  /** Accounts for an entry that left `known`. */
+  private untrack(tracked: Tracked): void {
     this.bytes -= tracked.size;
+    this.texts.release(tracked);
+  }
+
+  /** The tracked element: its tree, or its frame's text parsed again (the same parse that gave it, so the same element). */
+  private stateOf(tracked: Tracked): Element {
+    const kept = tracked.tree ?? tracked.read;
+    if (kept !== undefined) return kept;
+    const frame = parseFrame(this.textOf(tracked) as string); // without a tree there is a text (see remember)
+    // Always a one-element publish: the tracker kept the frame because it was one.
+    if (frame.type !== 'publish' || frame.elements.length !== 1) throw new Error('a tracked frame holds no element');
+    return frame.elements[0];
+  }
+
+  /** The text of the frame an element seen once came in, when that is what is held of it. */
+  private textOf(tracked: Tracked): string | undefined {
+    return tracked.at >= 0 ? this.texts.read(tracked) : tracked.frame;
+  }
+
+  /**
+   * sameState against a tracked element, whose fingerprint is already known; `print` is the new element's, `frame`
+   * the frame it came in, if one. The same frame text is the same element; otherwise the JSON texts are compared, as
+   * sameState does.
+   */
+  private sameTracked(tracked: Tracked, element: Element, print: string, frame?: string): boolean {
+    const time = stateTime(element);
+    if (time !== undefined && tracked.time !== undefined ? time !== tracked.time : print !== tracked.print)
+      return false;
+    if (frame !== undefined && this.textOf(tracked) === frame) return true;
+    return JSON.stringify(this.stateOf(tracked)) === JSON.stringify(element);
   }
 
   /**
@@ -144,17 +183,17 @@ export class TopicTracker {
     if (id === undefined) return { method, data: element };
     const tracked = this.known.get(id);
     if (method === 'DELETE') {
-      const previous = tracked && stateOf(tracked);
+      const previous = tracked && this.stateOf(tracked);
       this.forget(id);
       return { method, data: element, previous };
     }
     const print = fingerprint(element);
-    if (tracked && sameTracked(tracked, element, print, frame)) return undefined;
+    if (tracked && this.sameTracked(tracked, element, print, frame)) return undefined;
     // Read before remember() reuses the entry.
-    const previous = tracked && stateOf(tracked);
+    const previous = tracked && this.stateOf(tracked);
     if (isClosedRequest(this.kind, element)) this.forget(id);
     // Seen for the first time: kept as its frame; changed: as its tree (see Tracked).
-    else this.remember(id, element, print, frame?.length, tracked === undefined ? frame : undefined);
+    else this.remember(id, tracked, element, print, frame?.length, tracked === undefined ? frame : undefined);
     return { method, data: element, previous, fingerprint: print };
   }
 
@@ -168,10 +207,10 @@ export class TopicTracker {
     const diff = diffSnapshot(elements, {
       // The first snapshot changes nothing: it is what is known from now on.
       known: (id) => (first ? undefined : this.known.get(id)),
-      same: (tracked, element) => sameTracked(tracked, element, fingerprint(element)),
-      previous: stateOf,
+      same: (tracked, element) => this.sameTracked(tracked, element, fingerprint(element)),
+      previous: (tracked) => this.stateOf(tracked),
       compared: (id, element) => {
-        if (!isClosedRequest(this.kind, element)) this.remember(id, element, fingerprint(element));
+        if (!isClosedRequest(this.kind, element)) this.remember(id, this.known.get(id), element, fingerprint(element));
       },
     });
     const changes: Change[] = first ? [] : diff.changes;
@@ -180,17 +219,18 @@ export class TopicTracker {
     if (!first && elements.length === 0 && shape === 'single') {
       // A single-object topic answers null when its object is gone or no longer visible: that is a deletion.
       for (const tracked of this.known.values()) {
-        const element = stateOf(tracked);
+        const element = this.stateOf(tracked);
         changes.push({ method: 'DELETE', data: element, previous: element });
       }
       this.known.clear();
+      this.texts.clear();
       this.bytes = 0;
     }
     const missing: Element[] = [];
     if (!first && lookUpMissing === true && elements.length < this.snapshotLimit) {
       // A full snapshot proves nothing about older requests; a partial one means these left the open list. Read
       // through get(): the caller tells by identity whether a live event changed one meanwhile.
-      for (const id of this.known.keys()) if (!inSnapshot.has(id)) missing.push(this.get(id) as Element);
+      for (const { key } of this.known.values()) if (!inSnapshot.has(key)) missing.push(this.get(key) as Element);
     }
     return { changes, missing };
   }
@@ -199,41 +239,52 @@ export class TopicTracker {
    * Keeps `frame`, the element's one-element frame, when given, else the element's tree. A snapshot's elements (at
    * most its limit) keep their trees: that costs little, and a JSON copy would not be exact (-0 comes back as 0).
    */
-  private remember(id: string, element: Element, print: string, size = estimateBytes(element), frame?: string): void {
+  private remember(
+    id: string,
+    tracked: Tracked | undefined,
+    element: Element,
+    print: string,
+    size = estimateBytes(element),
+    frame?: string,
+  ): void {
     const tree = frame === undefined ? element : undefined;
-    // An update reuses the entry (one object less per event); delete and set move it to the end (recency).
-    let tracked = this.known.get(id);
-    if (tracked === undefined) tracked = { frame, tree, read: undefined, size, print };
-    else {
-      this.known.delete(id);
-      this.bytes -= tracked.size;
-      tracked.frame = frame;
+    if (tracked === undefined) {
+      tracked = {
+        key: id,
+        older: undefined,
+        newer: undefined,
+        frame: undefined,
+        tree,
+        read: undefined,
+        size,
+        print,
+        time: stateTime(element),
+        chunk: undefined,
+        at: -1,
+        bytes: 0,
+      };
+      this.known.add(tracked);
+    } else {
+      // An update reuses the entry (one object less per event) and makes it the most recent.
+      this.untrack(tracked);
+      tracked.frame = undefined;
       tracked.tree = tree;
       tracked.read = undefined;
       tracked.size = size;
       tracked.print = print;
+      tracked.time = stateTime(element);
+      this.known.touch(tracked);
     }
-    this.known.set(id, tracked);
+    if (frame !== undefined && !this.texts.add(tracked, frame)) tracked.frame = frame;
     this.bytes += tracked.size;
-    evictOldest(this.known, this.maxTracked, (tracked) => (this.bytes -= tracked.size));
+    this.known.evictOver(this.maxTracked, (oldest) => this.untrack(oldest));
     if (this.bytes <= this.maxBytes) return;
     // Over the byte bound: the oldest go until a tenth of the room is free again (the newest element stays).
     const target = this.maxBytes * 0.9;
-    for (const [oldest, tracked] of this.known) {
-      if (this.bytes <= target || oldest === id) break;
-      this.known.delete(oldest);
-      this.bytes -= tracked.size;
+    for (let oldest = this.known.oldest; oldest !== undefined && this.bytes > target && oldest.key !== id;) {
+      this.known.remove(oldest);
+      this.untrack(oldest);
+      oldest = this.known.oldest;
     }
   }
-}
-
-/**
- * sameState against a tracked element, whose fingerprint is already known; `print` is the new element's, `frame` the
- * frame it came in, if one. The same frame text is the same element; otherwise the JSON texts are compared, as
- * sameState does.
- */
-function sameTracked(tracked: Tracked, element: Element, print: string, frame?: string): boolean {
-  if (tracked.print !== print) return false;
-  if (frame !== undefined && tracked.frame === frame) return true;
-  return JSON.stringify(stateOf(tracked)) === JSON.stringify(element);
 }

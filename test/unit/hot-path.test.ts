@@ -2,6 +2,8 @@
 // what the long way gave before. Real protocol text over the fake transport; no option is faked.
 import { acquireConnection, closeAllConnections, connectionStats } from '../../core';
 import { ResumeRecord } from '../../core/resume';
+import { RecencyMap, type RecencyNode } from '../../core/recency';
+import { TextArena, type ArenaSlot } from '../../core/text-arena';
 import { TopicTracker, estimateBytes, evictOldest, fingerprint, sameState } from '../../core/tracker';
 import type { Element, RealtimeEvent } from '../../core/types';
 import { FakePlatform, settle } from '../helpers/fake-platform';
@@ -321,5 +323,152 @@ describe('events over the connection are what they were when the tracker held tr
       [true, 'c', req('c', { updatedAt: '1' })],
     ]);
     handle.release();
+  });
+});
+
+describe('the text arena', () => {
+  const slot = (): ArenaSlot => ({ chunk: undefined, at: -1, bytes: 0 });
+
+  test('gives back each text as added, as chunks fill and empty, within twice what it holds and three chunks', () => {
+    const arena = new TextArena();
+    const held = new Map<ArenaSlot, string>();
+    let bytes = 0;
+    for (let i = 0; i < 3_000; i++) {
+      // From 1 to about 2 000 characters, some of them not ASCII (two, three and four UTF-8 bytes).
+      const text = `${i}:${'é€😀x'.repeat((i * 7919) % 400)}`;
+      const s = slot();
+      expect(arena.add(s, text)).toBe(true);
+      held.set(s, text);
+      bytes += Buffer.byteLength(text);
+      // Release most, oldest first, so the arena grows, compacts in place, then shrinks when few are left.
+      for (const [old] of held) {
+        if (held.size < (i < 1_500 ? 200 : 5) || (i + old.at) % 3 === 0) break;
+        arena.release(old);
+        bytes -= Buffer.byteLength(held.get(old) as string);
+        held.delete(old);
+      }
+      if (i % 97 === 0) for (const [s2, t] of held) expect(arena.read(s2)).toBe(t);
+      expect(arena.heldBytes).toBe(bytes);
+      expect(arena.capacity).toBeLessThanOrEqual(2 * bytes + 3 * 64 * 1024);
+    }
+    for (const [s, t] of held) expect(arena.read(s)).toBe(t);
+    // A handful held at the end: a chunk or two.
+    expect(arena.capacity).toBeLessThanOrEqual(2 * 64 * 1024);
+  });
+
+  test('released in any order: texts move out of sparse chunks, read back the same, within the bound', () => {
+    const arena = new TextArena();
+    const held: Array<[ArenaSlot, string]> = [];
+    let bytes = 0;
+    let seed = 11;
+    const random = (n: number) => (seed = (seed * 48271) % 2147483647) % n;
+    for (let i = 0; i < 20_000; i++) {
+      const text = `${i}:${'x'.repeat(random(1_500))}${i % 7 ? '' : 'é'}`;
+      const s = slot();
+      arena.add(s, text);
+      held.push([s, text]);
+      bytes += Buffer.byteLength(text);
+      // Keep about 300 held, releasing one at random (the long-lived ones pin their chunks).
+      if (held.length > 300) {
+        const [old, oldText] = held.splice(random(held.length), 1)[0];
+        arena.release(old);
+        bytes -= Buffer.byteLength(oldText);
+      }
+      expect(arena.capacity).toBeLessThanOrEqual(2 * bytes + 3 * 64 * 1024);
+      if (i % 1_000 === 0) for (const [s2, t] of held) expect(arena.read(s2)).toBe(t);
+    }
+    for (const [s, t] of held) expect(arena.read(s)).toBe(t);
+    expect(arena.heldBytes).toBe(bytes);
+  });
+
+  test('takes no text UTF-8 would change (a lone surrogate) and none too long to gain from it', () => {
+    const arena = new TextArena();
+    for (const text of ['a\ud800b', '\udc00', 'x'.repeat(64 * 1024 + 1)]) {
+      const s = slot();
+      expect(arena.add(s, text)).toBe(false);
+      expect(s.at).toBe(-1);
+    }
+    const s = slot();
+    expect(arena.add(s, 'a\ud83d\ude00b')).toBe(true); // a well-formed pair
+    expect(arena.read(s)).toBe('a\ud83d\ude00b');
+    expect(arena.heldBytes).toBe(6);
+  });
+
+  test('a slot released and added again holds its new text; clear() releases every slot', () => {
+    const arena = new TextArena();
+    const [a, b] = [slot(), slot()];
+    arena.add(a, 'first');
+    arena.add(b, 'other');
+    arena.release(a);
+    arena.add(a, 'second');
+    for (let i = 0; i < 100; i++) arena.release((arena.add(slot(), 'x'.repeat(1_000)), slot())); // forces compactions
+    expect([arena.read(a), arena.read(b)]).toEqual(['second', 'other']);
+    arena.clear();
+    expect([a.at, b.at, arena.heldBytes]).toEqual([-1, -1, 0]);
+  });
+
+  test('the tracker keeps a frame the arena does not take as its string, and gives the same events', async () => {
+    const events: RealtimeEvent[] = [];
+    const handle = await open((e) => events.push(e));
+    // Raw lone surrogates in the text itself (a socket decoding UTF-8 never gives one; a host's platform may).
+    const texts = ['a', 'b'].map((id) => rawFrame(LIST, 'CREATE', `{"_id":"${id}","updatedAt":"1","s":"\ud800é"}`));
+    const update = rawFrame(LIST, 'UPDATE', '{"_id":"a","updatedAt":"2"}');
+    for (const text of texts) platform.last.receive(text);
+    platform.last.receive(texts[0]); // the same text: dropped
+    platform.last.receive(update);
+    expect(events.map((e) => [e.method, e.data._id])).toEqual([
+      ['CREATE', 'a'],
+      ['CREATE', 'b'],
+      ['UPDATE', 'a'],
+    ]);
+    expect(events[2].previous).toEqual({ _id: 'a', updatedAt: '1', s: '\ud800é' });
+    expect(connectionStats().connections[0].trackedBytes).toBe(texts[1].length + update.length);
+    handle.release();
+  });
+});
+
+describe('the recency map', () => {
+  interface Node extends RecencyNode<number, Node> {
+    value: number;
+  }
+
+  test('keeps the order and evicts what a Map moved by delete and set, with evictOldest, kept and evicted', () => {
+    const recency = new RecencyMap<number, Node>();
+    const plain = new Map<number, number>();
+    const evicted: number[][] = [[], []];
+    let seed = 7;
+    const random = (n: number) => (seed = (seed * 48271) % 2147483647) % n;
+    for (let i = 0; i < 20_000; i++) {
+      const key = random(300);
+      const step = random(10);
+      const held = recency.get(key);
+      if (step === 0) {
+        // a removal
+        if (held) recency.remove(held);
+        plain.delete(key);
+      } else if (held) {
+        held.value = i;
+        recency.touch(held);
+        plain.delete(key);
+        plain.set(key, i);
+      } else {
+        recency.add({ key, older: undefined, newer: undefined, value: i });
+        plain.set(key, i);
+      }
+      recency.evictOver(100, (node) => evicted[0].push(node.key));
+      evicted[1].push(...evictOldest(plain, 100));
+      if (i % 500 === 0) expect([...recency.values()].map((n) => [n.key, n.value])).toEqual([...plain]);
+    }
+    expect(evicted[0]).toEqual(evicted[1]);
+    expect(evicted[0].length).toBeGreaterThan(1_000);
+    expect(recency.size).toBe(plain.size);
+  });
+
+  test('a loop over the values may remove the one it was given; a key is added once', () => {
+    const recency = new RecencyMap<number, Node>();
+    for (let key = 0; key < 5; key++) recency.add({ key, older: undefined, newer: undefined, value: key });
+    for (const node of recency.values()) if (node.key % 2 === 0) recency.remove(node);
+    expect([...recency.values()].map((n) => n.key)).toEqual([1, 3]);
+    expect(() => recency.add({ key: 1, older: undefined, newer: undefined, value: 1 })).toThrow(/held already/);
   });
 });
