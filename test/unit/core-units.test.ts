@@ -14,12 +14,7 @@ import {
 import { Backoff, ConnectBudget } from '../../core/backoff';
 import { parseFrame } from '../../core/protocol';
 import { TopicTracker, evictOldest, fingerprint } from '../../core/tracker';
-import {
-  readResumeState,
-  ResumeRecord,
-  UNDELIVERED_CREATE,
-  UNDELIVERED_FINGERPRINT,
-} from '../../core/resume';
+import { readResumeState, ResumeRecord, UNDELIVERED_CREATE, UNDELIVERED_FINGERPRINT } from '../../core/resume';
 import { buildSocketUrl } from '../../core/endpoint';
 import { parseRetryAfter, extractReason } from '../../core/handshake';
 
