@@ -279,7 +279,9 @@ test('a look-up that gets no answer keeps the request; the next reconnect looks 
 }, 45_000);
 
 test('more than 500 requests gone while disconnected: the first 500 are looked up, the rest forgotten with one warning', async () => {
-  const { subscription, events, handle } = collect(requestsTopic());
+  // Two restarts of 500 ms cost 8-10 attempts at this backoff: the default budget (10 a minute) would make
+  // the second reconnect wait for a slot, up to a minute, on a slow machine.
+  const { subscription, events, handle } = collect(requestsTopic(), { maxConnectsPerMinute: 60 });
   const warnings: string[] = [];
   handle.onWarning((message) => warnings.push(message));
   await subscription.ready;
