@@ -249,6 +249,8 @@ export interface QueueClusterOptions {
   concurrency?: number;
   /** Added to every process's environment (e.g. the soak's execution settings). */
   env?: NodeJS.ProcessEnv;
+  /** Added to the main's environment only, after `env`. */
+  mainEnv?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -272,7 +274,7 @@ export class QueueCluster {
     this.redis = new Redis(paths, artifacts);
   }
 
-  private env(): NodeJS.ProcessEnv {
+  private env(role: ConstructorParameters<typeof N8n>[4], mainEnv = this.options.mainEnv): NodeJS.ProcessEnv {
     return {
       ...this.postgres.env(),
       ...this.redis.env(),
@@ -281,11 +283,17 @@ export class QueueCluster {
       // Without it n8n 2.x warns that manual executions run on the main; the tests run none.
       OFFLOAD_MANUAL_EXECUTIONS_TO_WORKERS: 'true',
       ...this.options.env,
+      ...(role === 'main' ? mainEnv : {}),
     };
   }
 
-  private async process(role: ConstructorParameters<typeof N8n>[4], artifacts = this.artifacts): Promise<N8n> {
-    return new N8n(this.paths, artifacts, { http: await freePort(), broker: await freePort() }, this.env(), role);
+  private async process(
+    role: ConstructorParameters<typeof N8n>[4],
+    artifacts = this.artifacts,
+    mainEnv?: NodeJS.ProcessEnv,
+  ): Promise<N8n> {
+    const ports = { http: await freePort(), broker: await freePort() };
+    return new N8n(this.paths, artifacts, ports, this.env(role, mainEnv), role);
   }
 
   /** Starts PostgreSQL and Redis, creates the processes and installs the package into each (not started). */
@@ -307,14 +315,17 @@ export class QueueCluster {
     await Promise.all(this.workers.map((w) => w.start()));
   }
 
-  /** A new main in a new user folder (the package installed again), the old one killed or already gone. */
-  async newMain(): Promise<N8n> {
+  /**
+   * A new main in a new user folder (the package installed again), the old one killed or already gone; `mainEnv`
+   * in place of the options' one.
+   */
+  async newMain(mainEnv = this.options.mainEnv): Promise<N8n> {
     const old = this.main;
     await old.kill();
     this.retired.push(old);
     const artifacts = join(this.artifacts, `main-${this.retired.length + 1}`);
     mkdirSync(artifacts, { recursive: true });
-    this.main = await this.process('main', artifacts);
+    this.main = await this.process('main', artifacts, mainEnv);
     await this.main.installPackage(this.tarball);
     await this.main.start();
     return this.main;
