@@ -338,7 +338,7 @@ export class PingstreamsTrigger implements INodeType {
         resume: () => handle?.resume(),
         overdue: (items, waitedMs) =>
           this.logger.warn(
-            `[Pingstreams] ${node.name}: n8n has not reported the end of an execution of ${items} item(s) handed over ${Math.round(waitedMs / 1000)} s ago (Order Wait Limit ${dispatch.overdueMs / 1000} s); later events of its elements go on without waiting for it. Check n8n's log (in queue mode also Redis and the workers).`,
+            `[Pingstreams] ${node.name}: n8n has not reported the end of an execution of ${items} item(s) handed over ${Math.round(waitedMs / 1000)} s ago (Order Wait Limit ${dispatch.overdueMs / 1000} s); later events of its elements go on without waiting for it. Check n8n's log (in queue mode also Redis and the workers); in queue mode, set N8N_EXECUTIONS_QUEUE_KEEP_LAST_COMPLETED and N8N_EXECUTIONS_QUEUE_KEEP_LAST_FAILED (e.g. 100) on the main, or n8n misses the end of jobs that finish before it listens for them.`,
           ),
       });
 
