@@ -38,6 +38,9 @@ export interface DispatchHost {
 }
 
 export const DEFAULT_MAX_HELD = 5_000;
+export const DEFAULT_OVERDUE_SECONDS = 300;
+/** Without a later execution reported (a stream gone quiet), an execution is overdue after this many limits. */
+export const OVERDUE_BOUND_FACTOR = 10;
 
 /**
  * Without Keep Order Per, batches or a limit (no Dispatcher): each live event is an execution of its own; recovered
@@ -68,9 +71,6 @@ export function executionsWithoutDispatch(deliveries: readonly Delivery[]): Deli
   closeTogether();
   return executions.filter((execution) => execution.length > 0);
 }
-export const DEFAULT_OVERDUE_SECONDS = 300;
-/** Without a later execution reported (a stream gone quiet), an execution is overdue after this many limits. */
-export const OVERDUE_BOUND_FACTOR = 10;
 
 /** An execution handed to n8n, not reported finished yet. */
 interface Flight {

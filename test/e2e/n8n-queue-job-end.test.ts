@@ -14,7 +14,7 @@ import { Resources } from '../helpers/resources';
 import { sleep, waitFor } from '../helpers/wait';
 import { DelayProxy } from './n8n/delay-proxy';
 import { HttpSink, buildAndPack, freePort, newArtifactsDir, provision, type SinkRequest } from './n8n/harness';
-import { QueueCluster } from './n8n/queue';
+import { QueueCluster, mainSubscribed } from './n8n/queue';
 import { QUEUE_WORKFLOW_ID, credential, queueWorkflow } from './n8n/workflows';
 
 jest.setTimeout(5 * 60_000);
@@ -39,16 +39,7 @@ interface Envelope {
 }
 const envelope = (r: SinkRequest) => r.body as unknown as Envelope;
 const posted = (text: string) => sink.on('/events').filter((r) => envelope(r).data?.first_text === text);
-const subscribed = (acceptedBefore: number) =>
-  waitFor(
-    () =>
-      emu.stats().connectionsAccepted > acceptedBefore &&
-      emu.stats().clients === 1 &&
-      (emu.stats().subscriptionsByTopic[topic()] ?? 0) >= 1,
-    'the main subscribed to the requests topic',
-    120_000,
-    50,
-  );
+const subscribed = (acceptedBefore: number) => mainSubscribed(emu, topic(), acceptedBefore);
 let request: { request_id: unknown };
 let other: { request_id: unknown };
 const change = (text: string, of = request) =>

@@ -11,7 +11,7 @@ import { startEmulator, type Emulator } from '../../emulator';
 import { Resources } from '../helpers/resources';
 import { sleep, waitFor } from '../helpers/wait';
 import { HttpSink, buildAndPack, newArtifactsDir, provision, type SinkRequest } from './n8n/harness';
-import { QueueCluster } from './n8n/queue';
+import { QueueCluster, mainSubscribed } from './n8n/queue';
 import { QUEUE_WORKFLOW_ID, STATIC_DATA_WORKFLOW_ID, credential, queueWorkflow } from './n8n/workflows';
 
 jest.setTimeout(5 * 60_000);
@@ -46,16 +46,7 @@ interface Envelope {
 }
 const envelope = (r: SinkRequest) => r.body as unknown as Envelope;
 const received = (id: unknown) => events().filter((r) => envelope(r).data?._id === id);
-const subscribed = (acceptedBefore = 0) =>
-  waitFor(
-    () =>
-      emu.stats().connectionsAccepted > acceptedBefore &&
-      emu.stats().clients === 1 &&
-      (emu.stats().subscriptionsByTopic[topic()] ?? 0) >= 1,
-    'the main subscribed to the requests topic',
-    120_000,
-    50,
-  );
+const subscribed = (acceptedBefore = 0) => mainSubscribed(emu, topic(), acceptedBefore);
 /**
  * Every change posted exactly once, with the recovered flag expected (`undefined`: either is right); nothing else
  * posted since `before`.

@@ -8,7 +8,8 @@ import { chownSync, createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'no
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sleep } from '../../helpers/wait';
+import type { Emulator } from '../../../emulator';
+import { sleep, waitFor } from '../../helpers/wait';
 import { N8n, freePort, killGroup, type E2EPaths } from './harness';
 
 /** A server process of its own (own process group), run as the service user when the tests run as root. */
@@ -344,4 +345,17 @@ export class QueueCluster {
     await this.postgres.dispose().catch((error: Error) => failures.push(error.message));
     if (failures.length) throw new Error(`closing the queue-mode cluster: ${failures.join('; ')}`);
   }
+}
+
+/** Until the main has connected again (a connection after `acceptedBefore`), alone, and holds `topic`. */
+export function mainSubscribed(emu: Emulator, topic: string, acceptedBefore = 0): Promise<unknown> {
+  return waitFor(
+    () =>
+      emu.stats().connectionsAccepted > acceptedBefore &&
+      emu.stats().clients === 1 &&
+      (emu.stats().subscriptionsByTopic[topic] ?? 0) >= 1,
+    'the main subscribed to the requests topic',
+    120_000,
+    50,
+  );
 }
