@@ -9,6 +9,12 @@ export interface RecencyNode<K, V> {
   newer: V | undefined;
 }
 
+/**
+ * Emptied nodes a bounded map's owner keeps for reuse (the tracker, the resume record): more than one eviction's
+ * worth at the default bounds (5 000 evicts 500), so a flood of new elements allocates no node once evicting.
+ */
+export const MAX_SPARE_NODES = 512;
+
 /** How many entries a bound of `max` keeps when it is passed: the oldest tenth goes at once. */
 export const sizeAfterEviction = (max: number): number => Math.max(0, max - Math.ceil(max / 10));
 

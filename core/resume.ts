@@ -3,8 +3,8 @@
 // with the first snapshot, and adjusted for events its host could not deliver so the next resume emits them again.
 import { elementId } from './protocol';
 import { diffSnapshot, type Change } from './snapshot-diff';
-import { fingerprint, isClosedRequest } from './tracker';
-import { RecencyMap, sizeAfterEviction, type RecencyNode } from './recency';
+import { TIME_PRINT_PREFIX, fingerprint, isClosedRequest, stateTime } from './tracker';
+import { MAX_SPARE_NODES, RecencyMap, sizeAfterEviction, type RecencyNode } from './recency';
 import type { Element, RealtimeEvent, ResumeState, TopicKind } from './types';
 
 /** A fingerprint no element has: a resume finds the element "changed" and emits it (recovered). */
@@ -19,26 +19,39 @@ export const MAX_RESUME_ENTRIES = 2_000;
 // Persisted by hosts: bounded in bytes too, ids from the server being any length.
 export const MAX_RESUME_BYTES = 1024 * 1024;
 
-/** One element's entry (its id is the key): its fingerprint and, for a request, its request_id. */
+/**
+ * One element's entry (its id is the key): its fingerprint and, for a request, its request_id. A fingerprint that
+ * stands on updatedAt is kept as the updatedAt (`time`): holding the concatenation too would be one more young
+ * object per event for the scavenger to copy.
+ */
 interface Entry extends RecencyNode<string, Entry> {
-  print: string;
+  /** Set again when a spare entry is reused. */
+  key: string;
+  time: string | undefined;
+  /** Any other fingerprint (a content hash, a mark, one read from storage); undefined when `time` is set. */
+  print: string | undefined;
   requestId: string | undefined;
 }
 
 /** What toState writes of an entry. */
-type Noted = Pick<Entry, 'print' | 'requestId'>;
+interface Noted {
+  print: string;
+  requestId: string | undefined;
+}
 
-const newEntry = (id: string, print: string, requestId: string | undefined): Entry => ({
-  key: id,
-  older: undefined,
-  newer: undefined,
-  print,
-  requestId,
-});
+const printOf = (entry: Entry): string => entry.print ?? TIME_PRINT_PREFIX + entry.time;
+const notedOf = (entry: Entry): Noted => ({ print: printOf(entry), requestId: entry.requestId });
+
+const entryBytes = (entry: Entry): number =>
+  entry.key.length +
+  (entry.print?.length ?? TIME_PRINT_PREFIX.length + (entry.time as string).length) +
+  (entry.requestId?.length ?? 0);
 
 export class ResumeRecord {
   /** In recency order: an entry is updated in place and made the most recent (no object per event). */
   private readonly entries = new RecencyMap<string, Entry>();
+  /** Entries that left, reused for new elements (as the tracker's). */
+  private readonly spares: Entry[] = [];
   private bytes = 0;
 
   constructor(
@@ -54,7 +67,7 @@ export class ResumeRecord {
     const record = new ResumeRecord(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
     const { seen, requestIds } = readResumeState(state);
     // A request_id without a fingerprint is not part of the record (toState never wrote one).
-    for (const [id, print] of seen) record.entries.add(newEntry(id, print, requestIds.get(id)));
+    for (const [id, print] of seen) record.put(id, undefined, print, requestIds.get(id));
     return record;
   }
 
@@ -70,8 +83,14 @@ export class ResumeRecord {
     return this.entries.has(id);
   }
 
+  private noted(id: string): Noted | undefined {
+    const entry = this.entries.get(id);
+    return entry && notedOf(entry);
+  }
+
   fingerprintOf(id: string): string | undefined {
-    return this.entries.get(id)?.print;
+    const entry = this.entries.get(id);
+    return entry && printOf(entry);
   }
 
   requestIdOf(id: string): string | undefined {
@@ -85,11 +104,11 @@ export class ResumeRecord {
   /** What changed in `elements` since this record: new ones CREATE, others whose fingerprint differs UPDATE. */
   diff(elements: readonly Element[]): { changes: Change[]; present: Set<string> } {
     const result = diffSnapshot(elements, {
-      known: (id) => this.entries.get(id)?.print,
+      known: (id) => this.fingerprintOf(id),
       same: (print, element) => print === fingerprint(element),
     });
     for (const change of result.changes) {
-      const print = this.entries.get(elementId(change.data) ?? '')?.print;
+      const print = this.fingerprintOf(elementId(change.data) ?? '');
       if (print?.startsWith(UNDELIVERED_CREATE) && print === UNDELIVERED_CREATE + fingerprint(change.data))
         change.method = 'CREATE';
     }
@@ -101,29 +120,41 @@ export class ResumeRecord {
     const id = elementId(change.data);
     if (id === undefined) return;
     if (change.method === 'DELETE' || isClosedRequest(kind, change.data)) this.forget(id);
-    else this.rememberAs(id, change.data, change.fingerprint ?? fingerprint(change.data));
+    else this.rememberAs(id, change.data, change.fingerprint);
   }
 
   remember(element: Element): void {
     const id = elementId(element);
-    if (id !== undefined) this.rememberAs(id, element, fingerprint(element));
+    if (id !== undefined) this.rememberAs(id, element);
   }
 
-  private rememberAs(id: string, element: Element, print: string): void {
-    this.rememberFingerprint(id, print, typeof element.request_id === 'string' ? element.request_id : undefined);
+  /** `print`: the element's fingerprint, when known already. */
+  private rememberAs(id: string, element: Element, print?: string): void {
+    const time = stateTime(element);
+    const requestId = typeof element.request_id === 'string' ? element.request_id : undefined;
+    this.put(id, time, time === undefined ? (print ?? fingerprint(element)) : undefined, requestId);
   }
 
   rememberFingerprint(id: string, print: string, requestId?: string): void {
+    this.put(id, undefined, print, requestId);
+  }
+
+  /** Records an entry: `time` or `print` is its fingerprint (see Entry). */
+  private put(id: string, time: string | undefined, print: string | undefined, requestId: string | undefined): void {
     const requestIdKept = requestId || undefined;
     let entry = this.entries.get(id);
-    if (entry === undefined) this.entries.add((entry = newEntry(id, print, requestIdKept)));
-    else {
-      this.bytes -= entryBytes(id, entry.print, entry.requestId);
-      entry.print = print;
-      entry.requestId = requestIdKept;
+    if (entry === undefined) {
+      entry = this.spares.pop() ?? { key: id, older: undefined, newer: undefined, time, print, requestId };
+      entry.key = id;
+      this.entries.add(entry);
+    } else {
+      this.bytes -= entryBytes(entry);
       this.entries.touch(entry);
     }
-    this.bytes += entryBytes(id, print, requestIdKept);
+    entry.time = time;
+    entry.print = print;
+    entry.requestId = requestIdKept;
+    this.bytes += entryBytes(entry);
     if (this.entries.size <= this.maxEntries && this.bytes <= this.maxBytes) return;
     // Over either bound, the oldest tenth goes at once (as evictOldest does).
     const countTarget = sizeAfterEviction(this.maxEntries);
@@ -140,8 +171,10 @@ export class ResumeRecord {
   }
 
   private remove(entry: Entry): void {
-    this.bytes -= entryBytes(entry.key, entry.print, entry.requestId);
+    this.bytes -= entryBytes(entry);
     this.entries.remove(entry);
+    entry.time = entry.print = entry.requestId = undefined; // a spare holds no strings of an element
+    if (this.spares.length < MAX_SPARE_NODES) this.spares.push(entry);
   }
 
   /**
@@ -163,7 +196,7 @@ export class ResumeRecord {
       const id = elementId(event.data);
       if (id === undefined) continue;
       // As marked by an earlier event of the list, else as recorded.
-      const entry = marked.get(id) ?? this.entries.get(id);
+      const entry = marked.get(id) ?? this.noted(id);
       if (event.method === 'DELETE' || isClosedRequest(event.kind, event.data)) {
         if (entry !== undefined) continue;
         const requestId = typeof event.data.request_id === 'string' ? event.data.request_id : undefined;
@@ -175,7 +208,7 @@ export class ResumeRecord {
     }
     // fromEntries defines own properties: an id such as "__proto__" stays an entry.
     const kept: Array<[string, Noted]> = [];
-    for (const entry of this.entries.values()) kept.push([entry.key, marked.get(entry.key) ?? entry]);
+    for (const entry of this.entries.values()) kept.push([entry.key, marked.get(entry.key) ?? notedOf(entry)]);
     // Put back (removed ones), after the rest as if just recorded.
     for (const [id, entry] of marked) if (!this.entries.has(id)) kept.push([id, entry]);
     const state: ResumeState = { topic, seen: Object.fromEntries(kept.map(([id, { print }]) => [id, print])) };
@@ -184,10 +217,6 @@ export class ResumeRecord {
     if (requestIds.length) state.requestIds = Object.fromEntries(requestIds);
     return state;
   }
-}
-
-function entryBytes(id: string, print: string, requestId?: string): number {
-  return id.length + print.length + (requestId?.length ?? 0);
 }
 
 /** The stored record's maps (see ResumeRecord.read). */

@@ -27,7 +27,10 @@ const CHUNK_BYTES = 64 * 1024;
 // A topic that holds little gets small chunks: twice what it holds, from this size up.
 const MIN_CHUNK_BYTES = 4 * 1024;
 // Emptied chunks kept for reuse: a new buffer is fresh memory the system maps page by page as it is first written.
-const SPARE_CHUNKS = 2;
+// At least two; more for an arena that holds much: the tracker evicts a tenth of its elements at once, and their
+// chunks come back together (about six at the default bound), to be written again by the next new elements.
+const MIN_SPARE_CHUNKS = 2;
+const SPARE_SHARE_OF_HELD = 1 / 8;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { ignoreBOM: true }); // a text is given back as it came, BOM or not
@@ -51,6 +54,11 @@ export class TextArena {
   /** Bytes of the texts held. */
   get heldBytes(): number {
     return this.held;
+  }
+
+  /** Bytes of the emptied chunks kept for reuse. */
+  get spareBytes(): number {
+    return this.spares.reduce((sum, spare) => sum + spare.length, 0);
   }
 
   /** Bytes of the chunks in use (spares not counted). */
@@ -94,6 +102,7 @@ export class TextArena {
 
   /** Forgets every text. */
   clear(): void {
+    this.held = 0;
     for (const chunk of [...this.chunks]) {
       for (const slot of chunk.slots) {
         slot.chunk = undefined;
@@ -102,7 +111,6 @@ export class TextArena {
       chunk.held = 0;
       this.empty(chunk);
     }
-    this.held = 0;
   }
 
   private get newest(): ArenaChunk | undefined {
@@ -142,7 +150,10 @@ export class TextArena {
   private drop(chunk: ArenaChunk): void {
     this.chunks.splice(this.chunks.indexOf(chunk), 1);
     this.allocated -= chunk.bytes.length;
-    if (chunk.bytes.length === CHUNK_BYTES && this.spares.length < SPARE_CHUNKS) this.spares.push(chunk.bytes);
+    if (chunk.bytes.length === CHUNK_BYTES) this.spares.push(chunk.bytes);
+    // Fewer as the arena holds less.
+    const maxSpares = Math.max(MIN_SPARE_CHUNKS, Math.ceil((this.held * SPARE_SHARE_OF_HELD) / CHUNK_BYTES));
+    if (this.spares.length > maxSpares) this.spares.length = maxSpares;
   }
 
   /** Moves the texts of the emptiest chunk but the newest to the newest, and drops it. */

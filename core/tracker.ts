@@ -5,13 +5,16 @@ import { elementId, parseFrame } from './protocol';
 import { TOPIC_KIND_DESCRIPTIONS } from './topic-kinds';
 import { diffSnapshot, type Change } from './snapshot-diff';
 import { TextArena, type ArenaSlot } from './text-arena';
-import { RecencyMap, sizeAfterEviction, type RecencyNode } from './recency';
+import { MAX_SPARE_NODES, RecencyMap, sizeAfterEviction, type RecencyNode } from './recency';
 import type { Element, Method, TopicKind } from './types';
 
 export type { Change } from './snapshot-diff';
 
 // A longer updatedAt is no timestamp: hashed like the content, so a record entry stays small.
 const MAX_UPDATED_AT_LENGTH = 64;
+
+/** Before the updatedAt in a fingerprint that stands on one. */
+export const TIME_PRINT_PREFIX = 'u:';
 
 /**
  * updatedAt when the server sets it (it changes on every change), else a hash of the content: SHA-1 from
@@ -20,12 +23,12 @@ const MAX_UPDATED_AT_LENGTH = 64;
  */
 export function fingerprint(element: Element): string {
   const time = stateTime(element);
-  if (time !== undefined) return `u:${time}`;
+  if (time !== undefined) return TIME_PRINT_PREFIX + time;
   return `h:${createHash('sha1').update(JSON.stringify(element)).digest('base64url')}`;
 }
 
 /** The updatedAt a fingerprint stands on, if it does. */
-function stateTime(element: Element): string | undefined {
+export function stateTime(element: Element): string | undefined {
   const updatedAt = element.updatedAt;
   return typeof updatedAt === 'string' && updatedAt && updatedAt.length <= MAX_UPDATED_AT_LENGTH
     ? updatedAt
@@ -36,6 +39,14 @@ function stateTime(element: Element): string | undefined {
 export function isClosedRequest(kind: TopicKind, element: Element): boolean {
   const { closedStatus } = TOPIC_KIND_DESCRIPTIONS[kind];
   return closedStatus !== undefined && element.status === closedStatus;
+}
+
+/** The element of a one-element publish frame's text: what the tracker kept of an element seen once. */
+function elementOfFrame(text: string): Element {
+  const frame = parseFrame(text);
+  // Always a one-element publish: the tracker kept the frame because it was one.
+  if (frame.type !== 'publish' || frame.elements.length !== 1) throw new Error('a tracked frame holds no element');
+  return frame.elements[0];
 }
 
 /** Same fingerprint and same content. Content is compared only when the fingerprints agree. */
@@ -84,16 +95,19 @@ export function estimateBytes(element: Element): number {
  * into the old generation object by object (a flood of new requests, never changed again, spent a quarter of the
  * core's CPU time on that), and so, byte by byte, are retained strings (see text-arena.ts); but parsing a text again
  * for every `previous` costs more than holding the tree of an element that does change. `read` is the element as
- * get() handed it out, the same object until the element changes.
+ * get() handed it out (or as a comparison parsed it), the same object until the element changes.
+ * Nothing else is kept per element: an updatedAt or a fingerprint string kept for each would be two more young
+ * strings per new request for the scavenger to copy (a flood of new requests spent a tenth of its time there).
  */
 interface Tracked extends ArenaSlot, RecencyNode<string, Tracked> {
+  /** Set again when a spare entry is reused (see retire). */
+  key: string;
   frame: string | undefined;
   tree: Element | undefined;
   read: Element | undefined;
   size: number;
-  print: string;
-  /** stateTime of the element, compared instead of `print` (a concatenation, which a compare flattens first). */
-  time: string | undefined;
+  /** The fingerprint when it is a content hash (costly to compute again); undefined when it stands on updatedAt. */
+  hashPrint: string | undefined;
 }
 
 export class TopicTracker {
@@ -101,6 +115,8 @@ export class TopicTracker {
   private readonly known = new RecencyMap<string, Tracked>();
   /** The frames' texts of the elements seen once. */
   private readonly texts = new TextArena();
+  /** Entries that left, reused for the next new elements: a flood of new requests allocates none once evicting. */
+  private readonly spares: Tracked[] = [];
   private bytes = 0;
   hasSnapshot = false;
 
@@ -134,23 +150,25 @@ export class TopicTracker {
     const tracked = this.known.get(id);
     if (tracked === undefined) return;
     this.known.remove(tracked);
-    this.untrack(tracked);
+    this.retire(tracked);
   }
 
-  /** Accounts for an entry that left `known`. */
+  /** Lets go of what an entry holds (its bytes, its text). */
   private untrack(tracked: Tracked): void {
     this.bytes -= tracked.size;
     this.texts.release(tracked);
   }
 
+  /** An entry that left `known`: emptied (a spare holds no element) and kept for reuse while there is room. */
+  private retire(tracked: Tracked): void {
+    this.untrack(tracked);
+    tracked.frame = tracked.tree = tracked.read = tracked.hashPrint = undefined;
+    if (this.spares.length < MAX_SPARE_NODES) this.spares.push(tracked);
+  }
+
   /** The tracked element: its tree, or its frame's text parsed again (the same parse that gave it, so the same element). */
   private stateOf(tracked: Tracked): Element {
-    const kept = tracked.tree ?? tracked.read;
-    if (kept !== undefined) return kept;
-    const frame = parseFrame(this.textOf(tracked) as string); // without a tree there is a text (see remember)
-    // Always a one-element publish: the tracker kept the frame because it was one.
-    if (frame.type !== 'publish' || frame.elements.length !== 1) throw new Error('a tracked frame holds no element');
-    return frame.elements[0];
+    return tracked.tree ?? tracked.read ?? elementOfFrame(this.textOf(tracked) as string); // see remember
   }
 
   /** The text of the frame an element seen once came in, when that is what is held of it. */
@@ -159,16 +177,27 @@ export class TopicTracker {
   }
 
   /**
-   * sameState against a tracked element, whose fingerprint is already known; `print` is the new element's, `frame`
-   * the frame it came in, if one. The same frame text is the same element; otherwise the JSON texts are compared, as
-   * sameState does.
+   * sameState against a tracked element; `print` is the new element's fingerprint, `frame` the frame it came in, if
+   * one. The same frame text is the same element. An element held as text is parsed here, as its `read`: a change
+   * needs it next as `previous`.
    */
   private sameTracked(tracked: Tracked, element: Element, print: string, frame?: string): boolean {
+    let known = tracked.tree ?? tracked.read;
+    if (known === undefined) {
+      const text = this.textOf(tracked) as string; // without a tree there is a text (see remember)
+      if (frame !== undefined && text === frame) return true;
+      known = tracked.read = elementOfFrame(text);
+    }
     const time = stateTime(element);
-    if (time !== undefined && tracked.time !== undefined ? time !== tracked.time : print !== tracked.print)
+    const knownTime = stateTime(known);
+    // Both on updatedAt: the strings compared, not the prints (a concatenation, which a compare flattens first).
+    if (
+      time !== undefined && knownTime !== undefined
+        ? time !== knownTime
+        : print !== (tracked.hashPrint ?? fingerprint(known))
+    )
       return false;
-    if (frame !== undefined && this.textOf(tracked) === frame) return true;
-    return JSON.stringify(this.stateOf(tracked)) === JSON.stringify(element);
+    return JSON.stringify(known) === JSON.stringify(element);
   }
 
   /**
@@ -248,21 +277,31 @@ export class TopicTracker {
     frame?: string,
   ): void {
     const tree = frame === undefined ? element : undefined;
+    const hashPrint = stateTime(element) === undefined ? print : undefined;
     if (tracked === undefined) {
-      tracked = {
-        key: id,
-        older: undefined,
-        newer: undefined,
-        frame: undefined,
-        tree,
-        read: undefined,
-        size,
-        print,
-        time: stateTime(element),
-        chunk: undefined,
-        at: -1,
-        bytes: 0,
-      };
+      // A new element: a spare entry when there is one (its links are unset, it holds nothing).
+      const spare = this.spares.pop();
+      if (spare === undefined) {
+        tracked = {
+          key: id,
+          older: undefined,
+          newer: undefined,
+          frame: undefined,
+          tree,
+          read: undefined,
+          size,
+          hashPrint,
+          chunk: undefined,
+          at: -1,
+          bytes: 0,
+        };
+      } else {
+        tracked = spare;
+        tracked.key = id;
+        tracked.tree = tree;
+        tracked.size = size;
+        tracked.hashPrint = hashPrint;
+      }
       this.known.add(tracked);
     } else {
       // An update reuses the entry (one object less per event) and makes it the most recent.
@@ -271,19 +310,18 @@ export class TopicTracker {
       tracked.tree = tree;
       tracked.read = undefined;
       tracked.size = size;
-      tracked.print = print;
-      tracked.time = stateTime(element);
+      tracked.hashPrint = hashPrint;
       this.known.touch(tracked);
     }
     if (frame !== undefined && !this.texts.add(tracked, frame)) tracked.frame = frame;
     this.bytes += tracked.size;
-    this.known.evictOver(this.maxTracked, (oldest) => this.untrack(oldest));
+    this.known.evictOver(this.maxTracked, (oldest) => this.retire(oldest));
     if (this.bytes <= this.maxBytes) return;
     // Over the byte bound: the oldest go until a tenth of the room is free again (the newest element stays).
     const target = this.maxBytes * 0.9;
     for (let oldest = this.known.oldest; oldest !== undefined && this.bytes > target && oldest.key !== id;) {
       this.known.remove(oldest);
-      this.untrack(oldest);
+      this.retire(oldest);
       oldest = this.known.oldest;
     }
   }

@@ -81,6 +81,31 @@ describe('ResumeRecord', () => {
     expect(record.has('e0')).toBe(false);
   });
 
+  test('an entry reused after an eviction holds only its new element: fingerprint, request id, byte count', () => {
+    const record = new ResumeRecord(10, Number.POSITIVE_INFINITY);
+    // With updatedAt or without (a hash), with a request_id or without, and some removed.
+    const elements = Array.from({ length: 60 }, (_, i) => ({
+      _id: `e${i}`,
+      ...(i % 2 ? { updatedAt: String(i) } : { body: `b${i}` }),
+      ...(i % 3 ? { request_id: `r${i}` } : {}),
+    }));
+    for (const [i, element] of elements.entries()) {
+      record.record({ method: 'CREATE', data: element }, 'requests');
+      if (i % 7 === 0) record.record({ method: 'DELETE', data: element }, 'requests');
+    }
+    const state = record.toState(TOPIC);
+    const held = Object.keys(state.seen);
+    expect(held.length).toBeGreaterThan(5);
+    let bytes = 0;
+    for (const id of held) {
+      const element = elements[Number(id.slice(1))];
+      expect(state.seen[id]).toBe(fingerprint(element));
+      expect(state.requestIds?.[id]).toBe(element.request_id);
+      bytes += id.length + fingerprint(element).length + (element.request_id?.length ?? 0);
+    }
+    expect(record.estimatedBytes).toBe(bytes);
+  });
+
   test('bounded by bytes too', () => {
     const record = new ResumeRecord(1_000, 1_000);
     for (let i = 0; i < 20; i++) record.remember({ _id: `${'x'.repeat(90)}${i}`, updatedAt: '1' });
