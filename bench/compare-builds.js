@@ -6,6 +6,7 @@
 //   npm run build && cp -r dist /tmp/before   # ... change, build again ...
 //   node bench/compare-builds.js /tmp/before dist
 //   COMPARE_ROUNDS=9 COMPARE_FRAMES=200000 COMPARE_WORKLOADS=updates,worst node bench/compare-builds.js A B C
+//   COMPARE_RESUMABLE=1 ...   # subscribe as the n8n trigger does, with a resume record (builds before it kept one always)
 // A build outside this folder cannot resolve `ws`: copy it under node_modules/ (e.g. node_modules/.builds/before).
 const path = require('node:path');
 const { Publisher, rawConsumer, measure } = require('./lib/harness');
@@ -16,6 +17,7 @@ const FRAMES = Number(process.env.COMPARE_FRAMES || 200_000);
 const WORKLOADS = { updates: 1_000, worst: 0 };
 const workloads = (process.env.COMPARE_WORKLOADS || 'updates,worst').split(',');
 const builds = process.argv.slice(2).map((dir) => path.resolve(dir));
+const resumable = process.env.COMPARE_RESUMABLE === '1';
 
 /** The core of one build: one handle, one subscription, as the bench's core consumer. */
 function consumerOf(dir) {
@@ -27,7 +29,7 @@ function consumerOf(dir) {
       name: dir,
       async open(url, topic, onElement) {
         handle = core.acquireConnection({ endpoint: url, token: 'bench-token', lingerMs: 0 });
-        await handle.subscribe(topic, { onEvent: (event) => onElement(event.data) }).ready;
+        await handle.subscribe(topic, { onEvent: (event) => onElement(event.data), resumable }).ready;
       },
       async close() {
         handle.release();

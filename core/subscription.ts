@@ -1,4 +1,4 @@
-// One holder of a topic: its ready promise and timers, its own bounded resume record, and delivery of events to
+// One holder of a topic: its ready promise and timers, its own bounded resume record if asked, and delivery of events to
 // the host's callbacks. It sees its connection only through SubscriptionHost; the connection sees it only through
 // the methods it calls (receiveInitial, receiveRecovered, deliver, the snapshot timer, fail).
 import { ConnectionClosedError, HandshakeError, PingstreamsError, SubscriptionTimeoutError } from './errors';
@@ -43,7 +43,7 @@ export interface SubscriptionHost {
   ): void;
 }
 
-/** One holder of a topic. Keeps its own bounded record of what it has seen, for resuming later. */
+/** One holder of a topic. If asked, keeps its own bounded record of what it has seen, for resuming later. */
 export class SubscriptionImpl {
   readonly topic: string;
   readonly ready: Promise<void>;
@@ -53,8 +53,11 @@ export class SubscriptionImpl {
   private snapshotTimer?: TimerHandle;
   private connectTimer?: TimerHandle;
   private closed = false;
-  /** What this holder has seen, for resuming later. */
-  private readonly record = new ResumeRecord();
+  /**
+   * What this holder has seen, for resuming later: kept only when asked (resumable, or a resumeState to resume
+   * from), as it costs on every event (a map entry per element, evictions) and only exportState() reads it.
+   */
+  private readonly record: ResumeRecord | undefined;
 
   constructor(
     private readonly connection: SubscriptionHost,
@@ -63,6 +66,7 @@ export class SubscriptionImpl {
     private readonly options: SubscribeOptions,
   ) {
     this.topic = topic;
+    this.record = options.resumable === true || options.resumeState !== undefined ? new ResumeRecord() : undefined;
     this.ready = new Promise<void>((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
@@ -127,7 +131,7 @@ export class SubscriptionImpl {
     if (resume) {
       const { changes, present } = resume.diff(elements);
       this.readyState = 'ready';
-      for (const element of elements) this.record.remember(element);
+      for (const element of elements) this.record?.remember(element);
       this.receiveRecovered(changes, receivedAt);
       if (elements.length === 0 && TOPIC_KIND_DESCRIPTIONS[this.parsed.kind].shape === 'single')
         this.receiveRecovered(this.deletedMeanwhile(resume), receivedAt);
@@ -135,7 +139,7 @@ export class SubscriptionImpl {
     } else {
       this.readyState = 'ready';
       for (const element of elements) {
-        this.record.remember(element);
+        this.record?.remember(element);
         if (this.options.emitSnapshot)
           this.deliver({ method: 'CREATE', data: element }, { snapshot: true, recovered: false, receivedAt });
       }
@@ -176,10 +180,10 @@ export class SubscriptionImpl {
       emit,
       (stub, outcome) => {
         const id = String(stub._id);
-        if (this.closed || this.record.has(id)) return undefined;
+        if (this.closed || this.record?.has(id)) return undefined;
         if (outcome.state === 'unknown') {
           // Keep it in the record so the next resume asks again.
-          this.record.rememberFingerprint(
+          this.record?.rememberFingerprint(
             id,
             resume.fingerprintOf(id) ?? UNDELIVERED_FINGERPRINT,
             String(stub.request_id),
@@ -196,14 +200,14 @@ export class SubscriptionImpl {
 
   receiveRecovered(changes: Change[], receivedAt: string): void {
     for (const change of changes) {
-      if (this.options.emitRecovered === false) this.record.record(change, this.parsed.kind);
+      if (this.options.emitRecovered === false) this.record?.record(change, this.parsed.kind);
       else this.deliver(change, { snapshot: false, recovered: true, receivedAt });
     }
   }
 
   deliver(change: Change, flags: { snapshot: boolean; recovered: boolean; receivedAt: string }): void {
     if (this.closed) return;
-    this.record.record(change, this.parsed.kind);
+    this.record?.record(change, this.parsed.kind);
     const parsed = this.parsed;
     // One literal per shape, no spreads: this runs for every event. The keys keep the order of RealtimeEvent.
     const { method, data, previous } = change;
@@ -229,11 +233,11 @@ export class SubscriptionImpl {
     }
   }
 
-  get recordEstimatedBytes(): number {
-    return this.record.estimatedBytes;
-  }
-
   exportState(undelivered?: readonly RealtimeEvent[], stateOf?: (event: RealtimeEvent) => string): ResumeState {
+    if (this.record === undefined)
+      throw new Error(
+        `exportState() on ${this.topic}: this subscription keeps no resume record. Subscribe with resumable: true to export one.`,
+      );
     return this.record.toState(this.topic, undelivered, stateOf);
   }
 

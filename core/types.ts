@@ -104,6 +104,11 @@ export interface SubscribeOptions {
   subscribeTimeoutMs?: number;
   /** Fingerprints remembered from an earlier run (see Subscription.exportState): changes since are emitted as recovered. */
   resumeState?: ResumeState;
+  /**
+   * Keep a record of what was delivered, for Subscription.exportState() (the n8n trigger stores it to resume after a
+   * restart). Default false, unless resumeState is given: the record costs time on every event.
+   */
+  resumable?: boolean;
 }
 
 /** Bounded record of what a subscriber has seen: element id -> fingerprint (updatedAt or content hash). */

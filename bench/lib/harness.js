@@ -76,15 +76,22 @@ function rawConsumer() {
 }
 
 /** The core: one handle, one subscription, every event delivered to the callback. */
-function coreConsumer(options = {}) {
+/**
+ * The core as a host uses it: one handle, one subscription. `resumable` as the n8n trigger and Node-RED's
+ * pingstreams in node subscribe (a resume record for exportState); without, as the CLI, Wait for Event and live
+ * metrics do.
+ */
+function coreConsumer(options = {}, { resumable = false } = {}) {
   const core = requireDist('core');
   let handle;
   return {
-    name: 'core (acquireConnection + subscribe)',
+    name: resumable
+      ? 'core, resumable (acquireConnection + subscribe with a resume record)'
+      : 'core (acquireConnection + subscribe)',
     core,
     async open(url, topic, onElement) {
       handle = core.acquireConnection({ endpoint: url, token: 'bench-token', lingerMs: 0, ...options });
-      const subscription = handle.subscribe(topic, { onEvent: (event) => onElement(event.data) });
+      const subscription = handle.subscribe(topic, { onEvent: (event) => onElement(event.data), resumable });
       await subscription.ready;
     },
     async close() {

@@ -448,6 +448,7 @@ export class PingstreamsTrigger implements INodeType {
         emitRecovered: options.emitRecovered !== false,
         subscribeTimeoutMs: secondsToMs(options.subscribeTimeout, 10, 1, 300),
         resumeState,
+        resumable: !manual, // persistState's record (a manual test saves none)
       });
       await subscription.ready;
     } catch (error) {

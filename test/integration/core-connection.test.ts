@@ -30,7 +30,7 @@ afterEach(async () => {
 function collect(
   topic: string,
   options: Partial<ConnectionOptions> = {},
-  subscribe: { emitSnapshot?: boolean; token?: string } = {},
+  subscribe: { emitSnapshot?: boolean; token?: string; resumable?: boolean } = {},
 ) {
   const events: RealtimeEvent[] = [];
   const errors: Error[] = [];
@@ -46,6 +46,7 @@ function collect(
     onEvent: (e) => events.push(e),
     onError: (e) => errors.push(e),
     emitSnapshot: subscribe.emitSnapshot,
+    resumable: subscribe.resumable,
   });
   return { handle, subscription, events, errors, statuses };
 }
@@ -326,7 +327,7 @@ test('messages added while disconnected are recovered once', async () => {
 });
 
 test('a resumed subscriber gets what changed since its record, and nothing it already saw', async () => {
-  const first = collect(requestsTopic());
+  const first = collect(requestsTopic(), {}, { resumable: true });
   await first.subscription.ready;
   const seenBefore = emu.createRequest(emu.projectId, { first_text: 'seen live' });
   await waitFor(() => first.events.length === 1, 'first live event');
@@ -357,7 +358,7 @@ test('a resumed subscriber gets what changed since its record, and nothing it al
 test('a resumed single-request subscriber learns that its request was deleted meanwhile (a recovered DELETE)', async () => {
   const request = emu.createRequest(emu.projectId, { first_text: 'deleted while nobody listened' });
   const topic = `/${emu.projectId}/requests/${request.request_id}`;
-  const first = collect(topic);
+  const first = collect(topic, {}, { resumable: true });
   await first.subscription.ready;
   const record = first.subscription.exportState();
   expect(Object.keys(record.seen)).toEqual([String(request._id)]);

@@ -290,7 +290,7 @@ describe('what the client remembers is bounded by bytes, not only by count', () 
     const handle = acquireConnection({ endpoint, token: TOKEN, lingerMs: 0, maxTrackedBytesPerTopic: 8 * 1024 * 1024 });
     try {
       let delivered = 0;
-      const subscription = handle.subscribe(topic, { onEvent: () => delivered++ });
+      const subscription = handle.subscribe(topic, { onEvent: () => delivered++, resumable: true });
       await subscription.ready;
       await waitFor(() => delivered === 60, 'sixty events', 20_000);
       const { trackedBytes } = connectionStats().connections[0];

@@ -62,6 +62,7 @@ async function open(): Promise<Run> {
       pipeline.push(e);
     },
     onError: (e) => run.errors.push(e),
+    resumable: true, // its record is checked for pollution
   });
   await run.subscription.ready;
   return run;

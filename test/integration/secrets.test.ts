@@ -61,6 +61,7 @@ function open(options: Partial<ConnectionOptions> = {}, secret = token) {
   const subscription = handle.subscribe(`/${emu.projectId}/requests`, {
     onEvent: () => undefined,
     onError: (e) => seen.push(`onError ${e.message} ${e.stack ?? ''} ${JSON.stringify(e)}`),
+    resumable: true, // its record is audited too
   });
   subscription.ready.catch((e: Error) => seen.push(`ready ${e.message} ${e.stack ?? ''}`));
   return { handle, subscription };

@@ -305,7 +305,7 @@ describe('a request missing from the snapshot after a reconnect is looked up on 
     const handle = acquireConnection({ endpoint: ENDPOINT, token: TOKEN, platform });
     const ids = Array.from({ length: 600 }, (_, i) => `q${i}`);
     // A record as a host saved it: one request per id, each with its fingerprint.
-    const first = handle.subscribe(TOPIC, { onEvent: () => undefined });
+    const first = handle.subscribe(TOPIC, { onEvent: () => undefined, resumable: true });
     platform.last.accept();
     await settle();
     platform.last.receive(

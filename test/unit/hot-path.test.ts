@@ -219,6 +219,41 @@ describe('what the tracker holds', () => {
     for (const element of missing) expect(t.get(String(element._id))).toBe(element);
   });
 
+  test('an entry reused after an eviction holds only its new element (get, previous, a repeat)', () => {
+    const t = new TopicTracker('requests', 10, 100);
+    t.applySnapshot([]);
+    const elements = Array.from({ length: 40 }, (_, i) => req(`r${i}`, { updatedAt: '1', n: i }));
+    for (const element of elements) {
+      t.applyLive('CREATE', element, frame(LIST, 'CREATE', element));
+      expect(t.get(String(element._id))).toEqual(element); // read, as the look-ups of missing requests do
+    }
+    const held = t.elements().map((e) => String(e._id));
+    expect(held).toEqual(elements.slice(-held.length).map((e) => String(e._id)));
+    for (const id of held) expect(t.get(id)).toEqual(elements[Number(id.slice(1))]);
+    for (const { _id } of elements.slice(0, 40 - held.length)) expect(t.get(String(_id))).toBeUndefined();
+    // A held one repeated is dropped; changed, its previous is its own state.
+    const last = elements[39];
+    expect(t.applyLive('UPDATE', last, frame(LIST, 'UPDATE', last))).toBeUndefined();
+    expect(t.applyLive('UPDATE', { ...last, updatedAt: '2' })?.previous).toEqual(last);
+    // One evicted comes back as new: no previous.
+    expect(t.applyLive('UPDATE', { ...elements[0], updatedAt: '2' })?.previous).toBeUndefined();
+  });
+
+  test('an element held as text: the same content in another text is a repeat; a change is an UPDATE with it', () => {
+    const t = new TopicTracker('requests', 100, 100);
+    t.applySnapshot([]);
+    // With updatedAt, and without (fingerprinted by a hash of the content).
+    for (const first of [req('a', { updatedAt: '1', body: 'x' }), req('b', { body: 'x' })]) {
+      t.applyLive('CREATE', first, frame(LIST, 'CREATE', first));
+      const spaced = `{"action":"publish","payload":{"topic":"${LIST}","method":"UPDATE","message": ${JSON.stringify(first, null, 1)}}}`;
+      expect(t.applyLive('UPDATE', JSON.parse(spaced).payload.message, spaced)).toBeUndefined();
+      const changed = { ...first, body: 'y' }; // the same updatedAt, other content
+      const change = t.applyLive('UPDATE', changed, frame(LIST, 'UPDATE', changed));
+      expect(change).toMatchObject({ method: 'UPDATE', data: changed, previous: first });
+      expect(t.applyLive('UPDATE', { ...changed }, frame(LIST, 'UPDATE', changed))).toBeUndefined();
+    }
+  });
+
   test("the byte count is each held element's frame length or JSON length, through every form", () => {
     const t = new TopicTracker('requests', 10, 100);
     t.applySnapshot([req('s', { body: 'snapshot' })]);
@@ -326,6 +361,20 @@ describe('events over the connection are what they were when the tracker held tr
   });
 });
 
+test('a subscription keeps a resume record only when asked: exportState() without one says how to get one', async () => {
+  const handle = acquireConnection({ endpoint: ENDPOINT, token: 'hot-path-token', platform, lingerMs: 0 });
+  const plain = handle.subscribe(LIST, { onEvent: () => undefined });
+  const resumable = handle.subscribe(LIST, { onEvent: () => undefined, resumable: true });
+  platform.last.accept();
+  await settle();
+  platform.last.receive(frame(LIST, 'CREATE', [req('a', { updatedAt: '1' })]));
+  await Promise.all([plain.ready, resumable.ready]);
+  platform.last.receive(frame(LIST, 'CREATE', req('b', { updatedAt: '1' })));
+  expect(() => plain.exportState()).toThrow(/keeps no resume record\. Subscribe with resumable: true/);
+  expect(resumable.exportState().seen).toEqual({ a: 'u:1', b: 'u:1' });
+  handle.release();
+});
+
 describe('the text arena', () => {
   const slot = (): ArenaSlot => ({ chunk: undefined, at: -1, bytes: 0 });
 
@@ -379,6 +428,27 @@ describe('the text arena', () => {
     }
     for (const [s, t] of held) expect(arena.read(s)).toBe(t);
     expect(arena.heldBytes).toBe(bytes);
+  });
+
+  test('keeps the chunks a tenth of what it holds frees at once as spares (at least two), and reuses them', () => {
+    const arena = new TextArena();
+    const chunk = 64 * 1024;
+    const slots = Array.from({ length: 5_000 }, () => slot());
+    for (const s of slots) arena.add(s, 'x'.repeat(700)); // the tracker's default bound, of 700-byte frames
+    // Its evictions, oldest first: the first 500 texts sat partly in the small first chunks; the next 500 fill
+    // whole ones (350 000 bytes: five at least, all kept, within an eighth of the 3.15 MB held).
+    for (const s of slots.slice(0, 500)) arena.release(s);
+    for (const s of slots.slice(0, 500)) arena.add(s, 'y'.repeat(700));
+    expect(arena.spareBytes).toBe(0); // written again
+    const capacity = arena.capacity;
+    for (const s of slots.slice(500, 1_000)) arena.release(s);
+    expect(arena.spareBytes).toBeGreaterThanOrEqual(5 * chunk);
+    expect(arena.spareBytes).toBeLessThanOrEqual(Math.ceil(arena.heldBytes / 8 / chunk) * chunk);
+    expect(arena.capacity).toBe(capacity - arena.spareBytes);
+    for (const s of slots.slice(500, 1_000)) arena.add(s, 'z'.repeat(700));
+    expect(arena.capacity).toBe(capacity); // the spares, no new buffer
+    for (const s of slots) arena.release(s);
+    expect(arena.spareBytes).toBeLessThanOrEqual(2 * chunk); // holding nothing: two
   });
 
   test('takes no text UTF-8 would change (a lone surrogate) and none too long to gain from it', () => {
