@@ -101,7 +101,7 @@ export = function register(RED: NodeAPI): void {
     try {
       subscription = handle.subscribe(topic, {
         resumeState,
-        resumable: def.snapshot !== true, // the record handed to this node's successor on a deploy (see close)
+        resumable: true, // the record handed to this node's successor on a deploy (see close), which decides
         onEvent: (event) => pipeline.push(event),
         onError,
         emitSnapshot: def.snapshot === true,

@@ -193,6 +193,30 @@ test('a change made while a redeployed node is being replaced reaches the new no
   expect(got).toHaveLength(3);
 });
 
+test('a node that sends the snapshot hands its record over too: unticked by the deploy, the gap is recovered', async () => {
+  const made: Array<Record<string, unknown>> = [];
+  await emu.close();
+  emu = await startEmulator({
+    log: (line) => {
+      if (line.endsWith(`unsubscribed /${emu.projectId}/requests`))
+        queueMicrotask(() => made.push(emu.createRequest(emu.projectId, { first_text: 'during the deploy' })));
+    },
+  });
+  await load([configDef(), inDef({ snapshot: true }), { id: 'sink', type: 'helper' }]);
+  const got = collect();
+  await waitSubscribed(`/${emu.projectId}/requests`);
+  const seenBefore = emu.createRequest(emu.projectId, { first_text: 'before the deploy' });
+  await waitFor(() => got.some((m) => m.payload._id === seenBefore._id), 'live msg before the deploy'); // ready
+  await redeploy([configDef(), inDef({ snapshot: false }), { id: 'sink', type: 'helper' }], 'nodes');
+  await waitFor(
+    () => made.length === 1 && got.some((m) => m.payload._id === made[0]._id),
+    'the change made during the deploy',
+  );
+  expect(got.filter((m) => m.payload._id === made[0]._id)).toEqual([
+    expect.objectContaining({ method: 'CREATE', pingstreams: expect.objectContaining({ recovered: true }) }),
+  ]);
+});
+
 test('two nodes on one config share one socket; removing every node closes it after the linger', async () => {
   await load([
     configDef(),
