@@ -144,7 +144,14 @@ export class ResumeRecord {
     const requestIdKept = requestId || undefined;
     let entry = this.entries.get(id);
     if (entry === undefined) {
-      entry = this.spares.pop() ?? { key: id, older: undefined, newer: undefined, time, print, requestId };
+      entry = this.spares.pop() ?? {
+        key: id,
+        older: undefined,
+        newer: undefined,
+        time: undefined,
+        print: undefined,
+        requestId: undefined,
+      };
       entry.key = id;
       this.entries.add(entry);
     } else {

@@ -279,40 +279,32 @@ export class TopicTracker {
     const tree = frame === undefined ? element : undefined;
     const hashPrint = stateTime(element) === undefined ? print : undefined;
     if (tracked === undefined) {
-      // A new element: a spare entry when there is one (its links are unset, it holds nothing).
-      const spare = this.spares.pop();
-      if (spare === undefined) {
-        tracked = {
-          key: id,
-          older: undefined,
-          newer: undefined,
-          frame: undefined,
-          tree,
-          read: undefined,
-          size,
-          hashPrint,
-          chunk: undefined,
-          at: -1,
-          bytes: 0,
-        };
-      } else {
-        tracked = spare;
-        tracked.key = id;
-        tracked.tree = tree;
-        tracked.size = size;
-        tracked.hashPrint = hashPrint;
-      }
+      // A new element: a spare entry when there is one (retire emptied it).
+      tracked = this.spares.pop() ?? {
+        key: id,
+        older: undefined,
+        newer: undefined,
+        frame: undefined,
+        tree: undefined,
+        read: undefined,
+        size: 0,
+        hashPrint: undefined,
+        chunk: undefined,
+        at: -1,
+        bytes: 0,
+      };
+      tracked.key = id;
       this.known.add(tracked);
     } else {
       // An update reuses the entry (one object less per event) and makes it the most recent.
       this.untrack(tracked);
       tracked.frame = undefined;
-      tracked.tree = tree;
       tracked.read = undefined;
-      tracked.size = size;
-      tracked.hashPrint = hashPrint;
       this.known.touch(tracked);
     }
+    tracked.tree = tree;
+    tracked.size = size;
+    tracked.hashPrint = hashPrint;
     if (frame !== undefined && !this.texts.add(tracked, frame)) tracked.frame = frame;
     this.bytes += tracked.size;
     this.known.evictOver(this.maxTracked, (oldest) => this.retire(oldest));

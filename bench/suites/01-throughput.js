@@ -9,6 +9,12 @@ const median = (values) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 const round3 = (n) => Math.round(n * 1000) / 1000;
+/** The rounds' ratios as reported: their median, with their spread. */
+const spreadOf = (values) => ({
+  ratio: round3(median(values)),
+  ratioMin: round3(Math.min(...values)),
+  ratioMax: round3(Math.max(...values)),
+});
 
 module.exports = {
   id: 'throughput',
@@ -55,12 +61,9 @@ module.exports = {
         );
         rounds.push({ raw, core, ratio: core.eventsPerSec / raw.eventsPerSec, resumable });
       }
-      const resumableRounds = rounds.map((r) => r.resumable.eventsPerSec / r.raw.eventsPerSec);
-      resumableRatios[rounds[0].raw.workload] = {
-        ratio: round3(median(resumableRounds)),
-        ratioMin: round3(Math.min(...resumableRounds)),
-        ratioMax: round3(Math.max(...resumableRounds)),
-      };
+      resumableRatios[rounds[0].raw.workload] = spreadOf(
+        rounds.map((r) => r.resumable.eventsPerSec / r.raw.eventsPerSec),
+      );
       const ratio = median(rounds.map((r) => r.ratio));
       // The round whose ratio is the median is the one shown in the table.
       const shown = rounds.reduce((best, r) => (Math.abs(r.ratio - ratio) < Math.abs(best.ratio - ratio) ? r : best));
@@ -69,9 +72,7 @@ module.exports = {
         // The median round's figures, so raw, core and ratio read together.
         raw: shown.raw.eventsPerSec,
         core: shown.core.eventsPerSec,
-        ratio: round3(ratio),
-        ratioMin: round3(Math.min(...rounds.map((r) => r.ratio))),
-        ratioMax: round3(Math.max(...rounds.map((r) => r.ratio))),
+        ...spreadOf(rounds.map((r) => r.ratio)),
         rounds: ROUNDS,
         // Rounds in which the raw consumer took every frame as fast as the publisher sent it: there the ceiling
         // is the publisher's, and the ratio understates nothing about the core.

@@ -161,8 +161,11 @@ test('a "nodes" redeploy still gives exactly one msg per event and reuses the so
   expect(emu.stats().clients).toBe(1);
 });
 
-test('a change made while a redeployed node is being replaced reaches the new node once, flagged recovered', async () => {
-  // Made exactly when the old node unsubscribes, before the new one subscribes: the gap of a "nodes" deploy.
+/**
+ * Deploys `before`, then `after` ("nodes" deploy) while a request is made exactly when the old node unsubscribes,
+ * before the new one subscribes: the gap of a deploy. Returns once the new node sent that request.
+ */
+async function redeployOverAChange(before: Msg, after: Msg) {
   const made: Array<Record<string, unknown>> = [];
   await emu.close();
   emu = await startEmulator({
@@ -171,48 +174,35 @@ test('a change made while a redeployed node is being replaced reaches the new no
         queueMicrotask(() => made.push(emu.createRequest(emu.projectId, { first_text: 'during the deploy' })));
     },
   });
-  const flow = (name: string) => [configDef(), inDef({ name }), { id: 'sink', type: 'helper' }];
-  await load(flow('before'));
+  await load([configDef(), before, { id: 'sink', type: 'helper' }]);
   const got = collect();
   await waitSubscribed(`/${emu.projectId}/requests`);
   const seenBefore = emu.createRequest(emu.projectId, { first_text: 'before the deploy' });
-  await waitFor(() => got.some((m) => m.payload._id === seenBefore._id), 'live msg before the deploy');
+  await waitFor(() => got.some((m) => m.payload._id === seenBefore._id), 'live msg before the deploy'); // ready
 
-  await redeploy(flow('after'), 'nodes');
+  await redeploy([configDef(), after, { id: 'sink', type: 'helper' }], 'nodes');
   await waitFor(
     () => made.length === 1 && got.some((m) => m.payload._id === made[0]._id),
     'the change made during the deploy',
   );
+  return { got, during: made[0], seenBefore };
+}
+
+test('a change made while a redeployed node is being replaced reaches the new node once, flagged recovered', async () => {
+  const { got, during, seenBefore } = await redeployOverAChange(inDef({ name: 'before' }), inDef({ name: 'after' }));
   const marker = emu.createRequest(emu.projectId, { first_text: 'marker' });
   await waitFor(() => got.some((m) => m.payload._id === marker._id), 'marker msg');
-  const during = got.filter((m) => m.payload._id === made[0]._id);
-  expect(during).toHaveLength(1);
-  expect(during[0]).toMatchObject({ method: 'CREATE', pingstreams: { recovered: true } });
+  const sent = got.filter((m) => m.payload._id === during._id);
+  expect(sent).toHaveLength(1);
+  expect(sent[0]).toMatchObject({ method: 'CREATE', pingstreams: { recovered: true } });
   // Nothing the old node had already sent is sent again.
   expect(got.filter((m) => m.payload._id === seenBefore._id)).toHaveLength(1);
   expect(got).toHaveLength(3);
 });
 
 test('a node that sends the snapshot hands its record over too: unticked by the deploy, the gap is recovered', async () => {
-  const made: Array<Record<string, unknown>> = [];
-  await emu.close();
-  emu = await startEmulator({
-    log: (line) => {
-      if (line.endsWith(`unsubscribed /${emu.projectId}/requests`))
-        queueMicrotask(() => made.push(emu.createRequest(emu.projectId, { first_text: 'during the deploy' })));
-    },
-  });
-  await load([configDef(), inDef({ snapshot: true }), { id: 'sink', type: 'helper' }]);
-  const got = collect();
-  await waitSubscribed(`/${emu.projectId}/requests`);
-  const seenBefore = emu.createRequest(emu.projectId, { first_text: 'before the deploy' });
-  await waitFor(() => got.some((m) => m.payload._id === seenBefore._id), 'live msg before the deploy'); // ready
-  await redeploy([configDef(), inDef({ snapshot: false }), { id: 'sink', type: 'helper' }], 'nodes');
-  await waitFor(
-    () => made.length === 1 && got.some((m) => m.payload._id === made[0]._id),
-    'the change made during the deploy',
-  );
-  expect(got.filter((m) => m.payload._id === made[0]._id)).toEqual([
+  const { got, during } = await redeployOverAChange(inDef({ snapshot: true }), inDef({ snapshot: false }));
+  expect(got.filter((m) => m.payload._id === during._id)).toEqual([
     expect.objectContaining({ method: 'CREATE', pingstreams: expect.objectContaining({ recovered: true }) }),
   ]);
 });
