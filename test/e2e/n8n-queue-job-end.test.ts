@@ -14,17 +14,13 @@ import { Resources } from '../helpers/resources';
 import { sleep, waitFor } from '../helpers/wait';
 import { DelayProxy } from './n8n/delay-proxy';
 import { HttpSink, buildAndPack, freePort, newArtifactsDir, provision, type SinkRequest } from './n8n/harness';
-import { QueueCluster, mainSubscribed } from './n8n/queue';
+import { KEEP_ENDED_JOBS, QueueCluster, mainSubscribed } from './n8n/queue';
 import { QUEUE_WORKFLOW_ID, credential, queueWorkflow } from './n8n/workflows';
 
 jest.setTimeout(5 * 60_000);
 
 /** Each way between the main and Redis: far longer than the worker needs for the workflow (no Code wait). */
 const LINK_DELAY_MS = 1_200;
-const KEEP_COMPLETED_JOBS = {
-  N8N_EXECUTIONS_QUEUE_KEEP_LAST_COMPLETED: '100',
-  N8N_EXECUTIONS_QUEUE_KEEP_LAST_FAILED: '100',
-};
 
 let emu: Emulator;
 let sink: HttpSink;
@@ -104,7 +100,7 @@ test("n8n's defaults: a job that ends before the main listens for it is never re
 test('with completed jobs kept (N8N_EXECUTIONS_QUEUE_KEEP_LAST_COMPLETED), every end is reported: the held change arrives once, later ones in order without waiting', async () => {
   proxy.delayMs = 0;
   const accepted = emu.stats().connectionsAccepted;
-  await cluster.newMain({ QUEUE_BULL_REDIS_PORT: String(proxy.port), ...KEEP_COMPLETED_JOBS });
+  await cluster.newMain({ QUEUE_BULL_REDIS_PORT: String(proxy.port), ...KEEP_ENDED_JOBS });
   await subscribed(accepted);
   // The killed main's record counted the held change undelivered: the new one sends it, recovered.
   await waitFor(() => posted('job end 2').length === 1, 'the held change posted by the new main', 60_000);

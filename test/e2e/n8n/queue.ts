@@ -244,6 +244,16 @@ export class Redis {
   }
 }
 
+/**
+ * What docs/n8n.md recommends on the main in queue mode: n8n keeps ended jobs in Redis, so its main finds the end of
+ * a job that ended before it listened for it. With n8n's default (0, the job removed as it ends) such an end is never
+ * reported; for a job whose worker died, n8n then never runs it again and the trigger cannot know.
+ */
+export const KEEP_ENDED_JOBS: NodeJS.ProcessEnv = {
+  N8N_EXECUTIONS_QUEUE_KEEP_LAST_COMPLETED: '100',
+  N8N_EXECUTIONS_QUEUE_KEEP_LAST_FAILED: '100',
+};
+
 export interface QueueClusterOptions {
   workers: number;
   /** Jobs each worker runs at once (n8n's --concurrency; n8n's minimum is 5). */
