@@ -158,6 +158,12 @@ export class EmissionOrder {
   released = 0;
   /** Items whose place in the order had already been passed when they arrived (counted, then delivered). */
   late = 0;
+  /**
+   * Posts of an item its execution had posted already: n8n ran (part of) that execution again, not the trigger,
+   * which hands each execution over once under a new id. Left out, counted.
+   */
+  repeatedPosts = 0;
+  private readonly posted = new Set<string>();
   private lastReleased = '';
   private readonly arrivedAt = new WeakMap<SinkRequest, number>();
   /** Arrival mode: complete executions' items in arrival order, delivered by release(). */
@@ -199,6 +205,12 @@ export class EmissionOrder {
     for (; this.read < requests.length; this.read++) {
       const request = requests[this.read];
       const id = Number(request.headers['x-execution']);
+      const post = `${id}:${request.headers['x-item']}`;
+      if (this.posted.has(post)) {
+        this.repeatedPosts += 1;
+        continue;
+      }
+      this.posted.add(post);
       let execution = this.executions.get(id);
       if (!execution)
         this.executions.set(id, (execution = { id, count: Number(request.headers['x-count']), items: new Map() }));
@@ -295,6 +307,8 @@ export interface N8nSoakStats {
   /** Arrival mode: items posted by executions n8n ended without running them through, left out (emitted again). */
   postsOfExecutionsNotRunThrough?: number;
   executionsNotRunThrough?: number;
+  /** Posts of an item its execution had posted already (see EmissionOrder.repeatedPosts). */
+  repeatedPosts?: number;
 }
 
 /** A SoakConsumer driving a real n8n (already installed with the package, not started). */
@@ -401,6 +415,7 @@ export function n8nConsumer(
       clearInterval(pump);
       stats.incompleteExecutions = order?.incompleteExecutions ?? 0;
       stats.lateItems = order?.late ?? 0;
+      stats.repeatedPosts = order?.repeatedPosts ?? 0;
       stats.sinkRequests = sink.requests.length;
       stats.executions = new Set(sink.requests.map((r) => r.headers['x-execution'])).size;
       if (order?.buffered) warnings.push(`${order.buffered} sink requests of incomplete executions`);
