@@ -13,7 +13,21 @@ export interface RecencyNode<K, V> {
  * Emptied nodes a bounded map's owner keeps for reuse (the tracker, the resume record): more than one eviction's
  * worth at the default bounds (5 000 evicts 500), so a flood of new elements allocates no node once evicting.
  */
-export const MAX_SPARE_NODES = 512;
+const MAX_SPARE_NODES = 512;
+
+/** The emptied nodes a RecencyMap's owner keeps for its next new values, at most MAX_SPARE_NODES. */
+export class SpareNodes<V> {
+  private readonly nodes: V[] = [];
+
+  take(): V | undefined {
+    return this.nodes.pop();
+  }
+
+  /** `node` must hold nothing of its element any more. */
+  keep(node: V): void {
+    if (this.nodes.length < MAX_SPARE_NODES) this.nodes.push(node);
+  }
+}
 
 /** How many entries a bound of `max` keeps when it is passed: the oldest tenth goes at once. */
 export const sizeAfterEviction = (max: number): number => Math.max(0, max - Math.ceil(max / 10));

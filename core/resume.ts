@@ -4,7 +4,7 @@
 import { elementId } from './protocol';
 import { diffSnapshot, type Change } from './snapshot-diff';
 import { TIME_PRINT_PREFIX, fingerprint, isClosedRequest, stateTime } from './tracker';
-import { MAX_SPARE_NODES, RecencyMap, sizeAfterEviction, type RecencyNode } from './recency';
+import { RecencyMap, SpareNodes, sizeAfterEviction, type RecencyNode } from './recency';
 import type { Element, RealtimeEvent, ResumeState, TopicKind } from './types';
 
 /** A fingerprint no element has: a resume finds the element "changed" and emits it (recovered). */
@@ -51,7 +51,7 @@ export class ResumeRecord {
   /** In recency order: an entry is updated in place and made the most recent (no object per event). */
   private readonly entries = new RecencyMap<string, Entry>();
   /** Entries that left, reused for new elements (as the tracker's). */
-  private readonly spares: Entry[] = [];
+  private readonly spares = new SpareNodes<Entry>();
   private bytes = 0;
 
   constructor(
@@ -144,7 +144,7 @@ export class ResumeRecord {
     const requestIdKept = requestId || undefined;
     let entry = this.entries.get(id);
     if (entry === undefined) {
-      entry = this.spares.pop() ?? {
+      entry = this.spares.take() ?? {
         key: id,
         older: undefined,
         newer: undefined,
@@ -181,7 +181,7 @@ export class ResumeRecord {
     this.bytes -= entryBytes(entry);
     this.entries.remove(entry);
     entry.time = entry.print = entry.requestId = undefined; // a spare holds no strings of an element
-    if (this.spares.length < MAX_SPARE_NODES) this.spares.push(entry);
+    this.spares.keep(entry);
   }
 
   /**

@@ -5,7 +5,7 @@ import { elementId, parseFrame } from './protocol';
 import { TOPIC_KIND_DESCRIPTIONS } from './topic-kinds';
 import { diffSnapshot, type Change } from './snapshot-diff';
 import { TextArena, type ArenaSlot } from './text-arena';
-import { MAX_SPARE_NODES, RecencyMap, sizeAfterEviction, type RecencyNode } from './recency';
+import { RecencyMap, SpareNodes, sizeAfterEviction, type RecencyNode } from './recency';
 import type { Element, Method, TopicKind } from './types';
 
 export type { Change } from './snapshot-diff';
@@ -116,7 +116,7 @@ export class TopicTracker {
   /** The frames' texts of the elements seen once. */
   private readonly texts = new TextArena();
   /** Entries that left, reused for the next new elements: a flood of new requests allocates none once evicting. */
-  private readonly spares: Tracked[] = [];
+  private readonly spares = new SpareNodes<Tracked>();
   private bytes = 0;
   hasSnapshot = false;
 
@@ -163,7 +163,7 @@ export class TopicTracker {
   private retire(tracked: Tracked): void {
     this.untrack(tracked);
     tracked.frame = tracked.tree = tracked.read = tracked.hashPrint = undefined;
-    if (this.spares.length < MAX_SPARE_NODES) this.spares.push(tracked);
+    this.spares.keep(tracked);
   }
 
   /** The tracked element: its tree, or its frame's text parsed again (the same parse that gave it, so the same element). */
@@ -280,7 +280,7 @@ export class TopicTracker {
     const hashPrint = stateTime(element) === undefined ? print : undefined;
     if (tracked === undefined) {
       // A new element: a spare entry when there is one (retire emptied it).
-      tracked = this.spares.pop() ?? {
+      tracked = this.spares.take() ?? {
         key: id,
         older: undefined,
         newer: undefined,

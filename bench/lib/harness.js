@@ -75,7 +75,6 @@ function rawConsumer() {
   };
 }
 
-/** The core: one handle, one subscription, every event delivered to the callback. */
 /**
  * The core as a host uses it: one handle, one subscription. `resumable` as the n8n trigger and Node-RED's
  * pingstreams in node subscribe (a resume record for exportState); without, as the CLI, Wait for Event and live
