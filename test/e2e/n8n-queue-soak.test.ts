@@ -18,7 +18,7 @@ import { Resources } from '../helpers/resources';
 import { CpuMeter } from './n8n/cpu';
 import { ARTIFACTS, buildAndPack, newArtifactsDir, provision } from './n8n/harness';
 import { KEEP_ENDED_JOBS, QueueCluster } from './n8n/queue';
-import { SOAK_N8N_ENV, n8nConsumer, type N8nSoakStats } from './n8n/soak';
+import { SOAK_N8N_ENV, largestExecution as itemsOfLargestExecution, n8nConsumer, type N8nSoakStats } from './n8n/soak';
 
 const FULL = Boolean(process.env.N8N_QUEUE_SOAK_FULL);
 const EVENTS = Number(process.env.N8N_QUEUE_SOAK_EVENTS ?? (FULL ? 20_000 : 5_000));
@@ -208,10 +208,7 @@ beforeAll(async () => {
       .join('\n'),
   );
   stats = consumer.stats;
-  const itemsPerExecution = new Map<unknown, number>();
-  for (const r of consumer.sink.requests)
-    itemsPerExecution.set(r.headers['x-execution'], (itemsPerExecution.get(r.headers['x-execution']) ?? 0) + 1);
-  largestExecution = Math.max(0, ...itemsPerExecution.values());
+  largestExecution = itemsOfLargestExecution(consumer.sink.requests);
   const full = {
     ...report,
     n8n: { ...stats, largestExecution },

@@ -1,6 +1,6 @@
 // The n8n soaks' sink accounting (test/e2e/n8n/soak.ts): which posts count as deliveries.
 import type { HttpSink, SinkRequest } from '../e2e/n8n/harness';
-import { EmissionOrder } from '../e2e/n8n/soak';
+import { EmissionOrder, largestExecution } from '../e2e/n8n/soak';
 
 const post = (execution: number, item: number, count: number, id: string): SinkRequest => ({
   path: '/events',
@@ -28,4 +28,11 @@ test('an item its execution posted already is left out and counted: n8n ran that
   expect(delivered).toEqual(['a', 'b', 'c', 'd']);
   expect(order.repeatedPosts).toBe(3);
   expect(order.incompleteExecutions).toBe(0);
+});
+
+test('the largest execution counts each item once, however often n8n ran it', () => {
+  // Stop 22's CI: an execution of 16 items run twice counted as 32, above the Batch Size of 20.
+  const runTwice = [0, 1, 2, 0, 1, 2].map((item) => post(7, item, 3, `r${item}`));
+  expect(largestExecution([...runTwice, post(8, 0, 2, 'x'), post(8, 1, 2, 'y')])).toBe(3);
+  expect(largestExecution([])).toBe(0);
 });

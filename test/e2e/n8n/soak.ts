@@ -272,6 +272,18 @@ export class EmissionOrder {
   }
 }
 
+/** The most items one execution posted, each item counted once: n8n running an execution again posts them again. */
+export function largestExecution(requests: readonly SinkRequest[]): number {
+  const items = new Map<string, Set<string>>();
+  for (const r of requests) {
+    const execution = String(r.headers['x-execution']);
+    let posted = items.get(execution);
+    if (!posted) items.set(execution, (posted = new Set()));
+    posted.add(String(r.headers['x-item']));
+  }
+  return Math.max(0, ...[...items.values()].map((posted) => posted.size));
+}
+
 export function toObserved(request: SinkRequest): ObservedEvent {
   const body = request.body as {
     topic: string;
