@@ -299,14 +299,20 @@ export class PingstreamsTrigger implements INodeType {
     let pipeline: ReturnType<typeof createPipeline> | undefined;
     let earlyTestError: Error | undefined;
     // Saved by n8n with each emit: what n8n reported finished counts as seen. What it has not (in flight, not
-    // started, still held here) counts as not delivered, so a restart emits it again; what was in flight goes out
-    // under its old deduplication key, which n8n runs only if it never ran it (execution-keys.ts).
+    // started, still held here, or received and not yet flushed to the dispatcher: another execution's emit can
+    // come first) counts as not delivered, so a restart emits it again; what was in flight goes out under its old
+    // deduplication key, which n8n runs only if it never ran it (execution-keys.ts).
     const persistState = () => {
       if (manual || !subscription) return;
       const inFlight = emitter.inFlightElements;
       const known = new Map(inFlight.events().map(({ event, state }) => [event, state]));
       staticData[RESUME_KEY] = subscription.exportState(
-        [...emitter.undelivered(), ...known.keys(), ...(dispatcher?.waiting() ?? []).map(({ event }) => event)],
+        [
+          ...emitter.undelivered(),
+          ...known.keys(),
+          ...(dispatcher?.waiting() ?? []).map(({ event }) => event),
+          ...pending.map(({ event }) => event),
+        ],
         (event) => known.get(event) ?? deliveredState(event),
       ) as unknown as IDataObject;
       staticData[EXECUTION_KEYS] = inFlight.toStored() as unknown as IDataObject;
