@@ -62,6 +62,8 @@ beforeAll(async () => {
       concurrency: 10,
       env: {
         ...SOAK_N8N_ENV,
+        // The logs then name each execution's jobs: which job ran an execution n8n ran twice (repeatedPosts).
+        N8N_LOG_LEVEL: 'info',
         // A killed worker's jobs are found stalled within seconds instead of half a minute.
         QUEUE_WORKER_LOCK_DURATION: '8000',
         QUEUE_WORKER_LOCK_RENEW_TIME: '2000',
