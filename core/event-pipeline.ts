@@ -30,6 +30,8 @@ export interface EventPipeline {
   push(event: RealtimeEvent): void;
   /** Events pushed and not yet handled (expressions run asynchronously; a slow one builds a backlog). */
   readonly pending: number;
+  /** Those events, oldest first: a resume record exported now must count them as not delivered. */
+  unhandled(): RealtimeEvent[];
   /** Resolves when every pushed event has been handled. */
   idle(): Promise<void>;
 }
@@ -54,16 +56,31 @@ export function createPipeline(
   const map = typeof output === 'object' ? compile(output.map) : undefined;
   const synchronous = !when && !map;
   let tail: Promise<void> = Promise.resolve();
-  let pending = 0;
+  /** Pushed, not yet handled, in order: handled one at a time, the oldest first. */
+  const queued: RealtimeEvent[] = [];
+  const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
 
-  const handle = async (event: RealtimeEvent): Promise<void> => {
+  const deliver = (value: unknown, event: RealtimeEvent): void => {
     try {
-      if (when && !language?.isTruthy(await when.evaluate(event))) return;
-      const value = map ? await map.evaluate(event) : output === 'data' ? event.data : event;
       sink(value, event);
     } catch (error) {
-      onError(error instanceof Error ? error : new Error(String(error)), event);
+      onError(asError(error), event);
     }
+  };
+
+  const handleLater = async (event: RealtimeEvent): Promise<void> => {
+    let passes = true;
+    let value: unknown;
+    let failure: Error | undefined;
+    try {
+      passes = !when || language?.isTruthy(await when.evaluate(event)) === true;
+      if (passes) value = map ? await map.evaluate(event) : output === 'data' ? event.data : event;
+    } catch (error) {
+      failure = asError(error);
+    }
+    queued.shift(); // handled from here on, in the same turn as its delivery (or its error)
+    if (failure) onError(failure, event);
+    else if (passes) deliver(value, event);
   };
 
   return {
@@ -72,19 +89,16 @@ export function createPipeline(
       if (options.filter && !options.filter(event)) return;
       // Without expressions nothing is asynchronous: deliver at once, no promise per event.
       if (synchronous) {
-        void handle(event);
+        deliver(output === 'data' ? event.data : event, event);
         return;
       }
-      pending += 1;
-      tail = tail
-        .then(() => handle(event))
-        .finally(() => {
-          pending -= 1;
-        });
+      queued.push(event);
+      tail = tail.then(() => handleLater(event));
     },
     get pending() {
-      return pending;
+      return queued.length;
     },
+    unhandled: () => [...queued],
     idle: () => tail,
   };
 }

@@ -121,8 +121,13 @@ export = function register(RED: NodeAPI): void {
       closed = true;
       status.close();
       try {
+        // Events still in the "only when" expression are dropped here: the successor gets them again.
         if (!removed && subscription?.isReady)
-          handover.set(node.id, { state: subscription.exportState(), endpoint: config.endpoint, at: Date.now() });
+          handover.set(node.id, {
+            state: subscription.exportState(pipeline.unhandled()),
+            endpoint: config.endpoint,
+            at: Date.now(),
+          });
         subscription?.close();
         config.deregister(user);
       } finally {

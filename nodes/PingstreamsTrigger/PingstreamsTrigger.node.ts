@@ -312,6 +312,7 @@ export class PingstreamsTrigger implements INodeType {
           ...known.keys(),
           ...(dispatcher?.waiting() ?? []).map(({ event }) => event),
           ...pending.map(({ event }) => event),
+          ...(pipeline?.unhandled() ?? []),
         ],
         (event) => known.get(event) ?? deliveredState(event),
       ) as unknown as IDataObject;

@@ -3,7 +3,7 @@
 import { startEmulator, type Emulator } from '../../emulator';
 import { closeAllConnections, connectionStats } from '../../core';
 import { MAP_PRESETS } from '../../node-red/map-presets';
-import { waitFor } from '../helpers/wait';
+import { sleep, waitFor } from '../helpers/wait';
 import {
   NODES,
   deploy,
@@ -203,6 +203,27 @@ test('a change made while a redeployed node is being replaced reaches the new no
 test('a node that sends the snapshot hands its record over too: unticked by the deploy, the gap is recovered', async () => {
   const { got, during } = await redeployOverAChange(inDef({ snapshot: true }), inDef({ snapshot: false }));
   expect(got.filter((m) => m.payload._id === during._id)).toEqual([
+    expect.objectContaining({ method: 'CREATE', pingstreams: expect.objectContaining({ recovered: true }) }),
+  ]);
+});
+
+test('an event still in its "only when" expression when the node is redeployed reaches the new node, recovered', async () => {
+  // /(a+)+$/ backtracks on "aaa…!" far beyond the 1.5 s budget: the first event holds the expression worker, and
+  // the one after it waits, unhandled, while the deploy replaces the node.
+  const when = '$contains(first_text, /(a+)+$/) or first_text = "behind it"';
+  const inNode = (name: string) => inDef({ name, when, exprTimeout: 1500 });
+  await load([configDef(), inNode('before'), { id: 'sink', type: 'helper' }]);
+  const got = collect();
+  await waitSubscribed(`/${emu.projectId}/requests`);
+  emu.createRequest(emu.projectId, { first_text: `${'a'.repeat(40)}!` });
+  const behind = emu.createRequest(emu.projectId, { first_text: 'behind it' });
+  await sleep(300); // both received by the old node, neither handled
+  expect(got).toEqual([]);
+
+  await redeploy([configDef(), inNode('after'), { id: 'sink', type: 'helper' }], 'nodes');
+  await waitFor(() => got.some((m) => m.payload._id === behind._id), 'the event behind the slow one', 20_000);
+  await sleep(300);
+  expect(got).toEqual([
     expect.objectContaining({ method: 'CREATE', pingstreams: expect.objectContaining({ recovered: true }) }),
   ]);
 });

@@ -410,4 +410,31 @@ describe('JSONata and the event pipeline', () => {
     plain.push(event('CREATE', { ok: 1 }));
     expect(out).toEqual([{ ok: 1 }]); // synchronous when there is no JSONata
   });
+
+  test('unhandled() lists the events still in an expression, oldest first, each until its result is out', async () => {
+    const handledBefore: Array<[number, number]> = [];
+    const unhandledNs = () => pipeline.unhandled().map((e) => (e.data as { n: number }).n);
+    const pipeline = createEventPipeline(
+      { when: 'n > 0' },
+      (_value, e) => handledBefore.push([(e.data as { n: number }).n, unhandledNs().length]),
+      () => undefined,
+    );
+    for (const n of [0, 1, 2]) pipeline.push(event('CREATE', { n }));
+    expect(unhandledNs()).toEqual([0, 1, 2]);
+    expect(pipeline.pending).toBe(3);
+    await pipeline.idle();
+    // n = 1 was delivered with only n = 2 left: what a record exported at that moment marks undelivered.
+    expect(handledBefore).toEqual([
+      [1, 1],
+      [2, 0],
+    ]);
+    expect(unhandledNs()).toEqual([]);
+    const plain = createEventPipeline(
+      {},
+      () => undefined,
+      () => undefined,
+    );
+    plain.push(event('CREATE', { n: 3 }));
+    expect(plain.unhandled()).toEqual([]);
+  });
 });
