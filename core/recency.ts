@@ -1,12 +1,17 @@
-// A map whose values are kept in the order they were last touched, through links in the values themselves. The
-// tracker and the resume record touch an entry on every event: with a plain Map's insertion order that was a delete
-// and a set of the key (two more hash look-ups, and holes that make the map rehash); here it is a few pointer writes.
+// Values kept in the order they were last touched, through links in the values themselves: a list the tracker finds
+// its entries in by itself (see id-index.ts), and a map for the resume record. Both touch an entry on every event:
+// with a plain Map's insertion order that was a delete and a set of the key (two more hash look-ups, and holes that
+// make the map rehash); here it is a few pointer writes.
 
-/** A value of a RecencyMap: its key and its neighbours in recency order, which only the map sets. */
-export interface RecencyNode<K, V> {
-  readonly key: K;
+/** A value of a RecencyList: its neighbours in recency order, which only the list sets. */
+export interface RecencyLinks<V> {
   older: V | undefined;
   newer: V | undefined;
+}
+
+/** A value of a RecencyMap: its key, and its links. */
+export interface RecencyNode<K, V> extends RecencyLinks<V> {
+  readonly key: K;
 }
 
 /**
@@ -32,10 +37,79 @@ export class SpareNodes<V> {
 /** How many entries a bound of `max` keeps when it is passed: the oldest tenth goes at once. */
 export const sizeAfterEviction = (max: number): number => Math.max(0, max - Math.ceil(max / 10));
 
-export class RecencyMap<K, V extends RecencyNode<K, V>> {
-  private readonly map = new Map<K, V>();
+/** Values in the order they were last touched, linked through the values themselves; the owner finds them. */
+export class RecencyList<V extends RecencyLinks<V>> {
   private first: V | undefined;
   private last: V | undefined;
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** The least recently touched value. */
+  get oldest(): V | undefined {
+    return this.first;
+  }
+
+  /** Adds a value the list does not hold, as the most recent. */
+  append(value: V): void {
+    value.older = this.last;
+    value.newer = undefined;
+    if (this.last === undefined) this.first = value;
+    else this.last.newer = value;
+    this.last = value;
+    this.count += 1;
+  }
+
+  /** Makes a held value the most recent. */
+  touch(value: V): void {
+    if (value === this.last) return;
+    this.remove(value);
+    this.append(value);
+  }
+
+  /** Removes a held value. */
+  remove(value: V): void {
+    const { older, newer } = value;
+    if (older === undefined) this.first = newer;
+    else older.newer = newer;
+    if (newer === undefined) this.last = older;
+    else newer.older = older;
+    value.older = value.newer = undefined;
+    this.count -= 1;
+  }
+
+  clear(): void {
+    this.first = this.last = undefined;
+    this.count = 0;
+  }
+
+  /** Oldest first. A loop may remove the value it was just given. */
+  *values(): IterableIterator<V> {
+    for (let value = this.first; value !== undefined;) {
+      const newer = value.newer;
+      yield value;
+      value = newer;
+    }
+  }
+
+  /** Over `max` values: the oldest tenth goes, each handed to `onEvict` first (see sizeAfterEviction). */
+  evictOver(max: number, onEvict: (value: V) => void): void {
+    if (this.count <= max) return;
+    const keep = sizeAfterEviction(max);
+    while (this.count > keep) {
+      const oldest = this.first as V;
+      onEvict(oldest);
+      this.remove(oldest);
+    }
+  }
+}
+
+/** A RecencyList whose values are found by their keys. */
+export class RecencyMap<K, V extends RecencyNode<K, V>> {
+  private readonly map = new Map<K, V>();
+  private readonly list = new RecencyList<V>();
 
   get size(): number {
     return this.map.size;
@@ -43,7 +117,7 @@ export class RecencyMap<K, V extends RecencyNode<K, V>> {
 
   /** The least recently touched value. */
   get oldest(): V | undefined {
-    return this.first;
+    return this.list.oldest;
   }
 
   get(key: K): V | undefined {
@@ -59,61 +133,22 @@ export class RecencyMap<K, V extends RecencyNode<K, V>> {
     const size = this.map.size;
     this.map.set(value.key, value);
     if (this.map.size === size) throw new Error('RecencyMap.add: the key is held already');
-    this.append(value);
+    this.list.append(value);
   }
 
   /** Makes a held value the most recent. */
   touch(value: V): void {
-    if (value === this.last) return;
-    this.unlink(value);
-    this.append(value);
+    this.list.touch(value);
   }
 
   /** Removes a held value. */
   remove(value: V): void {
     this.map.delete(value.key);
-    this.unlink(value);
-  }
-
-  clear(): void {
-    this.map.clear();
-    this.first = this.last = undefined;
+    this.list.remove(value);
   }
 
   /** Oldest first. A loop may remove the value it was just given. */
-  *values(): IterableIterator<V> {
-    for (let value = this.first; value !== undefined;) {
-      const newer = value.newer;
-      yield value;
-      value = newer;
-    }
-  }
-
-  /** Over `max` values: the oldest tenth goes, each handed to `onEvict` first (see sizeAfterEviction). */
-  evictOver(max: number, onEvict: (value: V) => void): void {
-    if (this.map.size <= max) return;
-    const keep = sizeAfterEviction(max);
-    while (this.map.size > keep) {
-      const oldest = this.first as V;
-      onEvict(oldest);
-      this.remove(oldest);
-    }
-  }
-
-  private append(value: V): void {
-    value.older = this.last;
-    value.newer = undefined;
-    if (this.last === undefined) this.first = value;
-    else this.last.newer = value;
-    this.last = value;
-  }
-
-  private unlink(value: V): void {
-    const { older, newer } = value;
-    if (older === undefined) this.first = newer;
-    else older.newer = newer;
-    if (newer === undefined) this.last = older;
-    else newer.older = older;
-    value.older = value.newer = undefined;
+  values(): IterableIterator<V> {
+    return this.list.values();
   }
 }

@@ -5,7 +5,8 @@ import { elementId, parseFrame } from './protocol';
 import { TOPIC_KIND_DESCRIPTIONS } from './topic-kinds';
 import { diffSnapshot, type Change } from './snapshot-diff';
 import { TextArena, type ArenaSlot } from './text-arena';
-import { RecencyMap, SpareNodes, sizeAfterEviction, type RecencyNode } from './recency';
+import { RecencyList, SpareNodes, sizeAfterEviction, type RecencyLinks } from './recency';
+import { IdIndex, type Hashed } from './id-index';
 import type { Element, Method, TopicKind } from './types';
 
 export type { Change } from './snapshot-diff';
@@ -96,28 +97,32 @@ export function estimateBytes(element: Element): number {
  * core's CPU time on that), and so, byte by byte, are retained strings (see text-arena.ts); but parsing a text again
  * for every `previous` costs more than holding the tree of an element that does change. `read` is the element as
  * get() handed it out (or as a comparison parsed it), the same object until the element changes.
- * Nothing else is kept per element: an updatedAt or a fingerprint string kept for each would be two more young
- * strings per new request for the scavenger to copy (a flood of new requests spent a tenth of its time there).
+ * Nothing else is kept per element, not even its id (see id-index.ts): an updatedAt or a fingerprint string kept for
+ * each would be two more young strings per new request for the scavenger to copy (a flood of new requests spent a
+ * tenth of its time there).
  */
-interface Tracked extends ArenaSlot, RecencyNode<string, Tracked> {
-  /** Set again when a spare entry is reused (see retire). */
-  key: string;
+interface Tracked extends ArenaSlot, RecencyLinks<Tracked>, Hashed<Tracked> {
   frame: string | undefined;
   tree: Element | undefined;
   read: Element | undefined;
   size: number;
   /** The fingerprint when it is a content hash (costly to compute again); undefined when it stands on updatedAt. */
   hashPrint: string | undefined;
+  /** The number of the last snapshot that held the element (see applySnapshot). */
+  snapshot: number;
 }
 
 export class TopicTracker {
   /** In recency order: an update makes the element the most recent; the oldest is evicted first. */
-  private readonly known = new RecencyMap<string, Tracked>();
+  private readonly known = new RecencyList<Tracked>();
+  /** The same entries, found by id. */
+  private readonly ids: IdIndex<Tracked>;
   /** The frames' texts of the elements seen once. */
   private readonly texts = new TextArena();
   /** Entries that left, reused for the next new elements: a flood of new requests allocates none once evicting. */
   private readonly spares = new SpareNodes<Tracked>();
   private bytes = 0;
+  private snapshots = 0;
   hasSnapshot = false;
 
   constructor(
@@ -126,7 +131,11 @@ export class TopicTracker {
     private readonly snapshotLimit: number,
     /** Bound on the estimated bytes held, with the same eviction as the count bound. */
     private readonly maxBytes = Number.POSITIVE_INFINITY,
-  ) {}
+    /** The ids' hash; tests give one that makes ids share it. */
+    hashId?: (id: string) => number,
+  ) {
+    this.ids = new IdIndex(hashId);
+  }
 
   /** Estimated bytes of the elements held. */
   get estimatedBytes(): number {
@@ -140,16 +149,39 @@ export class TopicTracker {
 
   /** The element, the same object on every read until it changes. */
   get(id: string): Element | undefined {
-    const tracked = this.known.get(id);
-    if (tracked === undefined) return undefined;
+    const tracked = this.find(this.ids.hash(id), id);
+    return tracked && this.readOf(tracked);
+  }
+
+  forget(id: string): void {
+    const tracked = this.find(this.ids.hash(id), id);
+    if (tracked !== undefined) this.drop(tracked);
+  }
+
+  /** The entry of the element with this id. `frame`, the text of a frame holding that element, spares a parse. */
+  private find(hash: number, id: string, frame?: string): Tracked | undefined {
+    for (let tracked = this.ids.first(hash); tracked !== undefined; tracked = tracked.sameHash) {
+      let known = tracked.tree ?? tracked.read;
+      if (known === undefined) {
+        const text = this.textOf(tracked) as string; // without a tree there is a text (see remember)
+        if (text === frame) return tracked;
+        known = tracked.read = elementOfFrame(text); // as sameTracked would: the change needs it as `previous`
+      }
+      if (elementId(known) === id) return tracked;
+    }
+    return undefined;
+  }
+
+  /** The element as get() hands it out: the same object until it changes. */
+  private readOf(tracked: Tracked): Element {
     tracked.read ??= this.stateOf(tracked);
     return tracked.read;
   }
 
-  forget(id: string): void {
-    const tracked = this.known.get(id);
-    if (tracked === undefined) return;
+  /** An entry leaves. */
+  private drop(tracked: Tracked): void {
     this.known.remove(tracked);
+    this.ids.remove(tracked);
     this.retire(tracked);
   }
 
@@ -163,6 +195,7 @@ export class TopicTracker {
   private retire(tracked: Tracked): void {
     this.untrack(tracked);
     tracked.frame = tracked.tree = tracked.read = tracked.hashPrint = undefined;
+    tracked.snapshot = 0;
     this.spares.keep(tracked);
   }
 
@@ -210,19 +243,22 @@ export class TopicTracker {
   applyLive(method: Method, element: Element, frame?: string): Change | undefined {
     const id = elementId(element);
     if (id === undefined) return { method, data: element };
-    const tracked = this.known.get(id);
+    const hash = this.ids.hash(id);
+    const tracked = this.find(hash, id, frame);
     if (method === 'DELETE') {
       const previous = tracked && this.stateOf(tracked);
-      this.forget(id);
+      if (tracked) this.drop(tracked);
       return { method, data: element, previous };
     }
     const print = fingerprint(element);
     if (tracked && this.sameTracked(tracked, element, print, frame)) return undefined;
     // Read before remember() reuses the entry.
     const previous = tracked && this.stateOf(tracked);
-    if (isClosedRequest(this.kind, element)) this.forget(id);
+    if (isClosedRequest(this.kind, element)) {
+      if (tracked) this.drop(tracked);
+    }
     // Seen for the first time: kept as its frame; changed: as its tree (see Tracked).
-    else this.remember(id, tracked, element, print, frame?.length, tracked === undefined ? frame : undefined);
+    else this.remember(hash, tracked, element, print, frame?.length, tracked === undefined ? frame : undefined);
     return { method, data: element, previous, fingerprint: print };
   }
 
@@ -233,17 +269,20 @@ export class TopicTracker {
   applySnapshot(elements: Element[]): SnapshotDiff {
     const first = !this.hasSnapshot;
     this.hasSnapshot = true;
+    const snapshot = ++this.snapshots;
     const diff = diffSnapshot(elements, {
       // The first snapshot changes nothing: it is what is known from now on.
-      known: (id) => (first ? undefined : this.known.get(id)),
+      known: (id) => (first ? undefined : this.find(this.ids.hash(id), id)),
       same: (tracked, element) => this.sameTracked(tracked, element, fingerprint(element)),
       previous: (tracked) => this.stateOf(tracked),
       compared: (id, element) => {
-        if (!isClosedRequest(this.kind, element)) this.remember(id, this.known.get(id), element, fingerprint(element));
+        const hash = this.ids.hash(id);
+        let tracked = this.find(hash, id);
+        if (!isClosedRequest(this.kind, element)) tracked = this.remember(hash, tracked, element, fingerprint(element));
+        if (tracked) tracked.snapshot = snapshot;
       },
     });
     const changes: Change[] = first ? [] : diff.changes;
-    const inSnapshot = diff.present;
     const { shape, lookUpMissing } = TOPIC_KIND_DESCRIPTIONS[this.kind];
     if (!first && elements.length === 0 && shape === 'single') {
       // A single-object topic answers null when its object is gone or no longer visible: that is a deletion.
@@ -252,6 +291,7 @@ export class TopicTracker {
         changes.push({ method: 'DELETE', data: element, previous: element });
       }
       this.known.clear();
+      this.ids.clear();
       this.texts.clear();
       this.bytes = 0;
     }
@@ -259,7 +299,7 @@ export class TopicTracker {
     if (!first && lookUpMissing === true && elements.length < this.snapshotLimit) {
       // A full snapshot proves nothing about older requests; a partial one means these left the open list. Read
       // through get(): the caller tells by identity whether a live event changed one meanwhile.
-      for (const { key } of this.known.values()) if (!inSnapshot.has(key)) missing.push(this.get(key) as Element);
+      for (const tracked of this.known.values()) if (tracked.snapshot !== snapshot) missing.push(this.readOf(tracked));
     }
     return { changes, missing };
   }
@@ -269,19 +309,20 @@ export class TopicTracker {
    * most its limit) keep their trees: that costs little, and a JSON copy would not be exact (-0 comes back as 0).
    */
   private remember(
-    id: string,
+    hash: number,
     tracked: Tracked | undefined,
     element: Element,
     print: string,
     size = estimateBytes(element),
     frame?: string,
-  ): void {
+  ): Tracked {
     const tree = frame === undefined ? element : undefined;
     const hashPrint = stateTime(element) === undefined ? print : undefined;
     if (tracked === undefined) {
       // A new element: a spare entry when there is one (retire emptied it).
       tracked = this.spares.take() ?? {
-        key: id,
+        idHash: 0,
+        sameHash: undefined,
         older: undefined,
         newer: undefined,
         frame: undefined,
@@ -292,9 +333,11 @@ export class TopicTracker {
         chunk: undefined,
         at: -1,
         bytes: 0,
+        snapshot: 0,
       };
-      tracked.key = id;
-      this.known.add(tracked);
+      this.known.append(tracked);
+      const crowded = this.ids.add(tracked, hash);
+      if (crowded) this.drop(crowded);
     } else {
       // An update reuses the entry (one object less per event) and makes it the most recent.
       this.untrack(tracked);
@@ -307,14 +350,17 @@ export class TopicTracker {
     tracked.hashPrint = hashPrint;
     if (frame !== undefined && !this.texts.add(tracked, frame)) tracked.frame = frame;
     this.bytes += tracked.size;
-    this.known.evictOver(this.maxTracked, (oldest) => this.retire(oldest));
-    if (this.bytes <= this.maxBytes) return;
+    this.known.evictOver(this.maxTracked, (oldest) => {
+      this.ids.remove(oldest);
+      this.retire(oldest);
+    });
+    if (this.bytes <= this.maxBytes) return tracked;
     // Over the byte bound: the oldest go until a tenth of the room is free again (the newest element stays).
     const target = this.maxBytes * 0.9;
-    for (let oldest = this.known.oldest; oldest !== undefined && this.bytes > target && oldest.key !== id;) {
-      this.known.remove(oldest);
-      this.retire(oldest);
+    for (let oldest = this.known.oldest; oldest !== undefined && this.bytes > target && oldest !== tracked;) {
+      this.drop(oldest);
       oldest = this.known.oldest;
     }
+    return tracked;
   }
 }

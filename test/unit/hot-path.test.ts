@@ -2,7 +2,8 @@
 // what the long way gave before. Real protocol text over the fake transport; no option is faked.
 import { acquireConnection, closeAllConnections, connectionStats } from '../../core';
 import { ResumeRecord } from '../../core/resume';
-import { RecencyMap, type RecencyNode } from '../../core/recency';
+import { IdIndex, MAX_SAME_HASH, seededHash, type Hashed } from '../../core/id-index';
+import { RecencyList, RecencyMap, type RecencyNode } from '../../core/recency';
 import { TextArena, type ArenaSlot } from '../../core/text-arena';
 import { TopicTracker, estimateBytes, evictOldest, fingerprint, sameState } from '../../core/tracker';
 import type { Element, RealtimeEvent } from '../../core/types';
@@ -497,13 +498,14 @@ describe('the text arena', () => {
   });
 });
 
-describe('the recency map', () => {
+describe('the recency list and map', () => {
   interface Node extends RecencyNode<number, Node> {
     value: number;
   }
 
   test('keeps the order and evicts what a Map moved by delete and set, with evictOldest, kept and evicted', () => {
-    const recency = new RecencyMap<number, Node>();
+    const recency = new RecencyList<Node>();
+    const byKey = new Map<number, Node>(); // the owner's index, as the tracker's IdIndex
     const plain = new Map<number, number>();
     const evicted: number[][] = [[], []];
     let seed = 7;
@@ -511,10 +513,11 @@ describe('the recency map', () => {
     for (let i = 0; i < 20_000; i++) {
       const key = random(300);
       const step = random(10);
-      const held = recency.get(key);
+      const held = byKey.get(key);
       if (step === 0) {
         // a removal
         if (held) recency.remove(held);
+        byKey.delete(key);
         plain.delete(key);
       } else if (held) {
         held.value = i;
@@ -522,10 +525,15 @@ describe('the recency map', () => {
         plain.delete(key);
         plain.set(key, i);
       } else {
-        recency.add({ key, older: undefined, newer: undefined, value: i });
+        const node = { key, older: undefined, newer: undefined, value: i };
+        recency.append(node);
+        byKey.set(key, node);
         plain.set(key, i);
       }
-      recency.evictOver(100, (node) => evicted[0].push(node.key));
+      recency.evictOver(100, (node) => {
+        byKey.delete(node.key);
+        evicted[0].push(node.key);
+      });
       evicted[1].push(...evictOldest(plain, 100));
       if (i % 500 === 0) expect([...recency.values()].map((n) => [n.key, n.value])).toEqual([...plain]);
     }
@@ -539,6 +547,89 @@ describe('the recency map', () => {
     for (let key = 0; key < 5; key++) recency.add({ key, older: undefined, newer: undefined, value: key });
     for (const node of recency.values()) if (node.key % 2 === 0) recency.remove(node);
     expect([...recency.values()].map((n) => n.key)).toEqual([1, 3]);
+    expect(recency.size).toBe(2);
+    expect(recency.get(2)).toBeUndefined();
+    expect(recency.oldest?.key).toBe(1);
     expect(() => recency.add({ key: 1, older: undefined, newer: undefined, value: 1 })).toThrow(/held already/);
+  });
+});
+
+describe('ids that share a hash', () => {
+  interface Entry extends Hashed<Entry> {
+    id: string;
+  }
+  const entry = (id: string): Entry => ({ id, idHash: 0, sameHash: undefined });
+  const sameHash = () => 7;
+
+  test('the index finds each entry of one hash by its id, and a ninth of them pushes out the earliest', () => {
+    const index = new IdIndex<Entry>(sameHash);
+    const entries = Array.from({ length: MAX_SAME_HASH }, (_, i) => entry(`e${i}`));
+    for (const added of entries) expect(index.add(added, index.hash(added.id))).toBeUndefined();
+    const find = (id: string) => {
+      for (let candidate = index.first(index.hash(id)); candidate; candidate = candidate.sameHash)
+        if (candidate.id === id) return candidate;
+      return undefined;
+    };
+    for (const held of entries) expect(find(held.id)).toBe(held);
+    expect(find('absent')).toBeUndefined();
+    // Removed from the middle, the latest (the head) and the earliest (the tail): the others are still found.
+    for (const removed of [entries[3], entries[7], entries[0]]) index.remove(removed);
+    for (const held of entries)
+      expect(find(held.id)).toBe([3, 7, 0].includes(entries.indexOf(held)) ? undefined : held);
+    // Five held: three more fill the hash, and the next one pushes out the earliest still held (e1).
+    for (const added of [entry('f0'), entry('f1'), entry('f2')]) expect(index.add(added, 7)).toBeUndefined();
+    expect(index.add(entry('f3'), 7)).toBe(entries[1]);
+  });
+
+  test('the seeded hash is a small integer, the same for the same id, and differs between indexes', () => {
+    const ids = Array.from({ length: 1_000 }, (_, i) => `5eb45fbc1f9e1f0012d6${i.toString(16).padStart(4, '0')}`);
+    const [one, other] = [seededHash(1), seededHash(2)];
+    for (const id of ids) {
+      expect(Number.isInteger(one(id)) && one(id) >= 0 && one(id) < 2 ** 30).toBe(true);
+      expect(one(id)).toBe(one(id));
+    }
+    expect(new Set(ids.map(one)).size).toBe(ids.length);
+    expect(ids.filter((id) => one(id) === other(id)).length).toBeLessThan(5);
+  });
+
+  test('a tracker whose ids all share one hash gives the changes a tracker with the real hash gives', () => {
+    // Six ids, so no hash holds more than MAX_SAME_HASH; numbers and strings that print alike are different ids.
+    const ids: Array<string | number> = ['a', 'b', 'c', '1', 1, 2];
+    const shared = new TopicTracker('requests', 100, 100, Number.POSITIVE_INFINITY, sameHash);
+    const real = new TopicTracker('requests', 100, 100);
+    const snapshot = [req('a', { updatedAt: '0' }), { ...req('x'), _id: 1, updatedAt: '0' }];
+    expect(shared.applySnapshot(snapshot)).toEqual(real.applySnapshot(snapshot));
+    let seed = 11;
+    const random = (n: number) => (seed = (seed * 48271) % 2147483647) % n;
+    const outcomes: unknown[][] = [[], []];
+    for (let i = 0; i < 3_000; i++) {
+      const id = ids[random(ids.length)];
+      const method = (['CREATE', 'UPDATE', 'UPDATE', 'UPDATE', 'DELETE'] as const)[random(5)];
+      const element: Element = { _id: id, request_id: `support-group-${id}`, status: random(8) === 0 ? 1000 : 100 };
+      if (random(3) > 0)
+        element.updatedAt = String(random(4)); // repeats and changes
+      else element.body = `b${random(3)}`;
+      const text = random(2) ? frame(LIST, method, element) : undefined;
+      outcomes[0].push(shared.applyLive(method, element, text));
+      outcomes[1].push(real.applyLive(method, element, text));
+      if (i % 300 === 299) {
+        const partial = ids.slice(0, 1 + random(ids.length)).map((k) => ({ _id: k, status: 100, updatedAt: '9' }));
+        outcomes[0].push(shared.applySnapshot(partial), shared.elements());
+        outcomes[1].push(real.applySnapshot(partial), real.elements());
+      }
+    }
+    expect(outcomes[0]).toEqual(outcomes[1]);
+    expect(outcomes[0].filter((outcome) => outcome === undefined).length).toBeGreaterThan(100); // repeats dropped
+  });
+
+  test('in a tracker, a ninth element of one hash pushes out the earliest: its next change comes without previous', () => {
+    const t = new TopicTracker('requests', 100, 100, Number.POSITIVE_INFINITY, sameHash);
+    t.applySnapshot([]);
+    const elements = Array.from({ length: MAX_SAME_HASH + 1 }, (_, i) => req(`r${i}`, { updatedAt: '1' }));
+    for (const element of elements) t.applyLive('CREATE', element, frame(LIST, 'CREATE', element));
+    expect(t.get('r0')).toBeUndefined();
+    expect(t.elements().map((e) => e._id)).toEqual(elements.slice(1).map((e) => e._id));
+    expect(t.applyLive('UPDATE', req('r0', { updatedAt: '2' }))?.previous).toBeUndefined();
+    expect(t.applyLive('UPDATE', req('r5', { updatedAt: '2' }))?.previous).toEqual(elements[5]);
   });
 });
