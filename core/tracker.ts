@@ -122,8 +122,8 @@ export class TopicTracker {
   /** Entries that left, reused for the next new elements: a flood of new requests allocates none once evicting. */
   private readonly spares = new SpareNodes<Tracked>();
   private bytes = 0;
+  /** Snapshots applied so far; each marks the elements it held (see applySnapshot). */
   private snapshots = 0;
-  hasSnapshot = false;
 
   constructor(
     readonly kind: TopicKind,
@@ -135,6 +135,10 @@ export class TopicTracker {
     hashId?: (id: string) => number,
   ) {
     this.ids = new IdIndex(hashId);
+  }
+
+  get hasSnapshot(): boolean {
+    return this.snapshots > 0;
   }
 
   /** Estimated bytes of the elements held. */
@@ -254,11 +258,10 @@ export class TopicTracker {
     if (tracked && this.sameTracked(tracked, element, print, frame)) return undefined;
     // Read before remember() reuses the entry.
     const previous = tracked && this.stateOf(tracked);
-    if (isClosedRequest(this.kind, element)) {
-      if (tracked) this.drop(tracked);
-    }
     // Seen for the first time: kept as its frame; changed: as its tree (see Tracked).
-    else this.remember(hash, tracked, element, print, frame?.length, tracked === undefined ? frame : undefined);
+    if (!isClosedRequest(this.kind, element))
+      this.remember(hash, tracked, element, print, frame?.length, tracked === undefined ? frame : undefined);
+    else if (tracked) this.drop(tracked);
     return { method, data: element, previous, fingerprint: print };
   }
 
@@ -268,7 +271,6 @@ export class TopicTracker {
    */
   applySnapshot(elements: Element[]): SnapshotDiff {
     const first = !this.hasSnapshot;
-    this.hasSnapshot = true;
     const snapshot = ++this.snapshots;
     const diff = diffSnapshot(elements, {
       // The first snapshot changes nothing: it is what is known from now on.
