@@ -13,6 +13,7 @@ import {
   type Outcome,
 } from '../../nodes/PingstreamsTrigger/execution-emitter';
 import type { RealtimeEvent } from '../../core';
+import { retryDelaysMs } from '../e2e/n8n/soak';
 
 function deferred<T>(): Deferred<T> {
   let resolve!: (value: T) => void;
@@ -109,6 +110,8 @@ test('not started: kept as undelivered, emitted again after the backoff, which g
   jest.advanceTimersByTime(RETRY_DELAYS_MS[0]); // success reset the backoff
   expect(emits).toHaveLength(5);
   emitter.close();
+  // Each delay is logged: the n8n soaks' drain reads them from n8n's log to wait for the retries still to come.
+  expect(retryDelaysMs(logs.join('\n'))).toEqual([RETRY_DELAYS_MS[0], RETRY_DELAYS_MS[1], RETRY_DELAYS_MS[0]]);
 });
 
 test('several executions not started share one retry timer and are emitted again in their order', async () => {

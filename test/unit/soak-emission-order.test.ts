@@ -1,6 +1,10 @@
-// The n8n soaks' sink accounting (test/e2e/n8n/soak.ts): which posts count as deliveries.
+// The n8n soaks' sink accounting (test/e2e/n8n/soak.ts): which posts count as deliveries, and how long to wait for
+// them.
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { HttpSink, SinkRequest } from '../e2e/n8n/harness';
-import { EmissionOrder, largestExecution } from '../e2e/n8n/soak';
+import { EmissionOrder, LoggedRetries, largestExecution } from '../e2e/n8n/soak';
 
 const post = (execution: number, item: number, count: number, id: string): SinkRequest => ({
   path: '/events',
@@ -35,4 +39,26 @@ test('the largest execution counts each item once, however often n8n ran it', ()
   const runTwice = [0, 1, 2, 0, 1, 2].map((item) => post(7, item, 3, `r${item}`));
   expect(largestExecution([...runTwice, post(8, 0, 2, 'x'), post(8, 1, 2, 'y')])).toBe(3);
   expect(largestExecution([])).toBe(0);
+});
+
+test("the drain sees the trigger's retries in n8n's log: whole lines only, across the main's restarts", () => {
+  // Stop 24's check: a Redis restart failed retries in a row, the sink stayed quiet longer than the drain waited,
+  // and an element's final state, still to be emitted again, counted as lost. (The line's wording: the emitter's test.)
+  const dir = mkdtempSync(join(tmpdir(), 'pingstreams-retries-'));
+  try {
+    let log = join(dir, 'n8n-start-1.log');
+    const retries = new LoggedRetries(() => log);
+    const line = (seconds: number) => `warn [Pingstreams] T: n8n could not start …; emitting again in ${seconds} s.\n`;
+    writeFileSync(log, `${line(1)}${line(2).slice(0, 30)}`);
+    expect(retries.newDelaysMs()).toEqual([1_000]);
+    appendFileSync(log, `${line(2).slice(30)}${line(5)}`);
+    expect(retries.newDelaysMs()).toEqual([2_000, 5_000]);
+    expect(retries.newDelaysMs()).toEqual([]);
+    appendFileSync(log, line(10)); // written before the restart, read after it
+    log = join(dir, 'n8n-start-2.log');
+    writeFileSync(log, line(30));
+    expect(retries.newDelaysMs()).toEqual([10_000, 30_000]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

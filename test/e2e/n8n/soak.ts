@@ -2,6 +2,7 @@
 // (Create, Update, Delete; snapshot emitted at activation), all posting their items to an HTTP sink run by
 // the test. The sink's requests are turned back into ObservedEvent for the soak's exactly-once accounting
 // (test/integration/soak-harness.ts), in the order n8n emitted them.
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTopic } from '../../../core';
 import type { ConsumerContext, ObservedEvent, SoakConsumer } from '../../integration/soak-harness';
@@ -302,6 +303,52 @@ export function toObserved(request: SinkRequest): ObservedEvent {
   };
 }
 
+/** The delays of the retries a Pingstreams Trigger logged in `text` ("… emitting again in N s."), in ms. */
+export function retryDelaysMs(text: string): number[] {
+  return Array.from(text.matchAll(/emitting again in (\d+(?:\.\d+)?) s\./g), (m) => Number(m[1]) * 1000);
+}
+
+/**
+ * The trigger's retries, as n8n's main logs them: each is a post still to come, however quiet the sink is until then.
+ * Reads only what was appended since the last call, whole lines, and follows the log to the next start's file.
+ */
+export class LoggedRetries {
+  private path = '';
+  private offset = 0;
+  private partialLine = Buffer.alloc(0);
+
+  constructor(private readonly currentLog: () => string) {}
+
+  /** The delays (ms) of the retries logged since the last call. */
+  newDelaysMs(): number[] {
+    const delays = this.read();
+    const path = this.currentLog();
+    if (path === this.path) return delays;
+    this.path = path;
+    this.offset = 0;
+    this.partialLine = Buffer.alloc(0);
+    return [...delays, ...this.read()];
+  }
+
+  private read(): number[] {
+    if (!this.path || !existsSync(this.path)) return [];
+    const size = statSync(this.path).size;
+    if (size <= this.offset) return [];
+    const appended = Buffer.alloc(size - this.offset);
+    const fd = openSync(this.path, 'r');
+    try {
+      readSync(fd, appended, 0, appended.length, this.offset);
+    } finally {
+      closeSync(fd);
+    }
+    this.offset = size;
+    const text = Buffer.concat([this.partialLine, appended]);
+    const end = text.lastIndexOf(0x0a) + 1;
+    this.partialLine = text.subarray(end);
+    return retryDelaysMs(text.subarray(0, end).toString('utf8'));
+  }
+}
+
 export interface N8nSoakStats {
   /** The credential and workflows imported (n8n's CLI). */
   importMs?: number;
@@ -333,6 +380,10 @@ export function n8nConsumer(
   const warnings: string[] = [];
   const stats: N8nSoakStats = { startMs: 0, incompleteExecutions: 0, lateItems: 0, sinkRequests: 0, executions: 0 };
   let pump: NodeJS.Timeout | undefined;
+  const retries = new LoggedRetries(() => n8n.logFile);
+  /** When the latest retry the trigger logged is due. */
+  let retryDueAt = 0;
+  let retryWatch: NodeJS.Timeout | undefined;
   let order: EmissionOrder | undefined;
   return {
     name: 'n8n',
@@ -361,6 +412,9 @@ export function n8nConsumer(
         tuning.arrivalOrder,
       );
       pump = setInterval(() => order?.pump(), 50);
+      retryWatch = setInterval(() => {
+        for (const delayMs of retries.newDelaysMs()) retryDueAt = Math.max(retryDueAt, Date.now() + delayMs);
+      }, 1_000);
       const started = Date.now();
       await (tuning.start ? tuning.start() : n8n.start());
       // Published through the REST API as the editor does (one CLI boot per workflow would take minutes).
@@ -396,10 +450,14 @@ export function n8nConsumer(
       );
       stats.rssAfterStartMb = n8n.rssMb();
     },
-    // n8n runs executions behind the trigger when busy, and the trigger emits again, up to 30 s later, what n8n
-    // could not start: wait until the sink has been quiet for longer than that.
+    // n8n runs executions behind the trigger when busy; the trigger emits again what n8n could not start, up to 30 s
+    // later each time it fails again (a Redis restart can fail several retries in a row: 48 s of silence in all), and
+    // an element whose execution n8n never reports waits the Order Wait Limit. Done when the sink has been quiet, and
+    // the last retry logged due, for longer than that limit (35 s at least).
     async drain() {
       const started = Date.now();
+      const orderWaitSeconds = Number(tuning.triggerOptions?.orderWaitSeconds ?? 0);
+      const quietMs = Math.max(35_000, orderWaitSeconds * 1000 + 5_000);
       let last = -1;
       let quietSince = Date.now();
       await waitFor(
@@ -408,7 +466,7 @@ export function n8nConsumer(
             last = sink.requests.length;
             quietSince = Date.now();
           }
-          return Date.now() - quietSince >= 35_000;
+          return Date.now() - Math.max(quietSince, retryDueAt) >= quietMs;
         },
         'n8n to post every queued execution',
         15 * 60_000,
@@ -425,6 +483,7 @@ export function n8nConsumer(
     async stop() {
       order?.pump(Date.now() + 60_000);
       clearInterval(pump);
+      clearInterval(retryWatch);
       stats.incompleteExecutions = order?.incompleteExecutions ?? 0;
       stats.lateItems = order?.late ?? 0;
       stats.repeatedPosts = order?.repeatedPosts ?? 0;
