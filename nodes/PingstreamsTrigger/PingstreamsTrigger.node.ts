@@ -229,7 +229,7 @@ export class PingstreamsTrigger implements INodeType {
             typeOptions: { minValue: 5, maxValue: 86400 },
             default: DEFAULT_OVERDUE_SECONDS,
             description:
-              'With Keep Order Per: how long later events wait for an execution n8n has not reported finished once it reported later ones (its report was lost, e.g. with a Redis restart), before they go on with a warning in the log. A backlog in n8n does not count; without later reports they wait ten times this at most.',
+              'With Keep Order Per: how long later events wait for an execution n8n has not reported finished once it reported later ones of any Pingstreams Trigger (its report was lost, e.g. with a Redis restart or a worker killed), before they go on with a warning in the log. A backlog in n8n does not count; without later reports they wait ten times this at most.',
           },
           {
             displayName: 'Subscribe Timeout (Seconds)',

@@ -29,6 +29,8 @@ export interface DispatchOptions {
 export interface DispatchHost {
   /** The platform's clock: no Node timer globals in the n8n package. */
   clock: Clock;
+  /** Shared with the other triggers of this n8n (see EndReports); the process's own by default. */
+  endReports?: EndReports;
   /** Hands one execution to n8n; `settled` is called once when it ended (see Outcome). */
   start(batch: Delivery[], settled: (outcome: Outcome) => void): void;
   pause(): void;
@@ -85,14 +87,42 @@ interface Flight {
 }
 
 /**
+ * n8n's reports of executions' ends, shared by the triggers of one n8n process, in one hand-over order: n8n runs all
+ * their executions from one queue, so the end of one that any trigger handed over later is evidence against an earlier
+ * one n8n has not reported. A trigger alone often has no later execution of its own: its topic holds one element (an
+ * agent, one request) whose later events wait for the lost one. Only watches with executions not overtaken yet listen.
+ */
+export class EndReports {
+  private seq = 0;
+  private readonly listening = new Set<OverdueWatch>();
+
+  /** The next hand-over's place in the order. */
+  next(): number {
+    return ++this.seq;
+  }
+
+  /** n8n reported the end of the execution handed over at `seq`. */
+  reported(seq: number): void {
+    for (const watch of this.listening) watch.overtakenBy(seq);
+  }
+
+  listen(watch: OverdueWatch, listening: boolean): void {
+    if (listening) this.listening.add(watch);
+    else this.listening.delete(watch);
+  }
+}
+
+/** The triggers of this process share n8n's queue (see EndReports). */
+const processEndReports = new EndReports();
+
+/**
  * Which executions n8n will not report: not by age alone, since a queue that is merely behind holds executions
  * longer than any fixed limit and freeing their keys then breaks the order. An execution is overdue once n8n has
- * reported the end of an execution handed over after it and `limitMs` has passed since the first such report (its
+ * reported the end of an execution handed over after it (by any trigger: see EndReports) and `limitMs` has passed since the first such report (its
  * own report was lost), or `OVERDUE_BOUND_FACTOR` limits after its hand-over whatever happened. One timer; what is
  * kept is bounded by the executions in flight.
  */
 class OverdueWatch {
-  private seq = 0;
   /** In flight, in hand-over order. */
   private readonly flights = new Map<number, Flight>();
   /** Handed over after the latest reported one (not overtaken yet), in hand-over order; may hold done ones. */
@@ -107,30 +137,38 @@ class OverdueWatch {
   constructor(
     private readonly clock: Clock,
     private readonly limitMs: number,
+    private readonly reports: EndReports,
     private readonly onOverdue: (flights: Flight[]) => void,
   ) {}
 
   add(items: number, keys: string[]): Flight {
-    const flight: Flight = { seq: ++this.seq, handedAt: this.clock.now(), items, keys, done: false };
+    const flight: Flight = { seq: this.reports.next(), handedAt: this.clock.now(), items, keys, done: false };
     this.flights.set(flight.seq, flight);
     this.unproven.push(flight);
+    this.reports.listen(this, true);
     this.arm(flight.handedAt + this.limitMs * OVERDUE_BOUND_FACTOR);
     return flight;
   }
 
   /** n8n reported the end of `flight` (also when it was found overdue before): evidence for those handed earlier. */
   reported(flight: Flight): void {
-    if (flight.seq <= this.latestReported) return;
-    this.latestReported = flight.seq;
+    this.reports.reported(flight.seq);
+  }
+
+  /** n8n reported the end of the execution handed over at `seq`, by this trigger or another. */
+  overtakenBy(seq: number): void {
+    if (seq <= this.latestReported) return;
+    this.latestReported = seq;
     const now = this.clock.now();
     let overtook = false;
-    while (this.unproven.length && this.unproven[0].seq <= flight.seq) {
+    while (this.unproven.length && this.unproven[0].seq <= seq) {
       const earlier = this.unproven.shift()!;
-      if (earlier.done || earlier === flight) continue;
+      if (earlier.done || earlier.seq === seq) continue;
       earlier.overtakenAt = now;
       this.overtaken.push(earlier);
       overtook = true;
     }
+    if (this.unproven.length === 0) this.reports.listen(this, false);
     if (overtook) this.arm(now + this.limitMs);
   }
 
@@ -149,6 +187,7 @@ class OverdueWatch {
     this.unproven = [];
     this.overtaken = [];
     this.closed = true;
+    this.reports.listen(this, false);
     this.disarm();
   }
 
@@ -216,7 +255,7 @@ export class Dispatcher {
     private readonly options: DispatchOptions,
     private readonly host: DispatchHost,
   ) {
-    this.watch = new OverdueWatch(host.clock, options.overdueMs, (flights) => {
+    this.watch = new OverdueWatch(host.clock, options.overdueMs, host.endReports ?? processEndReports, (flights) => {
       const now = host.clock.now();
       for (const flight of flights) {
         this.free(flight);

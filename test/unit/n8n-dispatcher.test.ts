@@ -5,6 +5,7 @@ import type { RealtimeEvent } from '../../core';
 import type { Delivery, Outcome } from '../../nodes/PingstreamsTrigger/execution-emitter';
 import {
   Dispatcher,
+  EndReports,
   OVERDUE_BOUND_FACTOR,
   dispatchOptions,
   executionsWithoutDispatch,
@@ -24,13 +25,15 @@ function delivery(id: string, n = 0, request = `req-${id}`): Delivery {
   return { output: { id, n }, event };
 }
 
-function fake(options: Partial<DispatchOptions>) {
+/** A dispatcher of its own: `endReports` shares n8n's reports with other fakes (a trigger's in n8n are shared). */
+function fake(options: Partial<DispatchOptions>, endReports = new EndReports()) {
   const started: Array<{ names: string[]; finish: (outcome?: Outcome) => void }> = [];
   const flow: string[] = [];
   const dispatcher = new Dispatcher(
     { orderBy: 'none', batchSize: 1, batchMs: 0, maxParallel: 0, maxHeld: 1000, overdueMs: 60_000, ...options },
     {
       clock: nodeClock,
+      endReports,
       start: (batch, settled) =>
         started.push({
           names: batch.map(({ output }) => `${(output as { id: string }).id}${(output as { n: number }).n}`),
@@ -217,6 +220,43 @@ test('a stream gone quiet: an unreported execution holds its key OVERDUE_BOUND_F
   expect(names().flat()).toEqual(['a0', 'b0', 'a1']);
   started[2].finish('abandoned');
   expect(jest.getTimerCount()).toBe(0); // nothing in flight: no timer
+});
+
+test("another trigger's reports count: a topic of one element is not held ten limits by an execution n8n never reports", () => {
+  // Two CI runs: a worker killed just after it ran an agent's execution (n8n found it successful in its database and
+  // never reported its end); no later execution of that agent's trigger could tell, and its later states waited.
+  const shared = new EndReports();
+  const agent = fake({ orderBy: 'element', overdueMs: 5_000 }, shared);
+  const other = fake({ orderBy: 'element', overdueMs: 5_000 }, shared);
+  other.dispatcher.push([delivery('early')]); // handed over before the agent's: its report proves nothing
+  agent.dispatcher.push([delivery('agent', 0), delivery('agent', 1)]);
+  other.started[0].finish();
+  jest.advanceTimersByTime(10_000);
+  expect(agent.names().flat()).toEqual(['agent0']);
+  other.dispatcher.push([delivery('later')]);
+  other.started[1].finish(); // handed over after agent0 and reported: the limit runs from here
+  jest.advanceTimersByTime(4_999);
+  expect(agent.flow).toEqual([]);
+  jest.advanceTimersByTime(1);
+  expect(agent.flow).toEqual(['overdue 1 after 15000 ms']);
+  expect(agent.names().flat()).toEqual(['agent0', 'agent1']);
+  expect(other.flow).toEqual([]);
+  // A closed trigger hears nothing more: its timer is gone with it.
+  agent.dispatcher.close();
+  other.dispatcher.push([delivery('last')]);
+  other.started[2].finish();
+  expect(jest.getTimerCount()).toBe(0);
+  // Without the shared reports (a trigger alone), the same execution holds its element ten limits.
+  const alone = fake({ orderBy: 'element', overdueMs: 5_000 });
+  alone.dispatcher.push([delivery('agent', 0), delivery('agent', 1)]);
+  other.dispatcher.push([delivery('after')]);
+  other.started[3].finish();
+  jest.advanceTimersByTime(5_000 * OVERDUE_BOUND_FACTOR - 1);
+  expect(alone.names().flat()).toEqual(['agent0']);
+  jest.advanceTimersByTime(1);
+  expect(alone.flow).toEqual(['overdue 1 after 50000 ms']);
+  alone.dispatcher.close();
+  other.dispatcher.close();
 });
 
 test('the limit frees a parallel slot too, and what is kept stays bounded behind an execution never reported', () => {
