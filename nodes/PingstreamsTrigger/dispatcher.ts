@@ -88,9 +88,10 @@ interface Flight {
 
 /**
  * n8n's reports of executions' ends, shared by the triggers of one n8n process, in one hand-over order: n8n runs all
- * their executions from one queue, so the end of one that any trigger handed over later is evidence against an earlier
- * one n8n has not reported. A trigger alone often has no later execution of its own: its topic holds one element (an
- * agent, one request) whose later events wait for the lost one. Only watches with executions not overtaken yet listen.
+ * their executions from one queue (unless worker pools split it, see docs/n8n.md), so the end of one that any trigger
+ * handed over later is evidence against an earlier one n8n has not reported. A trigger alone often has no later
+ * execution of its own: its topic holds one element (an agent, one request) whose later events wait for the lost one.
+ * Only watches with executions not overtaken yet listen.
  */
 export class EndReports {
   private seq = 0;
@@ -118,9 +119,9 @@ const processEndReports = new EndReports();
 /**
  * Which executions n8n will not report: not by age alone, since a queue that is merely behind holds executions
  * longer than any fixed limit and freeing their keys then breaks the order. An execution is overdue once n8n has
- * reported the end of an execution handed over after it (by any trigger: see EndReports) and `limitMs` has passed since the first such report (its
- * own report was lost), or `OVERDUE_BOUND_FACTOR` limits after its hand-over whatever happened. One timer; what is
- * kept is bounded by the executions in flight.
+ * reported the end of an execution handed over after it (by any trigger: see EndReports) and `limitMs` has passed
+ * since the first such report (its own report was lost), or `OVERDUE_BOUND_FACTOR` limits after its hand-over whatever
+ * happened. One timer; what is kept is bounded by the executions in flight.
  */
 class OverdueWatch {
   /** In flight, in hand-over order. */

@@ -451,9 +451,9 @@ export function n8nConsumer(
       stats.rssAfterStartMb = n8n.rssMb();
     },
     // n8n runs executions behind the trigger when busy; the trigger emits again what n8n could not start, up to 30 s
-    // later each time it fails again (a Redis restart can fail several retries in a row: 48 s of silence in all), and
-    // an element whose execution n8n never reports waits the Order Wait Limit. Done when the sink has been quiet, and
-    // the last retry logged due, for longer than that limit (35 s at least).
+    // later each time it fails again (several failures in a row: 48 s of silence in all), and an element whose
+    // execution n8n never reports waits the Order Wait Limit. Done when the sink has been quiet, and the last retry
+    // logged due, for longer than that limit (35 s at least).
     async drain() {
       const started = Date.now();
       const orderWaitSeconds = Number(tuning.triggerOptions?.orderWaitSeconds ?? 0);
