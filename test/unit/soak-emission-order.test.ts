@@ -42,8 +42,8 @@ test('the largest execution counts each item once, however often n8n ran it', ()
 });
 
 test("the drain sees the trigger's retries in n8n's log: whole lines only, across the main's restarts", () => {
-  // Stop 24's check: a Redis restart failed retries in a row, the sink stayed quiet longer than the drain waited,
-  // and an element's final state, still to be emitted again, counted as lost. (The line's wording: the emitter's test.)
+  // Retries failing in a row keep the sink quiet up to 48 s, longer than the drain's 35 s: an event still to be
+  // emitted again would count as lost. (The line's wording is checked by the emitter's test.)
   const dir = mkdtempSync(join(tmpdir(), 'pingstreams-retries-'));
   try {
     let log = join(dir, 'n8n-start-1.log');
