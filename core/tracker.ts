@@ -97,9 +97,9 @@ export function estimateBytes(element: Element): number {
  * core's CPU time on that), and so, byte by byte, are retained strings (see text-arena.ts); but parsing a text again
  * for every `previous` costs more than holding the tree of an element that does change. `read` is the element as
  * get() handed it out (or as a comparison parsed it), the same object until the element changes.
- * Nothing else is kept per element, not even its id (see id-index.ts): an updatedAt or a fingerprint string kept for
- * each would be two more young strings per new request for the scavenger to copy (a flood of new requests spent a
- * tenth of its time there).
+ * No string is kept per element beside those: an id, updatedAt or fingerprint string kept for each would be more young
+ * strings per new request for the scavenger to copy (a flood of new requests spent a tenth of its time there). The
+ * id is kept only once its tree is held, which holds that string anyway (see id-index.ts).
  */
 interface Tracked extends ArenaSlot, RecencyLinks<Tracked>, Hashed<Tracked> {
   frame: string | undefined;
@@ -108,6 +108,13 @@ interface Tracked extends ArenaSlot, RecencyLinks<Tracked>, Hashed<Tracked> {
   size: number;
   /** The fingerprint when it is a content hash (costly to compute again); undefined when it stands on updatedAt. */
   hashPrint: string | undefined;
+  /**
+   * The element's id once read (from its tree, which holds that string anyway), and the ids' hash of its updatedAt
+   * (-1 without one). Why: a tree held since the element's last change is long out of the CPU's caches; reading its
+   * id and updatedAt took half the tracker's time on updates (profile-hot-path.js). The entry is read anyway.
+   */
+  id: string | undefined;
+  timeHash: number;
   /** The number of the last snapshot that held the element (see applySnapshot). */
   snapshot: number;
 }
@@ -122,6 +129,11 @@ export class TopicTracker {
   /** Entries that left, reused for the next new elements: a flood of new requests allocates none once evicting. */
   private readonly spares = new SpareNodes<Tracked>();
   private bytes = 0;
+  /** One function for every remember(), not a closure each. */
+  private readonly evict = (oldest: Tracked): void => {
+    this.ids.remove(oldest);
+    this.retire(oldest);
+  };
   /** Snapshots applied so far; each marks the elements it held (see applySnapshot). */
   private snapshots = 0;
 
@@ -165,13 +177,16 @@ export class TopicTracker {
   /** The entry of the element with this id. `frame`, the text of a frame holding that element, spares a parse. */
   private find(hash: number, id: string, frame?: string): Tracked | undefined {
     for (let tracked = this.ids.first(hash); tracked !== undefined; tracked = tracked.sameHash) {
-      let known = tracked.tree ?? tracked.read;
-      if (known === undefined) {
-        const text = this.textOf(tracked) as string; // without a tree there is a text (see remember)
-        if (text === frame) return tracked;
-        known = tracked.read = elementOfFrame(text); // as sameTracked would: the change needs it as `previous`
+      if (tracked.id === undefined) {
+        let known = tracked.tree ?? tracked.read;
+        if (known === undefined) {
+          const text = this.textOf(tracked) as string; // without a tree there is a text (see remember)
+          if (text === frame) return tracked;
+          known = tracked.read = elementOfFrame(text); // as sameTracked would: the change needs it as `previous`
+        }
+        tracked.id = elementId(known);
       }
-      if (elementId(known) === id) return tracked;
+      if (tracked.id === id) return tracked;
     }
     return undefined;
   }
@@ -198,7 +213,8 @@ export class TopicTracker {
   /** An entry that left `known`: emptied (a spare holds no element) and kept for reuse while there is room. */
   private retire(tracked: Tracked): void {
     this.untrack(tracked);
-    tracked.frame = tracked.tree = tracked.read = tracked.hashPrint = undefined;
+    tracked.frame = tracked.tree = tracked.read = tracked.hashPrint = tracked.id = undefined;
+    tracked.timeHash = -1;
     tracked.snapshot = 0;
     this.spares.keep(tracked);
   }
@@ -213,12 +229,20 @@ export class TopicTracker {
     return tracked.at >= 0 ? this.texts.read(tracked) : tracked.frame;
   }
 
+  /** The ids' hash of the element's updatedAt, -1 without one (see Tracked). */
+  private timeHashOf(element: Element): number {
+    const time = stateTime(element);
+    return time === undefined ? -1 : this.ids.hash(time);
+  }
+
   /**
-   * sameState against a tracked element; `print` is the new element's fingerprint, `frame` the frame it came in, if
-   * one. The same frame text is the same element. An element held as text is parsed here, as its `read`: a change
+   * sameState against a tracked element; `print` and `timeHash` are the new element's, `frame` the frame it came in,
+   * if one. The same frame text is the same element. An element held as text is parsed here, as its `read`: a change
    * needs it next as `previous`.
    */
-  private sameTracked(tracked: Tracked, element: Element, print: string, frame?: string): boolean {
+  private sameTracked(tracked: Tracked, element: Element, print: string, timeHash: number, frame?: string): boolean {
+    // Another updatedAt: a change, told without reading what is held.
+    if (timeHash >= 0 && tracked.timeHash >= 0 && timeHash !== tracked.timeHash) return false;
     let known = tracked.tree ?? tracked.read;
     if (known === undefined) {
       const text = this.textOf(tracked) as string; // without a tree there is a text (see remember)
@@ -255,12 +279,22 @@ export class TopicTracker {
       return { method, data: element, previous };
     }
     const print = fingerprint(element);
-    if (tracked && this.sameTracked(tracked, element, print, frame)) return undefined;
+    const timeHash = this.timeHashOf(element);
+    if (tracked && this.sameTracked(tracked, element, print, timeHash, frame)) return undefined;
     // Read before remember() reuses the entry.
     const previous = tracked && this.stateOf(tracked);
     // Seen for the first time: kept as its frame; changed: as its tree (see Tracked).
     if (!isClosedRequest(this.kind, element))
-      this.remember(hash, tracked, element, print, frame?.length, tracked === undefined ? frame : undefined);
+      this.remember(
+        hash,
+        id,
+        tracked,
+        element,
+        print,
+        timeHash,
+        frame?.length,
+        tracked === undefined ? frame : undefined,
+      );
     else if (tracked) this.drop(tracked);
     return { method, data: element, previous, fingerprint: print };
   }
@@ -275,12 +309,13 @@ export class TopicTracker {
     const diff = diffSnapshot(elements, {
       // The first snapshot changes nothing: it is what is known from now on.
       known: (id) => (first ? undefined : this.find(this.ids.hash(id), id)),
-      same: (tracked, element) => this.sameTracked(tracked, element, fingerprint(element)),
+      same: (tracked, element) => this.sameTracked(tracked, element, fingerprint(element), this.timeHashOf(element)),
       previous: (tracked) => this.stateOf(tracked),
       compared: (id, element) => {
         const hash = this.ids.hash(id);
         let tracked = this.find(hash, id);
-        if (!isClosedRequest(this.kind, element)) tracked = this.remember(hash, tracked, element, fingerprint(element));
+        if (!isClosedRequest(this.kind, element))
+          tracked = this.remember(hash, id, tracked, element, fingerprint(element), this.timeHashOf(element));
         if (tracked) tracked.snapshot = snapshot;
       },
     });
@@ -312,14 +347,15 @@ export class TopicTracker {
    */
   private remember(
     hash: number,
+    id: string,
     tracked: Tracked | undefined,
     element: Element,
     print: string,
+    timeHash: number,
     size = estimateBytes(element),
     frame?: string,
   ): Tracked {
     const tree = frame === undefined ? element : undefined;
-    const hashPrint = stateTime(element) === undefined ? print : undefined;
     if (tracked === undefined) {
       // A new element: a spare entry when there is one (retire emptied it).
       tracked = this.spares.take() ?? {
@@ -332,6 +368,8 @@ export class TopicTracker {
         read: undefined,
         size: 0,
         hashPrint: undefined,
+        id: undefined,
+        timeHash: -1,
         chunk: undefined,
         at: -1,
         bytes: 0,
@@ -349,13 +387,13 @@ export class TopicTracker {
     }
     tracked.tree = tree;
     tracked.size = size;
-    tracked.hashPrint = hashPrint;
+    tracked.hashPrint = timeHash < 0 ? print : undefined;
+    // A text's id is not kept: it would be one more young string per new element (see id-index.ts).
+    tracked.id = tree === undefined ? undefined : id;
+    tracked.timeHash = timeHash;
     if (frame !== undefined && !this.texts.add(tracked, frame)) tracked.frame = frame;
     this.bytes += tracked.size;
-    this.known.evictOver(this.maxTracked, (oldest) => {
-      this.ids.remove(oldest);
-      this.retire(oldest);
-    });
+    this.known.evictOver(this.maxTracked, this.evict);
     if (this.bytes <= this.maxBytes) return tracked;
     // Over the byte bound: the oldest go until a tenth of the room is free again (the newest element stays).
     const target = this.maxBytes * 0.9;

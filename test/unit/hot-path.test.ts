@@ -240,6 +240,32 @@ describe('what the tracker holds', () => {
     expect(t.applyLive('UPDATE', { ...elements[0], updatedAt: '2' })?.previous).toBeUndefined();
   });
 
+  test('a held tree is not read to find its element or to tell another updatedAt; the same updatedAt still is', () => {
+    // The tree held since an element's last change is out of the CPU's caches by its next one: the entry tells.
+    const reads: string[] = [];
+    const counted = (element: Element): Element =>
+      new Proxy(element, {
+        get: (target, key) => (typeof key === 'string' && reads.push(key), Reflect.get(target, key)),
+      });
+    const t = new TopicTracker('requests', 100, 100);
+    const held = counted(req('a', { updatedAt: '1', body: 'x' }));
+    t.applySnapshot([]);
+    t.applyLive('UPDATE', req('a', { updatedAt: '0' }));
+    t.applyLive('UPDATE', held); // now the tree held for 'a'
+    reads.length = 0;
+    const next = req('a', { updatedAt: '2', body: 'x' });
+    expect(t.applyLive('UPDATE', next, frame(LIST, 'UPDATE', next))?.previous).toBe(held);
+    expect(reads).toEqual([]);
+    // The same updatedAt: the content decides, so the held tree is read.
+    const again = counted(req('a', { updatedAt: '3', body: 'x' }));
+    t.applyLive('UPDATE', again);
+    reads.length = 0;
+    const repeat = req('a', { updatedAt: '3', body: 'x' });
+    expect(t.applyLive('UPDATE', repeat)).toBeUndefined();
+    expect(reads).toContain('updatedAt');
+    expect(t.applyLive('UPDATE', { ...repeat, body: 'y' })?.previous).toBe(again);
+  });
+
   test('an element held as text: the same content in another text is a repeat; a change is an UPDATE with it', () => {
     const t = new TopicTracker('requests', 100, 100);
     t.applySnapshot([]);
