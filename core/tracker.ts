@@ -36,6 +36,23 @@ export function stateTime(element: Element): string | undefined {
     : undefined;
 }
 
+// The characters of an updatedAt that timeHashOf reads: its last ones, where one time differs from the next (an ISO
+// time's hours to milliseconds).
+const TIME_HASH_CHARS = 12;
+
+/**
+ * A small hash of the element's updatedAt, -1 without one. Different hashes prove another updatedAt; equal ones prove
+ * nothing (the content is compared then), so a few characters do.
+ */
+export function timeHashOf(element: Element): number {
+  const time = stateTime(element);
+  if (time === undefined) return -1;
+  let hash = time.length;
+  for (let i = Math.max(0, time.length - TIME_HASH_CHARS); i < time.length; i++)
+    hash = (Math.imul(hash, 31) + time.charCodeAt(i)) | 0;
+  return hash & 0x3fff_ffff;
+}
+
 /** An element its kind calls closed (a request at status 1000 on the open-requests list): it leaves the tracker. */
 export function isClosedRequest(kind: TopicKind, element: Element): boolean {
   const { closedStatus } = TOPIC_KIND_DESCRIPTIONS[kind];
@@ -109,9 +126,9 @@ interface Tracked extends ArenaSlot, RecencyLinks<Tracked>, Hashed<Tracked> {
   /** The fingerprint when it is a content hash (costly to compute again); undefined when it stands on updatedAt. */
   hashPrint: string | undefined;
   /**
-   * The element's id once read (from its tree, which holds that string anyway), and the ids' hash of its updatedAt
-   * (-1 without one). Why: a tree held since the element's last change is long out of the CPU's caches; reading its
-   * id and updatedAt took half the tracker's time on updates (profile-hot-path.js). The entry is read anyway.
+   * The element's id once read (from its tree, which holds that string anyway), and timeHashOf its updatedAt. Why:
+   * a tree held since the element's last change is long out of the CPU's caches; reading its id and updatedAt took
+   * half the tracker's time on updates (profile-hot-path.js). The entry is read anyway.
    */
   id: string | undefined;
   timeHash: number;
@@ -229,12 +246,6 @@ export class TopicTracker {
     return tracked.at >= 0 ? this.texts.read(tracked) : tracked.frame;
   }
 
-  /** The ids' hash of the element's updatedAt, -1 without one (see Tracked). */
-  private timeHashOf(element: Element): number {
-    const time = stateTime(element);
-    return time === undefined ? -1 : this.ids.hash(time);
-  }
-
   /**
    * sameState against a tracked element; `print` and `timeHash` are the new element's, `frame` the frame it came in,
    * if one. The same frame text is the same element. An element held as text is parsed here, as its `read`: a change
@@ -279,7 +290,7 @@ export class TopicTracker {
       return { method, data: element, previous };
     }
     const print = fingerprint(element);
-    const timeHash = this.timeHashOf(element);
+    const timeHash = timeHashOf(element);
     if (tracked && this.sameTracked(tracked, element, print, timeHash, frame)) return undefined;
     // Read before remember() reuses the entry.
     const previous = tracked && this.stateOf(tracked);
@@ -309,13 +320,13 @@ export class TopicTracker {
     const diff = diffSnapshot(elements, {
       // The first snapshot changes nothing: it is what is known from now on.
       known: (id) => (first ? undefined : this.find(this.ids.hash(id), id)),
-      same: (tracked, element) => this.sameTracked(tracked, element, fingerprint(element), this.timeHashOf(element)),
+      same: (tracked, element) => this.sameTracked(tracked, element, fingerprint(element), timeHashOf(element)),
       previous: (tracked) => this.stateOf(tracked),
       compared: (id, element) => {
         const hash = this.ids.hash(id);
         let tracked = this.find(hash, id);
         if (!isClosedRequest(this.kind, element))
-          tracked = this.remember(hash, id, tracked, element, fingerprint(element), this.timeHashOf(element));
+          tracked = this.remember(hash, id, tracked, element, fingerprint(element), timeHashOf(element));
         if (tracked) tracked.snapshot = snapshot;
       },
     });

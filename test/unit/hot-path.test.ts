@@ -5,7 +5,7 @@ import { ResumeRecord } from '../../core/resume';
 import { IdIndex, MAX_SAME_HASH, seededHash, type Hashed } from '../../core/id-index';
 import { RecencyList, RecencyMap, type RecencyNode } from '../../core/recency';
 import { TextArena, type ArenaSlot } from '../../core/text-arena';
-import { TopicTracker, estimateBytes, evictOldest, fingerprint, sameState } from '../../core/tracker';
+import { TopicTracker, estimateBytes, evictOldest, fingerprint, sameState, timeHashOf } from '../../core/tracker';
 import type { Element, RealtimeEvent } from '../../core/types';
 import { FakePlatform, settle } from '../helpers/fake-platform';
 
@@ -264,6 +264,25 @@ describe('what the tracker holds', () => {
     expect(t.applyLive('UPDATE', repeat)).toBeUndefined();
     expect(reads).toContain('updatedAt');
     expect(t.applyLive('UPDATE', { ...repeat, body: 'y' })?.previous).toBe(again);
+  });
+
+  test('an updatedAt whose last characters are the same (a day later) is still a change, in every held form', () => {
+    const before = '2026-12-05T10:00:00.000Z';
+    const after = '2026-12-06T10:00:00.000Z';
+    expect(timeHashOf({ updatedAt: before })).toBe(timeHashOf({ updatedAt: after })); // proves nothing: compared
+    expect(timeHashOf({ updatedAt: before })).not.toBe(timeHashOf({ updatedAt: '2026-12-05T10:00:00.001Z' }));
+    expect(timeHashOf({})).toBe(-1);
+    const t = new TopicTracker('requests', 100, 100);
+    t.applySnapshot([req('s', { updatedAt: before })]);
+    const seen = req('f', { updatedAt: before });
+    t.applyLive('CREATE', seen, frame(LIST, 'CREATE', seen)); // held as text
+    t.applyLive('UPDATE', req('u', { updatedAt: '1' }));
+    t.applyLive('UPDATE', req('u', { updatedAt: before })); // held as a tree
+    for (const id of ['s', 'f', 'u']) {
+      const change = t.applyLive('UPDATE', req(id, { updatedAt: after }));
+      expect(change?.previous).toEqual(req(id, { updatedAt: before }));
+      expect(t.applyLive('UPDATE', req(id, { updatedAt: after }))).toBeUndefined();
+    }
   });
 
   test('an element held as text: the same content in another text is a repeat; a change is an UPDATE with it', () => {
