@@ -2,7 +2,7 @@
 // flood of new requests each of those young strings is copied by V8's scavenger, promoted, and later reclaimed by
 // a full collection (without them, the worst case went from 0.67 to 0.78 of the raw ceiling, side by side). A small
 // integer hash of the id is no object at all. The owner tells which of the entries of one hash has the id: its
-// element knows it.
+// element knows it (the tracker keeps the id string once the element's tree is held, which holds it anyway).
 
 /** An entry of an IdIndex: the hash of its id, and the next entry of the same hash; only the index sets them. */
 export interface Hashed<V> {
