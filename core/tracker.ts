@@ -195,6 +195,7 @@ export class TopicTracker {
   /** The entry of the element with this id. `frame`, the text of a frame holding that element, spares a parse. */
   private find(hash: number, id: string, frame?: string): Tracked | undefined {
     for (let tracked = this.ids.first(hash); tracked !== undefined; tracked = tracked.sameHash) {
+      if (tracked.idHash !== hash) continue;
       if (tracked.id === undefined) {
         let known = tracked.tree ?? tracked.read;
         if (known === undefined) {

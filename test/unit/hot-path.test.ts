@@ -611,8 +611,9 @@ describe('ids that share a hash', () => {
     const entries = Array.from({ length: MAX_SAME_HASH }, (_, i) => entry(`e${i}`));
     for (const added of entries) expect(index.add(added, index.hash(added.id))).toBeUndefined();
     const find = (id: string) => {
-      for (let candidate = index.first(index.hash(id)); candidate; candidate = candidate.sameHash)
-        if (candidate.id === id) return candidate;
+      const hash = index.hash(id);
+      for (let candidate = index.first(hash); candidate; candidate = candidate.sameHash)
+        if (candidate.idHash === hash && candidate.id === id) return candidate;
       return undefined;
     };
     for (const held of entries) expect(find(held.id)).toBe(held);
@@ -624,6 +625,30 @@ describe('ids that share a hash', () => {
     // Five held: three more fill the hash, and the next one pushes out the earliest still held (e1).
     for (const added of [entry('f0'), entry('f1'), entry('f2')]) expect(index.add(added, 7)).toBeUndefined();
     expect(index.add(entry('f3'), 7)).toBe(entries[1]);
+  });
+
+  test('as the index grows, every entry stays found, and a hash full of entries still pushes out its earliest', () => {
+    // Hashes far apart share a slot of the first table and are split as it doubles.
+    const hashOf = (id: string) => Number(id.slice(1));
+    const index = new IdIndex<Entry>(hashOf);
+    const find = (id: string) => {
+      const hash = index.hash(id);
+      for (let candidate = index.first(hash); candidate; candidate = candidate.sameHash)
+        if (candidate.idHash === hash && candidate.id === id) return candidate;
+      return undefined;
+    };
+    const spread = Array.from({ length: 5_000 }, (_, i) => entry(`e${(i * 4_099) % 65_536}`));
+    for (const added of spread) expect(index.add(added, index.hash(added.id))).toBeUndefined();
+    // Eight of one hash, added across the growth: a ninth pushes out the first of them, not another hash's entry.
+    const crowd = Array.from({ length: MAX_SAME_HASH }, () => ({ ...entry('e1'), idHash: 0 }));
+    for (const added of crowd) expect(index.add(added, 1)).toBeUndefined();
+    for (let i = 5_000; i < 9_000; i++) index.add(entry(`e${100_000 + i}`), 100_000 + i);
+    expect(index.add({ ...entry('e1'), idHash: 0 }, 1)).toBe(crowd[0]);
+    for (const held of spread) expect(find(held.id)).toBe(held);
+    for (const removed of spread.slice(0, 2_500)) index.remove(removed);
+    for (const [i, held] of spread.entries()) expect(find(held.id)).toBe(i < 2_500 ? undefined : held);
+    index.clear();
+    expect(find(spread[4_000].id)).toBeUndefined();
   });
 
   test('the seeded hash is a small integer, the same for the same id, and differs between indexes', () => {
@@ -665,6 +690,26 @@ describe('ids that share a hash', () => {
     }
     expect(outcomes[0]).toEqual(outcomes[1]);
     expect(outcomes[0].filter((outcome) => outcome === undefined).length).toBeGreaterThan(100); // repeats dropped
+  });
+
+  test('finding an element does not parse the held text of one whose hash only shares its slot', () => {
+    // 5 and 21 share a slot of the first table (16 slots): finding one must not read the other's frame.
+    const hashOf = (id: string) => (id === 'a' ? 5 : 21);
+    const t = new TopicTracker('requests', 100, 100, Number.POSITIVE_INFINITY, hashOf);
+    t.applySnapshot([]);
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      for (const id of ['a', 'b']) {
+        const element = req(id, { updatedAt: '1' });
+        t.applyLive('CREATE', element, frame(LIST, 'CREATE', element));
+      }
+      const change = req('a', { updatedAt: '2' });
+      const previous = t.applyLive('UPDATE', change, frame(LIST, 'UPDATE', change))?.previous;
+      expect(previous).toEqual(req('a', { updatedAt: '1' }));
+      expect(parse).toHaveBeenCalledTimes(1); // a's own text, for its previous
+    } finally {
+      parse.mockRestore();
+    }
   });
 
   test('in a tracker, a ninth element of one hash pushes out the earliest: its next change comes without previous', () => {
