@@ -5,7 +5,8 @@
 // socket does, so what the tracker keeps of it is young. Two processes per (case, consumer) build the same warm-up and
 // measured frames; one consumes only the warm-up, the other all: the difference is the cost of the measured frames in
 // a warm state (startup, JIT warm-up, frame building and the tracker's filling cancel out). Node runs single-threaded
-// (GC and compiler work on one thread, at the same points each run) with a fixed clock.
+// (GC and compiler work on one thread, at the same points each run) with a fixed clock and fixed random and hash seeds:
+// without them the ids' hash seed and V8's string hashes changed from run to run, and a count by about 1,000 an event.
 //   npm run build && node bench/count-hot-path.js                   # every case, about 2 minutes each
 //   COUNT_CASES=updates,worst COUNT_FRAMES=20000 COUNT_WARMUP=30000 node bench/count-hot-path.js
 //   node bench/count-hot-path.js --run worst core 30000 20000 all    # one process as callgrind runs it, without it
@@ -62,7 +63,15 @@ async function runOne(name, consumer, warm, count, all) {
 
 async function instructions(args) {
   const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'count-hot-path-')), 'callgrind.out');
-  const node = [process.execPath, '--single-threaded', __filename, '--run', ...args];
+  const node = [
+    process.execPath,
+    '--single-threaded',
+    '--random-seed=7',
+    '--hash-seed=7',
+    __filename,
+    '--run',
+    ...args,
+  ];
   await promisify(execFile)('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, ...node]);
   const summary = /^summary:\s+(\d+)/m.exec(fs.readFileSync(out, 'utf8'));
   fs.rmSync(path.dirname(out), { recursive: true, force: true });
