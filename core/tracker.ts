@@ -249,11 +249,17 @@ export class TopicTracker {
   }
 
   /**
-   * sameState against a tracked element; `print` and `timeHash` are the new element's, `frame` the frame it came in,
-   * if one. The same frame text is the same element. An element held as text is parsed here, as its `read`: a change
-   * needs it next as `previous`.
+   * sameState against a tracked element; `print` and `timeHash` are the new element's (`print` may be left out when
+   * it has an updatedAt), `frame` the frame it came in, if one. The same frame text is the same element. An element
+   * held as text is parsed here, as its `read`: a change needs it next as `previous`.
    */
-  private sameTracked(tracked: Tracked, element: Element, print: string, timeHash: number, frame?: string): boolean {
+  private sameTracked(
+    tracked: Tracked,
+    element: Element,
+    print: string | undefined,
+    timeHash: number,
+    frame?: string,
+  ): boolean {
     // Another updatedAt: a change, told without reading what is held.
     if (timeHash >= 0 && tracked.timeHash >= 0 && timeHash !== tracked.timeHash) return false;
     let known = tracked.tree ?? tracked.read;
@@ -268,7 +274,7 @@ export class TopicTracker {
     if (
       time !== undefined && knownTime !== undefined
         ? time !== knownTime
-        : print !== (tracked.hashPrint ?? fingerprint(known))
+        : print === undefined || print !== (tracked.hashPrint ?? fingerprint(known))
     )
       return false;
     return JSON.stringify(known) === JSON.stringify(element);
@@ -279,7 +285,8 @@ export class TopicTracker {
    * Elements without an id cannot be tracked and are always emitted. `frame`, when given, is the text of the
    * one-element frame the element came in: kept as what is known of an element seen for the first time (no
    * serialization, no tree held), and its length stands for the element's estimateBytes.
-   * The change carries the element's fingerprint, computed here once for every holder's resume record.
+   * The change of an element without an updatedAt carries its fingerprint (a content hash), computed here once for
+   * every holder's resume record; with one, the records keep the time.
    */
   applyLive(method: Method, element: Element, frame?: string): Change | undefined {
     const id = elementId(element);
@@ -291,8 +298,9 @@ export class TopicTracker {
       if (tracked) this.drop(tracked);
       return { method, data: element, previous };
     }
-    const print = fingerprint(element);
     const timeHash = timeHashOf(element);
+    // A print of its own only without an updatedAt: with one, the time stands for it (sameTracked, the resume record).
+    const print = timeHash < 0 ? fingerprint(element) : undefined;
     if (tracked && this.sameTracked(tracked, element, print, timeHash, frame)) return undefined;
     // Read before remember() reuses the entry.
     const previous = tracked && this.stateOf(tracked);
@@ -363,7 +371,7 @@ export class TopicTracker {
     id: string,
     tracked: Tracked | undefined,
     element: Element,
-    print: string,
+    print: string | undefined,
     timeHash: number,
     size = estimateBytes(element),
     frame?: string,
