@@ -607,17 +607,19 @@ describe('ids that share a hash', () => {
   }
   const entry = (id: string): Entry => ({ id, idHash: 0, sameHash: undefined });
   const sameHash = () => 7;
+  /** As the tracker's find(): entries of another hash share a slot. */
+  const findIn = (index: IdIndex<Entry>, id: string) => {
+    const hash = index.hash(id);
+    for (let candidate = index.first(hash); candidate; candidate = candidate.sameHash)
+      if (candidate.idHash === hash && candidate.id === id) return candidate;
+    return undefined;
+  };
 
   test('the index finds each entry of one hash by its id, and a ninth of them pushes out the earliest', () => {
     const index = new IdIndex<Entry>(sameHash);
     const entries = Array.from({ length: MAX_SAME_HASH }, (_, i) => entry(`e${i}`));
     for (const added of entries) expect(index.add(added, index.hash(added.id))).toBeUndefined();
-    const find = (id: string) => {
-      const hash = index.hash(id);
-      for (let candidate = index.first(hash); candidate; candidate = candidate.sameHash)
-        if (candidate.idHash === hash && candidate.id === id) return candidate;
-      return undefined;
-    };
+    const find = (id: string) => findIn(index, id);
     for (const held of entries) expect(find(held.id)).toBe(held);
     expect(find('absent')).toBeUndefined();
     // Removed from the middle, the latest (the head) and the earliest (the tail): the others are still found.
@@ -633,12 +635,7 @@ describe('ids that share a hash', () => {
     // Hashes far apart share a slot of the first table and are split as it doubles.
     const hashOf = (id: string) => Number(id.slice(1));
     const index = new IdIndex<Entry>(hashOf);
-    const find = (id: string) => {
-      const hash = index.hash(id);
-      for (let candidate = index.first(hash); candidate; candidate = candidate.sameHash)
-        if (candidate.idHash === hash && candidate.id === id) return candidate;
-      return undefined;
-    };
+    const find = (id: string) => findIn(index, id);
     const spread = Array.from({ length: 5_000 }, (_, i) => entry(`e${(i * 4_099) % 65_536}`));
     for (const added of spread) expect(index.add(added, index.hash(added.id))).toBeUndefined();
     // Eight of one hash, added across the growth: a ninth pushes out the first of them, not another hash's entry.
