@@ -3,7 +3,15 @@
 // they get ref-counted handles from registry.ts.
 import { Backoff, type ConnectBudget } from './backoff';
 import { ConnectionClosedError, RateLimitedError, TokenRefusedError } from './errors';
-import { heartbeatFrame, parseFrame, subscribeFrame, unsubscribeFrame, elementId } from './protocol';
+import { FrameBatch } from './frame-batch';
+import {
+  heartbeatFrame,
+  parseFrame,
+  subscribeFrame,
+  unsubscribeFrame,
+  elementId,
+  type IncomingFrame,
+} from './protocol';
 import { redact, redactError } from './redact';
 import { openSocket } from './handshake';
 import type { Clock, PlatformSocket, TimerHandle } from './platform';
@@ -298,6 +306,8 @@ export class RealtimeConnection implements SubscriptionHost {
     // Read only from the callbacks below, which never fire during openSocket itself (SocketFactory's contract).
     // eslint-disable-next-line prefer-const
     let socket: PlatformSocket | undefined;
+    // The frames of this socket, handled in batches (see frame-batch.ts); the socket's other events flush it first.
+    const batch = new FrameBatch((texts) => this.onMessages(texts, current));
     const end = (error: Error) => {
       if (ended || !current()) return;
       ended = true;
@@ -314,26 +324,23 @@ export class RealtimeConnection implements SubscriptionHost {
       // The probe is a connection too: the server counts it against the same per-minute limit.
       claimProbe: () => this.budget.claim(this.clock.now()),
       message: (text) => {
-        if (!current()) return;
-        try {
-          this.onMessage(text);
-        } catch (error) {
-          // Hostile content (100 000 levels of nesting) makes even JSON.stringify throw; thrown here it would crash the host.
-          this.malformed(`a frame could not be processed: ${error instanceof Error ? error.message : String(error)}`);
-        }
+        if (current()) batch.push(text);
       },
       binary: () => {
         if (!current()) return;
-        this.onFrame();
+        batch.flush();
+        this.onFrames(1);
         this.malformed('binary frame');
       },
       error: (error) => {
+        batch.flush();
         const message = error.tooLarge
           ? `A frame larger than ${this.options.maxFrameBytes} bytes was received and refused; reconnecting.`
           : `The connection to ${this.endpointForDisplay} failed: ${error.message}; reconnecting.`;
         end(new ConnectionClosedError(message));
       },
       close: (code, reason) => {
+        batch.flush();
         if (socket && this.closing?.socket === socket) return this.closing.done();
         // Redacted before it is shortened: a cut through the token would hide it from the patterns.
         const detail = reason.length ? `${code} ${redact(reason, this.options.token).slice(0, 200)}` : String(code);
@@ -480,23 +487,45 @@ export class RealtimeConnection implements SubscriptionHost {
   }
 
   /** Any frame proves the peer alive. */
-  private onFrame(): void {
-    this.stats.framesReceived += 1;
+  private onFrames(count: number): void {
+    this.stats.framesReceived += count;
     this.clock.clearTimeout(this.deadTimer);
     this.deadTimer = undefined;
   }
 
-  private onMessage(text: string): void {
-    this.onFrame();
+  /** Frames received together (see frame-batch.ts): all parsed, then each handled, while the socket is current. */
+  private onMessages(texts: string[], current: () => boolean): void {
+    if (!current()) return;
+    this.onFrames(texts.length);
     const receivedAt = this.receivedAtNow();
-    // Counted before parsing: 30 MB of "{}," is ten million objects and gigabytes once parsed.
-    const nodes = countNodesUpTo(text, this.options.maxFrameNodes);
-    if (nodes > this.options.maxFrameNodes) {
-      return this.malformed(
-        `a frame of ${text.length} characters holds more than ${this.options.maxFrameNodes} objects and arrays (maxFrameNodes); refused unparsed`,
-      );
+    const frames = texts.map((text) => this.readFrame(text));
+    for (let i = 0; i < frames.length && current(); i++) {
+      try {
+        this.onFrame(frames[i], texts[i], receivedAt);
+      } catch (error) {
+        // Hostile content (100 000 levels of nesting) makes even JSON.stringify throw; thrown here it would crash the host.
+        this.malformed(`a frame could not be processed: ${errorText(error)}`);
+      }
     }
-    const frame = parseFrame(text);
+  }
+
+  private readFrame(text: string): IncomingFrame {
+    try {
+      // Counted before parsing: 30 MB of "{}," is ten million objects and gigabytes once parsed.
+      const nodes = countNodesUpTo(text, this.options.maxFrameNodes);
+      if (nodes > this.options.maxFrameNodes) {
+        return {
+          type: 'malformed',
+          reason: `a frame of ${text.length} characters holds more than ${this.options.maxFrameNodes} objects and arrays (maxFrameNodes); refused unparsed`,
+        };
+      }
+      return parseFrame(text);
+    } catch (error) {
+      return { type: 'malformed', reason: `a frame could not be read: ${errorText(error)}` };
+    }
+  }
+
+  private onFrame(frame: IncomingFrame, text: string, receivedAt: string): void {
     switch (frame.type) {
       case 'ping':
         this.sendPong();
@@ -770,4 +799,8 @@ function outcomeOf(elements: Element[]): ProbeOutcome {
 function forgetElement(channel: Channel, element: Element): void {
   const id = elementId(element);
   if (id !== undefined) channel.tracker.forget(id);
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -98,6 +98,7 @@ describe('heartbeat: own ping every 15 s, the socket dead 10 s after it without 
     const socket = platform.last;
     await ready(socket);
     socket.receive(PING);
+    await settle(); // handled at the end of the turn that received it (core/frame-batch.ts): no time passes
     expect(socket.sent.filter((f) => f === PONG)).toHaveLength(1);
   });
 });

@@ -5,8 +5,9 @@ import { ResumeRecord } from '../../core/resume';
 import { IdIndex, MAX_SAME_HASH, seededHash, type Hashed } from '../../core/id-index';
 import { RecencyList, RecencyMap, type RecencyNode } from '../../core/recency';
 import { TextArena, type ArenaSlot } from '../../core/text-arena';
+import { FrameBatch, MAX_BATCH_CHARS, MAX_BATCH_FRAMES } from '../../core/frame-batch';
 import { TopicTracker, estimateBytes, evictOldest, fingerprint, sameState, timeHashOf } from '../../core/tracker';
-import type { Element, RealtimeEvent } from '../../core/types';
+import type { ConnectionStatus, Element, RealtimeEvent } from '../../core/types';
 import { FakePlatform, settle } from '../helpers/fake-platform';
 
 const ENDPOINT = 'ws://127.0.0.1:9/api/';
@@ -107,6 +108,7 @@ describe('byte accounting', () => {
     const element = req('a', { updatedAt: '1', subject: 'héllo "quoted" \\ \n', tags: ['x', 'y'] });
     const text = frame(LIST, 'CREATE', element);
     platform.last.receive(text);
+    await settle(); // frames are handled at the end of the turn that received them (core/frame-batch.ts)
     const { trackedBytes } = connectionStats().connections[0];
     expect(trackedBytes).toBe(text.length);
     expect(trackedBytes).toBeGreaterThanOrEqual(estimateBytes(element));
@@ -133,6 +135,7 @@ describe('delivery', () => {
     platform.last.receive(frame(LIST, 'CREATE', req('a', { updatedAt: '1' })));
     platform.last.receive(frame(LIST, 'UPDATE', req('a', { updatedAt: '2' })));
     platform.last.receive(frame(ONE, 'UPDATE', req('a', { updatedAt: '1' })));
+    await settle();
     const keys = (e: RealtimeEvent) => Object.keys(e).join(',');
     expect(list.map(keys)).toEqual([
       'method,topic,kind,projectId,data,snapshot,recovered,receivedAt',
@@ -158,6 +161,7 @@ describe('delivery', () => {
     platform.last.receive(frame(LIST, 'CREATE', req('b', { updatedAt: '1' })));
     await platform.clock.advance(1);
     platform.last.receive(frame(LIST, 'CREATE', req('c', { updatedAt: '1' })));
+    await settle();
     const start = platform.clock.now() - 1;
     expect(events.map((e) => e.receivedAt)).toEqual([
       new Date(start).toISOString(),
@@ -328,6 +332,7 @@ describe('events over the connection are what they were when the tracker held tr
     platform.last.receive(rawFrame(LIST, 'UPDATE', `[${trickyJson('a', '2')}]`));
     platform.last.receive(rawFrame(LIST, 'UPDATE', trickyJson('a', '3')));
     platform.last.receive(rawFrame(LIST, 'UPDATE', trickyJson('a', '4')));
+    await settle();
     expect(events.map((e) => e.data)).toEqual(states);
     expect(events.map((e) => e.previous)).toEqual([undefined, ...states.slice(0, 3)]);
     const second = events[1].previous as Element;
@@ -356,6 +361,7 @@ describe('events over the connection are what they were when the tracker held tr
       ['UPDATE', req('a', { updatedAt: '1', body: 'y' })], // same fingerprint, other content: emitted
     ];
     for (const [method, message] of sends) platform.last.receive(frame(LIST, method, message));
+    await settle();
     expect(events.map((e) => [e.method, e.data.body])).toEqual([
       ['CREATE', 'x'],
       ['UPDATE', 'x'],
@@ -374,6 +380,7 @@ describe('events over the connection are what they were when the tracker held tr
     });
     platform.last.receive(frame(LIST, 'CREATE', req('a', { updatedAt: '1' })));
     platform.last.receive(frame(LIST, 'UPDATE', req('a', { updatedAt: '2' })));
+    await settle();
     expect(events[1].previous).toEqual(req('a', { updatedAt: '1' }));
     handle.release();
   });
@@ -401,6 +408,7 @@ describe('events over the connection are what they were when the tracker held tr
     await settle();
     const rest = [req('b', { updatedAt: '1' }), req('c', { updatedAt: '2' })].map((e) => JSON.stringify(e));
     platform.last.receive(rawFrame(LIST, 'CREATE', `[${[trickyJson('a', '2'), ...rest].join(',')}]`));
+    await settle();
     expect(events.slice(1).map((e) => [e.recovered, e.data._id, e.previous])).toEqual([
       [true, 'a', tricky('a', '1')],
       [true, 'c', req('c', { updatedAt: '1' })],
@@ -418,6 +426,7 @@ test('a subscription keeps a resume record only when asked: exportState() withou
   platform.last.receive(frame(LIST, 'CREATE', [req('a', { updatedAt: '1' })]));
   await Promise.all([plain.ready, resumable.ready]);
   platform.last.receive(frame(LIST, 'CREATE', req('b', { updatedAt: '1' })));
+  await settle();
   expect(() => plain.exportState()).toThrow(/keeps no resume record\. Subscribe with resumable: true/);
   expect(resumable.exportState().seen).toEqual({ a: 'u:1', b: 'u:1' });
   handle.release();
@@ -534,6 +543,7 @@ describe('the text arena', () => {
     for (const text of texts) platform.last.receive(text);
     platform.last.receive(texts[0]); // the same text: dropped
     platform.last.receive(update);
+    await settle();
     expect(events.map((e) => [e.method, e.data._id])).toEqual([
       ['CREATE', 'a'],
       ['CREATE', 'b'],
@@ -541,6 +551,60 @@ describe('the text arena', () => {
     ]);
     expect(events[2].previous).toEqual({ _id: 'a', updatedAt: '1', s: '\ud800é' });
     expect(connectionStats().connections[0].trackedBytes).toBe(texts[1].length + update.length);
+    handle.release();
+  });
+});
+
+describe('frames received together are handled together', () => {
+  test('a batch is handed over in order at the end of the turn, when full, or when flushed', async () => {
+    const batches: string[][] = [];
+    const batch = new FrameBatch((texts) => batches.push(texts));
+    batch.push('a');
+    batch.push('b');
+    expect(batches).toEqual([]);
+    await Promise.resolve();
+    expect(batches).toEqual([['a', 'b']]);
+    for (let i = 0; i < MAX_BATCH_FRAMES + 1; i++) batch.push(String(i));
+    expect(batches[1]).toHaveLength(MAX_BATCH_FRAMES); // full: handed over at once
+    batch.push('x'.repeat(MAX_BATCH_CHARS)); // with the one left over, past the character bound
+    expect(batches[2]).toEqual([String(MAX_BATCH_FRAMES), 'x'.repeat(MAX_BATCH_CHARS)]);
+    batch.push('last');
+    batch.flush();
+    await settle();
+    expect(batches.slice(3)).toEqual([['last']]); // the turn's end finds nothing left
+  });
+
+  test('the frames of one turn are all parsed before the first is handled, at most a full batch at a time', async () => {
+    const parsedBefore: number[] = [];
+    let parses = 0;
+    const parse = JSON.parse;
+    const spy = jest.spyOn(JSON, 'parse').mockImplementation((text, reviver) => ((parses += 1), parse(text, reviver)));
+    try {
+      const handle = await open(() => parsedBefore.push(parses));
+      parses = 0;
+      const count = MAX_BATCH_FRAMES + 6;
+      for (let i = 0; i < count; i++) platform.last.receive(frame(LIST, 'CREATE', req(`r${i}`, { updatedAt: '1' })));
+      await settle();
+      expect(parsedBefore).toEqual([
+        ...Array<number>(MAX_BATCH_FRAMES).fill(MAX_BATCH_FRAMES),
+        ...Array<number>(6).fill(count),
+      ]);
+      handle.release();
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  test('frames received before the socket closed, in the same turn, are handled before the close', async () => {
+    const log: string[] = [];
+    const handle = await open((e) => log.push(`event ${String(e.data._id)}`));
+    handle.onStatus((status: ConnectionStatus) => log.push(status.state));
+    log.length = 0;
+    platform.last.receive(frame(LIST, 'CREATE', req('a', { updatedAt: '1' })));
+    platform.last.receive(frame(LIST, 'CREATE', req('b', { updatedAt: '1' })));
+    platform.last.drop();
+    await settle();
+    expect(log).toEqual(['event a', 'event b', 'reconnecting']);
     handle.release();
   });
 });
