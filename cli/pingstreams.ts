@@ -2,7 +2,7 @@
 // The `pingstreams` command: listen to realtime topics, run the local emulator, or watch a live demo.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { redact } from '../core';
+import { messageOf, redact } from '../core';
 import { runDemo, DEMO_USAGE } from './demo';
 import { EXIT, type CommandIo } from './command';
 import { runEmulatorCommand, EMULATOR_USAGE } from './emulator-command';
@@ -132,7 +132,7 @@ function run(): void {
   main(process.argv.slice(2), io, { signal: controller.signal }).then(
     (code) => exit(code),
     (error: unknown) => {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = messageOf(error);
       process.stderr.write(`pingstreams: unexpected error: ${redact(message, process.env.PINGSTREAMS_TOKEN)}\n`);
       exit(EXIT.FATAL);
     },

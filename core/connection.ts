@@ -2,7 +2,7 @@
 // snapshot reconciliation and delivery to every subscriber. Hosts never see this class directly:
 // they get ref-counted handles from registry.ts.
 import { Backoff, type ConnectBudget } from './backoff';
-import { ConnectionClosedError, RateLimitedError, TokenRefusedError } from './errors';
+import { ConnectionClosedError, RateLimitedError, TokenRefusedError, messageOf } from './errors';
 import { FrameBatch } from './frame-batch';
 import {
   heartbeatFrame,
@@ -504,7 +504,7 @@ export class RealtimeConnection implements SubscriptionHost {
         this.onFrame(frames[i], texts[i], receivedAt);
       } catch (error) {
         // Hostile content (100 000 levels of nesting) makes even JSON.stringify throw; thrown here it would crash the host.
-        this.malformed(`a frame could not be processed: ${errorText(error)}`);
+        this.malformed(`a frame could not be processed: ${messageOf(error)}`);
       }
     }
   }
@@ -521,7 +521,7 @@ export class RealtimeConnection implements SubscriptionHost {
       }
       return parseFrame(text);
     } catch (error) {
-      return { type: 'malformed', reason: `a frame could not be read: ${errorText(error)}` };
+      return { type: 'malformed', reason: `a frame could not be read: ${messageOf(error)}` };
     }
   }
 
@@ -799,8 +799,4 @@ function outcomeOf(elements: Element[]): ProbeOutcome {
 function forgetElement(channel: Channel, element: Element): void {
   const id = elementId(element);
   if (id !== undefined) channel.tracker.forget(id);
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

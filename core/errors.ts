@@ -12,6 +12,11 @@ export function describeWait(ms: number): string {
   return `${Math.round(s / 31_557_600).toLocaleString('en-US')} years`;
 }
 
+/** The message of anything thrown: an Error's own, else its text. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 export class PingstreamsError extends Error {
   readonly code: string;
   constructor(code: string, message: string) {

@@ -3,6 +3,7 @@
 // nothing inside the thread can interrupt; terminating the thread can, and the host's event loop never waits.
 import { Worker } from 'node:worker_threads';
 import type { ExpressionBudget } from './expression';
+import { messageOf } from './errors';
 
 // The worker's own heap is bounded too: a regex result cannot exhaust the host's memory.
 const WORKER_HEAP_MB = 128;
@@ -114,7 +115,7 @@ async function run(job: Job): Promise<void> {
     w = await startWorker();
   } catch (error) {
     job.reject({
-      message: `the expression could not be evaluated off the main thread (${error instanceof Error ? error.message : String(error)})`,
+      message: `the expression could not be evaluated off the main thread (${messageOf(error)})`,
     });
     return;
   }
@@ -147,7 +148,7 @@ async function run(job: Job): Promise<void> {
     } catch (error) {
       finish(() =>
         job.reject({
-          message: `the event could not be handed to the expression worker (${error instanceof Error ? error.message : String(error)})`,
+          message: `the event could not be handed to the expression worker (${messageOf(error)})`,
         }),
       );
     }

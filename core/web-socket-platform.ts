@@ -3,6 +3,7 @@
 // - tell why a handshake failed (401, 429, 503 or the network look alike): an injected RefusalProbe asks;
 // - refuse an oversized frame before it is buffered: the frame is refused once received, and the socket closed;
 // - pause reading (flow control): absent, frames are delivered as they come.
+import { messageOf } from './errors';
 import {
   UNBUDGETED_PROBE,
   type HandshakeRefusal,
@@ -55,7 +56,7 @@ export function webSocketFactory(factoryOptions: WebSocketFactoryOptions = {}): 
       if (!Impl) throw new Error('this runtime has no global WebSocket (Node 22 or later has one)');
       socket = new Impl(url);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = messageOf(error);
       queueMicrotask(() => events.refused({ kind: 'network', message }));
       return closedSocket();
     }

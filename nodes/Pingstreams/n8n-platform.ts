@@ -5,6 +5,7 @@
 import { sleep, type IHttpRequestOptions } from 'n8n-workflow';
 import type { Clock, HandshakeRefusal, Platform, RefusalProbe, TimerHandle } from '../../core/platform';
 import { webSocketFactory } from '../../core/web-socket-platform';
+import { messageOf } from '../../core/errors';
 
 /** The most of a refusal's body kept (the reason shown to the user). */
 const MAX_REFUSAL_BODY = 2_048;
@@ -125,7 +126,7 @@ export function n8nRefusalProbe(httpRequest: HttpRequest): RefusalProbe {
       const code =
         (error as { code?: unknown; cause?: { code?: unknown } }).code ??
         (error as { cause?: { code?: unknown } }).cause?.code;
-      const message = error instanceof Error ? error.message : String(error);
+      const message = messageOf(error);
       // An accepted upgrade, a timeout or anything else without an HTTP answer that is not clearly the network.
       if (typeof code === 'string' && NETWORK_CODES.has(code)) return { kind: 'network', message, code };
       return { kind: 'unknown', message };

@@ -14,6 +14,7 @@ import {
   DEFAULT_ENDPOINT,
   HandshakeError,
   METHODS,
+  messageOf,
   PingstreamsError,
   RateLimitedError,
   TokenRefusedError,
@@ -92,7 +93,7 @@ export async function pingstreamsApiTest(
     const { latencyMs } = await testConnection(options);
     return { status: 'OK', message: `Connected; heartbeat answered in ${latencyMs} ms.` };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     return { status: 'Error', message: redact(message, options.token) };
   }
 }
