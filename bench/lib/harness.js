@@ -48,23 +48,34 @@ class Publisher {
 
 const now = () => Number(process.hrtime.bigint());
 
-/** The ceiling: a bare ws client that parses every frame and nothing more. */
-function rawConsumer() {
+/** What the ceiling does with a parsed frame: a live event's element to the callback. */
+function handOn(frame, onElement) {
+  const message = frame.payload.message;
+  if (message && !Array.isArray(message)) onElement(message);
+}
+
+/**
+ * The ceiling: a bare ws client that parses every frame and nothing more. `batched`: the frames of one turn parsed
+ * one after the other, then handed on one after the other, by the core's own FrameBatch (core/frame-batch.ts). The
+ * issue's ceiling parses each frame as it comes; batched, it shows what the core costs against a raw consumer as
+ * cache-friendly as itself.
+ */
+function rawConsumer({ batched = false } = {}) {
   let socket;
   return {
-    name: 'raw ws + JSON.parse',
-    /** `onData`, when given, takes each frame's data in place of the parse here. */
-    open(url, topic, onElement, onData) {
+    name: batched ? 'raw ws + JSON.parse, batched as the core' : 'raw ws + JSON.parse',
+    open(url, topic, onElement) {
       socket = new WS(`${url}?token=bench`, { perMessageDeflate: false });
-      socket.on(
-        'message',
-        onData ??
-          ((data) => {
-            const frame = JSON.parse(data.toString());
-            const message = frame.payload.message;
-            if (message && !Array.isArray(message)) onElement(message);
-          }),
-      );
+      if (batched) {
+        const { FrameBatch } = requireDist('core/frame-batch.js');
+        const batch = new FrameBatch((texts) => {
+          const frames = texts.map((text) => JSON.parse(text));
+          for (const frame of frames) handOn(frame, onElement);
+        });
+        socket.on('message', (data) => batch.push(data.toString()));
+      } else {
+        socket.on('message', (data) => handOn(JSON.parse(data.toString()), onElement));
+      }
       return new Promise((resolve, reject) => {
         socket.once('error', reject);
         socket.once('open', () => {
@@ -77,32 +88,6 @@ function rawConsumer() {
     async close() {
       socket.terminate();
     },
-  };
-}
-
-/**
- * The ceiling's consumer batching as the core does (core/frame-batch.ts, the same class): the frames of one turn
- * parsed one after the other, then handed on one after the other. The issue's ceiling parses each frame as it
- * comes; this one shows what the core costs against a raw consumer as cache-friendly as itself.
- */
-function batchedRawConsumer() {
-  const { FrameBatch } = requireDist('core/frame-batch.js');
-  const raw = rawConsumer();
-  let onElement;
-  const batch = new FrameBatch((texts) => {
-    const frames = texts.map((text) => JSON.parse(text));
-    for (const frame of frames) {
-      const message = frame.payload.message;
-      if (message && !Array.isArray(message)) onElement(message);
-    }
-  });
-  return {
-    name: 'raw ws + JSON.parse, batched as the core',
-    open(url, topic, handler) {
-      onElement = handler;
-      return raw.open(url, topic, undefined, (data) => batch.push(data.toString()));
-    },
-    close: () => raw.close(),
   };
 }
 
@@ -192,16 +177,4 @@ const gc = () => {
 const mb = (bytes) => Math.round((bytes / 1024 / 1024) * 10) / 10;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-module.exports = {
-  Publisher,
-  rawConsumer,
-  batchedRawConsumer,
-  coreConsumer,
-  measure,
-  percentile,
-  requireDist,
-  gc,
-  mb,
-  sleep,
-  now,
-};
+module.exports = { Publisher, rawConsumer, coreConsumer, measure, percentile, requireDist, gc, mb, sleep, now };

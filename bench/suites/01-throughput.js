@@ -1,7 +1,7 @@
 'use strict';
 // (1) Events/s and publish-to-callback latency of the core at fixed rates and at max, against the ceiling of
 // a bare ws client doing JSON.parse on the same frames, in the same run.
-const { rawConsumer, batchedRawConsumer, coreConsumer, measure, gc } = require('../lib/harness');
+const { rawConsumer, coreConsumer, measure, gc } = require('../lib/harness');
 
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -23,7 +23,7 @@ module.exports = {
     const consumers = [rawConsumer, () => coreConsumer()];
     // At max rate also the core as the n8n trigger and Node-RED's in node subscribe (with a resume record), and the
     // raw consumer batching frames as the core does.
-    const atMax = [...consumers, () => coreConsumer({}, { resumable: true }), batchedRawConsumer];
+    const atMax = [...consumers, () => coreConsumer({}, { resumable: true }), () => rawConsumer({ batched: true })];
     const rows = [];
     // Each consumer of a round reads the very same frames (same ids, same offset); rounds use fresh ones.
     let offset = 0;
